@@ -1,0 +1,54 @@
+"""The `whoelse` command: one entry point whose subcommands are provided by each part.
+
+Each provider module exposes ``register(subparsers)``; it is imported by name so that `federation`
+does not import `node` or `directory` at module load (they import `federation`, not the other way round).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+
+from federation.errors import WhoElseError
+
+PROVIDERS = (
+    "node.cli",
+    "directory.cli",
+    "federation.cli_federation",
+)
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="whoelse", description="Who else is working with this child?")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in PROVIDERS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue  # a part not built yet
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except WhoElseError as exc:
+        print(f"whoelse: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("whoelse: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
