@@ -1,0 +1,113 @@
+"""Sealed payloads: only the recipient opens them, bound to their context, padded so sizes say nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from federation.errors import InvalidInput, Refused
+from federation.sealing import OVERHEAD, SealingKey, pad, seal, unpad
+
+ANSWER = b'{"council":"E09000033","matches":[{"name":"Zo\xc3\xab O\'Neill"}]}'
+AD = b"query:q-0001|to:E08000035"
+
+
+def test_the_recipient_opens_what_was_sealed_to_it() -> None:
+    recipient = SealingKey.generate()
+    sealed = seal(recipient.public_key_bytes, ANSWER, AD)
+    assert len(sealed) == len(ANSWER) + OVERHEAD
+    assert ANSWER not in sealed and b"E09000033" not in sealed  # the directory sees only ciphertext
+    assert recipient.open(sealed, AD) == ANSWER
+    assert SealingKey.generate().public_key_bytes != recipient.public_key_bytes
+
+
+def test_sealing_twice_gives_different_blobs() -> None:
+    recipient = SealingKey.generate()
+    assert seal(recipient.public_key_bytes, ANSWER) != seal(recipient.public_key_bytes, ANSWER)
+
+
+def test_empty_associated_data_and_empty_payload_work() -> None:
+    recipient = SealingKey.generate()
+    assert recipient.open(seal(recipient.public_key_bytes, b"")) == b""
+
+
+def test_another_council_cannot_open_it() -> None:
+    sealed = seal(SealingKey.generate().public_key_bytes, ANSWER, AD)
+    with pytest.raises(Refused, match="could not be opened"):
+        SealingKey.generate().open(sealed, AD)
+
+
+@pytest.mark.parametrize("position", [0, 31, 32, 40, -17, -1], ids=lambda p: f"byte{p}")
+def test_a_tampered_blob_is_refused(position: int) -> None:
+    recipient = SealingKey.generate()
+    sealed = bytearray(seal(recipient.public_key_bytes, ANSWER, AD))
+    sealed[position] ^= 0x01
+    with pytest.raises(Refused, match="could not be opened"):
+        recipient.open(bytes(sealed), AD)
+
+
+def test_a_blob_sealed_for_one_query_or_recipient_cannot_be_used_for_another() -> None:
+    recipient = SealingKey.generate()
+    sealed = seal(recipient.public_key_bytes, ANSWER, AD)
+    for other in (b"query:q-0002|to:E08000035", b"query:q-0001|to:E08000036", b""):
+        with pytest.raises(Refused, match="wrong context"):
+            recipient.open(sealed, other)
+
+
+def test_a_truncated_blob_is_refused() -> None:
+    recipient = SealingKey.generate()
+    sealed = seal(recipient.public_key_bytes, ANSWER, AD)
+    with pytest.raises(Refused, match="shorter than"):
+        recipient.open(sealed[: OVERHEAD - 1], AD)
+    with pytest.raises(Refused, match="could not be opened"):
+        recipient.open(sealed[:-1], AD)
+
+
+@pytest.mark.parametrize("public_key", [bytes(32), (1).to_bytes(32, "little")], ids=["zero", "order-1"])
+def test_sealing_to_a_small_order_key_is_refused(public_key: bytes) -> None:
+    with pytest.raises(InvalidInput, match="small order"):
+        seal(public_key, ANSWER)
+
+
+def test_sealing_to_a_malformed_key_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="32 bytes, got 31"):
+        seal(bytes(31), ANSWER)
+
+
+def test_key_round_trip_and_repr_hides_the_secret() -> None:
+    key = SealingKey.generate()
+    again = SealingKey.from_bytes(key.to_bytes())
+    assert again.public_key_bytes == key.public_key_bytes
+    assert again.open(seal(key.public_key_bytes, ANSWER)) == ANSWER
+    assert key.to_bytes().hex()[:8] not in repr(key)
+    with pytest.raises(InvalidInput, match="32 bytes"):
+        SealingKey.from_bytes(b"short")
+
+
+def test_padded_answers_all_have_the_same_sealed_size() -> None:
+    recipient = SealingKey.generate()
+    no_match, one_match, many = b'{"matches":[]}', ANSWER, ANSWER * 20
+    sealed = [
+        seal(recipient.public_key_bytes, pad(answer, 4096), AD) for answer in (no_match, one_match, many)
+    ]
+    assert {len(blob) for blob in sealed} == {4096 + OVERHEAD}
+    assert [unpad(recipient.open(blob, AD)) for blob in sealed] == [no_match, one_match, many]
+
+
+def test_pad_fills_exactly_and_refuses_oversize() -> None:
+    assert pad(b"abc", 8) == b"\x00\x00\x00\x03abc\x00"
+    assert pad(b"abcd", 8) == b"\x00\x00\x00\x04abcd"
+    with pytest.raises(InvalidInput, match="5 bytes does not fit a padded size of 8"):
+        pad(b"abcde", 8)
+
+
+@pytest.mark.parametrize(
+    ("padded", "message"),
+    [
+        (b"\x00\x00", "shorter than its length prefix"),
+        (b"\x00\x00\x00\x09abcd", "claims 9 bytes but holds 4"),
+        (b"\x00\x00\x00\x02abcd", "non-zero bytes after"),
+    ],
+)
+def test_unpad_refuses_malformed_padding(padded: bytes, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        unpad(padded)
