@@ -1,0 +1,491 @@
+"""Practitioner accounts at a council node: granting, suspending and ending access; log-in and sessions.
+
+`AccountService` is the one entry point the CLI and the gRPC servicers use. It knows nothing of either:
+it takes plain values, returns frozen domain objects and raises WhoElseError subclasses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import secrets
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session as DbSession
+
+from federation.errors import InvalidInput, NotFound, Unauthenticated
+from node.accounts.credentials import (
+    Passwords,
+    check_password_strength,
+    match_totp,
+    new_totp_secret,
+    totp_uri,
+)
+from node.accounts.eligibility import AccountStatus, NotEligible, check_eligibility, require_eligible
+from node.accounts.lockout import FailureRecord, LockoutPolicy, LoginThrottled
+from node.accounts.tables import LoginFailureRow, PractitionerRow, SessionRow
+from node.storage.database import Database
+
+Clock = Callable[[], dt.datetime]
+"""Returns the current time, timezone-aware. Injected so tests move time instead of sleeping."""
+
+ENGLAND = ZoneInfo("Europe/London")
+LOGIN_FAILED = (
+    "log-in failed: check your username, your password and the current code from your authenticator app "
+    "(each code works only once)"
+)
+SESSION_EXPIRED = "session expired, log in again"
+NOT_LOGGED_IN = "not logged in (or logged out), log in again"
+_USERNAME = re.compile(r"[a-z0-9][a-z0-9._@-]{2,63}")
+_TEXT_LIMITS = {"display_name": 200, "role": 100, "organisation": 200, "contact": 200, "manager": 200}
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Practitioner:
+    """A practitioner account as the rest of the node sees it: no password hash, no TOTP secret."""
+
+    username: str
+    display_name: str
+    role: str
+    organisation: str
+    contact: str
+    status: AccountStatus
+    status_reason: str
+    manager_authorised_by: str
+    manager_authorised_on: dt.date | None
+    dbs_checked_on: dt.date | None
+    training_completed_on: dt.date | None
+    agreement_signed_on: dt.date | None
+    organisation_accredited: bool
+    created_at: dt.datetime
+    status_changed_at: dt.datetime | None = None
+    ended_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TotpEnrolment:
+    """The second factor issued with a new account: shown to the practitioner once, never again."""
+
+    secret: str = field(repr=False)
+    uri: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A logged-in session. `token` is the bearer secret; the node keeps only its hash."""
+
+    token: str = field(repr=False)
+    username: str
+    created_at: dt.datetime
+    expires_at: dt.datetime  # absolute limit; the session also ends after `idle_timeout` without use
+    idle_timeout: dt.timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class SessionLifetime:
+    """A session ends `absolute` after log-in, or `idle` after its last use, whichever comes first."""
+
+    absolute: dt.timedelta = dt.timedelta(hours=8)
+    idle: dt.timedelta = dt.timedelta(minutes=30)
+
+
+def normalise_username(username: str) -> str:
+    return username.strip().casefold()
+
+
+def _username_key(username: str) -> str:
+    return hashlib.sha256(normalise_username(username).encode("utf-8")).hexdigest()
+
+
+def _token_hash(token: str) -> str:
+    # A token has 256 random bits, so a plain hash (no salt, no stretching) is enough to make a stolen
+    # sessions table useless for logging in.
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _to_domain(row: PractitionerRow) -> Practitioner:
+    return Practitioner(
+        username=row.username,
+        display_name=row.display_name,
+        role=row.role,
+        organisation=row.organisation,
+        contact=row.contact,
+        status=row.status,
+        status_reason=row.status_reason,
+        manager_authorised_by=row.manager_authorised_by,
+        manager_authorised_on=row.manager_authorised_on,
+        dbs_checked_on=row.dbs_checked_on,
+        training_completed_on=row.training_completed_on,
+        agreement_signed_on=row.agreement_signed_on,
+        organisation_accredited=row.organisation_accredited,
+        created_at=row.created_at,
+        status_changed_at=row.status_changed_at,
+        ended_at=row.ended_at,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    """What phase 1 of a log-in read, for checking credentials outside any transaction."""
+
+    practitioner_id: int
+    password_hash: str
+    totp_secret: str
+    totp_last_step: int | None
+
+
+class AccountService:
+    """Grants, suspends, reinstates, ends and unlocks practitioner accounts; logs practitioners in and out."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        clock: Clock = utc_now,
+        passwords: Passwords | None = None,
+        lockout: LockoutPolicy | None = None,
+        sessions: SessionLifetime | None = None,
+        issuer: str = "WhoElse",
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._passwords = passwords if passwords is not None else Passwords()
+        self._lockout = lockout if lockout is not None else LockoutPolicy()
+        self._lifetime = sessions if sessions is not None else SessionLifetime()
+        self._issuer = issuer
+        # Serialises the check-and-count step of log-ins in this process, so parallel guesses cannot all
+        # slip past the slow-down before the first failure is counted.
+        self._attempts_lock = threading.Lock()
+
+    # --- clock -----------------------------------------------------------------------------------------
+
+    def now(self) -> dt.datetime:
+        now = self._clock()
+        if now.tzinfo is None:
+            raise ValueError("clock must return a timezone-aware datetime")
+        return now
+
+    def today(self) -> dt.date:
+        """Today's date in England, the date eligibility rules are judged on."""
+        return self.now().astimezone(ENGLAND).date()
+
+    # --- the council's operations ----------------------------------------------------------------------
+
+    def add(
+        self,
+        *,
+        username: str,
+        display_name: str,
+        role: str,
+        organisation: str,
+        contact: str,
+        password: str,
+        manager_authorised_by: str = "",
+        manager_authorised_on: dt.date | None = None,
+        dbs_checked_on: dt.date | None = None,
+        training_completed_on: dt.date | None = None,
+        agreement_signed_on: dt.date | None = None,
+        organisation_accredited: bool = False,
+    ) -> tuple[Practitioner, TotpEnrolment]:
+        """Grant an account. Returns it with the TOTP secret and otpauth:// URI, to be shown once."""
+        name = normalise_username(username)
+        if not _USERNAME.fullmatch(name):
+            raise InvalidInput(
+                f"username: {username!r} must be 3-64 characters of letters, digits, '.', '_', '-' or '@', "
+                "starting with a letter or digit"
+            )
+        texts = {
+            "display_name": display_name.strip(),
+            "role": role.strip(),
+            "organisation": organisation.strip(),
+            "contact": contact.strip(),
+            "manager": manager_authorised_by.strip(),
+        }
+        for key, value in texts.items():
+            if key != "manager" and not value:
+                raise InvalidInput(f"{key}: must not be empty")
+            if len(value) > _TEXT_LIMITS[key]:
+                raise InvalidInput(f"{key}: must be at most {_TEXT_LIMITS[key]} characters")
+        today = self.today()
+        dates = {
+            "manager_authorised_on": manager_authorised_on,
+            "dbs_checked_on": dbs_checked_on,
+            "training_completed_on": training_completed_on,
+            "agreement_signed_on": agreement_signed_on,
+        }
+        for key, day in dates.items():
+            if day is not None and day > today:
+                raise InvalidInput(f"{key}: {day.isoformat()} is in the future")
+        if texts["manager"] and manager_authorised_on is None:
+            manager_authorised_on = today
+        check_password_strength(password, name)
+
+        secret = new_totp_secret()
+        now = self.now()
+        row = PractitionerRow(
+            username=name,
+            display_name=texts["display_name"],
+            role=texts["role"],
+            organisation=texts["organisation"],
+            contact=texts["contact"],
+            status=AccountStatus.ACTIVE,
+            status_reason="",
+            status_changed_at=now,
+            manager_authorised_by=texts["manager"],
+            manager_authorised_on=manager_authorised_on if texts["manager"] else None,
+            dbs_checked_on=dbs_checked_on,
+            training_completed_on=training_completed_on,
+            agreement_signed_on=agreement_signed_on,
+            organisation_accredited=organisation_accredited,
+            password_hash=self._passwords.hash(password),
+            totp_secret=secret,
+            totp_last_step=None,
+            created_at=now,
+            ended_at=None,
+        )
+        taken = InvalidInput(
+            f"username: {name!r} is already taken (usernames of ended accounts are not reused)"
+        )
+        try:
+            with self._db.session() as s:
+                if s.scalar(select(PractitionerRow.id).where(PractitionerRow.username == name)) is not None:
+                    raise taken
+                s.add(row)
+                s.flush()
+                practitioner = _to_domain(row)
+        except IntegrityError as exc:  # a concurrent add of the same username
+            raise taken from exc
+        return practitioner, TotpEnrolment(secret=secret, uri=totp_uri(secret, name, self._issuer))
+
+    def get(self, username: str) -> Practitioner:
+        with self._db.session() as s:
+            return _to_domain(self._row(s, username))
+
+    def list(self) -> Sequence[Practitioner]:
+        """Every account this council has granted, by username, including suspended and ended ones."""
+        with self._db.session() as s:
+            rows = s.scalars(select(PractitionerRow).order_by(PractitionerRow.username))
+            return tuple(_to_domain(row) for row in rows)
+
+    def suspend(self, username: str, reason: str) -> Practitioner:
+        """Stop an active account from logging in or searching until reinstated; ends its sessions now."""
+        if not reason.strip():
+            raise InvalidInput("reason: say why the account is suspended")
+        return self._change_status(
+            username, AccountStatus.SUSPENDED, reason, allowed_from={AccountStatus.ACTIVE}
+        )
+
+    def reinstate(self, username: str, reason: str = "") -> Practitioner:
+        """Make a suspended account active again (eligibility rules still apply on every search)."""
+        return self._change_status(
+            username, AccountStatus.ACTIVE, reason, allowed_from={AccountStatus.SUSPENDED}
+        )
+
+    def end(self, username: str, reason: str = "") -> Practitioner:
+        """End an account for good (e.g. the practitioner left); ends its sessions now."""
+        return self._change_status(
+            username,
+            AccountStatus.ENDED,
+            reason,
+            allowed_from={AccountStatus.ACTIVE, AccountStatus.SUSPENDED},
+        )
+
+    def unlock(self, username: str) -> bool:
+        """Lift a log-in lock or slow-down at once. Returns whether there was anything to lift."""
+        with self._db.session() as s:
+            self._row(s, username)
+            result = s.execute(
+                delete(LoginFailureRow).where(LoginFailureRow.username_key == _username_key(username))
+            )
+            return bool(getattr(result, "rowcount", 0))
+
+    def locked_until(self, username: str) -> dt.datetime | None:
+        """When the log-in lock on this username ends, or None if it is not locked (slow-downs aside)."""
+        with self._db.session() as s:
+            row = s.get(LoginFailureRow, _username_key(username))
+            record = FailureRecord(row.failures, row.last_failure_at) if row is not None else FailureRecord()
+        refusal = self._lockout.refusal(record, self.now())
+        return refusal.retry_at if refusal is not None and refusal.locked else None
+
+    # --- practitioners' operations ---------------------------------------------------------------------
+
+    def login(self, username: str, password: str, totp_code: str) -> Session:
+        """Check username, password and TOTP code and open a session.
+
+        Raises LoginThrottled (an Unauthenticated) while slowed down or locked, Unauthenticated with the same
+        message for an unknown username, wrong password or wrong/reused code, and NotEligible (a
+        PermissionDenied) when the credentials are right but the account may not be used.
+        """
+        now = self.now()
+        key = _username_key(username)
+        name = normalise_username(username)
+        candidate = self._count_attempt(key, name, now)
+
+        # Phase 2: the expensive check, outside any transaction. Unknown usernames cost the same argon2 work.
+        if candidate is None:
+            self._passwords.verify_nobody(password)
+            raise Unauthenticated(LOGIN_FAILED)
+        if not self._passwords.verify(candidate.password_hash, password):
+            raise Unauthenticated(LOGIN_FAILED)
+        step = match_totp(candidate.totp_secret, totp_code, now, candidate.totp_last_step)
+        if step is None:
+            raise Unauthenticated(LOGIN_FAILED)
+
+        # Phase 3: the credentials are right. Consume the TOTP step atomically, so two log-ins racing with
+        # the same code cannot both succeed, and forget the failures.
+        token = secrets.token_urlsafe(32)
+        refusal: NotEligible | None = None
+        with self._db.session() as s:
+            consumed = s.execute(
+                update(PractitionerRow)
+                .where(PractitionerRow.id == candidate.practitioner_id)
+                .where((PractitionerRow.totp_last_step.is_(None)) | (PractitionerRow.totp_last_step < step))
+                .values(totp_last_step=step)
+            )
+            if not getattr(consumed, "rowcount", 0):
+                replayed = True
+            else:
+                replayed = False
+                s.execute(delete(LoginFailureRow).where(LoginFailureRow.username_key == key))
+                row = s.get_one(PractitionerRow, candidate.practitioner_id)
+                if self._passwords.needs_rehash(row.password_hash):
+                    row.password_hash = self._passwords.hash(password)
+                reasons = check_eligibility(_to_domain(row), self.today())
+                if reasons:
+                    refusal = NotEligible(reasons)
+                else:
+                    s.add(
+                        SessionRow(
+                            token_hash=_token_hash(token),
+                            practitioner_id=row.id,
+                            created_at=now,
+                            last_seen_at=now,
+                            expires_at=now + self._lifetime.absolute,
+                        )
+                    )
+        if replayed:
+            raise Unauthenticated(LOGIN_FAILED)
+        if refusal is not None:
+            raise refusal
+        return Session(
+            token=token,
+            username=name,
+            created_at=now,
+            expires_at=now + self._lifetime.absolute,
+            idle_timeout=self._lifetime.idle,
+        )
+
+    def authenticate(self, token: str) -> Practitioner:
+        """The practitioner a session token belongs to; refreshes its idle timer.
+
+        Raises Unauthenticated "session expired, log in again" once the idle or absolute limit has passed.
+        """
+        now = self.now()
+        expired = False
+        practitioner: Practitioner | None = None
+        with self._db.session() as s:
+            row = s.get(SessionRow, _token_hash(token))
+            if row is not None:
+                if now >= row.expires_at or now >= row.last_seen_at + self._lifetime.idle:
+                    s.delete(row)
+                    expired = True
+                else:
+                    owner = s.get_one(PractitionerRow, row.practitioner_id)
+                    if owner.status is AccountStatus.ACTIVE:
+                        row.last_seen_at = now
+                        practitioner = _to_domain(owner)
+                    else:  # suspend/end delete sessions; this guards any that slipped through
+                        s.delete(row)
+        if expired:
+            raise Unauthenticated(SESSION_EXPIRED)
+        if practitioner is None:
+            raise Unauthenticated(NOT_LOGGED_IN)
+        return practitioner
+
+    def authorise_search(self, token: str) -> Practitioner:
+        """Authenticate and apply every eligibility rule as of today: call this before every search."""
+        practitioner = self.authenticate(token)
+        require_eligible(practitioner, self.today())
+        return practitioner
+
+    def logout(self, token: str) -> None:
+        """End a session. Logging out twice, or with an unknown token, is not an error."""
+        with self._db.session() as s:
+            s.execute(delete(SessionRow).where(SessionRow.token_hash == _token_hash(token)))
+
+    def purge_expired_sessions(self) -> int:
+        """Delete sessions past their absolute or idle limit; returns how many. Safe to run on a schedule."""
+        now = self.now()
+        with self._db.session() as s:
+            result = s.execute(
+                delete(SessionRow).where(
+                    (SessionRow.expires_at <= now) | (SessionRow.last_seen_at <= now - self._lifetime.idle)
+                )
+            )
+            return int(getattr(result, "rowcount", 0))
+
+    # --- internals -------------------------------------------------------------------------------------
+
+    def _count_attempt(self, key: str, name: str, now: dt.datetime) -> _Candidate | None:
+        """Phase 1 of a log-in: refuse if throttled, else count the attempt as a failure in advance.
+
+        Counting before checking means parallel guesses are each counted; a successful log-in clears it.
+        """
+        throttled: LoginThrottled | None = None
+        candidate: _Candidate | None = None
+        with self._attempts_lock, self._db.session() as s:
+            failure = s.get(LoginFailureRow, key, with_for_update=True)
+            record = FailureRecord(failure.failures, failure.last_failure_at) if failure else FailureRecord()
+            throttled = self._lockout.refusal(record, now)
+            if throttled is None:
+                counted = self._lockout.after_failure(record, now)
+                if failure is None:
+                    s.add(LoginFailureRow(username_key=key, failures=counted.failures, last_failure_at=now))
+                else:
+                    failure.failures = counted.failures
+                    failure.last_failure_at = counted.last_failure_at
+                row = s.scalar(select(PractitionerRow).where(PractitionerRow.username == name))
+                # Accounts that may not log in still go through the full check, so the answer to a wrong
+                # password never says whether the account exists or what state it is in.
+                if row is not None:
+                    candidate = _Candidate(row.id, row.password_hash, row.totp_secret, row.totp_last_step)
+        if throttled is not None:
+            raise throttled
+        return candidate
+
+    def _row(self, s: DbSession, username: str) -> PractitionerRow:
+        row = s.scalar(
+            select(PractitionerRow).where(PractitionerRow.username == normalise_username(username))
+        )
+        if row is None:
+            raise NotFound(f"practitioner: no account with username {normalise_username(username)!r}")
+        return row
+
+    def _change_status(
+        self, username: str, status: AccountStatus, reason: str, allowed_from: set[AccountStatus]
+    ) -> Practitioner:
+        now = self.now()
+        with self._db.session() as s:
+            row = self._row(s, username)
+            if row.status not in allowed_from:
+                raise InvalidInput(
+                    f"practitioner: {row.username!r} is {row.status.value}; cannot make it {status.value}"
+                )
+            row.status = status
+            row.status_reason = reason.strip()[:500]
+            row.status_changed_at = now
+            if status is AccountStatus.ENDED:
+                row.ended_at = now
+            if status is not AccountStatus.ACTIVE:
+                s.execute(delete(SessionRow).where(SessionRow.practitioner_id == row.id))
+            return _to_domain(row)
