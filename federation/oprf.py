@@ -23,12 +23,16 @@ cofactor-8 gap that ristretto255 closes by construction:
 - H2 (finalize) follows RFC 9497 §3.3.1: SHA-512 over I2OSP(len(input), 2) || input || I2OSP(len(N), 2) ||
   N || "Finalize", followed by our context string, truncated to 32 bytes.
 
-Plain OPRF mode: the client cannot prove which key the server used (RFC 9497's VOPRF mode adds a DLEQ
-proof). The directory publishes `key_id` (a hash of k * G) so nodes can at least notice a key change.
+Verifiable mode (RFC 9497 §3.3.2, VOPRF): evaluate_batch_with_proof() adds a batched DLEQ proof (§2.2)
+that every evaluation used the key behind the published public key k * G, so a directory cannot give one
+council a different key to partition or tag its tokens. Differences from the RFC, for the same reason as
+above: HashToScalar is SHA-512 of a domain-separated transcript reduced mod L (as Ed25519 derives its
+scalars), and the transcripts carry our context string. `key_id` (a hash of k * G) names a key for rotation.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from collections.abc import Sequence
@@ -48,6 +52,10 @@ CONTEXT_STRING = b"whoelse/v1/OPRF-2HashDH-edwards25519-SHA512"
 _DST_HASH_TO_GROUP = b"HashToGroup-" + CONTEXT_STRING
 _DST_FINALIZE = b"Finalize"
 _DST_KEY_ID = b"KeyId-" + CONTEXT_STRING
+_DST_HASH_TO_SCALAR = b"HashToScalar-" + CONTEXT_STRING
+_DST_SEED = b"Seed-" + CONTEXT_STRING
+PROOF_BYTES = 64
+MAX_PROOF_BATCH = 2**16 - 1  # RFC 9497 §2.2.1: the element index is encoded in two bytes
 
 GROUP_ORDER = 2**252 + 27742317777372353535851937790883648493
 """L, the order of edwards25519's prime-order subgroup (RFC 8032 §5.1)."""
@@ -92,6 +100,42 @@ def hash_to_group(input: bytes) -> bytes:
     first = sodium.crypto_core_ed25519_from_uniform(uniform[:32])
     second = sodium.crypto_core_ed25519_from_uniform(uniform[32:])
     return bytes(sodium.crypto_core_ed25519_add(first, second))
+
+
+def _lp(data: bytes) -> bytes:
+    """Length-prefixed bytes, I2OSP(len(data), 2) || data, as in RFC 9497's transcripts."""
+    return _i2osp2(len(data)) + data
+
+
+def _hash_to_scalar(transcript: bytes) -> bytes:
+    digest = hashlib.sha512(_DST_HASH_TO_SCALAR + b"\x00" + transcript).digest()
+    return bytes(sodium.crypto_core_ed25519_scalar_reduce(digest))
+
+
+def _sum(points: Sequence[bytes]) -> bytes:
+    return functools.reduce(lambda a, b: bytes(sodium.crypto_core_ed25519_add(a, b)), points)
+
+
+def _composites(
+    public_key: bytes, blinded: Sequence[bytes], evaluated: Sequence[bytes], key: bytes | None = None
+) -> tuple[bytes, bytes]:
+    """(M, Z) = (sum d_i * C_i, sum d_i * D_i) with d_i bound to the whole batch. SPEC: RFC 9497 §2.2.1
+    ComputeComposites, and ComputeCompositesFast (Z = k * M) when the server passes its key."""
+    if not blinded or len(blinded) != len(evaluated) or len(blinded) > MAX_PROOF_BATCH:
+        raise InvalidInput(f"a proof covers 1-{MAX_PROOF_BATCH} evaluations, one per blinded element")
+    seed = hashlib.sha512(_lp(public_key) + _lp(_DST_SEED)).digest()
+    weights = [
+        _hash_to_scalar(_lp(seed) + _i2osp2(index) + _lp(c) + _lp(d) + b"Composite")
+        for index, (c, d) in enumerate(zip(blinded, evaluated, strict=True))
+    ]
+    m = _sum([_multiply(w, c) for w, c in zip(weights, blinded, strict=True)])
+    if key is not None:
+        return m, _multiply(key, m)
+    return m, _sum([_multiply(w, d) for w, d in zip(weights, evaluated, strict=True)])
+
+
+def _challenge(public_key: bytes, m: bytes, z: bytes, t2: bytes, t3: bytes) -> bytes:
+    return _hash_to_scalar(_lp(public_key) + _lp(m) + _lp(z) + _lp(t2) + _lp(t3) + b"Challenge")
 
 
 def _finalize_hash(input: bytes, unblinded: bytes) -> bytes:
@@ -148,6 +192,19 @@ class OprfServerKey:
                 )
         return [_multiply(self._scalar, element) for element in blinded]
 
+    def evaluate_batch_with_proof(self, blinded: Sequence[bytes]) -> tuple[list[bytes], bytes]:
+        """Evaluate a batch and prove (DLEQ) it used this key; returns (evaluated, 64-byte proof c || s).
+        SPEC: RFC 9497 §2.2.1 GenerateProof."""
+        evaluated = self.evaluate_batch(blinded)
+        public_key = self.public_key
+        m, z = _composites(public_key, blinded, evaluated, self._scalar)
+        r = _random_scalar()
+        t2 = bytes(sodium.crypto_scalarmult_ed25519_base_noclamp(r))
+        t3 = _multiply(r, m)
+        c = _challenge(public_key, m, z, t2, t3)
+        s = sodium.crypto_core_ed25519_scalar_sub(r, sodium.crypto_core_ed25519_scalar_mul(c, self._scalar))
+        return evaluated, c + bytes(s)
+
     def __repr__(self) -> str:
         return f"OprfServerKey(key_id={self.key_id})"
 
@@ -173,6 +230,31 @@ def blind_batch(inputs: Sequence[bytes]) -> tuple[list[Blind], list[bytes]]:
     """Blind many inputs for one evaluate_batch call; returns (blinds, blinded elements) in input order."""
     pairs = [blind(item) for item in inputs]
     return [pair[0] for pair in pairs], [pair[1] for pair in pairs]
+
+
+def verify_evaluations(
+    public_key: bytes, blinded: Sequence[bytes], evaluated: Sequence[bytes], proof: bytes
+) -> None:
+    """Check the directory's proof that every evaluated element is k * blinded for the k behind public_key;
+    raises Refused if not. Call before finalize_batch(). SPEC: RFC 9497 §2.2.2 VerifyProof."""
+    if len(proof) != PROOF_BYTES:
+        raise Refused(f"OPRF proof is {len(proof)} bytes, not {PROOF_BYTES}")
+    c, s = bytes(proof[:32]), bytes(proof[32:])
+    if not (_is_canonical_nonzero_scalar(c) and _is_canonical_nonzero_scalar(s)):
+        raise Refused("OPRF proof holds a malformed scalar")
+    if not is_valid_element(public_key):
+        raise Refused("OPRF public key is not a valid point of the prime-order subgroup")
+    for index, element in enumerate([*blinded, *evaluated]):
+        if not is_valid_element(element):
+            raise Refused(f"OPRF proof covers an invalid group element ({index})")
+    try:
+        m, z = _composites(public_key, blinded, evaluated)
+        t2 = _sum([bytes(sodium.crypto_scalarmult_ed25519_base_noclamp(s)), _multiply(c, public_key)])
+        t3 = _sum([_multiply(s, m), _multiply(c, z)])
+    except (InvalidInput, nacl.exceptions.RuntimeError) as exc:
+        raise Refused(f"OPRF proof could not be checked: {exc}") from exc
+    if _challenge(public_key, m, z, t2, t3) != c:
+        raise Refused("OPRF proof does not verify: the directory did not use its published key")
 
 
 def finalize(input: bytes, blind: Blind, evaluated: bytes) -> bytes:

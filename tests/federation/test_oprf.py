@@ -164,3 +164,61 @@ def test_key_round_trip_and_malformed_keys() -> None:
 def test_oversized_inputs_are_rejected() -> None:
     with pytest.raises(InvalidInput, match="at most 65535"):
         oprf.blind(bytes(oprf.MAX_INPUT_BYTES + 1))
+
+
+def test_a_proof_shows_the_directory_used_its_published_key() -> None:
+    key = oprf.OprfServerKey.generate()
+    match_keys = [b"nhs:%d" % i for i in range(10)]
+    blinds, blinded = oprf.blind_batch(match_keys)
+    evaluated, proof = key.evaluate_batch_with_proof(blinded)
+    assert len(proof) == oprf.PROOF_BYTES
+    oprf.verify_evaluations(key.public_key, blinded, evaluated, proof)
+    assert oprf.finalize_batch(match_keys, blinds, evaluated) == [
+        oprf.evaluate_direct(key, m) for m in match_keys
+    ]
+
+
+def test_a_proof_against_another_public_key_is_refused() -> None:
+    key, rotated = oprf.OprfServerKey.generate(), oprf.OprfServerKey.generate()
+    _, blinded = oprf.blind_batch([b"a", b"b"])
+    evaluated, proof = key.evaluate_batch_with_proof(blinded)
+    with pytest.raises(Refused, match="did not use its published key"):
+        oprf.verify_evaluations(rotated.public_key, blinded, evaluated, proof)
+
+
+def test_a_directory_that_uses_another_key_for_one_element_is_caught() -> None:
+    key, tagging_key = oprf.OprfServerKey.generate(), oprf.OprfServerKey.generate()
+    _, blinded = oprf.blind_batch([b"a", b"b", b"c"])
+    evaluated, proof = key.evaluate_batch_with_proof(blinded)
+    tampered = [evaluated[0], tagging_key.evaluate(blinded[1]), evaluated[2]]
+    with pytest.raises(Refused, match="did not use its published key"):
+        oprf.verify_evaluations(key.public_key, blinded, tampered, proof)
+    with pytest.raises(Refused, match="did not use its published key"):
+        oprf.verify_evaluations(key.public_key, blinded, [evaluated[1], evaluated[0], evaluated[2]], proof)
+
+
+@pytest.mark.parametrize("byte", [0, 31, 32, 63])
+def test_a_tampered_proof_is_refused(byte: int) -> None:
+    key = oprf.OprfServerKey.generate()
+    _, blinded = oprf.blind_batch([b"a"])
+    evaluated, proof = key.evaluate_batch_with_proof(blinded)
+    damaged = bytearray(proof)
+    damaged[byte] ^= 0x04
+    with pytest.raises(Refused, match="OPRF proof"):
+        oprf.verify_evaluations(key.public_key, blinded, evaluated, bytes(damaged))
+
+
+def test_malformed_proofs_and_elements_are_refused() -> None:
+    key = oprf.OprfServerKey.generate()
+    _, blinded = oprf.blind_batch([b"a", b"b"])
+    evaluated, proof = key.evaluate_batch_with_proof(blinded)
+    with pytest.raises(Refused, match="63 bytes"):
+        oprf.verify_evaluations(key.public_key, blinded, evaluated, proof[:63])
+    with pytest.raises(Refused, match="malformed scalar"):
+        oprf.verify_evaluations(key.public_key, blinded, evaluated, proof[:32] + L.to_bytes(32, "little"))
+    with pytest.raises(Refused, match="public key is not a valid point"):
+        oprf.verify_evaluations(_mixed_point(), blinded, evaluated, proof)
+    with pytest.raises(Refused, match=r"invalid group element \(3\)"):
+        oprf.verify_evaluations(key.public_key, blinded, [evaluated[0], ORDER_2], proof)
+    with pytest.raises(Refused, match="one per blinded element"):
+        oprf.verify_evaluations(key.public_key, blinded, evaluated[:1], proof)
