@@ -1,4 +1,4 @@
-"""`whoelse node practitioner add|suspend|reinstate|end|unlock|list`: the council's controls over accounts.
+"""`whoelse node practitioner add|update|reset|suspend|reinstate|end|unlock|list`: account controls.
 
 The `whoelse node` parser calls `add_practitioner_commands(node_subparsers, open_db)`; each handler opens the
 council's database through `open_db(args)` and returns an exit status.
@@ -19,7 +19,7 @@ from rich.table import Table
 from federation.errors import InvalidInput
 from node.accounts.credentials import generate_password
 from node.accounts.eligibility import check_eligibility
-from node.accounts.service import AccountService, Practitioner
+from node.accounts.service import AccountService, Practitioner, TotpEnrolment
 from node.storage.database import Database
 
 OpenDb = Callable[[argparse.Namespace], Database]
@@ -62,16 +62,7 @@ def add_practitioner_commands(
     add.add_argument("--organisation", required=True)
     add.add_argument("--contact", required=True, help="work telephone or e-mail other practitioners may use")
     add.add_argument("--manager", default="", help="the manager who authorised this account")
-    add.add_argument(
-        "--authorised-on", metavar="YYYY-MM-DD", help="date of the manager's authorisation (today)"
-    )
-    add.add_argument(
-        "--dbs-checked", metavar="YYYY-MM-DD", help="date of the enhanced criminal-records check"
-    )
-    add.add_argument("--trained", metavar="YYYY-MM-DD", help="date WhoElse training was completed")
-    add.add_argument(
-        "--agreement-signed", metavar="YYYY-MM-DD", help="date the end-user agreement was signed"
-    )
+    _add_date_flags(add)
     accredited = add.add_mutually_exclusive_group()
     accredited.add_argument("--accredited", dest="accredited", action="store_true", default=False)
     accredited.add_argument("--not-accredited", dest="accredited", action="store_false")
@@ -79,6 +70,32 @@ def add_practitioner_commands(
         "--password-stdin", action="store_true", help="read the initial password from standard input"
     )
     add.set_defaults(handler=lambda args: _add(service(args), args))
+
+    update = with_db(
+        sub.add_parser("update", help="record new facts: a renewed check, training, agreement, accreditation")
+    )
+    update.add_argument("username")
+    update.add_argument("--name")
+    update.add_argument("--role")
+    update.add_argument("--organisation")
+    update.add_argument("--contact")
+    update.add_argument("--manager", help="the manager who authorised this account ('' withdraws it)")
+    _add_date_flags(update)
+    update_accredited = update.add_mutually_exclusive_group()
+    update_accredited.add_argument("--accredited", dest="accredited", action="store_true", default=None)
+    update_accredited.add_argument("--not-accredited", dest="accredited", action="store_false")
+    update.set_defaults(handler=lambda args: _update(service(args), args))
+
+    reset = with_db(
+        sub.add_parser(
+            "reset", help="issue a new password and TOTP secret (e.g. a lost phone); lifts any lock"
+        )
+    )
+    reset.add_argument("username")
+    reset.add_argument(
+        "--password-stdin", action="store_true", help="read the new password from standard input"
+    )
+    reset.set_defaults(handler=lambda args: _reset(service(args), args))
 
     suspend = with_db(
         sub.add_parser("suspend", help="stop an account logging in or searching until reinstated")
@@ -109,6 +126,56 @@ def add_practitioner_commands(
     return parser
 
 
+def _add_date_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--authorised-on", metavar="YYYY-MM-DD", help="date of the manager's authorisation (today)"
+    )
+    parser.add_argument(
+        "--dbs-checked", metavar="YYYY-MM-DD", help="date of the enhanced criminal-records check"
+    )
+    parser.add_argument("--trained", metavar="YYYY-MM-DD", help="date WhoElse training was completed")
+    parser.add_argument(
+        "--agreement-signed", metavar="YYYY-MM-DD", help="date the end-user agreement was signed"
+    )
+
+
+def _dates(args: argparse.Namespace) -> dict[str, dt.date | None]:
+    return {
+        "manager_authorised_on": _date("--authorised-on", args.authorised_on),
+        "dbs_checked_on": _date("--dbs-checked", args.dbs_checked),
+        "training_completed_on": _date("--trained", args.trained),
+        "agreement_signed_on": _date("--agreement-signed", args.agreement_signed),
+    }
+
+
+def _password(args: argparse.Namespace) -> tuple[str, bool]:
+    """The password from standard input, or a generated one; and whether it was generated."""
+    if not args.password_stdin:
+        return generate_password(), True
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise InvalidInput("--password-stdin: no password on standard input")
+    return password, False
+
+
+def _print_secrets(password: str, generated: bool, totp: TotpEnrolment) -> None:
+    print("Give these to the practitioner securely; they are not shown again:")
+    if generated:
+        print(f"  password:    {password}")
+    print(f"  TOTP secret: {totp.secret}")
+    print(f"  TOTP URI:    {totp.uri}")
+
+
+def _print_eligibility(accounts: AccountService, practitioner: Practitioner) -> None:
+    reasons = check_eligibility(practitioner, accounts.today())
+    if reasons:
+        print("May not search yet:")
+        for reason in reasons:
+            print(f"  - {reason.message}")
+    else:
+        print("May search.")
+
+
 def _date(flag: str, value: str | None) -> dt.date | None:
     if value is None:
         return None
@@ -119,13 +186,7 @@ def _date(flag: str, value: str | None) -> dt.date | None:
 
 
 def _add(accounts: AccountService, args: argparse.Namespace) -> int:
-    generated = not args.password_stdin
-    if generated:
-        password = generate_password()
-    else:
-        password = sys.stdin.readline().rstrip("\r\n")
-        if not password:
-            raise InvalidInput("--password-stdin: no password on standard input")
+    password, generated = _password(args)
     practitioner, totp = accounts.add(
         username=args.username,
         display_name=args.name,
@@ -134,26 +195,39 @@ def _add(accounts: AccountService, args: argparse.Namespace) -> int:
         contact=args.contact,
         password=password,
         manager_authorised_by=args.manager,
-        manager_authorised_on=_date("--authorised-on", args.authorised_on),
-        dbs_checked_on=_date("--dbs-checked", args.dbs_checked),
-        training_completed_on=_date("--trained", args.trained),
-        agreement_signed_on=_date("--agreement-signed", args.agreement_signed),
         organisation_accredited=args.accredited,
+        **_dates(args),
     )
     print(
         f"Added {practitioner.username} ({practitioner.display_name}, {practitioner.role}, "
         f"{practitioner.organisation})."
     )
-    print("Give these to the practitioner securely; they are not shown again:")
-    if generated:
-        print(f"  password:    {password}")
-    print(f"  TOTP secret: {totp.secret}")
-    print(f"  TOTP URI:    {totp.uri}")
-    reasons = check_eligibility(practitioner, accounts.today())
-    if reasons:
-        print("May not search yet:")
-        for reason in reasons:
-            print(f"  - {reason.message}")
+    _print_secrets(password, generated, totp)
+    _print_eligibility(accounts, practitioner)
+    return 0
+
+
+def _update(accounts: AccountService, args: argparse.Namespace) -> int:
+    practitioner = accounts.update(
+        args.username,
+        display_name=args.name,
+        role=args.role,
+        organisation=args.organisation,
+        contact=args.contact,
+        manager_authorised_by=args.manager,
+        organisation_accredited=args.accredited,
+        **_dates(args),
+    )
+    print(f"Updated {practitioner.username}.")
+    _print_eligibility(accounts, practitioner)
+    return 0
+
+
+def _reset(accounts: AccountService, args: argparse.Namespace) -> int:
+    password, generated = _password(args)
+    totp = accounts.reset_credentials(args.username, password)
+    print(f"New credentials for {args.username}; the old password, code and sessions no longer work.")
+    _print_secrets(password, generated, totp)
     return 0
 
 

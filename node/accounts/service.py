@@ -13,6 +13,7 @@ import secrets
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select, update
@@ -42,8 +43,15 @@ LOGIN_FAILED = (
 )
 SESSION_EXPIRED = "session expired, log in again"
 NOT_LOGGED_IN = "not logged in (or logged out), log in again"
+_DATE_FIELDS = ("manager_authorised_on", "dbs_checked_on", "training_completed_on", "agreement_signed_on")
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9._@-]{2,63}")
-_TEXT_LIMITS = {"display_name": 200, "role": 100, "organisation": 200, "contact": 200, "manager": 200}
+_TEXT_LIMITS = {
+    "display_name": 200,
+    "role": 100,
+    "organisation": 200,
+    "contact": 200,
+    "manager_authorised_by": 200,
+}
 
 
 def utc_now() -> dt.datetime:
@@ -204,49 +212,31 @@ class AccountService:
                 f"username: {username!r} must be 3-64 characters of letters, digits, '.', '_', '-' or '@', "
                 "starting with a letter or digit"
             )
-        texts = {
-            "display_name": display_name.strip(),
-            "role": role.strip(),
-            "organisation": organisation.strip(),
-            "contact": contact.strip(),
-            "manager": manager_authorised_by.strip(),
-        }
-        for key, value in texts.items():
-            if key != "manager" and not value:
-                raise InvalidInput(f"{key}: must not be empty")
-            if len(value) > _TEXT_LIMITS[key]:
-                raise InvalidInput(f"{key}: must be at most {_TEXT_LIMITS[key]} characters")
-        today = self.today()
-        dates = {
-            "manager_authorised_on": manager_authorised_on,
-            "dbs_checked_on": dbs_checked_on,
-            "training_completed_on": training_completed_on,
-            "agreement_signed_on": agreement_signed_on,
-        }
-        for key, day in dates.items():
-            if day is not None and day > today:
-                raise InvalidInput(f"{key}: {day.isoformat()} is in the future")
-        if texts["manager"] and manager_authorised_on is None:
-            manager_authorised_on = today
+        facts = self._validated(
+            {
+                "display_name": display_name,
+                "role": role,
+                "organisation": organisation,
+                "contact": contact,
+                "manager_authorised_by": manager_authorised_by,
+                "manager_authorised_on": manager_authorised_on,
+                "dbs_checked_on": dbs_checked_on,
+                "training_completed_on": training_completed_on,
+                "agreement_signed_on": agreement_signed_on,
+                "organisation_accredited": organisation_accredited,
+            }
+        )
         check_password_strength(password, name)
 
         secret = new_totp_secret()
         now = self.now()
+        unrecorded: dict[str, Any] = dict.fromkeys(_DATE_FIELDS)
         row = PractitionerRow(
             username=name,
-            display_name=texts["display_name"],
-            role=texts["role"],
-            organisation=texts["organisation"],
-            contact=texts["contact"],
             status=AccountStatus.ACTIVE,
             status_reason="",
             status_changed_at=now,
-            manager_authorised_by=texts["manager"],
-            manager_authorised_on=manager_authorised_on if texts["manager"] else None,
-            dbs_checked_on=dbs_checked_on,
-            training_completed_on=training_completed_on,
-            agreement_signed_on=agreement_signed_on,
-            organisation_accredited=organisation_accredited,
+            **(unrecorded | facts),
             password_hash=self._passwords.hash(password),
             totp_secret=secret,
             totp_last_step=None,
@@ -266,6 +256,63 @@ class AccountService:
         except IntegrityError as exc:  # a concurrent add of the same username
             raise taken from exc
         return practitioner, TotpEnrolment(secret=secret, uri=totp_uri(secret, name, self._issuer))
+
+    def update(
+        self,
+        username: str,
+        *,
+        display_name: str | None = None,
+        role: str | None = None,
+        organisation: str | None = None,
+        contact: str | None = None,
+        manager_authorised_by: str | None = None,
+        manager_authorised_on: dt.date | None = None,
+        dbs_checked_on: dt.date | None = None,
+        training_completed_on: dt.date | None = None,
+        agreement_signed_on: dt.date | None = None,
+        organisation_accredited: bool | None = None,
+    ) -> Practitioner:
+        """Record new facts about an account (a renewed check, training...); None leaves a fact unchanged."""
+        facts = self._validated(
+            {
+                "display_name": display_name,
+                "role": role,
+                "organisation": organisation,
+                "contact": contact,
+                "manager_authorised_by": manager_authorised_by,
+                "manager_authorised_on": manager_authorised_on,
+                "dbs_checked_on": dbs_checked_on,
+                "training_completed_on": training_completed_on,
+                "agreement_signed_on": agreement_signed_on,
+                "organisation_accredited": organisation_accredited,
+            }
+        )
+        if not facts:
+            raise InvalidInput("update: nothing to change")
+        with self._db.session() as s:
+            row = self._row(s, username)
+            if row.status is AccountStatus.ENDED:
+                raise InvalidInput(f"practitioner: {row.username!r} is ended; grant a new account instead")
+            for key, value in facts.items():
+                setattr(row, key, value)
+            return _to_domain(row)
+
+    def reset_credentials(self, username: str, password: str) -> TotpEnrolment:
+        """Issue a new password and TOTP secret (e.g. a lost phone); ends sessions and lifts any lock."""
+        with self._db.session() as s:
+            row = self._row(s, username)
+            if row.status is AccountStatus.ENDED:
+                raise InvalidInput(f"practitioner: {row.username!r} is ended; grant a new account instead")
+            check_password_strength(password, row.username)
+            secret = new_totp_secret()
+            row.password_hash = self._passwords.hash(password)
+            row.totp_secret = secret
+            row.totp_last_step = None
+            s.execute(delete(SessionRow).where(SessionRow.practitioner_id == row.id))
+            s.execute(
+                delete(LoginFailureRow).where(LoginFailureRow.username_key == _username_key(row.username))
+            )
+            return TotpEnrolment(secret=secret, uri=totp_uri(secret, row.username, self._issuer))
 
     def get(self, username: str) -> Practitioner:
         with self._db.session() as s:
@@ -462,6 +509,28 @@ class AccountService:
         if throttled is not None:
             raise throttled
         return candidate
+
+    def _validated(self, facts: dict[str, Any]) -> dict[str, Any]:
+        """The given (non-None) facts, stripped and checked; a manager named without a date is dated today."""
+        today = self.today()
+        clean: dict[str, Any] = {}
+        for key, value in facts.items():
+            if value is None:
+                continue
+            if key in _TEXT_LIMITS:
+                value = value.strip()
+                if not value and key != "manager_authorised_by":
+                    raise InvalidInput(f"{key}: must not be empty")
+                if len(value) > _TEXT_LIMITS[key]:
+                    raise InvalidInput(f"{key}: must be at most {_TEXT_LIMITS[key]} characters")
+            elif isinstance(value, dt.date) and value > today:
+                raise InvalidInput(f"{key}: {value.isoformat()} is in the future")
+            clean[key] = value
+        if clean.get("manager_authorised_by") and "manager_authorised_on" not in clean:
+            clean["manager_authorised_on"] = today
+        if clean.get("manager_authorised_by") == "":
+            clean["manager_authorised_on"] = None
+        return clean
 
     def _row(self, s: DbSession, username: str) -> PractitionerRow:
         row = s.scalar(

@@ -178,3 +178,18 @@ def test_bad_input_is_a_one_line_error(cli: Cli, argv: list[str], error: type[Ex
     with pytest.raises(error, match=match) as caught:
         cli(*argv)
     assert "\n" not in str(caught.value)
+
+
+def test_update_and_reset(cli: Cli, capsys: pytest.CaptureFixture[str]) -> None:
+    cli(*[a for a in ADD_SAM if a != "--accredited"])
+    assert "organisation (Leeds Children's Services) is not accredited" in capsys.readouterr().out
+    assert cli("update", "sam.patel", "--accredited", "--dbs-checked", "2025-05-01") == 0
+    assert capsys.readouterr().out == "Updated sam.patel.\nMay search.\n"
+    assert cli.service().get("sam.patel").dbs_checked_on.isoformat() == "2025-05-01"  # type: ignore[union-attr]
+    assert cli("reset", "sam.patel") == 0
+    out = capsys.readouterr().out
+    password = re.search(r"password:\s+(\S+)", out)
+    secret = re.search(r"TOTP secret:\s+(\S+)", out)
+    assert password and secret
+    accounts = cli.service()
+    accounts.login("sam.patel", password[1], totp_code(secret[1], cli.clock()))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from pathlib import Path
 
 import pytest
@@ -374,3 +375,60 @@ def test_light_hashes_are_upgraded_at_log_in(db: Database, clock: FakeClock) -> 
     with db.session() as s:
         encoded = s.query(PractitionerRow).one().password_hash
     assert "m=16,t=2,p=1" in encoded
+
+
+def test_parallel_guesses_cannot_slip_past_the_slow_down(accounts: AccountService) -> None:
+    add_sam(accounts)
+    outcomes: list[str] = []
+
+    def guess() -> None:
+        try:
+            accounts.login("sam.patel", "wrong password!!", "000000")
+        except Unauthenticated as error:
+            outcomes.append(type(error).__name__)
+
+    threads = [threading.Thread(target=guess) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["LoginThrottled"] * 17 + ["Unauthenticated"] * 3
+
+
+# --- keeping accounts current -----------------------------------------------------------------------------
+
+
+def test_renewed_check_recorded_by_the_council_restores_searching(
+    accounts: AccountService, clock: FakeClock
+) -> None:
+    totp = add_sam(accounts, dbs_checked_on=dt.date(2022, 1, 1))
+    with pytest.raises(NotEligible, match="expired on 2025-01-01"):
+        accounts.login("sam.patel", PASSWORD, code(totp, clock))
+    renewed = accounts.update("sam.patel", dbs_checked_on=dt.date(2025, 5, 20), role="Senior social worker")
+    assert renewed.dbs_checked_on == dt.date(2025, 5, 20) and renewed.role == "Senior social worker"
+    assert renewed.display_name == "Sam Patel"  # facts not given are unchanged
+    clock.advance(seconds=30)
+    session = accounts.login("sam.patel", PASSWORD, code(totp, clock))
+    assert accounts.authorise_search(session.token).username == "sam.patel"
+    with pytest.raises(InvalidInput, match="nothing to change"):
+        accounts.update("sam.patel")
+    with pytest.raises(InvalidInput, match="in the future"):
+        accounts.update("sam.patel", training_completed_on=dt.date(2030, 1, 1))
+
+
+def test_reset_credentials_replaces_password_and_code_and_lifts_the_lock(
+    accounts: AccountService, clock: FakeClock
+) -> None:
+    old = add_sam(accounts)
+    session = accounts.login("sam.patel", PASSWORD, code(old, clock))
+    lock_out(accounts, clock)
+    new = accounts.reset_credentials("sam.patel", "a brand new passphrase")
+    assert new.secret != old.secret
+    with pytest.raises(Unauthenticated, match="not logged in"):
+        accounts.authenticate(session.token)
+    clock.advance(seconds=30)
+    with pytest.raises(Unauthenticated):
+        accounts.login("sam.patel", PASSWORD, code(new, clock))
+    with pytest.raises(Unauthenticated):
+        accounts.login("sam.patel", "a brand new passphrase", code(old, clock))
+    accounts.login("sam.patel", "a brand new passphrase", code(new, clock))
