@@ -1,0 +1,282 @@
+"""Scoring a candidate record against a search: a Fellegi–Sunter record-linkage model.
+
+Match keys (federation/match_keys.py) only find candidates; this module decides which candidates are the
+child searched for. It runs at the holding council, on the searched identity it decrypted and on each record
+whose lookup tag the search hit.
+
+The model. Each field of the pair is compared and falls into one *comparison level* (for the forename:
+exact, a nickname of the same name, close, similar, different). For each level two probabilities are fixed:
+
+- m: the probability of that level when the pair **is** the same child (how often records of one child
+  disagree this way: typos, nicknames, moves, swapped day and month);
+- u: the probability of that level when the pair is **not** the same child. Because only candidates that
+  already share a match key are ever scored, u is taken among such candidates, where the non-matches are
+  mostly siblings, twins and namesakes, not random children: that is why u for surname and postcode agreement
+  is far higher than the population frequency of a surname or a postcode.
+
+A level's weight is log2(m/u): positive when the level is more likely for the same child, negative when more
+likely for different children, 0 when a field is missing on either side (m = u: it says nothing). Assuming
+the fields independent given match status, the total weight is the log2 likelihood ratio that the pair is the
+same child, and the contributions explain the decision field by field.
+
+Bands. `MATCH_THRESHOLD` is set so that a search that differs from the record by any one realistic error
+(a typo in a name, a nickname, one part of a double-barrelled or a previous surname, day and month swapped, a
+wrong or transposed digit in the date, a new address, no NHS number) still scores a match, while a twin or a
+sibling — same surname, address and perhaps date of birth, but a different forename — cannot: with every
+other field agreeing, a forename that is merely similar or different keeps the total below the threshold.
+Between `POSSIBLE_THRESHOLD` and `MATCH_THRESHOLD` a pair is a "possible" match, for a person to check; below,
+a "non-match". tests/node/test_scoring.py and tests/assets/match_cases.json pin these promises.
+
+Known limit: twins whose forenames are one letter apart (Lily and Lila) cannot be told from a typo by the
+names alone; only a differing NHS number or sex keeps them apart.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
+
+from federation.identity import (
+    Identity,
+    canonical_forenames,
+    compact,
+    name_parts,
+    normalise_nhs_number,
+    postcode_for_matching,
+)
+
+Band = Literal["match", "possible", "non-match"]
+
+CLOSE_JARO_WINKLER = 0.92
+"""Names at least this similar, or one edit apart (a single typo), compare as "close"."""
+SIMILAR_JARO_WINKLER = 0.80
+"""Names at least this similar compare as "similar": too far for a typo, too near to call different."""
+
+
+@dataclass(frozen=True, slots=True)
+class Level:
+    """One comparison level of a field, with its m and u probabilities (see the module docstring)."""
+
+    name: str
+    m: float
+    u: float
+
+    @property
+    def weight(self) -> float:
+        return math.log2(self.m / self.u)
+
+
+MISSING = Level("missing", 1.0, 1.0)
+"""A field absent on either side: no evidence either way."""
+
+# NHS number, when both sides have one. Equal: mod-11 catches every single-digit error and transposition, so
+# two different children share a valid number only by a data error (u ~ 1e-6). Different: the same child has
+# two valid numbers rarely (adoption re-registers a child, or a sibling's number was keyed): m ~ 1%.
+NHS_LEVELS = {
+    "equal": Level("equal", 0.99, 1e-6),
+    "different": Level("different", 0.01, 0.999999),
+}
+
+# Forename. Same child: mostly typed exactly; nicknames and typos are the common errors (m from the
+# error rates that matching studies of administrative records report, a few per cent each). Not the same
+# child among candidates: siblings almost never share a forename or a nickname of it, so u is small
+# except for "different", where almost every sibling and twin lands; "similar" is rare for the same child
+# (two errors in one name) but common enough among siblings (Jack, Jake) to weigh against.
+FORENAME_LEVELS = {
+    "exact": Level("exact", 0.885, 0.004),
+    "nickname": Level("nickname", 0.05, 0.0015),
+    "close": Level("close", 0.05, 0.002),
+    "similar": Level("similar", 0.005, 0.06),
+    "different": Level("different", 0.01, 0.9325),
+}
+
+# Surname. Among candidates, siblings and twins share a surname, so u for "exact" is high (0.02) compared
+# with any one surname's frequency; double-barrelled names, previous surnames and typos share the rest of m.
+SURNAME_LEVELS = {
+    "exact": Level("exact", 0.87, 0.02),
+    "part": Level("part", 0.06, 0.004),
+    "close": Level("close", 0.05, 0.004),
+    "similar": Level("similar", 0.01, 0.03),
+    "different": Level("different", 0.01, 0.942),
+}
+
+# Date of birth. Among candidates (which mostly share a name or a date), the same date is still uncommon
+# for different children (twins, namesakes: u ~ 0.001); swapped day/month (US order) and single-digit
+# slips are the usual keying errors.
+DATE_OF_BIRTH_LEVELS = {
+    "exact": Level("exact", 0.92, 0.001),
+    "swapped": Level("swapped", 0.02, 0.0005),
+    "digit": Level("digit", 0.04, 0.003),
+    "same-year": Level("same-year", 0.01, 0.05),
+    "different": Level("different", 0.01, 0.9455),
+}
+
+# Sex: the same child's sex is recorded consistently; among candidates it splits about evenly.
+SEX_LEVELS = {
+    "agree": Level("agree", 0.99, 0.5),
+    "disagree": Level("disagree", 0.01, 0.5),
+}
+
+# Postcode, when both sides have one. Children move (and records lag), so m for "exact" is only ~0.8;
+# among candidates u is high because siblings live together.
+POSTCODE_LEVELS = {
+    "exact": Level("exact", 0.75, 0.04),
+    "district": Level("district", 0.10, 0.06),
+    "different": Level("different", 0.15, 0.90),
+}
+
+MATCH_THRESHOLD = 20.0
+"""Total weight (log2 likelihood ratio) at or above which a candidate is the child searched for."""
+
+POSSIBLE_THRESHOLD = 15.0
+"""Total weight at or above which a candidate is a possible match, for a person to check."""
+
+
+@dataclass(frozen=True, slots=True)
+class Contribution:
+    """How one field compared and what it added to the total."""
+
+    field: str
+    level: str
+    weight: float
+
+
+@dataclass(frozen=True, slots=True)
+class MatchScore:
+    """The total weight of a candidate, the per-field contributions that explain it, and its band."""
+
+    total: float
+    contributions: tuple[Contribution, ...]
+
+    @property
+    def band(self) -> Band:
+        if self.total >= MATCH_THRESHOLD:
+            return "match"
+        if self.total >= POSSIBLE_THRESHOLD:
+            return "possible"
+        return "non-match"
+
+
+def score(query: Identity, candidate: Identity) -> MatchScore:
+    """Score a candidate record's identity against the searched identity."""
+    levels = (
+        ("nhs_number", compare_nhs_number(query.nhs_number, candidate.nhs_number)),
+        ("forename", compare_forename(query, candidate)),
+        ("surname", compare_surname(query, candidate)),
+        ("date_of_birth", compare_date_of_birth(query.date_of_birth, candidate.date_of_birth)),
+        ("sex", compare_sex(query.sex, candidate.sex)),
+        ("postcode", compare_postcode(query.postcode, candidate.postcode)),
+    )
+    contributions = tuple(Contribution(field, level.name, level.weight) for field, level in levels)
+    return MatchScore(sum(contribution.weight for contribution in contributions), contributions)
+
+
+def compare_nhs_number(query: str, candidate: str) -> Level:
+    """Equal, different, or missing when either side has none."""
+    left, right = normalise_nhs_number(query), normalise_nhs_number(candidate)
+    if not left or not right:
+        return MISSING
+    return NHS_LEVELS["equal" if left == right else "different"]
+
+
+def compare_forename(query: Identity, candidate: Identity) -> Level:
+    """The best level between any name the searcher used and any name the child is known by."""
+    asked = _names(query.forename, query.known_as)
+    held = _names(candidate.forename, candidate.known_as)
+    if asked & held:
+        return FORENAME_LEVELS["exact"]
+    asked_aliases, held_aliases = _canonical_names(query), _canonical_names(candidate)
+    if (
+        asked_aliases & held_aliases
+        or asked_aliases & _other_names(candidate)
+        or held_aliases & _other_names(query)
+    ):
+        return FORENAME_LEVELS["nickname"]
+    return FORENAME_LEVELS[_similarity_level(asked, held)]
+
+
+def compare_surname(query: Identity, candidate: Identity) -> Level:
+    """Exact, sharing a part or a previous surname, close, similar or different."""
+    if compact(query.surname) == compact(candidate.surname):
+        return SURNAME_LEVELS["exact"]
+    asked, held = _surname_parts(query), _surname_parts(candidate)
+    if asked & held:
+        return SURNAME_LEVELS["part"]
+    return SURNAME_LEVELS[_similarity_level(asked, held)]
+
+
+def compare_date_of_birth(query: dt.date, candidate: dt.date) -> Level:
+    """Exact, day and month swapped, one digit wrong or two adjacent digits transposed, same year or not."""
+    if query == candidate:
+        return DATE_OF_BIRTH_LEVELS["exact"]
+    if (query.year, query.month, query.day) == (candidate.year, candidate.day, candidate.month):
+        return DATE_OF_BIRTH_LEVELS["swapped"]
+    if DamerauLevenshtein.distance(query.strftime("%Y%m%d"), candidate.strftime("%Y%m%d")) == 1:
+        return DATE_OF_BIRTH_LEVELS["digit"]
+    if query.year == candidate.year:
+        return DATE_OF_BIRTH_LEVELS["same-year"]
+    return DATE_OF_BIRTH_LEVELS["different"]
+
+
+def compare_sex(query: str, candidate: str) -> Level:
+    """Agree, disagree, or missing when either side is U (unknown)."""
+    if "U" in (query, candidate):
+        return MISSING
+    return SEX_LEVELS["agree" if query == candidate else "disagree"]
+
+
+def compare_postcode(query: str, candidate: str) -> Level:
+    """Exact, same postcode district (outward code), different, or missing on either side."""
+    left, right = postcode_for_matching(query), postcode_for_matching(candidate)
+    if not left or not right:
+        return MISSING
+    if left == right:
+        return POSTCODE_LEVELS["exact"]
+    if left.partition(" ")[0] == right.partition(" ")[0]:
+        return POSTCODE_LEVELS["district"]
+    return POSTCODE_LEVELS["different"]
+
+
+def _names(*names: str) -> frozenset[str]:
+    return frozenset(filter(None, (compact(name) for name in names)))
+
+
+def _canonical_names(identity: Identity) -> frozenset[str]:
+    """Canonical forms of the forename and the known-as name (Bill and Will both give william)."""
+    return frozenset(canonical_forenames(identity.forename) + canonical_forenames(identity.known_as))
+
+
+def _other_names(identity: Identity) -> frozenset[str]:
+    """Names a child may also be searched by: each part of a multi-part forename, and the middle names.
+
+    Compared only with the other side's forename, never middle name with middle name: twins often share a
+    middle name.
+    """
+    others = set(name_parts(identity.forename)[1:])
+    for middle in identity.middle_names.split():
+        others.update(canonical_forenames(middle))
+    return frozenset(others)
+
+
+def _surname_parts(identity: Identity) -> frozenset[str]:
+    parts = set(name_parts(identity.surname))
+    for previous in identity.previous_surnames:
+        parts.update(name_parts(previous))
+    return frozenset(parts)
+
+
+def _similarity_level(asked: frozenset[str], held: frozenset[str]) -> str:
+    """close, similar or different: the best over every pair of names from the two sides."""
+    best = "different"
+    for left in asked:
+        for right in held:
+            similarity = JaroWinkler.similarity(left, right)
+            if similarity >= CLOSE_JARO_WINKLER or DamerauLevenshtein.distance(left, right) <= 1:
+                return "close"
+            if similarity >= SIMILAR_JARO_WINKLER:
+                best = "similar"
+    return best
