@@ -1,6 +1,7 @@
 """The `whoelse` command: one entry point whose subcommands are provided by each part.
 
-Each provider module exposes ``register(subparsers)``; it is imported by name so that `federation`
+Each provider module exposes ``register(commands, benchmarks)`` (two argparse subparser groups);
+it is imported by name so that `federation`
 does not import `node` or `directory` at module load (they import `federation`, not the other way round).
 """
 
@@ -25,6 +26,8 @@ Handler = Callable[[argparse.Namespace], int]
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="whoelse", description="Who else is working with this child?")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    bench_parser = sub.add_parser("bench", help="measure and print JSON figures")
+    bench = bench_parser.add_subparsers(dest="bench", required=True, metavar="BENCHMARK")
     for name in PROVIDERS:
         try:
             module = importlib.import_module(name)
@@ -32,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
             if exc.name == name:
                 continue  # a part not built yet
             raise
-        module.register(sub)
+        module.register(sub, bench)
     return parser
 
 

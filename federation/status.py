@@ -1,0 +1,60 @@
+"""Domain errors → gRPC status codes, in one place. Servicers wrap their methods with `@grpc_errors`."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import grpc
+
+from federation.errors import (
+    ConfigError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    Refused,
+    Unauthenticated,
+    Unavailable,
+    WhoElseError,
+)
+
+log = logging.getLogger(__name__)
+
+STATUS: dict[type[WhoElseError], grpc.StatusCode] = {
+    InvalidInput: grpc.StatusCode.INVALID_ARGUMENT,
+    NotFound: grpc.StatusCode.NOT_FOUND,
+    PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+    Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    Refused: grpc.StatusCode.PERMISSION_DENIED,
+    Unavailable: grpc.StatusCode.UNAVAILABLE,
+    ConfigError: grpc.StatusCode.FAILED_PRECONDITION,
+}
+
+
+def status_for(exc: WhoElseError) -> grpc.StatusCode:
+    for kind in type(exc).__mro__:
+        if kind in STATUS:
+            return STATUS[kind]
+    return grpc.StatusCode.INTERNAL
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def grpc_errors(method: F) -> F:
+    """Turn a WhoElseError raised by a servicer method into a status with the error's message."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
+        try:
+            return method(self, request, context)
+        except WhoElseError as exc:
+            context.abort(status_for(exc), str(exc))
+        except Exception:
+            # Never send internals (or a child's details in a stack) to the caller; log the type only.
+            log.exception("internal error in %s", method.__name__)
+            context.abort(grpc.StatusCode.INTERNAL, "internal error; the node operator has the details")
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,176 @@
+"""`whoelse node …`, `whoelse synth` and the node benchmarks (`whoelse bench node|match`)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from federation.errors import InvalidInput
+from federation.identity import Identity
+from node.storage.database import Database
+
+DEFAULT_DB = "whoelse-node.sqlite"
+
+
+def open_db(args: argparse.Namespace) -> Database:
+    db = Database(args.db)
+    db.migrate()
+    return db
+
+
+def _settings(db: Database) -> Any:
+    from node.settings import load
+
+    with db.session() as session:
+        return load(session)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from node.settings import initialise
+
+    db = open_db(args)
+    with db.session() as session:
+        settings = initialise(session, args.council, args.name, args.records_contact)
+    print(f"node initialised for {settings.council.name} ({settings.council.code})")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from node.importer import ImportRejected, import_file
+    from node.matching import record_tags
+    from node.tags import LocalTagger
+
+    db = open_db(args)
+    settings = _settings(db)
+    path = Path(args.file)
+    if not path.is_file():
+        raise InvalidInput(f"{args.file}: no such file")
+    show_progress = args.progress or (sys.stderr.isatty() and not args.quiet)
+    try:
+        if show_progress:
+            from rich.progress import Progress
+
+            with Progress(transient=True) as bar:
+                task = bar.add_task(f"importing {path.name}", total=None)
+                report = import_file(
+                    db,
+                    path,
+                    LocalTagger(settings.tag_key),
+                    record_tags,
+                    progress=lambda done, total: bar.update(task, completed=done, total=total),
+                )
+        else:
+            report = import_file(db, path, LocalTagger(settings.tag_key), record_tags)
+    except ImportRejected as exc:
+        for problem in exc.problems[:50]:
+            print(f"whoelse: error: {problem}", file=sys.stderr)
+        if len(exc.problems) > 50:
+            print(f"whoelse: error: … and {len(exc.problems) - 50} more", file=sys.stderr)
+        print(
+            f"whoelse: error: {path.name}: {len(exc.problems)} problems; nothing was imported",
+            file=sys.stderr,
+        )
+        return 2
+    print(f"imported {report.records} records from {report.file} into {settings.council.name}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from node.server import serve
+
+    serve(args.listen, open_db(args))
+    return 0
+
+
+def _search_identity(args: argparse.Namespace) -> Identity:
+    try:
+        born = dt.date.fromisoformat(args.dob)
+    except ValueError:
+        raise InvalidInput(f"--dob {args.dob!r} is not a date YYYY-MM-DD") from None
+    return Identity(
+        forename=args.forename,
+        surname=args.surname,
+        date_of_birth=born,
+        sex=args.sex.upper(),
+        postcode=args.postcode or "",
+        nhs_number=args.nhs_number or "",
+    )
+
+
+def cmd_local_search(args: argparse.Namespace) -> int:
+    from node.local_search import local_search
+
+    db = open_db(args)
+    found = local_search(db, _settings(db), _search_identity(args), limit=args.limit)
+    out = [
+        {"score": round(c.score, 2), "band": c.band, "record_id": c.disclosure.record_id,
+         "name": f"{c.disclosure.forename} {c.disclosure.surname}",
+         "date_of_birth": c.disclosure.date_of_birth.isoformat(), "shielded": c.disclosure.shielded}
+        for c in found
+    ]  # fmt: skip
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+def add_identity_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--forename", required=True)
+    p.add_argument("--surname", required=True)
+    p.add_argument("--dob", required=True, help="date of birth YYYY-MM-DD")
+    p.add_argument("--sex", default="U", choices=["F", "M", "U", "f", "m", "u"])
+    p.add_argument("--postcode", default="")
+    p.add_argument("--nhs-number", default="")
+
+
+def register(commands: Any, benchmarks: Any) -> None:
+    node = commands.add_parser("node", help="run and operate a council's node")
+    node_sub = node.add_subparsers(dest="node_command", required=True, metavar="ACTION")
+
+    def with_db(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument(
+            "--db", default=DEFAULT_DB, help="SQLite file path or database URL (default %(default)s)"
+        )
+        return p
+
+    p = with_db(node_sub.add_parser("init", help="set which council this node is"))
+    p.add_argument("--council", required=True, help="ONS code, e.g. E08000035")
+    p.add_argument("--name", required=True)
+    p.add_argument("--records-contact", default="", help="how to contact the council's records team")
+    p.set_defaults(handler=cmd_init)
+
+    p = with_db(node_sub.add_parser("import", help="import records from CSV or JSON Lines"))
+    p.add_argument("file")
+    p.add_argument("--progress", action="store_true", help="always show a progress bar")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(handler=cmd_import)
+
+    p = with_db(node_sub.add_parser("serve", help="run the node's gRPC server"))
+    p.add_argument("--listen", default="127.0.0.1:50051")
+    p.set_defaults(handler=cmd_serve)
+
+    p = with_db(node_sub.add_parser("search", help="search this council's own records"))
+    add_identity_args(p)
+    p.add_argument("--limit", type=int, default=10)
+    p.set_defaults(handler=cmd_local_search)
+
+    p = with_db(node_sub.add_parser("migrate", help="bring the database schema up to date"))
+    p.set_defaults(handler=lambda a: (open_db(a), 0)[1])
+
+    _register_optional(node_sub, commands, benchmarks)
+
+
+def _register_optional(node_sub: Any, commands: Any, benchmarks: Any) -> None:
+    """Parts built separately plug in here."""
+    from node.accounts.cli import add_practitioner_commands
+    from node.bench import register as register_bench
+
+    add_practitioner_commands(node_sub, open_db)
+    register_bench(benchmarks)
+    try:
+        from node.synth.cli import register as register_synth  # type: ignore[import-not-found,unused-ignore]
+    except ModuleNotFoundError:
+        return
+    register_synth(commands)

@@ -1,0 +1,61 @@
+"""Finding a child among this council's records: match keys → indexed tags → candidates → scores.
+
+Lookup cost does not grow with the council's size: candidates come only from an indexed tag lookup,
+and only those few candidates are loaded and scored (node/scoring.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from federation.identity import Identity
+from node.records import ChildRecord
+from node.scoring import MatchScore, score
+from node.storage.record_store import candidates_for_tags, load_records
+from node.tags import Tagger, identity_tags
+
+MAX_CANDIDATES = 200  # a query sharing tags with more records than this is too vague to score them all
+
+
+def identity_of(record: ChildRecord) -> Identity:
+    """The matching view of a record: the same fields a searcher supplies, plus known aliases."""
+    return Identity(
+        forename=record.forename,
+        surname=record.surname,
+        date_of_birth=record.date_of_birth,
+        sex=record.sex.value,
+        postcode=record.address.postcode,
+        nhs_number=record.nhs_number,
+        middle_names=record.middle_names,
+        known_as=record.known_as,
+        previous_surnames=record.previous_surnames,
+    )
+
+
+def record_tags(tagger: Tagger, record: ChildRecord) -> list[bytes]:
+    return identity_tags(tagger, identity_of(record))
+
+
+@dataclass(frozen=True)
+class ScoredRecord:
+    record: ChildRecord
+    score: MatchScore
+
+
+def find(session: Session, tagger: Tagger, query: Identity, limit: int = 10) -> list[ScoredRecord]:
+    """Records that match or possibly match `query`, best first."""
+    return find_by_tags(session, identity_tags(tagger, query), query, limit=limit, scheme=tagger.scheme)
+
+
+def find_by_tags(
+    session: Session, tags: list[bytes], query: Identity, *, limit: int = 10, scheme: str | None = None
+) -> list[ScoredRecord]:
+    """Score the records sharing any of `tags` against `query`; keep those in the match or possible band."""
+    shared = candidates_for_tags(session, tags, scheme)
+    best = sorted(shared, key=lambda cid: -shared[cid])[:MAX_CANDIDATES]
+    scored = [ScoredRecord(r, score(query, identity_of(r))) for r in load_records(session, best).values()]
+    kept = [s for s in scored if s.score.band != "non-match"]
+    kept.sort(key=lambda s: (-s.score.total, s.record.record_id))
+    return kept[:limit]

@@ -1,0 +1,63 @@
+"""The node's gRPC server: CouncilNode plus standard health and reflection services.
+
+`create_server` binds and returns (server, port) so tests can bind port 0; `serve` runs until stopped.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from concurrent import futures
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from whoelse.v1 import node_pb2, node_pb2_grpc
+
+from federation.errors import ConfigError
+from node.servicer import CouncilNodeServicer
+from node.settings import load
+from node.storage.database import Database
+
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+
+
+def create_server(address: str, db: Database, *, workers: int = 16) -> tuple[grpc.Server, int]:
+    with db.session() as session:
+        settings = load(session)
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=workers),
+        options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ],
+    )
+    node_pb2_grpc.add_CouncilNodeServicer_to_server(CouncilNodeServicer(db, settings), server)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    service_names = (
+        node_pb2.DESCRIPTOR.services_by_name["CouncilNode"].full_name,
+        health.SERVICE_NAME,
+        reflection.SERVICE_NAME,
+    )
+    reflection.enable_server_reflection(service_names, server)
+    try:
+        port = server.add_insecure_port(address)
+    except RuntimeError as exc:
+        raise ConfigError(f"listen: cannot bind {address}") from exc
+    for name in ("", service_names[0]):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return server, port
+
+
+def serve(address: str, db: Database, ready: threading.Event | None = None) -> None:
+    server, port = create_server(address, db)
+    server.start()
+    print(f"node listening on port {port}", flush=True)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    if ready is not None:
+        ready.set()
+    stop.wait()
+    server.stop(grace=2).wait()

@@ -1,0 +1,101 @@
+"""Tables for a council's child records, their match tags and the node's own settings.
+
+Columns mirror node/records.py field for field; there is no column for notes, assessments or opinion.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from node.storage.base import Base
+
+NAME = 100
+CONTACT = 200
+
+
+class NodeSetting(Base):
+    """Key/value settings of this node (council code and name, records team contact, local tag key)."""
+
+    __tablename__ = "node_settings"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Child(Base):
+    __tablename__ = "children"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    record_id: Mapped[str] = mapped_column(String(64), unique=True)
+    forename: Mapped[str] = mapped_column(String(NAME))
+    middle_names: Mapped[str] = mapped_column(String(NAME), default="")
+    surname: Mapped[str] = mapped_column(String(NAME))
+    known_as: Mapped[str] = mapped_column(String(NAME), default="")
+    previous_surnames: Mapped[str] = mapped_column(String(4 * NAME), default="")  # ";"-joined
+    date_of_birth: Mapped[dt.date] = mapped_column(Date)
+    sex: Mapped[str] = mapped_column(String(1))
+    nhs_number: Mapped[str] = mapped_column(String(10), default="")
+    address_line1: Mapped[str] = mapped_column(String(CONTACT))
+    address_line2: Mapped[str] = mapped_column(String(CONTACT), default="")
+    address_town: Mapped[str] = mapped_column(String(NAME), default="")
+    address_postcode: Mapped[str] = mapped_column(String(8))
+    education_institution: Mapped[str | None] = mapped_column(String(CONTACT), nullable=True)
+    education_contact: Mapped[str] = mapped_column(String(CONTACT), default="")
+    gp_practice: Mapped[str | None] = mapped_column(String(CONTACT), nullable=True)
+    gp_contact: Mapped[str] = mapped_column(String(CONTACT), default="")
+    shielding_reason: Mapped[str | None] = mapped_column(String(CONTACT), nullable=True)
+    shielding_shielded_by: Mapped[str] = mapped_column(String(NAME), default="")
+    shielding_shielded_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    retention_consent_to_25: Mapped[bool] = mapped_column(Boolean, default=False)
+    archived_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CarerRow(Base):
+    __tablename__ = "carers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    child_id: Mapped[int] = mapped_column(ForeignKey("children.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(NAME))
+    relationship: Mapped[str] = mapped_column(String(NAME))
+    contact: Mapped[str] = mapped_column(String(CONTACT), default="")
+
+
+class InvolvementRow(Base):
+    __tablename__ = "involvements"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    child_id: Mapped[int] = mapped_column(ForeignKey("children.id", ondelete="CASCADE"), index=True)
+    practitioner: Mapped[str] = mapped_column(String(NAME))
+    organisation: Mapped[str] = mapped_column(String(CONTACT))
+    role: Mapped[str] = mapped_column(String(NAME))
+    contact: Mapped[str] = mapped_column(String(CONTACT))
+    service_type: Mapped[str] = mapped_column(String(40))
+    start_date: Mapped[dt.date] = mapped_column(Date)
+    end_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    sensitive_basis: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    override_reason: Mapped[str] = mapped_column(String(CONTACT), default="")
+
+
+class ConcernRow(Base):
+    __tablename__ = "concerns"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    child_id: Mapped[int] = mapped_column(ForeignKey("children.id", ondelete="CASCADE"), index=True)
+    raised_by: Mapped[str] = mapped_column(String(NAME))
+    contact: Mapped[str] = mapped_column(String(CONTACT))
+    raised_on: Mapped[dt.date] = mapped_column(Date)
+
+
+class MatchTag(Base):
+    """A one-way lookup tag derived from one match key of one record (see node/tags.py).
+
+    `scheme` names how the tag was made ("local" keyed hash, or an OPRF key id), so a key rotation can
+    re-tag records while old tags still answer.
+    """
+
+    __tablename__ = "match_tags"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tag: Mapped[bytes] = mapped_column(LargeBinary(16))
+    scheme: Mapped[str] = mapped_column(String(32))
+    child_id: Mapped[int] = mapped_column(ForeignKey("children.id", ondelete="CASCADE"), index=True)
+
+    __table_args__ = (Index("ix_match_tags_tag", "tag"),)

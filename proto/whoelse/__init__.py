@@ -1,0 +1,1 @@
+"""Generated WhoElse wire contract (do not edit; see federation/protogen.py)."""

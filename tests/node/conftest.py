@@ -1,0 +1,63 @@
+"""Node test fixtures: a council database on SQLite and, where available, on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from node.settings import initialise
+from node.storage.database import Database
+
+PG_ADMIN_URL = os.environ.get("WHOELSE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def _postgres_available() -> bool:
+    try:
+        engine = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 2})
+        with engine.connect():
+            pass
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+def _skip_or_fail(reason: str) -> None:
+    if os.environ.get("WHOELSE_REQUIRE_POSTGRES"):
+        pytest.fail(f"PostgreSQL required (WHOELSE_REQUIRE_POSTGRES is set): {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[Database]:
+    """A migrated, initialised Leeds node database on each backend."""
+    if request.param == "sqlite":
+        database = Database(f"{tmp_path}/leeds.sqlite")
+        yield from _initialised(database)
+        return
+    if not _postgres_available():
+        _skip_or_fail("no PostgreSQL on 127.0.0.1:5432")
+    name = f"whoelse_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    database = Database(PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
+    try:
+        yield from _initialised(database)
+    finally:
+        database.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _initialised(database: Database) -> Iterator[Database]:
+    database.migrate()
+    with database.session() as session:
+        initialise(session, "E08000035", "Leeds", "Leeds records team, 0113 496 0999")
+    yield database
+    database.dispose()

@@ -1,0 +1,233 @@
+"""Importing records: what an operator sees for good files, each class of bad input, re-import and a kill."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from federation.cli import main
+from node.importer import ImportRejected, import_file, validate_file
+from node.matching import record_tags
+from node.settings import load
+from node.storage.database import Database
+from node.storage.record_store import count_records, load_records
+from node.tags import LocalTagger
+from tests.node.records_factory import TODAY
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def good_row(**changes: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "record_id": "T-1",
+        "forename": "Zoë",
+        "surname": "O'Neill",
+        "date_of_birth": "2015-03-07",
+        "sex": "F",
+        "address": {"line1": "12 Mill Lane", "postcode": "ls62ab"},
+    }
+    row.update(changes)
+    return row
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def run_import(db: Database, path: Path) -> int:
+    with db.session() as session:
+        settings = load(session)
+    return import_file(db, path, LocalTagger(settings.tag_key), record_tags, today=TODAY).records
+
+
+def rejection(tmp_path: Path, row: dict[str, Any]) -> str:
+    with pytest.raises(ImportRejected) as info:
+        validate_file(write_jsonl(tmp_path / "bad.jsonl", [good_row(), row]), TODAY)
+    return str(info.value.problems[0])
+
+
+def test_example_files_import_on_both_backends(db: Database) -> None:
+    assert run_import(db, EXAMPLES / "records.jsonl") == 3
+    assert run_import(db, EXAMPLES / "records.csv") == 2
+    with db.session() as session:
+        assert count_records(session) == 5
+        records = {str(r.record_id): r for r in load_records(session, list(range(1, 100))).values()}
+    assert records["EX-1001"].carers[0].name == "Kate Smith-Jones"
+    assert records["EX-1002"].involvements[0].override_reason == "risk of significant harm"
+    assert records["EX-0003"].shielded
+
+
+@pytest.mark.parametrize(
+    "name", ["O'Neill", "Anne-Marie", "Zoë", "Nguyễn", "de la Cruz", "St. John", "Ó Súilleabháin"]
+)
+def test_real_names_are_accepted(tmp_path: Path, name: str) -> None:
+    [record] = validate_file(
+        write_jsonl(tmp_path / "n.jsonl", [good_row(surname=name, forename=name)]), TODAY
+    )
+    assert record.surname == name and record.forename == name
+
+
+def test_postcode_is_normalised(tmp_path: Path) -> None:
+    [record] = validate_file(write_jsonl(tmp_path / "p.jsonl", [good_row()]), TODAY)
+    assert record.address.postcode == "LS6 2AB"
+
+
+def test_impossible_date_names_file_line_field(tmp_path: Path) -> None:
+    message = rejection(tmp_path, good_row(record_id="T-2", date_of_birth="2015-02-30"))
+    assert message.startswith("bad.jsonl line 2, field date_of_birth: not a real date")
+
+
+def test_future_date_is_rejected(tmp_path: Path) -> None:
+    message = rejection(tmp_path, good_row(record_id="T-2", date_of_birth="2027-01-01"))
+    assert "line 2, field date_of_birth: in the future" in message
+
+
+def test_unknown_service_type_is_rejected(tmp_path: Path) -> None:
+    inv = {"practitioner": "Sam Patel", "organisation": "Leeds", "role": "SW", "contact": "0113",
+           "service_type": "astrology", "start_date": "2025-01-01"}  # fmt: skip
+    message = rejection(tmp_path, good_row(record_id="T-2", involvements=[inv]))
+    assert "field involvements[1].service_type: unknown service type 'astrology'" in message
+
+
+def test_sensitive_service_without_consent_or_override_is_rejected(tmp_path: Path) -> None:
+    inv = {"practitioner": "Sam Patel", "organisation": "CAMHS", "role": "Nurse", "contact": "0113",
+           "service_type": "camhs_tier2", "start_date": "2025-01-01"}  # fmt: skip
+    assert "record the child's consent or an override" in rejection(tmp_path, good_row(involvements=[inv]))
+    inv["sensitive_basis"] = "override"
+    assert "an override needs a recorded reason" in rejection(tmp_path, good_row(involvements=[inv]))
+
+
+def test_unknown_column_is_rejected(tmp_path: Path) -> None:
+    message = rejection(tmp_path, good_row(record_id="T-2", favourite_colour="blue"))
+    assert message == "bad.jsonl line 2, field favourite_colour: unknown field"
+
+
+def test_case_notes_column_is_refused_with_the_reason(tmp_path: Path) -> None:
+    csv_file = tmp_path / "notes.csv"
+    csv_file.write_text(
+        "record_id,forename,surname,date_of_birth,sex,address_line1,address_postcode,case_notes\n"
+        "T-1,Ann,Lee,2015-01-01,F,1 High St,LS1 1AA,mother drinks\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ImportRejected) as info:
+        validate_file(csv_file, TODAY)
+    assert str(info.value.problems[0]) == (
+        "notes.csv line 2, field case_notes: not allowed — a record may not hold case notes"
+    )
+
+
+def test_oversized_value_is_rejected(tmp_path: Path) -> None:
+    message = rejection(tmp_path, good_row(record_id="T-2", surname="A" * 101))
+    assert "field surname: too long (101 characters; at most 100)" in message
+
+
+def test_bad_nhs_number_and_postcode_are_rejected(tmp_path: Path) -> None:
+    assert "field nhs_number: not a valid NHS number" in rejection(
+        tmp_path, good_row(nhs_number="9434765918")
+    )
+    bad_postcode = good_row(address={"line1": "1 High St", "postcode": "123 ABC"})
+    assert "field address.postcode: not a UK postcode" in rejection(tmp_path, bad_postcode)
+
+
+def test_malformed_json_line_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "broken.jsonl"
+    path.write_text(json.dumps(good_row()) + "\n{not json\n", encoding="utf-8")
+    with pytest.raises(ImportRejected, match=r"broken.jsonl line 2, field line: not valid JSON"):
+        validate_file(path, TODAY)
+
+
+def test_invalid_file_writes_nothing(db: Database, tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "mixed.jsonl", [good_row(), good_row(record_id="T-2", sex="Q")])
+    with pytest.raises(ImportRejected):
+        run_import(db, path)
+    with db.session() as session:
+        assert count_records(session) == 0
+
+
+def test_reimport_is_idempotent_and_upserts(db: Database, tmp_path: Path) -> None:
+    path = write_jsonl(
+        tmp_path / "r.jsonl", [good_row(), good_row(record_id="T-2", forename="Liam", sex="M")]
+    )
+    run_import(db, path)
+    run_import(db, path)
+    with db.session() as session:
+        assert count_records(session) == 2
+    write_jsonl(path, [good_row(address={"line1": "1 New Road", "postcode": "LS1 1AA"})])
+    run_import(db, path)
+    with db.session() as session:
+        records = {str(r.record_id): r for r in load_records(session, list(range(1, 50))).values()}
+    assert count_records_of(db) == 2
+    assert records["T-1"].address.line1 == "1 New Road"
+
+
+def count_records_of(db: Database) -> int:
+    with db.session() as session:
+        return count_records(session)
+
+
+def test_cli_import_error_is_one_line_per_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dbfile = tmp_path / "n.sqlite"
+    assert main(["node", "init", "--db", str(dbfile), "--council", "E08000035", "--name", "Leeds"]) == 0
+    path = write_jsonl(tmp_path / "bad.jsonl", [good_row(case_notes="x")])
+    assert main(["node", "import", str(path), "--db", str(dbfile)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.jsonl line 1, field case_notes: not allowed" in err
+    assert "Traceback" not in err
+    assert main(["node", "import", str(tmp_path / "missing.csv"), "--db", str(dbfile)]) == 2
+    assert "missing.csv: no such file" in capsys.readouterr().err
+
+
+def test_killed_import_keeps_committed_batches_and_rerun_completes(tmp_path: Path) -> None:
+    rows = [good_row(record_id=f"K-{i:06d}", forename=f"Child{chr(65 + i % 26)}") for i in range(30000)]
+    for i, row in enumerate(rows):
+        row["forename"] = ["Ann", "Liam", "Zoë", "Omar", "Ewa", "Kai"][i % 6]
+        row["date_of_birth"] = f"20{10 + i % 8:02d}-{1 + i % 12:02d}-{1 + i % 28:02d}"
+    path = write_jsonl(tmp_path / "big.jsonl", rows)
+    dbfile = tmp_path / "kill.sqlite"
+    assert main(["node", "init", "--db", str(dbfile), "--council", "E08000035", "--name", "Leeds"]) == 0
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    cmd = [
+        sys.executable,
+        "-m",
+        "federation.cli",
+        "node",
+        "import",
+        str(path),
+        "--db",
+        str(dbfile),
+        "--quiet",
+    ]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    committed = 0
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        with sqlite3.connect(dbfile, timeout=10) as conn:
+            committed = conn.execute("select count(*) from children").fetchone()[0]
+        if committed > 0:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    with sqlite3.connect(dbfile) as conn:
+        assert conn.execute("pragma integrity_check").fetchone()[0] == "ok"
+        children = conn.execute("select count(*) from children").fetchone()[0]
+        untagged = conn.execute(
+            "select count(*) from children c"
+            " where not exists (select 1 from match_tags t where t.child_id = c.id)"
+        ).fetchone()[0]
+    assert children < 30000, "the import finished before it could be killed"
+    assert children % 2000 == 0  # whole batches only
+    assert untagged == 0  # no half-written record
+    assert main(["node", "import", str(path), "--db", str(dbfile), "--quiet"]) == 0
+    with sqlite3.connect(dbfile) as conn:
+        assert conn.execute("select count(*) from children").fetchone()[0] == 30000
