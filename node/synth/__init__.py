@@ -1,0 +1,1 @@
+"""Synthetic England: seeded, reproducible child records for every council, built on real reference data."""
