@@ -1,9 +1,262 @@
-"""`whoelse bench node` and `whoelse bench match` (filled in below)."""
+"""`whoelse bench node` (import rate, lookup latency, memory) and `whoelse bench match` (matching quality).
+
+Both print one JSON object. Latencies are medians/percentiles of many lookups in the same run, beside a
+floor measured in the same run (a primary-key fetch of one record), because this machine is shared and noisy.
+"""
 
 from __future__ import annotations
 
+import argparse
+import gc
+import json
+import random
+import resource
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
+
+from sqlalchemy import create_engine, select, text
+
+from federation.errors import InvalidInput
+from node.importer import import_file
+from node.matching import find, identity_of, record_tags
+from node.records import ChildRecord
+from node.settings import initialise
+from node.storage.database import Database
+from node.storage.record_store import upsert_records
+from node.storage.tables import Child
+from node.tags import LocalTagger
+
+BENCH_COUNCIL = "E08000025"  # Birmingham, the largest council by children
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@contextmanager
+def _database(backend: str, workdir: Path) -> Iterator[Database]:
+    if backend == "sqlite":
+        db = Database(str(workdir / "bench.sqlite"))
+        yield db
+        db.dispose()
+        return
+    name = f"whoelse_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        raise InvalidInput(f"--backend postgresql: cannot create a database at {PG_ADMIN} ({exc})") from exc
+    db = Database(PG_ADMIN.rsplit("/", 1)[0] + f"/{name}")
+    try:
+        yield db
+    finally:
+        db.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def bench_node(children: int, backend: str, lookups: int, seed: int) -> dict[str, Any]:
+    from node.synth.generate import generate
+    from node.synth.writer import record_to_json
+
+    if children < 1:
+        raise InvalidInput("--children must be at least 1")
+    rng = random.Random(seed)
+    with tempfile.TemporaryDirectory(prefix="whoelse-bench-") as tmp:
+        workdir = Path(tmp)
+        started = time.perf_counter()
+        population = generate([BENCH_COUNCIL], children_per_council=children, seed=seed)
+        records = list(population.records[BENCH_COUNCIL])  # type: ignore[index]
+        generate_s = time.perf_counter() - started
+        path = workdir / f"{BENCH_COUNCIL}.jsonl"
+        with path.open("w", encoding="utf-8") as out:
+            out.writelines(json.dumps(record_to_json(r), ensure_ascii=False) + "\n" for r in records)
+        sample = [identity_of(r) for r in rng.sample(records, min(lookups, len(records)))]
+        ids = [r.record_id for r in rng.sample(records, min(lookups, len(records)))]
+        del population, records
+        gc.collect()
+        with _database(backend, workdir) as db:
+            db.migrate()
+            with db.session() as session:
+                settings = initialise(session, BENCH_COUNCIL, "Birmingham", "records team")
+            tagger = LocalTagger(settings.tag_key)
+            started = time.perf_counter()
+            report = import_file(db, path, tagger, record_tags)
+            import_s = time.perf_counter() - started
+            gc.collect()
+            lookup_ms: list[float] = []
+            found = 0
+            with db.session() as session:
+                for identity in sample:
+                    t0 = time.perf_counter()
+                    result = find(session, tagger, identity, limit=10)
+                    lookup_ms.append((time.perf_counter() - t0) * 1000)
+                    found += bool(result)
+                floor_ms: list[float] = []
+                for record_id in ids:
+                    t0 = time.perf_counter()
+                    session.execute(select(Child).where(Child.record_id == record_id)).scalar_one()
+                    floor_ms.append((time.perf_counter() - t0) * 1000)
+    return {
+        "benchmark": "node",
+        "backend": backend,
+        "children": report.records,
+        "generate_s": round(generate_s, 2),
+        "import_s": round(import_s, 2),
+        "import_per_s": round(report.records / import_s, 1),
+        "lookups": len(lookup_ms),
+        "lookup_found_rate": round(found / max(1, len(lookup_ms)), 4),
+        "lookup_p50_ms": round(statistics.median(lookup_ms), 3),
+        "lookup_p95_ms": round(_percentile(lookup_ms, 0.95), 3),
+        "floor_pk_fetch_p50_ms": round(statistics.median(floor_ms), 3),
+        "rss_mb": round(_rss_mb(), 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def bench_match(councils: list[str], children: int, seed: int, nonholder_queries: int) -> dict[str, Any]:
+    """Search each council for every child it shares with another, using the other council's copy."""
+    from node.synth.generate import generate
+
+    population = generate(councils, children_per_council=children, seed=seed)
+    by_council = {code: {r.record_id: r for r in recs} for code, recs in population.records.items()}
+    family_of: dict[tuple[str, str], str] = {}
+    person_of: dict[tuple[str, str], str] = {}
+    for person in population.people:
+        for copy in person.copies:
+            family_of[(copy.council, copy.record_id)] = person.family_id
+            person_of[(copy.council, copy.record_id)] = person.person_id
+    with tempfile.TemporaryDirectory(prefix="whoelse-match-") as tmp:
+        dbs: dict[str, tuple[Database, LocalTagger]] = {}
+        for code, recs in population.records.items():
+            db = Database(str(Path(tmp) / f"{code}.sqlite"))
+            db.migrate()
+            with db.session() as session:
+                tagger = LocalTagger(initialise(session, code, code, "records team").tag_key)
+                upsert_records(session, list(recs), _tag_with(tagger), tagger.scheme)
+            dbs[code] = (db, tagger)
+
+        pairs = found = returned_matches = correct_matches = sibling_false = possible_found = 0
+        started = time.perf_counter()
+
+        def search(code: str, query: ChildRecord) -> list[tuple[str, str]]:
+            db, tagger = dbs[code]
+            with db.session() as session:
+                return [(s.record.record_id, s.score.band) for s in find(session, tagger, identity_of(query))]
+
+        for person in population.people:
+            if len(person.copies) < 2:
+                continue
+            for source in person.copies:
+                for target in person.copies:
+                    if target.council == source.council:
+                        continue
+                    pairs += 1
+                    query = by_council[source.council][source.record_id]
+                    results = search(target.council, query)
+                    matches = [rid for rid, band in results if band == "match"]
+                    returned_matches += len(matches)
+                    correct_matches += sum(rid == target.record_id for rid in matches)
+                    found += target.record_id in matches
+                    possible_found += any(rid == target.record_id for rid, _ in results)
+                    sibling_false += sum(
+                        1
+                        for rid in matches
+                        if rid != target.record_id
+                        and family_of.get((target.council, rid)) == person.family_id
+                    )
+        # Children searched for in a council that does not hold them: any match there is false.
+        rng = random.Random(seed)
+        singles = [p for p in population.people if len(p.copies) == 1]
+        codes = list(by_council)
+        nonholder_false = 0
+        for person in rng.sample(singles, min(nonholder_queries, len(singles))):
+            copy = person.copies[0]
+            other = rng.choice([c for c in codes if c != copy.council])
+            matches = [
+                rid
+                for rid, band in search(other, by_council[copy.council][copy.record_id])
+                if band == "match"
+            ]
+            returned_matches += len(matches)
+            nonholder_false += len(matches)
+        elapsed = time.perf_counter() - started
+        for db, _ in dbs.values():
+            db.dispose()
+    return {
+        "benchmark": "match",
+        "councils": len(councils),
+        "records": population.record_count,
+        "pairs": pairs,
+        "recall": round(found / max(1, pairs), 4),
+        "recall_including_possible": round(possible_found / max(1, pairs), 4),
+        "precision": round(correct_matches / max(1, returned_matches), 4),
+        "false_matches": returned_matches - correct_matches,
+        "sibling_false_matches": sibling_false,
+        "nonholder_queries": min(nonholder_queries, len(singles)),
+        "nonholder_false_matches": nonholder_false,
+        "searches_per_s": round((pairs + min(nonholder_queries, len(singles))) / elapsed, 1),
+    }
+
+
+def _tag_with(tagger: LocalTagger) -> Callable[[ChildRecord], list[bytes]]:
+    return lambda record: record_tags(tagger, record)
+
+
+DEFAULT_MATCH_COUNCILS = ("E08000025", "E08000028", "E08000029", "E08000030", "E08000027")  # West Midlands
+
+
+def _print(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key:>28}: {value}")
+
+
+def cmd_bench_node(args: argparse.Namespace) -> int:
+    _print(bench_node(args.children, args.backend, args.lookups, args.seed), args.json)
+    return 0
+
+
+def cmd_bench_match(args: argparse.Namespace) -> int:
+    councils = [c.strip().upper() for c in args.councils.split(",") if c.strip()]
+    if len(councils) < 2:
+        raise InvalidInput("--councils needs at least two council codes")
+    _print(bench_match(councils, args.children, args.seed, args.nonholder_queries), args.json)
+    return 0
 
 
 def register(benchmarks: Any) -> None:
-    return None
+    p = benchmarks.add_parser("node", help="import rate, lookup latency and memory for one council")
+    p.add_argument("--children", type=int, default=10_000)
+    p.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    p.add_argument("--lookups", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_bench_node)
+
+    p = benchmarks.add_parser("match", help="precision and recall of cross-council matching")
+    p.add_argument("--councils", default=",".join(DEFAULT_MATCH_COUNCILS))
+    p.add_argument("--children", type=int, default=4000, help="children per council")
+    p.add_argument("--nonholder-queries", type=int, default=2000)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_bench_match)

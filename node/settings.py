@@ -1,7 +1,7 @@
 """This node's identity and secrets, stored in its own database (node_settings table).
 
-`whoelse node init` writes them once; every other command reads them. The local tag key never leaves
-the node and is never logged.
+`whoelse node init` writes them once; every other command reads them. The local tag key and the private
+keys never leave the node and are never logged.
 """
 
 from __future__ import annotations
@@ -13,16 +13,25 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from federation.errors import ConfigError, InvalidInput
+from federation.sealing import SealingKey
+from federation.signing import SigningKey
 from node.disclosure import HoldingCouncil
 from node.storage.tables import NodeSetting
 
-_KEYS = ("council_code", "council_name", "records_team_contact", "tag_key")
+_KEYS = ("council_code", "council_name", "records_team_contact", "tag_key", "signing_key", "sealing_key")
 
 
 @dataclass(frozen=True)
 class NodeSettings:
+    """Who this node is, and its secrets. Production would hold the keys in an HSM or KMS."""
+
     council: HoldingCouncil
     tag_key: bytes
+    signing_key: SigningKey  # Ed25519: signs queries, answers and audit tree heads
+    sealing_key: SealingKey  # X25519: opens queries and answers sealed to this council
+
+    def __repr__(self) -> str:  # never print secrets
+        return f"NodeSettings({self.council.code}, {self.council.name!r})"
 
 
 def _check_code(code: str) -> str:
@@ -44,6 +53,10 @@ def initialise(session: Session, code: str, name: str, records_team_contact: str
     }
     if "tag_key" not in existing:
         values["tag_key"] = secrets.token_hex(32)
+    if "signing_key" not in existing:
+        values["signing_key"] = SigningKey.generate().to_bytes().hex()
+    if "sealing_key" not in existing:
+        values["sealing_key"] = SealingKey.generate().to_bytes().hex()
     for key, value in values.items():
         if key in existing:
             existing[key].value = value
@@ -65,4 +78,6 @@ def load(session: Session) -> NodeSettings:
             values["council_code"], values["council_name"], values["records_team_contact"]
         ),
         tag_key=bytes.fromhex(values["tag_key"]),
+        signing_key=SigningKey.from_bytes(bytes.fromhex(values["signing_key"])),
+        sealing_key=SealingKey.from_bytes(bytes.fromhex(values["sealing_key"])),
     )

@@ -97,5 +97,7 @@ class MatchTag(Base):
     tag: Mapped[bytes] = mapped_column(LargeBinary(16))
     scheme: Mapped[str] = mapped_column(String(32))
     child_id: Mapped[int] = mapped_column(ForeignKey("children.id", ondelete="CASCADE"), index=True)
+    # For OPRF tags: the key that opens demographics sent with this tag (derived from the token).
+    secret: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
 
     __table_args__ = (Index("ix_match_tags_tag", "tag"),)

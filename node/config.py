@@ -1,0 +1,128 @@
+"""A node's run-time configuration: a YAML file, overridable by WHOELSE_NODE_* environment variables.
+
+Validated when loaded; every error names the bad key. Example (`whoelse demo` writes one per council):
+
+    database: /var/lib/whoelse/leeds.sqlite      # or postgresql+psycopg://…
+    listen_federation: 127.0.0.1:7101             # FederationNode, mutual TLS, called by the directory
+    listen_practitioner: 127.0.0.1:7201           # Practitioner + CouncilNode, TLS, for practitioners
+    directory: 127.0.0.1:7000                     # the directory's address
+    tls: {ca: ca.crt, cert: E08000035.crt, key: E08000035.key}
+    directory_verify_key: directory.pub           # pins the directory's council-list signing key (hex file)
+    state_dir: /var/lib/whoelse/leeds             # council-list cache and other local state
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from federation.errors import ConfigError
+
+_KEYS = {
+    "database", "listen_federation", "listen_practitioner", "directory", "tls", "directory_verify_key",
+    "state_dir", "search_deadline_ms",
+}  # fmt: skip
+_TLS_KEYS = {"ca", "cert", "key"}
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    ca: Path
+    cert: Path
+    key: Path
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    database: str
+    listen_federation: str
+    listen_practitioner: str
+    directory: str
+    tls: TlsFiles
+    directory_verify_key: Path
+    state_dir: Path
+    search_deadline_ms: int = 5000
+
+
+def _address(value: Any, key: str) -> str:
+    if not isinstance(value, str) or ":" not in value or not value.rsplit(":", 1)[1].isdigit():
+        raise ConfigError(f"config key {key}: expected HOST:PORT, got {value!r}")
+    return value
+
+
+def _file(value: Any, key: str, base: Path) -> Path:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"config key {key}: expected a file path")
+    path = (base / value).resolve()
+    if not path.is_file():
+        raise ConfigError(f"config key {key}: no such file {path}")
+    return path
+
+
+def parse_config(raw: Mapping[str, Any], base: Path) -> NodeConfig:
+    unknown = sorted(set(raw) - _KEYS)
+    if unknown:
+        raise ConfigError(f"config key {unknown[0]}: unknown key")
+    missing = sorted(k for k in _KEYS - {"search_deadline_ms"} if raw.get(k) in (None, ""))
+    if missing:
+        raise ConfigError(f"config key {missing[0]}: required")
+    tls = raw["tls"]
+    if not isinstance(tls, Mapping):
+        raise ConfigError("config key tls: expected a mapping with ca, cert and key")
+    bad_tls = sorted(set(tls) ^ _TLS_KEYS)
+    if bad_tls:
+        raise ConfigError(f"config key tls.{bad_tls[0]}: {'unknown' if bad_tls[0] in tls else 'required'}")
+    deadline = raw.get("search_deadline_ms", 5000)
+    if not isinstance(deadline, int) or not 100 <= deadline <= 30000:
+        raise ConfigError("config key search_deadline_ms: expected a whole number from 100 to 30000")
+    database = raw["database"]
+    if not isinstance(database, str):
+        raise ConfigError("config key database: expected a path or URL")
+    if "://" not in database:
+        database = str((base / database).resolve())
+    return NodeConfig(
+        database=database,
+        listen_federation=_address(raw["listen_federation"], "listen_federation"),
+        listen_practitioner=_address(raw["listen_practitioner"], "listen_practitioner"),
+        directory=_address(raw["directory"], "directory"),
+        tls=TlsFiles(*(_file(tls[k], f"tls.{k}", base) for k in ("ca", "cert", "key"))),
+        directory_verify_key=_file(raw["directory_verify_key"], "directory_verify_key", base),
+        state_dir=(base / str(raw["state_dir"])).resolve(),
+        search_deadline_ms=deadline,
+    )
+
+
+ENV_PREFIX = "WHOELSE_NODE_"
+
+
+def load_config(path: Path | None, environ: Mapping[str, str] = os.environ) -> NodeConfig:
+    """Read the YAML file (if given), then apply WHOELSE_NODE_<KEY> overrides (tls keys as TLS_CA etc.)."""
+    raw: dict[str, Any] = {}
+    base = Path.cwd()
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"config file {path}: cannot read ({exc.strerror})") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {path}: not valid YAML ({exc})") from exc
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config file {path}: expected a mapping of keys")
+        raw = loaded
+        base = path.resolve().parent
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        key = name[len(ENV_PREFIX) :].lower()
+        if key.startswith("tls_"):
+            raw.setdefault("tls", {})[key[4:]] = value
+        elif key == "search_deadline_ms":
+            raw[key] = int(value) if value.isdigit() else value
+        else:
+            raw[key] = value
+    return parse_config(raw, base)
