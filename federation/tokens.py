@@ -1,0 +1,71 @@
+"""Turn match keys into token material (lookup tag + demographics key) with the directory's OPRF, checking its
+proof so a directory cannot hand this council a different key than the one it publishes (P2, P4).
+
+Both the searching node (for a query) and the holding node (for its records, at import and on key rotation)
+call `tokenise`; equal keys give equal tags and keys at every council because the token is a PRF of the key
+under the directory's single secret. The key itself and the token never leave this process; the directory
+sees only blinded points (federation/oprf.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from federation import oprf
+from federation.errors import InvalidInput, Refused
+from federation.match_keys import MatchKey
+from federation.token_keys import demographics_key, lookup_tag
+
+Evaluator = Callable[[list[bytes]], tuple[list[bytes], bytes]]
+"""Sends blinded elements to the directory (Directory.EvaluateTokens); returns (evaluated, DLEQ proof)."""
+
+DEFAULT_BATCH = 1000
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class TokenMaterial:
+    """What one match key yields: its lookup tag and its demographics key. The repr hides the key."""
+
+    key: MatchKey
+    tag: bytes
+    demographics_key: bytes
+
+    def __repr__(self) -> str:
+        return f"TokenMaterial(kind={self.key.kind.value}, tag={self.tag.hex()})"
+
+
+def oprf_key_id(public_key: bytes) -> str:
+    """The key id the directory publishes for an OPRF public key (same formula as OprfServerKey.key_id)."""
+    return hashlib.sha256(b"KeyId-" + oprf.CONTEXT_STRING + bytes(public_key)).hexdigest()[:32]
+
+
+def tokenise(
+    keys: Sequence[MatchKey],
+    evaluate: Evaluator,
+    public_key: bytes,
+    key_id: str,
+    batch: int = DEFAULT_BATCH,
+) -> list[TokenMaterial]:
+    """Token material for each key, in the order given, via one `evaluate` call per `batch` keys.
+
+    Raises Refused if key_id does not name public_key, the directory answers with the wrong number of
+    elements, or its proof does not verify against public_key (then no token is derived from the batch).
+    """
+    if not 1 <= batch <= oprf.MAX_PROOF_BATCH:
+        raise InvalidInput(f"batch must be 1-{oprf.MAX_PROOF_BATCH}, got {batch}")
+    if oprf_key_id(public_key) != key_id:
+        raise Refused(f"OPRF key id {key_id!r} does not name the published public key")
+    materials: list[TokenMaterial] = []
+    for start in range(0, len(keys), batch):
+        chunk = keys[start : start + batch]
+        inputs = [key.encode() for key in chunk]
+        blinds, blinded = oprf.blind_batch(inputs)
+        evaluated, proof = evaluate(list(blinded))
+        if len(evaluated) != len(blinded):
+            raise Refused(f"the directory evaluated {len(evaluated)} elements for {len(blinded)} sent")
+        oprf.verify_evaluations(public_key, blinded, evaluated, proof)
+        for key, token in zip(chunk, oprf.finalize_batch(inputs, blinds, evaluated), strict=True):
+            materials.append(TokenMaterial(key, lookup_tag(token), demographics_key(token)))
+    return materials
