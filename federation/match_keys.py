@@ -10,10 +10,11 @@ MUST: `match_keys` is a pure function of an `Identity`, computed identically by 
 council. Any change to it, to federation/identity.py or to federation/data/nicknames.csv changes tokens for
 every council at once, so it MUST come with a new `MATCH_KEY_VERSION` and a re-derivation of all tokens.
 
-Keys (codes are Metaphone codes from `federation.identity.phonetic`; "F" are the forename codes: the forename,
-its canonical names, the known-as name and its canonical names, the first part of a multi-part forename and
-the first middle name; "S" are the surname codes: the joined surname, each part, and each previous surname;
-"fn"/"sn" are the primary codes, the canonical forename and the joined surname):
+Keys. Codes are Metaphone codes (`federation.identity.phonetic`). "F" are the forename codes: the forename,
+its canonical names, the known-as name and its canonical names, and the first part of a multi-part forename
+(not middle names: siblings share them, and node/scoring.py gives them no weight). "S" are the surname codes:
+the joined surname, each part, and each previous surname. "fn" and "sn" are the primary codes: of the
+canonical forename and of the joined surname.
 
 - nhs (NHS number): survives every name, date and address error.
 - dob-sex-sn (dob, sex, one of S): any forename error or nickname; a new address; one part of a
@@ -24,8 +25,9 @@ the first middle name; "S" are the surname codes: the joined surname, each part,
 - date-digits-fn-sn (the date's eight digits sorted, fn, sn): digits transposed anywhere in the date.
 - dm-fn-sn (month and day, fn, sn): a wrong year.
 - pc-fn-yob (postcode, fn, birth year): a surname change together with a wrong day or month.
+- dob-initials (dob, first letters of forename and surname): typos in both names at once (Sadnra Woodwar).
 
-At most `MAX_KEYS` (16) keys per identity: 1 + up to 5 of S + up to 4 of F + up to 2 + 4 singles.
+At most `MAX_KEYS` (16) keys per identity: 1 + up to 4 of S + up to 4 of F + up to 2 + 5 singles.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ MATCH_KEY_VERSION = "v1"
 DOMAIN = b"whoelse/" + MATCH_KEY_VERSION.encode("ascii") + b"/mk/"
 """Prefix of every encoded key, so a match key can never collide with any other hashed WhoElse value."""
 
-MAX_SURNAME_CODES = 5
+MAX_SURNAME_CODES = 4
 MAX_FORENAME_CODES = 4
 MAX_KEYS = 16
 
@@ -65,6 +67,7 @@ class KeyKind(enum.StrEnum):
     SORTED_DAY_MONTH_SURNAME = "dm-sorted-sn"
     DATE_DIGITS_NAMES = "date-digits-fn-sn"
     DAY_MONTH_NAMES = "dm-fn-sn"
+    DOB_INITIALS = "dob-initials"
     POSTCODE_FORENAME_YEAR = "pc-fn-yob"
 
 
@@ -98,9 +101,6 @@ def forename_codes(identity: Identity) -> tuple[str, ...]:
     parts = name_parts(identity.forename)
     if len(parts) > 1:  # Mary-Jane may be searched as Mary
         names.append(parts[1])
-    middle = identity.middle_names.split()
-    if middle:
-        names.append(middle[0])  # a child may go by a middle name
     return _first_unique([phonetic(name) for name in names], MAX_FORENAME_CODES)
 
 
@@ -128,6 +128,8 @@ def match_keys(identity: Identity) -> frozenset[MatchKey]:
     digits = "".join(sorted(iso.replace("-", "")))
     keys.append(MatchKey(KeyKind.DATE_DIGITS_NAMES, f"{digits}|{fn}|{sn}"))
     keys.append(MatchKey(KeyKind.DAY_MONTH_NAMES, f"{dob.month:02d}-{dob.day:02d}|{fn}|{sn}"))
+    initials = compact(identity.forename)[:1] + compact(identity.surname)[:1]
+    keys.append(MatchKey(KeyKind.DOB_INITIALS, f"{iso}|{initials}"))
     postcode = postcode_for_matching(identity.postcode)
     if postcode:
         keys.append(MatchKey(KeyKind.POSTCODE_FORENAME_YEAR, f"{postcode}|{fn}|{year}"))

@@ -106,33 +106,34 @@ SURNAME_LEVELS = {
 
 # Date of birth. Among candidates (which mostly share a name or a date), the same date is still uncommon
 # for different children (twins, namesakes: u ~ 0.001); swapped day/month (US order) and single-digit
-# slips are the usual keying errors.
+# slips are the usual keying errors. A different child born on exactly the swapped date is rarer still than
+# one born on the same date, since twins never land there (u 0.0001).
 DATE_OF_BIRTH_LEVELS = {
     "exact": Level("exact", 0.92, 0.001),
-    "swapped": Level("swapped", 0.02, 0.0005),
-    "digit": Level("digit", 0.04, 0.003),
+    "swapped": Level("swapped", 0.02, 0.0001),
+    "digit": Level("digit", 0.04, 0.001),
     "same-year": Level("same-year", 0.01, 0.05),
-    "different": Level("different", 0.01, 0.9455),
+    "different": Level("different", 0.01, 0.9479),
 }
 
 # Sex: the same child's sex is recorded consistently; among candidates it splits about evenly.
 SEX_LEVELS = {
-    "agree": Level("agree", 0.99, 0.5),
-    "disagree": Level("disagree", 0.01, 0.5),
+    "agree": Level("agree", 0.995, 0.5),
+    "disagree": Level("disagree", 0.005, 0.5),
 }
 
 # Postcode, when both sides have one. Children move (and records lag), so m for "exact" is only ~0.8;
 # among candidates u is high because siblings live together.
 POSTCODE_LEVELS = {
-    "exact": Level("exact", 0.75, 0.04),
-    "district": Level("district", 0.10, 0.06),
-    "different": Level("different", 0.15, 0.90),
+    "exact": Level("exact", 0.60, 0.15),
+    "district": Level("district", 0.10, 0.05),
+    "different": Level("different", 0.30, 0.80),
 }
 
-MATCH_THRESHOLD = 20.0
+MATCH_THRESHOLD = 17.0
 """Total weight (log2 likelihood ratio) at or above which a candidate is the child searched for."""
 
-POSSIBLE_THRESHOLD = 15.0
+POSSIBLE_THRESHOLD = 12.5
 """Total weight at or above which a candidate is a possible match, for a person to check."""
 
 
@@ -251,15 +252,13 @@ def _canonical_names(identity: Identity) -> frozenset[str]:
 
 
 def _other_names(identity: Identity) -> frozenset[str]:
-    """Names a child may also be searched by: each part of a multi-part forename, and the middle names.
+    """Each part of a multi-part forename: Mary-Jane may be searched as Mary.
 
-    Compared only with the other side's forename, never middle name with middle name: twins often share a
-    middle name.
+    Middle names are deliberately not used: siblings and twins are often given each other's forename, or a
+    family name, as a middle name, so agreement there is not evidence of the same child. A child known by a
+    middle name should have it recorded as the known-as name.
     """
-    others = set(name_parts(identity.forename)[1:])
-    for middle in identity.middle_names.split():
-        others.update(canonical_forenames(middle))
-    return frozenset(others)
+    return frozenset(name_parts(identity.forename)[1:])
 
 
 def _surname_parts(identity: Identity) -> frozenset[str]:

@@ -61,6 +61,7 @@ def test_golden_keys_pin_version_1() -> None:
         ("date-digits-fn-sn", "00012357|OLFR|SM0"),
         ("dm-fn-sn", "03-07|OLFR|SM0"),
         ("pc-fn-yob", "LS6 2AB|OLFR|2015"),
+        ("dob-initials", "2015-03-07|os"),
     }
 
 
@@ -137,6 +138,12 @@ def test_every_single_digit_error_in_the_date_leaves_a_key() -> None:
         assert shared(replace(record, date_of_birth=wrong), record), variant
         checked += 1
     assert checked > 30
+
+
+def test_typos_in_both_names_still_leave_a_key() -> None:
+    record = Identity("Sandra", "Woodward", dt.date(2024, 2, 29), "F", "LS16 6JW")
+    search = Identity("Sadnra", "Woodwar", dt.date(2024, 2, 29), "F", "BD7 2HU")
+    assert {key.kind for key in shared(search, record)} == {KeyKind.DOB_INITIALS}
 
 
 def test_twins_share_only_the_keys_without_a_forename() -> None:

@@ -165,12 +165,12 @@ def test_forename_levels(searched: str, held: str, expected: str) -> None:
     ).name == (expected)
 
 
-def test_forename_matches_a_middle_name_but_middle_names_alone_do_not() -> None:
+def test_a_twin_named_for_the_other_twins_middle_name_is_not_the_same_child() -> None:
     day = dt.date(2015, 3, 7)
-    record = Identity("Harry", "Smith", day, "M", middle_names="James")
-    assert scoring.compare_forename(Identity("James", "Smith", day, "M"), record).name == "nickname"
-    sibling = Identity("Oliver", "Smith", day, "M", middle_names="James")
-    assert scoring.compare_forename(sibling, record).name == "different"
+    record = Identity("Elliot", "Smith", day, "M", "LS6 2AB", middle_names="William")
+    twin = Identity("William", "Smith", day, "M", "LS6 2AB", middle_names="Elliot")
+    assert scoring.compare_forename(twin, record).name == "different"
+    assert score(twin, record).band == "non-match"
 
 
 @pytest.mark.parametrize(
