@@ -42,7 +42,9 @@ class ReplayCache:
     def window_ms(self) -> int:
         return self._window_ms
 
-    def __len__(self) -> int:
+    @property
+    def size(self) -> int:
+        """How many query ids are remembered now. (Not __len__: an empty cache must still be truthy.)"""
         with self._lock:
             return len(self._seen)
 

@@ -32,7 +32,7 @@ def test_entries_expire_after_the_window_and_an_expired_query_is_still_refused()
     cache.check_and_remember("q1", NONCE, NOW, NOW)
     cache.check_and_remember("q2", NONCE, NOW + 200_000, NOW + 200_000)
     cache.check_and_remember("q3", NONCE, NOW + 241_000, NOW + 241_000)
-    assert len(cache) == 2  # q1 forgotten
+    assert cache.size == 2  # q1 forgotten
     with pytest.raises(Refused, match="before the replay window"):
         cache.check_and_remember("q1", NONCE, NOW, NOW + 241_000)
 

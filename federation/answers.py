@@ -1,0 +1,179 @@
+"""A recipient's answer to a query: signed by the responder, padded to one fixed size and sealed to the
+origin, so the directory cannot tell a council that matched from one that holds nothing (P3, P5).
+
+SPEC (docs/architecture.md "One search", step 5):
+- signature: Ed25519 by the responder over canonical_json({"answer": <serialised Answer bytes>}), context
+  "whoelse/v1/answer" (federation/signing.py); `SignedAnswer` = {answer: those bytes, signature};
+- padding: the serialised SignedAnswer padded to exactly ANSWER_SIZE bytes (federation/sealing.py pad);
+- seal: HPKE to the origin's X25519 key with associated data
+  canonical_json({"seal": "answer", "query_id", "responder"}). Every sealed answer is therefore exactly
+  ANSWER_SIZE + sealing.OVERHEAD bytes, whatever it holds.
+
+ANSWER_SIZE is 32 KiB. A disclosure with the usual contents (names, address, school, GP, two carers, a few
+involvements and a concern) serialises to about 1 KB, and one with twenty involvements to about 3 KB, so the
+MAX_CANDIDATES (10) a council may return fit with room. The cost is bandwidth: every council answers every
+search, so one search moves 153 x 32 KiB ≈ 4.9 MiB through the directory, a few milliseconds on a data-centre
+network; 64 KiB would double that for answers that almost never need it, 16 KiB would not fit ten full ones.
+
+An answer that would not fit is made to fit rather than refused, by `fit_answer`, in this order: keep the
+MAX_CANDIDATES best-scored candidates; cut every text field to MAX_FIELD_CHARS (the import limit, so real
+records are untouched); drop the lowest-scored candidates while more than one is left; then trim the longest
+list (involvements, carers, concerns) of the one left; finally cut text fields to SHORT_FIELD_CHARS. Whole
+candidates go before details because a practitioner acts on the best match's full list of contacts.
+"""
+
+from __future__ import annotations
+
+from google.protobuf.message import DecodeError, Message
+from whoelse.v1 import federation_pb2, records_pb2
+
+from federation import signing
+from federation.canonical import canonical_json
+from federation.errors import InvalidInput, Refused
+from federation.query import CouncilLookup, resolve_council
+from federation.sealing import OVERHEAD, SealingKey, pad, seal, unpad
+
+ANSWER_CONTEXT = "whoelse/v1/answer"
+ANSWER_SIZE = 32 * 1024
+"""Every SignedAnswer is padded to exactly this many bytes before sealing (see the module docstring)."""
+SEALED_ANSWER_BYTES = ANSWER_SIZE + OVERHEAD
+MAX_CANDIDATES = 10
+MAX_FIELD_CHARS = 200
+SHORT_FIELD_CHARS = 40
+ELLIPSIS = "…"
+
+# What pad() and SignedAnswer add around the Answer: pad's 4-byte length prefix; the answer field's tag and
+# length (3 varint bytes cover 2 MiB); the signature field's tag, length and 64 bytes.
+_ENVELOPE_BYTES = 4 + (1 + 3) + (1 + 1 + signing.SIGNATURE_BYTES)
+ANSWER_BUDGET = ANSWER_SIZE - _ENVELOPE_BYTES
+"""The largest serialised Answer that fits ANSWER_SIZE once signed and padded."""
+
+
+def answer_associated_data(query_id: str, responder: str) -> bytes:
+    """HPKE associated data binding a sealed answer to its query and its responder council."""
+    return canonical_json({"seal": "answer", "query_id": query_id, "responder": responder})
+
+
+# ---- fitting an answer into ANSWER_SIZE ----------------------------------------------------------------
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + ELLIPSIS
+
+
+def _clip_strings(message: Message, limit: int) -> None:
+    """Cut every string field of a message and its sub-messages to at most `limit` characters, in place."""
+    for field, value in message.ListFields():
+        if field.type == field.TYPE_STRING and not field.is_repeated:
+            setattr(message, field.name, _clip(value, limit))
+        elif field.type == field.TYPE_MESSAGE:
+            for item in value if field.is_repeated else [value]:
+                _clip_strings(item, limit)
+
+
+def _trim_longest_list(disclosure: records_pb2.Disclosure) -> bool:
+    """Remove the last item of the disclosure's longest list; False when there is nothing left to trim."""
+    longest = max(("involvements", "carers", "concerns"), key=lambda name: len(getattr(disclosure, name)))
+    items: list[Message] = getattr(disclosure, longest)
+    if not items:
+        return False
+    del items[-1]
+    return True
+
+
+def fit_answer(answer: federation_pb2.Answer) -> federation_pb2.Answer:
+    """A copy of the answer that fits ANSWER_SIZE once signed, cut as the module docstring describes."""
+    fitted = federation_pb2.Answer()
+    fitted.CopyFrom(answer)
+    ranked = sorted(fitted.candidates, key=lambda c: -c.score)[:MAX_CANDIDATES]
+    kept = [records_pb2.Candidate() for _ in ranked]
+    for copy, candidate in zip(kept, ranked, strict=True):
+        copy.CopyFrom(candidate)
+        _clip_strings(copy.disclosure, MAX_FIELD_CHARS)
+    del fitted.candidates[:]
+    fitted.candidates.extend(kept)
+    for field in ("query_id", "responder"):
+        if len(getattr(fitted, field)) > MAX_FIELD_CHARS:
+            raise InvalidInput(f"{field}: at most {MAX_FIELD_CHARS} characters")
+    while fitted.ByteSize() > ANSWER_BUDGET and len(fitted.candidates) > 1:
+        del fitted.candidates[-1]
+    while fitted.ByteSize() > ANSWER_BUDGET and _trim_longest_list(fitted.candidates[0].disclosure):
+        pass
+    if fitted.ByteSize() > ANSWER_BUDGET:
+        _clip_strings(fitted.candidates[0].disclosure, SHORT_FIELD_CHARS)
+    return fitted
+
+
+# ---- responder side ------------------------------------------------------------------------------------
+
+
+def sign_answer(
+    answer: federation_pb2.Answer, signing_key: signing.SigningKey
+) -> federation_pb2.SignedAnswer:
+    """Sign the serialised answer under context "whoelse/v1/answer"."""
+    serialised = answer.SerializeToString()
+    return federation_pb2.SignedAnswer(
+        answer=serialised, signature=signing_key.sign({"answer": serialised}, ANSWER_CONTEXT)
+    )
+
+
+def seal_answer(
+    answer: federation_pb2.Answer, signing_key: signing.SigningKey, origin_sealing_public_key: bytes
+) -> federation_pb2.SealedAnswer:
+    """Fit, sign, pad and seal an answer to the origin; the result is SEALED_ANSWER_BYTES long whatever it
+    holds. The answer MUST name its query_id and responder."""
+    if not answer.query_id or not answer.responder:
+        raise InvalidInput("an answer must name its query_id and responder")
+    fitted = fit_answer(answer)
+    padded = pad(sign_answer(fitted, signing_key).SerializeToString(), ANSWER_SIZE)
+    return federation_pb2.SealedAnswer(
+        query_id=fitted.query_id,
+        responder=fitted.responder,
+        sealed=seal(
+            origin_sealing_public_key, padded, answer_associated_data(fitted.query_id, fitted.responder)
+        ),
+    )
+
+
+# ---- origin side ---------------------------------------------------------------------------------------
+
+
+def open_answer(
+    sealed: federation_pb2.SealedAnswer,
+    my_sealing_key: SealingKey,
+    expected_query_id: str,
+    lookup_responder: CouncilLookup,
+) -> federation_pb2.Answer:
+    """Open an answer to our query and verify the responder's signature.
+
+    Raises Refused (another query, cannot open, unknown or inactive responder, bad signature, responder or
+    query id inside differs from the envelope) or InvalidInput (wrong size, malformed, too many candidates).
+    """
+    responder = sealed.responder
+    if sealed.query_id != expected_query_id:
+        raise Refused(f"answer from {responder[:20]!r} is for another query")
+    if len(sealed.sealed) != SEALED_ANSWER_BYTES:
+        raise InvalidInput(f"sealed answer is {len(sealed.sealed)} bytes, not {SEALED_ANSWER_BYTES}")
+    try:
+        padded = my_sealing_key.open(sealed.sealed, answer_associated_data(expected_query_id, responder))
+    except Refused as exc:
+        raise Refused(f"cannot open the answer from {responder[:20]!r}: not sealed to this council") from exc
+    signed = federation_pb2.SignedAnswer()
+    answer = federation_pb2.Answer()
+    try:
+        signed.ParseFromString(unpad(padded))
+        answer.ParseFromString(signed.answer)
+    except DecodeError as exc:
+        raise InvalidInput(f"malformed answer from {responder}: not a valid protobuf message") from exc
+    keys = resolve_council(lookup_responder, responder)
+    try:
+        signing.verify(keys.signing_key, {"answer": signed.answer}, ANSWER_CONTEXT, signed.signature)
+    except Refused as exc:
+        raise Refused(f"bad signature from {responder}") from exc
+    if answer.responder != responder:
+        raise Refused(f"answer signed by {responder} names another responder ({answer.responder[:20]!r})")
+    if answer.query_id != expected_query_id:
+        raise Refused(f"answer signed by {responder} is for another query")
+    if len(answer.candidates) > MAX_CANDIDATES:
+        raise InvalidInput(f"candidates: {len(answer.candidates)} from {responder}; at most {MAX_CANDIDATES}")
+    return answer

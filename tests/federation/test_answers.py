@@ -1,0 +1,201 @@
+"""Answers: signed by the responder, one fixed size whatever they hold, readable only by the origin, and an
+oversized answer is cut to fit rather than lost."""
+
+from __future__ import annotations
+
+import pytest
+from whoelse.v1 import federation_pb2, records_pb2
+
+from federation.answers import (
+    ANSWER_SIZE,
+    MAX_CANDIDATES,
+    SEALED_ANSWER_BYTES,
+    answer_associated_data,
+    fit_answer,
+    open_answer,
+    seal_answer,
+    sign_answer,
+)
+from federation.errors import InvalidInput, Refused
+from federation.query import OriginKeys
+from federation.sealing import SealingKey, pad, seal
+from federation.signing import SigningKey
+
+QUERY_ID = "0123456789abcdef0123456789abcdef"
+ORIGIN = SealingKey.generate()
+WESTMINSTER, HARTLEPOOL = "E09000033", "E06000001"
+SIGNERS = {WESTMINSTER: SigningKey.generate(), HARTLEPOOL: SigningKey.generate()}
+KEYS = {code: OriginKeys(key.verify_key_bytes, True, "active") for code, key in SIGNERS.items()}
+
+
+def _disclosure(record_id: str = "C0001", involvements: int = 3, text: str = "") -> records_pb2.Disclosure:
+    return records_pb2.Disclosure(
+        council_code=WESTMINSTER,
+        council_name="Westminster",
+        record_id=record_id,
+        forename="Zoë",
+        surname="O'Neill",
+        date_of_birth="2015-03-07",
+        sex="F",
+        address=records_pb2.Address(line1="12 Mill Lane" + text, town="London", postcode="W1A 1AA"),
+        education=records_pb2.Contactable(name="Hillside Primary", contact="020 7946 0000"),
+        gp=records_pb2.Contactable(name="Mill Lane Surgery", contact="020 7946 0001"),
+        carers=[
+            records_pb2.Contactable(name="Ann O'Neill", relationship_or_role="mother", contact="07700 900123")
+        ],
+        involvements=[
+            records_pb2.DisclosedInvolvement(
+                practitioner=f"Practitioner {n}" + text,
+                organisation="Westminster Children's Services",
+                role="Social worker",
+                contact="020 7946 0002",
+                service_type="social_care",
+                start_date="2024-01-10",
+            )
+            for n in range(involvements)
+        ],
+        concerns=[records_pb2.DisclosedConcern(raised_by="Sam Patel", contact="020 7946 0002")],
+    )
+
+
+def _answer(candidates: int = 1, responder: str = WESTMINSTER, **kwargs: object) -> federation_pb2.Answer:
+    return federation_pb2.Answer(
+        query_id=QUERY_ID,
+        responder=responder,
+        candidates=[
+            records_pb2.Candidate(score=20.0 - n, band="match", disclosure=_disclosure(f"C{n:04d}", **kwargs))  # type: ignore[arg-type]
+            for n in range(candidates)
+        ],
+    )
+
+
+def _round_trip(answer: federation_pb2.Answer) -> federation_pb2.Answer:
+    sealed = seal_answer(answer, SIGNERS[answer.responder], ORIGIN.public_key_bytes)
+    return open_answer(sealed, ORIGIN, QUERY_ID, KEYS.get)
+
+
+def test_the_origin_opens_a_signed_answer() -> None:
+    answer = _answer(candidates=2)
+    assert _round_trip(answer) == answer
+
+
+def test_a_holding_and_a_non_holding_answer_have_identical_sealed_sizes() -> None:
+    holding = seal_answer(_answer(candidates=MAX_CANDIDATES), SIGNERS[WESTMINSTER], ORIGIN.public_key_bytes)
+    empty = federation_pb2.Answer(query_id=QUERY_ID, responder=HARTLEPOOL)
+    nothing = seal_answer(empty, SIGNERS[HARTLEPOOL], ORIGIN.public_key_bytes)
+    assert len(holding.sealed) == len(nothing.sealed) == SEALED_ANSWER_BYTES
+    assert len(holding.SerializeToString()) == len(nothing.SerializeToString())  # same-length council codes
+    assert b"Neill" not in holding.sealed
+    assert open_answer(nothing, ORIGIN, QUERY_ID, KEYS.get) == empty
+
+
+def test_ten_ordinary_candidates_fit_untouched() -> None:
+    answer = _answer(candidates=MAX_CANDIDATES, involvements=20)
+    assert fit_answer(answer) == answer
+    assert _round_trip(answer) == answer
+
+
+def test_more_than_ten_candidates_keep_the_best_scored() -> None:
+    answer = _answer(candidates=MAX_CANDIDATES + 3)
+    answer.candidates.reverse()
+    opened = _round_trip(answer)
+    assert [c.disclosure.record_id for c in opened.candidates] == [f"C{n:04d}" for n in range(MAX_CANDIDATES)]
+
+
+def test_an_oversized_answer_is_cut_to_fit_not_refused() -> None:
+    huge = _answer(candidates=MAX_CANDIDATES, involvements=50, text="ŵ" * 300)
+    opened = _round_trip(huge)
+    assert 1 <= len(opened.candidates) < MAX_CANDIDATES
+    first = opened.candidates[0].disclosure
+    assert first.record_id == "C0000"
+    assert len(first.address.line1) <= 200 and first.address.line1.endswith("…")
+    assert first.involvements  # the best match keeps its contacts
+
+
+def test_a_single_pathological_candidate_still_fits() -> None:
+    opened = _round_trip(_answer(candidates=1, involvements=500, text="ŵ" * 300))
+    assert len(opened.candidates) == 1 and opened.candidates[0].disclosure.surname == "O'Neill"
+
+
+def test_an_answer_must_name_its_query_and_responder() -> None:
+    with pytest.raises(InvalidInput, match="query_id and responder"):
+        seal_answer(
+            federation_pb2.Answer(responder=WESTMINSTER), SIGNERS[WESTMINSTER], ORIGIN.public_key_bytes
+        )
+
+
+# ---- refusals at the origin ------------------------------------------------------------------------------
+
+
+def test_an_answer_to_another_query_is_refused() -> None:
+    sealed = seal_answer(_answer(), SIGNERS[WESTMINSTER], ORIGIN.public_key_bytes)
+    with pytest.raises(Refused, match="for another query"):
+        open_answer(sealed, ORIGIN, "f" * 32, KEYS.get)
+
+
+def test_an_answer_sealed_to_another_council_cannot_be_opened() -> None:
+    sealed = seal_answer(_answer(), SIGNERS[WESTMINSTER], SealingKey.generate().public_key_bytes)
+    with pytest.raises(Refused, match="cannot open the answer"):
+        open_answer(sealed, ORIGIN, QUERY_ID, KEYS.get)
+
+
+def test_an_answer_relabelled_with_another_responder_cannot_be_opened() -> None:
+    sealed = seal_answer(_answer(), SIGNERS[WESTMINSTER], ORIGIN.public_key_bytes)
+    sealed.responder = HARTLEPOOL
+    with pytest.raises(Refused, match="cannot open"):
+        open_answer(sealed, ORIGIN, QUERY_ID, KEYS.get)
+
+
+def _sealed_signed(signed: federation_pb2.SignedAnswer, responder: str) -> federation_pb2.SealedAnswer:
+    padded = pad(signed.SerializeToString(), ANSWER_SIZE)
+    return federation_pb2.SealedAnswer(
+        query_id=QUERY_ID,
+        responder=responder,
+        sealed=seal(ORIGIN.public_key_bytes, padded, answer_associated_data(QUERY_ID, responder)),
+    )
+
+
+def test_an_answer_signed_with_another_councils_key_is_refused() -> None:
+    signed = sign_answer(_answer(responder=WESTMINSTER), SIGNERS[HARTLEPOOL])
+    with pytest.raises(Refused, match=f"bad signature from {WESTMINSTER}"):
+        open_answer(_sealed_signed(signed, WESTMINSTER), ORIGIN, QUERY_ID, KEYS.get)
+
+
+def test_a_responder_passing_on_another_councils_answer_is_refused() -> None:
+    """Hartlepool signs and seals an answer that names Westminster inside: the names must agree."""
+    signed = sign_answer(_answer(responder=WESTMINSTER), SIGNERS[HARTLEPOOL])
+    with pytest.raises(Refused, match="names another responder"):
+        open_answer(_sealed_signed(signed, HARTLEPOOL), ORIGIN, QUERY_ID, KEYS.get)
+
+
+def test_an_answer_from_an_unknown_or_revoked_council_is_refused() -> None:
+    sealed = seal_answer(_answer(), SIGNERS[WESTMINSTER], ORIGIN.public_key_bytes)
+    with pytest.raises(Refused, match=f"unknown council {WESTMINSTER}"):
+        open_answer(sealed, ORIGIN, QUERY_ID, lambda code: None)
+    revoked = {WESTMINSTER: OriginKeys(SIGNERS[WESTMINSTER].verify_key_bytes, False, "revoked")}
+    with pytest.raises(Refused, match=f"council {WESTMINSTER} is revoked"):
+        open_answer(sealed, ORIGIN, QUERY_ID, revoked.get)
+
+
+def test_a_wrongly_sized_or_malformed_answer_is_invalid_input() -> None:
+    sealed = seal_answer(_answer(), SIGNERS[WESTMINSTER], ORIGIN.public_key_bytes)
+    sealed.sealed = sealed.sealed[:-1]
+    with pytest.raises(InvalidInput, match="bytes, not"):
+        open_answer(sealed, ORIGIN, QUERY_ID, KEYS.get)
+    garbage = federation_pb2.SealedAnswer(
+        query_id=QUERY_ID,
+        responder=WESTMINSTER,
+        sealed=seal(
+            ORIGIN.public_key_bytes,
+            pad(b"\xff\xff\xff", ANSWER_SIZE),
+            answer_associated_data(QUERY_ID, WESTMINSTER),
+        ),
+    )
+    with pytest.raises(InvalidInput, match="malformed answer"):
+        open_answer(garbage, ORIGIN, QUERY_ID, KEYS.get)
+
+
+def test_too_many_candidates_signed_by_a_responder_are_invalid_input() -> None:
+    signed = sign_answer(_answer(candidates=MAX_CANDIDATES + 1), SIGNERS[WESTMINSTER])
+    with pytest.raises(InvalidInput, match="candidates: 11"):
+        open_answer(_sealed_signed(signed, WESTMINSTER), ORIGIN, QUERY_ID, KEYS.get)
