@@ -19,16 +19,36 @@ likely for different children, 0 when a field is missing on either side (m = u: 
 the fields independent given match status, the total weight is the log2 likelihood ratio that the pair is the
 same child, and the contributions explain the decision field by field.
 
-Bands. `MATCH_THRESHOLD` is set so that a search that differs from the record by any one realistic error
-(a typo in a name, a nickname, one part of a double-barrelled or a previous surname, day and month swapped, a
-wrong or transposed digit in the date, a new address, no NHS number) still scores a match, while a twin or a
-sibling — same surname, address and perhaps date of birth, but a different forename — cannot: with every
-other field agreeing, a forename that is merely similar or different keeps the total below the threshold.
-Between `POSSIBLE_THRESHOLD` and `MATCH_THRESHOLD` a pair is a "possible" match, for a person to check; below,
-a "non-match". tests/node/test_scoring.py and tests/assets/match_cases.json pin these promises.
+Weights (log2 m/u; "missing" is 0 everywhere):
 
-Known limit: twins whose forenames are one letter apart (Lily and Lila) cannot be told from a typo by the
-names alone; only a differing NHS number or sex keeps them apart.
+    NHS number     equal +19.9, different -6.6
+    forename       exact +7.8, nickname +5.1, close +4.6, similar -3.6, different -6.5
+    surname        exact +5.4, part +3.9, close +3.6, similar -1.6, different -6.6
+    date of birth  exact +9.8, swapped +7.6, digit +5.3, same-year -2.3, different -6.6
+    sex            agree +1.0, disagree -6.6
+    postcode       exact +2.0, district +1.0, different -1.4
+
+Two choices keep twins apart. The postcode weighs little: among candidates the one who shares the address is
+usually the twin, and a child searched for from another council has often moved. And a forename that is only
+"similar" (two letters or more apart) or "different" weighs heavily against, because the forename is the one
+field in which twins differ.
+
+Bands. `MATCH_THRESHOLD` (17) is set so that a search that differs from the record by any one realistic error
+(a typo in a name, a nickname, one part of a double-barrelled or a previous surname, day and month swapped, a
+wrong or transposed digit in the date, no NHS number) still scores a match even when the child has also moved
+(the weakest such pair, a wrong date digit and a new postcode without NHS numbers, scores 18.1), while a twin
+cannot: same surname, date of birth, sex and postcode with a "similar" forename scores 14.7, a different one
+11.7, and a boy-girl pair with close names (Alexander, Alexandra) 15.3. Between `POSSIBLE_THRESHOLD` (12.5)
+and `MATCH_THRESHOLD` a pair is a "possible" match, for a person to check; below, a "non-match".
+tests/node/test_scoring.py and tests/assets/match_cases.json pin these promises. On the synthetic population
+of node/synth (5 councils, 100,000 records, cross-council copies with up to three differences and a move),
+scoring every key-sharing candidate gave precision 0.9995 and recall 0.999, and no twin pair scored "match".
+
+Known limits: twins whose forenames are one letter apart (Lily and Lila) cannot be told from a typo by the
+names alone; only a differing NHS number or sex keeps them apart. Two different children with the same
+names and date of birth (namesakes) match unless their NHS numbers differ. The u probabilities are
+assumptions argued here, not estimates from real data; re-estimating them (e.g. by EM on real pairs) is the
+way to improve them.
 """
 
 from __future__ import annotations
@@ -81,11 +101,11 @@ NHS_LEVELS = {
     "different": Level("different", 0.01, 0.999999),
 }
 
-# Forename. Same child: mostly typed exactly; nicknames and typos are the common errors (m from the
-# error rates that matching studies of administrative records report, a few per cent each). Not the same
-# child among candidates: siblings almost never share a forename or a nickname of it, so u is small
-# except for "different", where almost every sibling and twin lands; "similar" is rare for the same child
-# (two errors in one name) but common enough among siblings (Jack, Jake) to weigh against.
+# Forename. Same child: mostly typed exactly; a nickname or a single typo a few per cent each (assumed);
+# "similar" needs two slips in one name, and "different" a name change, so both are rare. Not the same child
+# among candidates: siblings almost never share a forename or a nickname of it, so u is small except for
+# "different", where almost every sibling and twin lands; "similar" is common enough among twins (Jack,
+# Jake) to weigh against.
 FORENAME_LEVELS = {
     "exact": Level("exact", 0.885, 0.004),
     "nickname": Level("nickname", 0.05, 0.0015),
@@ -122,8 +142,9 @@ SEX_LEVELS = {
     "disagree": Level("disagree", 0.005, 0.5),
 }
 
-# Postcode, when both sides have one. Children move (and records lag), so m for "exact" is only ~0.8;
-# among candidates u is high because siblings live together.
+# Postcode, when both sides have one. Children move, records lag, and a search from another council often
+# has a newer or older address, so m for "exact" is only 0.6; among candidates u is high (0.15) because the
+# non-match that shares an address is usually a twin.
 POSTCODE_LEVELS = {
     "exact": Level("exact", 0.60, 0.15),
     "district": Level("district", 0.10, 0.05),

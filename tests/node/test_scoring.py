@@ -91,11 +91,15 @@ SINGLE_ERRORS: dict[str, Callable[[Identity], Identity]] = {
 }
 
 
+@pytest.mark.parametrize("moved", [False, True], ids=["same address", "and moved"])
 @pytest.mark.parametrize("error", SINGLE_ERRORS, ids=str)
 @pytest.mark.parametrize("child", CHILDREN, ids=lambda child: child.forename)
-def test_the_true_child_with_one_error_is_a_match(child: Identity, error: str) -> None:
+def test_the_true_child_with_one_error_is_a_match(child: Identity, error: str, moved: bool) -> None:
     record = replace(child, previous_surnames=("Walker",))
-    result = score(SINGLE_ERRORS[error](child), record)
+    search = SINGLE_ERRORS[error](child)
+    if moved and search.postcode == child.postcode:
+        search = replace(search, postcode="EX1 1AA")  # searched from another council, at a new address
+    result = score(search, record)
     assert result.band == "match", result.contributions
 
 
