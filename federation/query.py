@@ -116,7 +116,8 @@ def build_query(
     sealed under each token's demographics key and, for a notification, the event sealed likewise.
 
     The (tag, sealed) pairs are shuffled so their order says nothing about which match key each came from.
-    Raises InvalidInput if the kind, purpose and event disagree or there are no tokens or too many.
+    Raises InvalidInput if the kind, purpose and event disagree, there are no tokens or too many, or any
+    field breaks a limit a recipient would refuse (naming the field).
     """
     if kind not in KINDS:
         raise InvalidInput(f"kind: must be 'search' or 'notification', not {kind[:20]!r}")
@@ -150,6 +151,7 @@ def build_query(
         query.sealed_event.extend(
             seal_event(token.demographics_key, event, query_id, index) for index, token in enumerate(shuffled)
         )
+    _validate(query)  # the same limits every recipient applies: fail here, not at 153 councils
     return query
 
 

@@ -78,6 +78,7 @@ def _tokens(identity: Identity) -> list[TokenMaterial]:
 
 
 ZOE_TOKENS = _tokens(ZOE)
+N = len(ZOE_TOKENS)
 
 
 def _query(**overrides: object) -> federation_pb2.Query:
@@ -176,7 +177,7 @@ def test_each_query_is_new_and_its_tags_are_shuffled() -> None:
     assert len({q.query_id for q in queries}) == 4 and len({q.nonce for q in queries}) == 4
     assert all(len(q.nonce) == 16 and len(q.query_id) == 32 for q in queries)
     orders = {tuple(q.lookup_tags) for q in queries}
-    assert len(orders) > 1  # 9! orders: four equal ones would be a bug, not bad luck
+    assert len(orders) > 1  # n! orders for n ≥ 8 tags: four equal ones would be a bug, not bad luck
     assert all(sorted(q.lookup_tags) == sorted(m.tag for m in ZOE_TOKENS) for q in queries)
 
 
@@ -216,6 +217,9 @@ def test_a_search_has_no_event_and_indexes_are_checked() -> None:
         ({"kind": "gossip"}, "kind"),
         ({"tokens": []}, "lookup_tags"),
         ({"tokens": ZOE_TOKENS * 8}, "lookup_tags"),
+        ({"practitioner": ""}, "practitioner: a query must name"),
+        ({"practitioner_role": "r" * 201}, "practitioner_role: 201 characters"),
+        ({"identity": records_pb2.SearchIdentity(forename="x" * 5000)}, "too large to seal"),
     ],
     ids=[
         "notification-kind-search-purpose",
@@ -224,6 +228,9 @@ def test_a_search_has_no_event_and_indexes_are_checked() -> None:
         "bad-kind",
         "no-tokens",
         "too-many-tokens",
+        "no-practitioner",
+        "long-role",
+        "huge-identity",
     ],
 )
 def test_build_query_refuses_inconsistent_input(overrides: dict[str, object], message: str) -> None:
@@ -399,10 +406,10 @@ def _tampered(**fields: object) -> federation_pb2.Delivery:
             "lookup_tags: 65 tags",
         ),
         ({"lookup_tags": []}, "lookup_tags: 0 tags"),
-        ({"lookup_tags": [bytes(15)] * 9}, r"lookup_tags\[0\]: 15 bytes"),
-        ({"sealed_demographics": [b"x"]}, "sealed_demographics: 1 entries for 9"),
-        ({"sealed_demographics": [bytes(5000)] * 9}, r"sealed_demographics\[0\]: 5000 bytes"),
-        ({"sealed_event": [b"x"] * 9}, "sealed_event: a search carries no event"),
+        ({"lookup_tags": [bytes(15)] * N}, r"lookup_tags\[0\]: 15 bytes"),
+        ({"sealed_demographics": [b"x"]}, f"sealed_demographics: 1 entries for {N}"),
+        ({"sealed_demographics": [bytes(5000)] * N}, r"sealed_demographics\[0\]: 5000 bytes"),
+        ({"sealed_event": [b"x"] * N}, "sealed_event: a search carries no event"),
         ({"purpose": "curiosity"}, "not a lawful purpose"),
         ({"purpose": " Safeguarding"}, "not written as a lawful purpose"),
         ({"purpose": "notification"}, "does not fit a query of kind 'search'"),
