@@ -1,0 +1,224 @@
+"""The router: fans a sealed query out to every recipient council with a deadline, collects each sealed
+answer, and names every council that did not answer and why. It never opens, stores or logs a sealed
+payload (P2); it logs only the routing metadata (directory/routing_log.py).
+
+Calls go out concurrently as gRPC futures over one cached mutual-TLS channel per node endpoint, so a fan-out
+to 153 councils costs 153 in-flight calls on already-open connections, not 153 threads or handshakes.
+Each non-answer is reported as
+    "timeout"      the node did not answer within the deadline (DEADLINE_EXCEEDED),
+    "unavailable"  the node could not be reached (UNAVAILABLE, connection refused or reset),
+    "refused"      the node answered with any other error (its message is the detail), the council is not
+                   registered ("unknown council") or not active ("council E06000001 is suspended").
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import grpc
+from whoelse.v1 import federation_pb2, federation_pb2_grpc
+
+from directory.registry import Registry, denial, now_ms
+from directory.routing_log import RoutingEntry, RoutingLog
+from federation.errors import InvalidInput, PermissionDenied
+from federation.purposes import parse_purpose
+from federation.transport import MtlsIdentity, secure_channel
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DEADLINE_MS = 5_000
+MAX_DEADLINE_MS = 30_000
+MAX_DELIVERIES = 200
+MAX_SEALED_BYTES = 256 * 1024
+MAX_QUERY_ID = 64
+_REPLY_MARGIN_S = 0.05  # time kept back from the caller's own deadline to send the answers home
+_MAX_DETAIL = 300
+
+TIMEOUT, UNAVAILABLE, REFUSED = "timeout", "unavailable", "refused"
+
+
+class NodeChannels:
+    """One mutual-TLS channel per node endpoint, opened on first use and kept (gRPC reconnects by itself)."""
+
+    def __init__(self, identity: MtlsIdentity) -> None:
+        self._identity = identity
+        self._stubs: dict[str, federation_pb2_grpc.FederationNodeStub] = {}
+        self._channels: list[grpc.Channel] = []
+        self._lock = threading.Lock()
+
+    def stub(self, endpoint: str) -> federation_pb2_grpc.FederationNodeStub:
+        with self._lock:
+            stub = self._stubs.get(endpoint)
+            if stub is None:
+                channel = secure_channel(endpoint, self._identity)
+                self._channels.append(channel)
+                stub = self._stubs[endpoint] = federation_pb2_grpc.FederationNodeStub(channel)
+            return stub
+
+    def close(self) -> None:
+        with self._lock:
+            for channel in self._channels:
+                channel.close()
+            self._channels.clear()
+            self._stubs.clear()
+
+
+@dataclass(frozen=True, slots=True)
+class _Unanswered:
+    council: str
+    reason: str
+    detail: str
+
+    def to_proto(self) -> federation_pb2.Unanswered:
+        return federation_pb2.Unanswered(council=self.council, reason=self.reason, detail=self.detail)
+
+
+def _validate(query: federation_pb2.RoutedQuery) -> None:
+    """InvalidInput naming the first thing wrong with a routed query's envelope."""
+    if not 1 <= len(query.query_id) <= MAX_QUERY_ID:
+        raise InvalidInput(f"query_id must be 1-{MAX_QUERY_ID} characters")
+    parse_purpose(query.purpose, allow_notification=True)
+    if not query.deliveries:
+        raise InvalidInput("a routed query needs at least one delivery")
+    if len(query.deliveries) > MAX_DELIVERIES:
+        raise InvalidInput(
+            f"a routed query holds at most {MAX_DELIVERIES} deliveries, got {len(query.deliveries)}"
+        )
+    seen: set[str] = set()
+    for delivery in query.deliveries:
+        if len(delivery.sealed) > MAX_SEALED_BYTES:
+            raise InvalidInput(
+                f"the delivery to {delivery.recipient[:20]} is {len(delivery.sealed)} bytes; "
+                f"at most {MAX_SEALED_BYTES} allowed"
+            )
+        if delivery.query_id != query.query_id or delivery.origin != query.origin:
+            raise InvalidInput(f"the delivery to {delivery.recipient[:20]} names another query or origin")
+        if delivery.recipient in seen:
+            raise InvalidInput(f"council {delivery.recipient[:20]} appears twice among the deliveries")
+        seen.add(delivery.recipient)
+
+
+def _classify(error: grpc.RpcError) -> _Unanswered:
+    code = error.code() if isinstance(error, grpc.Call) else grpc.StatusCode.UNKNOWN
+    details = (error.details() if isinstance(error, grpc.Call) else "") or ""
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return _Unanswered("", TIMEOUT, "no answer within the deadline")
+    if code == grpc.StatusCode.UNAVAILABLE:
+        return _Unanswered("", UNAVAILABLE, "the council's node could not be reached")
+    return _Unanswered("", REFUSED, f"{code.name}: {details[:_MAX_DETAIL]}")
+
+
+class Router:
+    """Routes a RoutedQuery from an authenticated origin to its recipients and collects the answers."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        channels: NodeChannels,
+        routing_log: RoutingLog,
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
+        self._registry = registry
+        self._channels = channels
+        self._log = routing_log
+        self._clock = clock
+
+    def route(
+        self, caller: str, query: federation_pb2.RoutedQuery, time_remaining_s: float | None = None
+    ) -> federation_pb2.RoutedAnswers:
+        """Check the caller is the active origin, validate the envelope, fan out, log, and answer.
+
+        caller is the common name of the caller's verified certificate; time_remaining_s is the caller's own
+        gRPC deadline, which caps the fan-out deadline so the answers get home in time."""
+        if caller != query.origin:
+            raise PermissionDenied(
+                f"council {caller} may route only its own queries, not one from {query.origin[:20]!r}"
+            )
+        snapshot = self._registry.snapshot()
+        snapshot.require_active(caller)
+        _validate(query)
+        deadline_s = min(query.deadline_ms or DEFAULT_DEADLINE_MS, MAX_DEADLINE_MS) / 1000
+        if time_remaining_s is not None:
+            deadline_s = max(0.0, min(deadline_s, time_remaining_s - _REPLY_MARGIN_S))
+
+        unanswered: list[_Unanswered] = []
+        targets: list[tuple[federation_pb2.Delivery, str]] = []
+        for delivery in query.deliveries:
+            entry = snapshot.councils.get(delivery.recipient)
+            if entry is None:
+                unanswered.append(_Unanswered(delivery.recipient, REFUSED, "unknown council"))
+            elif not entry.active:
+                unanswered.append(_Unanswered(delivery.recipient, REFUSED, denial(delivery.recipient, entry)))
+            else:
+                targets.append((delivery, entry.endpoint))
+
+        answers, silent = self._fan_out(query.query_id, targets, deadline_s)
+        unanswered.extend(silent)
+        self._log.record(
+            RoutingEntry(
+                query_id=query.query_id,
+                origin=query.origin,
+                purpose=query.purpose,
+                issued_at_ms=query.issued_at_ms,
+                routed_at_ms=self._clock(),
+                recipients=len(query.deliveries),
+                answered=tuple(sorted(answer.responder for answer in answers)),
+                unanswered=tuple(sorted((u.council, u.reason) for u in unanswered)),
+            )
+        )
+        return federation_pb2.RoutedAnswers(
+            answers=answers, unanswered=[u.to_proto() for u in sorted(unanswered, key=lambda u: u.council)]
+        )
+
+    def _fan_out(
+        self, query_id: str, targets: Sequence[tuple[federation_pb2.Delivery, str]], deadline_s: float
+    ) -> tuple[list[federation_pb2.SealedAnswer], list[_Unanswered]]:
+        if not targets:
+            return [], []
+        remaining = len(targets)
+        all_done = threading.Event()
+        lock = threading.Lock()
+
+        def one_done(_: grpc.Future) -> None:
+            nonlocal remaining
+            with lock:
+                remaining -= 1
+                if remaining == 0:
+                    all_done.set()
+
+        calls: list[tuple[str, grpc.Future]] = []
+        for delivery, endpoint in targets:
+            call = self._channels.stub(endpoint).Deliver.future(delivery, timeout=deadline_s)
+            call.add_done_callback(one_done)
+            calls.append((delivery.recipient, call))
+        # Each call carries the deadline itself; the extra second only guards against a lost callback.
+        all_done.wait(deadline_s + 1.0)
+
+        answers: list[federation_pb2.SealedAnswer] = []
+        silent: list[_Unanswered] = []
+        for council, call in calls:
+            if not call.done():
+                call.cancel()
+                silent.append(_Unanswered(council, TIMEOUT, "no answer within the deadline"))
+                continue
+            try:
+                answer: federation_pb2.SealedAnswer = call.result()
+            except grpc.RpcError as error:
+                problem = _classify(error)
+                silent.append(_Unanswered(council, problem.reason, problem.detail))
+                continue
+            except grpc.FutureCancelledError:
+                silent.append(_Unanswered(council, TIMEOUT, "no answer within the deadline"))
+                continue
+            if answer.query_id != query_id or answer.responder != council:
+                silent.append(
+                    _Unanswered(council, REFUSED, "the node's answer names another query or council")
+                )
+            elif len(answer.sealed) > MAX_SEALED_BYTES:
+                silent.append(_Unanswered(council, REFUSED, "the node's answer is larger than allowed"))
+            else:
+                answers.append(answer)
+        return answers, silent

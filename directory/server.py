@@ -1,0 +1,86 @@
+"""The directory's gRPC server: the Directory service over mutual TLS, plus the standard health service.
+
+`create_server` binds and returns (server, port) so tests can bind port 0; `serve` runs until stopped.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from concurrent import futures
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from whoelse.v1 import federation_pb2, federation_pb2_grpc
+
+from directory.keys import KeyDirectory
+from directory.registry import Registry
+from directory.router import NodeChannels, Router
+from directory.routing_log import RoutingLog
+from directory.servicer import DirectoryServicer
+from directory.storage import DirectoryDatabase
+from directory.token_service import TokenLimits, TokenService
+from directory.tree_heads import TreeHeadStore
+from federation.transport import SERVER_OPTIONS, MtlsIdentity, add_secure_port
+
+SERVICE_NAME = federation_pb2.DESCRIPTOR.services_by_name["Directory"].full_name
+
+
+def create_server(
+    address: str,
+    db: DirectoryDatabase,
+    identity: MtlsIdentity,
+    keys: KeyDirectory,
+    channels: NodeChannels,
+    *,
+    limits: TokenLimits | None = None,
+    workers: int = 32,
+) -> tuple[grpc.Server, int]:
+    """Build the directory server on address (HOST:PORT, port 0 for any) with mutual TLS. channels is the
+    router's pool of node connections; the caller closes it after stopping the server."""
+    signing_key = keys.signing_key()
+    registry = Registry(db)
+    routing_log = RoutingLog(db, signing_key)
+    servicer = DirectoryServicer(
+        registry=registry,
+        tokens=TokenService(db, keys, limits or TokenLimits()),
+        router=Router(registry, channels, routing_log),
+        heads=TreeHeadStore(db, registry),
+        routing_log=routing_log,
+        signing_key=signing_key,
+    )
+    # Route holds a worker while its fan-out runs (up to the deadline), so workers bound concurrent searches.
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), options=list(SERVER_OPTIONS))
+    federation_pb2_grpc.add_DirectoryServicer_to_server(servicer, server)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    port = add_secure_port(server, address, identity)
+    for name in ("", SERVICE_NAME):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return server, port
+
+
+def serve(
+    address: str,
+    db: DirectoryDatabase,
+    identity: MtlsIdentity,
+    keys: KeyDirectory,
+    *,
+    limits: TokenLimits | None = None,
+    ready: threading.Event | None = None,
+) -> None:
+    """Run the directory until SIGINT or SIGTERM."""
+    channels = NodeChannels(identity)
+    server, port = create_server(address, db, identity, keys, channels, limits=limits)
+    server.start()
+    print(f"directory listening on port {port}", flush=True)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    if ready is not None:
+        ready.set()
+    stop.wait()
+    server.stop(grace=2).wait()
+    channels.close()

@@ -1,0 +1,157 @@
+"""The Directory gRPC service: authenticates each caller by its mutual-TLS certificate, checks the council's
+standing in the registry, and converts between protobuf and the registry, token service, router and tree-head
+store. Domain errors become gRPC statuses in federation/status.py.
+
+Who may call what (the caller is the common name of its verified certificate):
+    Join            any council, as itself (suspended and revoked councils are refused)
+    GetCouncilList  active and pending councils (a pending node can see the list it is about to join)
+    EvaluateTokens, Route, PublishTreeHead   active councils only
+    GetTreeHeads    active councils and the federation's auditor certificate (CN "auditor")
+"""
+
+from __future__ import annotations
+
+import threading
+
+import grpc
+from whoelse.v1 import federation_pb2, federation_pb2_grpc
+
+from directory.registry import Registry, denial
+from directory.router import Router
+from directory.routing_log import RoutingLog
+from directory.token_service import RateLimited, TokenService
+from directory.tree_heads import TreeHeadStore
+from federation import ca
+from federation.council_list import CouncilStatus, sign
+from federation.errors import PermissionDenied, Unauthenticated
+from federation.merkle import SignedTreeHead
+from federation.signing import SigningKey
+from federation.status import grpc_errors
+from federation.transport import peer_certificate_pem, peer_council
+
+AUDITOR_CN = "auditor"
+
+
+class DirectoryServicer(federation_pb2_grpc.DirectoryServicer):
+    def __init__(
+        self,
+        registry: Registry,
+        tokens: TokenService,
+        router: Router,
+        heads: TreeHeadStore,
+        routing_log: RoutingLog,
+        signing_key: SigningKey,
+    ) -> None:
+        self._registry = registry
+        self._tokens = tokens
+        self._router = router
+        self._heads = heads
+        self._routing_log = routing_log
+        self._signing_key = signing_key
+        self._signed: federation_pb2.SignedCouncilList | None = None
+        self._signed_version = -1
+        self._lock = threading.Lock()
+
+    def _active_caller(self, context: grpc.ServicerContext) -> str:
+        caller = peer_council(context)
+        self._registry.require_active(caller)
+        return caller
+
+    @grpc_errors
+    def Join(
+        self, request: federation_pb2.JoinRequest, context: grpc.ServicerContext
+    ) -> federation_pb2.JoinResponse:
+        caller = peer_council(context)
+        certificate = peer_certificate_pem(context)
+        if certificate is None:
+            raise Unauthenticated("Join needs the caller's certificate (mutual TLS)")
+        status = self._registry.join(
+            caller,
+            request.council_code,
+            request.council_name,
+            request.endpoint,
+            bytes(request.signing_key),
+            bytes(request.sealing_key),
+            ca.fingerprint(certificate),
+        )
+        return federation_pb2.JoinResponse(status=status.value)
+
+    @grpc_errors
+    def GetCouncilList(
+        self, request: federation_pb2.CouncilListRequest, context: grpc.ServicerContext
+    ) -> federation_pb2.SignedCouncilList:
+        caller = peer_council(context)
+        entry = self._registry.get(caller)
+        if entry is None or entry.status not in (CouncilStatus.ACTIVE, CouncilStatus.PENDING):
+            raise PermissionDenied(denial(caller, entry))
+        return self._signed_list()
+
+    def _signed_list(self) -> federation_pb2.SignedCouncilList:
+        """Signed once per version: every caller of one version gets the same bytes."""
+        council_list = self._registry.council_list()
+        with self._lock:
+            if self._signed is None or self._signed_version != council_list.version:
+                self._signed = sign(council_list, self._signing_key)
+                self._signed_version = council_list.version
+            return self._signed
+
+    @grpc_errors
+    def EvaluateTokens(
+        self, request: federation_pb2.TokenRequest, context: grpc.ServicerContext
+    ) -> federation_pb2.TokenResponse:
+        caller = self._active_caller(context)
+        try:
+            result = self._tokens.evaluate(caller, [bytes(b) for b in request.blinded], request.key_id)
+        except RateLimited as exc:
+            # Not a WhoElseError that federation/status.py maps, so set the status here; the empty response
+            # is discarded by gRPC because the status is not OK.
+            context.set_trailing_metadata((("retry-after-ms", str(int(exc.retry_after_s * 1000))),))
+            context.set_code(grpc.StatusCode.RESOURCE_EXHAUSTED)
+            context.set_details(str(exc))
+            return federation_pb2.TokenResponse()
+        return federation_pb2.TokenResponse(
+            evaluated=result.evaluated, proof=result.proof, key_id=result.key_id
+        )
+
+    @grpc_errors
+    def Route(
+        self, request: federation_pb2.RoutedQuery, context: grpc.ServicerContext
+    ) -> federation_pb2.RoutedAnswers:
+        caller = peer_council(context)
+        return self._router.route(caller, request, context.time_remaining())
+
+    @grpc_errors
+    def PublishTreeHead(
+        self, request: federation_pb2.TreeHead, context: grpc.ServicerContext
+    ) -> federation_pb2.PublishTreeHeadResponse:
+        caller = peer_council(context)
+        head = SignedTreeHead(
+            request.log_id,
+            request.tree_size,
+            bytes(request.root_hash),
+            request.timestamp_ms,
+            bytes(request.signature),
+        )
+        self._heads.publish(caller, head)
+        return federation_pb2.PublishTreeHeadResponse(accepted=True)
+
+    @grpc_errors
+    def GetTreeHeads(
+        self, request: federation_pb2.TreeHeadsRequest, context: grpc.ServicerContext
+    ) -> federation_pb2.TreeHeadsResponse:
+        caller = peer_council(context)
+        if caller != AUDITOR_CN:
+            self._registry.require_active(caller)
+        heads = [*self._heads.latest(), self._routing_log.head()]
+        return federation_pb2.TreeHeadsResponse(
+            heads=[
+                federation_pb2.TreeHead(
+                    log_id=h.log_id,
+                    tree_size=h.tree_size,
+                    root_hash=h.root_hash,
+                    timestamp_ms=h.timestamp_ms,
+                    signature=h.signature,
+                )
+                for h in heads
+            ]
+        )

@@ -1,0 +1,199 @@
+"""The directory's database: the council registry, the OPRF key list (public halves only), token-evaluation
+counts, the councils' published tree heads and the routing log. No child data, and no sealed payload, ever.
+
+SQLite file (one per directory, WAL) or PostgreSQL by URL. The schema is small and owned by the directory
+alone, so it is created with `metadata.create_all` rather than migrations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Engine,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    create_engine,
+    event,
+    select,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from federation.errors import ConfigError, Unavailable
+from federation.transparency_log import define_log_table
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class CouncilRow(Base):
+    """One council in the registry."""
+
+    __tablename__ = "councils"
+
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    endpoint: Mapped[str] = mapped_column(String(300))
+    signing_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    sealing_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    certificate_fingerprint: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+    updated_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class SettingRow(Base):
+    """Small named values: the council-list version, where the key files live."""
+
+    __tablename__ = "directory_settings"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class OprfKeyRow(Base):
+    """A match-token key's public half and state. The secret lives in a 0600 file under the key directory."""
+
+    __tablename__ = "oprf_keys"
+
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    state: Mapped[str] = mapped_column(String(16))  # current, previous or retired
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+    retired_at_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class TokenUsageRow(Base):
+    """One EvaluateTokens call: who, how many, which key, when. Never the blinded or evaluated values."""
+
+    __tablename__ = "token_usage"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    council: Mapped[str] = mapped_column(String(16), index=True)
+    count: Mapped[int] = mapped_column(Integer)
+    key_id: Mapped[str] = mapped_column(String(64))
+    at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class TreeHeadRow(Base):
+    """The latest signed tree head each council published for its audit log."""
+
+    __tablename__ = "tree_heads"
+
+    log_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tree_size: Mapped[int] = mapped_column(BigInteger)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    timestamp_ms: Mapped[int] = mapped_column(BigInteger)
+    signature: Mapped[bytes] = mapped_column(LargeBinary(64))
+    received_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+ROUTING_LOG = define_log_table(Base.metadata, "routing_log")
+"""The directory's routing log (federation/transparency_log.py): one entry per routed query holding only its
+metadata (origin, query id, purpose, times, who answered). Never a sealed payload."""
+
+
+def database_url(value: str) -> str:
+    """Accept a SQLAlchemy URL or a plain file path (taken as a SQLite file)."""
+    if "://" in value:
+        return value
+    return f"sqlite:///{Path(value).expanduser().resolve()}"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets the operator's CLI (approve, revoke, rotate) write while the server reads.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+class DirectoryDatabase:
+    """The directory's database: an engine plus a session factory."""
+
+    def __init__(self, url: str) -> None:
+        try:
+            parsed = make_url(database_url(url))
+        except ArgumentError as exc:
+            raise ConfigError(f"db: not a valid database URL or path: {url!r}") from exc
+        if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        self.url = parsed
+        self.engine: Engine = create_engine(parsed, pool_pre_ping=True)
+        if parsed.get_backend_name() == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, url: str) -> DirectoryDatabase:
+        """Open (creating the tables if needed) the directory database at url or file path."""
+        db = cls(url)
+        db.create_tables()
+        return db
+
+    def create_tables(self) -> None:
+        try:
+            Base.metadata.create_all(self.engine)
+        except OperationalError as exc:
+            where = self.url.render_as_string(hide_password=True)
+            raise Unavailable(f"db: cannot open the directory database {where}") from exc
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A unit of work: commits on success, rolls back on any error."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def get_setting(session: Session, name: str) -> str | None:
+    row = session.get(SettingRow, name)
+    return row.value if row else None
+
+
+def set_setting(session: Session, name: str, value: str) -> None:
+    row = session.get(SettingRow, name)
+    if row is None:
+        session.add(SettingRow(name=name, value=value))
+    else:
+        row.value = value
+
+
+COUNCIL_LIST_VERSION = "council_list_version"
+
+
+def council_list_version(session: Session) -> int:
+    return int(get_setting(session, COUNCIL_LIST_VERSION) or "0")
+
+
+def bump_council_list_version(session: Session) -> int:
+    """Every change to what the signed council list says (a council's entry, the OPRF keys) gets a new
+    version, so nodes can refuse to go back to an older list."""
+    # SELECT ... FOR UPDATE where the backend has it (PostgreSQL); SQLite serialises writers anyway.
+    row = session.scalars(
+        select(SettingRow).where(SettingRow.name == COUNCIL_LIST_VERSION).with_for_update()
+    ).first()
+    version = (int(row.value) if row else 0) + 1
+    set_setting(session, COUNCIL_LIST_VERSION, str(version))
+    return version

@@ -1,0 +1,83 @@
+"""Mutual TLS and council standing: who the directory refuses, and the reason each refusal gives."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from whoelse.v1 import federation_pb2
+
+from federation import ca
+from tests.directory.conftest import LEEDS, PENDING, REVOKED, SUSPENDED, Directory, expired_credentials
+
+LIST = federation_pb2.CouncilListRequest()
+
+
+def _code(call: object) -> grpc.StatusCode:
+    assert isinstance(call, grpc.Call)
+    return call.code()
+
+
+def test_an_active_council_gets_the_council_list(directory: Directory) -> None:
+    signed = directory.stub(LEEDS).GetCouncilList(LIST, timeout=5)
+    assert signed.signature and signed.council_list
+
+
+def test_a_certificate_from_another_ca_fails_the_handshake(directory: Directory) -> None:
+    rogue_key, rogue_cert = ca.issue(*ca.init_ca("Rogue CA"), LEEDS)
+    with pytest.raises(grpc.RpcError) as refused:
+        directory.stub_with(rogue_key, rogue_cert).GetCouncilList(LIST, timeout=5)
+    assert _code(refused.value) == grpc.StatusCode.UNAVAILABLE
+
+
+def test_an_expired_certificate_fails_the_handshake(directory: Directory) -> None:
+    key, cert = expired_credentials(directory.pki, LEEDS)
+    with pytest.raises(grpc.RpcError) as refused:
+        directory.stub_with(key, cert).GetCouncilList(LIST, timeout=5)
+    assert _code(refused.value) == grpc.StatusCode.UNAVAILABLE
+
+
+def test_a_caller_without_a_certificate_fails_the_handshake(directory: Directory) -> None:
+    with pytest.raises(grpc.RpcError) as refused:
+        directory.stub_with(None, None).GetCouncilList(LIST, timeout=5)
+    assert _code(refused.value) == grpc.StatusCode.UNAVAILABLE
+
+
+@pytest.mark.parametrize(
+    ("caller", "reason"),
+    [
+        (REVOKED, f"council {REVOKED} is revoked"),
+        (SUSPENDED, f"council {SUSPENDED} is suspended"),
+        ("E06000099", "council E06000099 is not registered with the directory"),
+    ],
+)
+@pytest.mark.parametrize("rpc", ["GetCouncilList", "EvaluateTokens", "PublishTreeHead", "GetTreeHeads"])
+def test_revoked_suspended_and_unknown_councils_are_refused_with_the_reason(
+    directory: Directory, caller: str, reason: str, rpc: str
+) -> None:
+    requests = {
+        "GetCouncilList": LIST,
+        "EvaluateTokens": federation_pb2.TokenRequest(blinded=[bytes(32)]),
+        "PublishTreeHead": federation_pb2.TreeHead(log_id=caller, root_hash=bytes(32), signature=bytes(64)),
+        "GetTreeHeads": federation_pb2.TreeHeadsRequest(),
+    }
+    with pytest.raises(grpc.RpcError) as refused:
+        getattr(directory.stub(caller), rpc)(requests[rpc], timeout=5)
+    assert _code(refused.value) == grpc.StatusCode.PERMISSION_DENIED
+    assert refused.value.details() == reason
+
+
+def test_a_pending_council_may_read_the_list_but_not_evaluate_tokens(directory: Directory) -> None:
+    directory.stub(PENDING).GetCouncilList(LIST, timeout=5)
+    with pytest.raises(grpc.RpcError) as refused:
+        directory.stub(PENDING).EvaluateTokens(federation_pb2.TokenRequest(blinded=[bytes(32)]), timeout=5)
+    assert _code(refused.value) == grpc.StatusCode.PERMISSION_DENIED
+    assert "pending approval" in refused.value.details()
+
+
+def test_a_suspension_applies_to_the_very_next_call(directory: Directory) -> None:
+    stub = directory.stub(LEEDS)
+    stub.GetCouncilList(LIST, timeout=5)
+    directory.registry.suspend(LEEDS)
+    with pytest.raises(grpc.RpcError) as refused:
+        stub.GetCouncilList(LIST, timeout=5)
+    assert refused.value.details() == f"council {LEEDS} is suspended"
