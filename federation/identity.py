@@ -126,6 +126,7 @@ _POSTCODE = re.compile(r"^(?:([A-Z]{1,2}[0-9][A-Z0-9]?)([0-9][A-Z]{2})|(GIR)(0AA
 PSEUDO_POSTCODE_AREA = "ZZ99"
 
 
+@functools.lru_cache(maxsize=65536)  # pure, and names repeat heavily across a council's records
 def normalise_name(name: str) -> str:
     """Fold a name for comparison: no accents, apostrophes or full stops, casefolded, spaces collapsed."""
     decomposed = unicodedata.normalize("NFKD", name.translate(_FOLD))
@@ -149,6 +150,7 @@ def compact(name: str) -> str:
     return normalise_name(name).replace("-", "").replace(" ", "")
 
 
+@functools.lru_cache(maxsize=65536)
 def name_parts(surname: str) -> tuple[str, ...]:
     """The joined form of a (possibly multi-part) name first, then each meaningful part, without repeats.
 
@@ -162,6 +164,7 @@ def name_parts(surname: str) -> tuple[str, ...]:
     return _unique(["".join(words), *parts])
 
 
+@functools.lru_cache(maxsize=65536)
 def phonetic(name: str) -> str:
     """Metaphone code of a name (see the module docstring for why Metaphone), never empty for a real name.
 
@@ -191,6 +194,7 @@ def _nickname_table() -> dict[str, tuple[str, ...]]:
     return {name: tuple(canonicals) for name, canonicals in table.items()}
 
 
+@functools.lru_cache(maxsize=65536)
 def canonical_forenames(forename: str) -> tuple[str, ...]:
     """Every canonical given name a forename may stand for: "Bill" → ("william",), "Alex" → three names.
 

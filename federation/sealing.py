@@ -115,6 +115,6 @@ def unpad(padded: bytes) -> bytes:
         raise InvalidInput(
             f"padded payload claims {length} bytes but holds {len(padded) - LENGTH_PREFIX_BYTES}"
         )
-    if any(padded[end:]):
+    if padded.count(0, end) != len(padded) - end:
         raise InvalidInput("padded payload has non-zero bytes after its content")
     return bytes(padded[LENGTH_PREFIX_BYTES:end])

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from federation.errors import InvalidInput
+from federation.errors import InvalidInput, WhoElseError
 from federation.identity import Identity
 from node.storage.database import Database
 
@@ -80,9 +80,53 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    if args.config:
+        from node.config import load_config
+        from node.runtime import NodeRuntime
+
+        NodeRuntime(load_config(Path(args.config))).serve_forever()
+        return 0
     from node.server import serve
 
     serve(args.listen, open_db(args))
+    return 0
+
+
+def cmd_seed_practitioners(args: argparse.Namespace) -> int:
+    """Demo only: create eligible accounts for synthetic practitioners and write their credentials."""
+    from node.accounts.credentials import Passwords, generate_password
+    from node.accounts.service import AccountService
+
+    db = open_db(args)
+    council = _settings(db).council.code
+    accounts = AccountService(db, passwords=Passwords(time_cost=1, memory_kib=8192, parallelism=1))
+    today = dt.date.today()
+    out = []
+    for line in Path(args.source).read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        entry = json.loads(line)
+        if entry.get("council") not in (None, council):
+            continue
+        password = generate_password()
+        try:
+            existing = accounts.get(entry["username"])
+        except WhoElseError:
+            existing = None
+        if existing is None:
+            _, totp = accounts.add(
+                username=entry["username"], display_name=entry["name"], role=entry["role"],
+                organisation=entry["organisation"], contact=entry["contact"], password=password,
+                manager_authorised_by="Demo Manager", manager_authorised_on=today, dbs_checked_on=today,
+                training_completed_on=today, agreement_signed_on=today, organisation_accredited=True,
+            )  # fmt: skip
+        else:
+            totp = accounts.reset_credentials(entry["username"], password)
+        out.append({"council": council, "username": entry["username"], "name": entry["name"],
+                    "role": entry["role"], "password": password, "totp_secret": totp.secret})  # fmt: skip
+    Path(args.out).write_text(json.dumps(out, indent=2), encoding="utf-8")
+    Path(args.out).chmod(0o600)
+    print(f"{len(out)} demo practitioners for {council}; credentials in {args.out}")
     return 0
 
 
@@ -147,9 +191,21 @@ def register(commands: Any, benchmarks: Any) -> None:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(handler=cmd_import)
 
-    p = with_db(node_sub.add_parser("serve", help="run the node's gRPC server"))
-    p.add_argument("--listen", default="127.0.0.1:50051")
+    p = with_db(node_sub.add_parser("serve", help="run the node's gRPC servers"))
+    p.add_argument(
+        "--config", help="federated node: YAML config (see node/config.py); overrides --db/--listen"
+    )
+    p.add_argument("--listen", default="127.0.0.1:50051", help="local-only node: CouncilNode address")
     p.set_defaults(handler=cmd_serve)
+
+    p = with_db(
+        node_sub.add_parser("seed-practitioners", help="demo only: eligible accounts from synth output")
+    )
+    p.add_argument(
+        "--from", dest="source", required=True, help="practitioners.jsonl written by whoelse synth"
+    )
+    p.add_argument("--out", required=True, help="where to write the credentials (JSON, mode 0600)")
+    p.set_defaults(handler=cmd_seed_practitioners)
 
     p = with_db(node_sub.add_parser("search", help="search this council's own records"))
     add_identity_args(p)

@@ -73,6 +73,7 @@ NESTED = {
 }  # fmt: skip
 
 _NAME = re.compile(r"^[^\W\d_]+(?:[ '’\-.]+[^\W\d_]+)*\.?$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _RECORD_ID = re.compile(r"^[A-Za-z0-9_\-/.]{1,64}$")
 
 
@@ -110,7 +111,7 @@ def _text(value: Any, field: str, errors: _Errors, *, required: bool, limit: int
     if len(text) > limit:
         errors.add(field, f"too long ({len(text)} characters; at most {limit})")
         return ""
-    if any(ord(c) < 32 for c in text):
+    if _CONTROL.search(text):
         errors.add(field, "contains control characters")
         return ""
     return text

@@ -188,7 +188,7 @@ def test_cli_import_error_is_one_line_per_problem(tmp_path: Path, capsys: pytest
 
 
 def test_killed_import_keeps_committed_batches_and_rerun_completes(tmp_path: Path) -> None:
-    rows = [good_row(record_id=f"K-{i:06d}", forename=f"Child{chr(65 + i % 26)}") for i in range(30000)]
+    rows = [good_row(record_id=f"K-{i:06d}", forename=f"Child{chr(65 + i % 26)}") for i in range(12000)]
     for i, row in enumerate(rows):
         row["forename"] = ["Ann", "Liam", "Zoë", "Omar", "Ewa", "Kai"][i % 6]
         row["date_of_birth"] = f"20{10 + i % 8:02d}-{1 + i % 12:02d}-{1 + i % 28:02d}"
@@ -225,9 +225,9 @@ def test_killed_import_keeps_committed_batches_and_rerun_completes(tmp_path: Pat
             "select count(*) from children c"
             " where not exists (select 1 from match_tags t where t.child_id = c.id)"
         ).fetchone()[0]
-    assert children < 30000, "the import finished before it could be killed"
+    assert children < 12000, "the import finished before it could be killed"
     assert children % 2000 == 0  # whole batches only
     assert untagged == 0  # no half-written record
     assert main(["node", "import", str(path), "--db", str(dbfile), "--quiet"]) == 0
     with sqlite3.connect(dbfile) as conn:
-        assert conn.execute("select count(*) from children").fetchone()[0] == 30000
+        assert conn.execute("select count(*) from children").fetchone()[0] == 12000

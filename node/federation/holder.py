@@ -1,0 +1,170 @@
+"""Answering a federated query delivered to this council (the recipient side of one search).
+
+What leaves: one SignedAnswer, padded to a fixed size and sealed to the origin council. It carries only the
+`Disclosure` objects the disclosure rules built for records that match the searched identity; a council that
+holds nothing sends an equally sized empty answer. The searched identity is readable here only for tags this
+council already holds (each is sealed under a key derived from the token behind its tag).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from whoelse.v1 import federation_pb2
+from whoelse.v1 import records_pb2 as pb
+
+from federation.answers import seal_answer
+from federation.council_list import CouncilListCache
+from federation.errors import NotFound, Refused
+from federation.query import KIND_NOTIFICATION, OriginKeys, VerifiedQuery, open_delivery
+from federation.replay import ReplayCache
+from node.disclosure import Disclosure, disclose
+from node.matching import identity_of
+from node.records import ChildRecord
+from node.scoring import MatchScore, score
+from node.settings import NodeSettings
+from node.storage.database import Database
+from node.storage.record_store import load_records
+from node.storage.tables import MatchTag
+from node.wire import disclosure_to_pb, identity_from_pb
+
+MAX_CANDIDATES = 10
+
+
+@dataclass(frozen=True)
+class Matched:
+    record: ChildRecord
+    score: MatchScore
+
+
+DisclosureHook = Callable[[VerifiedQuery, ChildRecord, Disclosure], None]
+ReceivedHook = Callable[[VerifiedQuery, int], None]
+NotificationHook = Callable[[VerifiedQuery, ChildRecord, federation_pb2.AlertEvent], int]
+
+
+def council_lookup(cache: CouncilListCache) -> Callable[[str], OriginKeys | None]:
+    """Adapt the cached, directory-signed council list to what the protocol library asks for."""
+
+    def lookup(code: str) -> OriginKeys | None:
+        current = cache.current
+        entry = current.find(code) if current else None
+        if entry is None:
+            return None
+        return OriginKeys(signing_key=entry.signing_key, active=entry.active, status=entry.status.value)
+
+    return lookup
+
+
+class Holder:
+    """Opens, verifies and answers deliveries addressed to this council."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: NodeSettings,
+        councils: CouncilListCache,
+        *,
+        replay: ReplayCache | None = None,
+        on_received: ReceivedHook | None = None,
+        on_disclosure: DisclosureHook | None = None,
+        on_notification: NotificationHook | None = None,
+        today: Callable[[], dt.date] = dt.date.today,
+    ) -> None:
+        self._db = db
+        self._settings = settings
+        self._councils = councils
+        self._lookup = council_lookup(councils)
+        self._replay = replay or ReplayCache()
+        self._on_received = on_received
+        self._on_disclosure = on_disclosure
+        self._on_notification = on_notification
+        self._today = today
+
+    def answer(
+        self, delivery: federation_pb2.Delivery, now_ms: int | None = None
+    ) -> federation_pb2.SealedAnswer:
+        now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        council = self._settings.council
+        query = open_delivery(
+            delivery,
+            council.code,
+            self._settings.sealing_key,
+            lookup_origin=self._lookup,
+            replay=self._replay,
+            now_ms=now_ms,
+        )
+        matched = self._match(query)
+        answer = federation_pb2.Answer(query_id=query.query_id, responder=council.code)
+        if query.kind == KIND_NOTIFICATION:
+            answer.alerts_delivered = self._notify(query, matched)
+        else:
+            answer.candidates.extend(self._disclose(query, matched))
+        if self._on_received:
+            self._on_received(query, len(answer.candidates))
+        try:
+            origin_key = self._councils.sealing_key(query.origin)
+        except NotFound as exc:
+            raise Refused(f"unknown council {query.origin}") from exc
+        return seal_answer(answer, self._settings.signing_key, origin_key)
+
+    def _match(self, query: VerifiedQuery) -> list[tuple[Matched, int, bytes]]:
+        """Records sharing a tag with the query, scored against the identity opened with that tag's key."""
+        tags = list(query.lookup_tags)
+        with self._db.session() as session:
+            rows = session.execute(
+                select(MatchTag.child_id, MatchTag.tag, MatchTag.secret).where(
+                    MatchTag.tag.in_(tags), MatchTag.scheme == query.oprf_key_id
+                )
+            ).all()
+            if not rows:
+                return []
+            held: dict[int, list[tuple[bytes, bytes]]] = defaultdict(list)
+            for child_id, tag, secret in rows:
+                if secret is not None:
+                    held[child_id].append((tag, secret))
+            ranked = sorted(held, key=lambda cid: -len(held[cid]))[: MAX_CANDIDATES * 4]
+            records = load_records(session, ranked)
+        position = {tag: i for i, tag in enumerate(tags)}
+        out: list[tuple[Matched, int, bytes]] = []
+        searched = None
+        for child_id in ranked:
+            tag, secret = held[child_id][0]
+            index = position[tag]
+            if searched is None:
+                # Any held tag opens the same identity; failure means the sender did not seal it for us.
+                searched = identity_from_pb(query.demographics_for(index, secret))
+            record = records[child_id]
+            result = score(searched, identity_of(record))
+            if result.band != "non-match":
+                out.append((Matched(record, result), index, secret))
+        out.sort(key=lambda m: -m[0].score.total)
+        return out[:MAX_CANDIDATES]
+
+    def _disclose(
+        self, query: VerifiedQuery, matched: list[tuple[Matched, int, bytes]]
+    ) -> list[pb.Candidate]:
+        today = self._today()
+        candidates = []
+        for m, _, _ in matched:
+            disclosure = disclose(m.record, self._settings.council, today)
+            if disclosure is None:  # retention ended: archived, never disclosed
+                continue
+            if self._on_disclosure:
+                self._on_disclosure(query, m.record, disclosure)
+            candidates.append(
+                pb.Candidate(score=m.score.total, band=m.score.band, disclosure=disclosure_to_pb(disclosure))
+            )
+        return candidates
+
+    def _notify(self, query: VerifiedQuery, matched: list[tuple[Matched, int, bytes]]) -> int:
+        delivered = 0
+        for m, index, secret in matched:
+            if m.score.band != "match" or self._on_notification is None:
+                continue  # alerts only for confident matches: a wrong alert would itself disclose
+            delivered += self._on_notification(query, m.record, query.event_for(index, secret))
+        return delivered

@@ -1,0 +1,81 @@
+"""Tokenising this council's records for federated search: match keys → OPRF tokens → (tag, key) rows.
+
+Runs after import and after an OPRF key rotation: every record lacking tags under the current key id is
+tokenised in batches through the directory (one EvaluateTokens call per batch; the directory sees only
+blinded points). Rows for retired key ids are dropped once the current key covers every record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import delete, exists, insert, select
+from sqlalchemy.orm import Session
+
+from federation.match_keys import MatchKey, match_keys
+from federation.tokens import Evaluator, TokenMaterial, tokenise
+from node.matching import identity_of
+from node.storage.database import Database
+from node.storage.record_store import load_records
+from node.storage.tables import Child, MatchTag
+from node.tags import LOCAL_SCHEME
+
+RECORDS_PER_BATCH = 250  # ≈ 3,000 keys: one directory call, well under its per-call limit
+
+
+def pending_children(session: Session, scheme: str, limit: int) -> list[int]:
+    """Records with no tags under `scheme` (new, re-imported, or from before a key rotation)."""
+    has_tags = exists().where(MatchTag.child_id == Child.id, MatchTag.scheme == scheme)
+    return list(session.scalars(select(Child.id).where(~has_tags).order_by(Child.id).limit(limit)))
+
+
+def tokenise_pending(
+    db: Database,
+    evaluate: Evaluator,
+    public_key: bytes,
+    key_id: str,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Tokenise every record lacking tags under `key_id`; returns how many records were tokenised."""
+    done = 0
+    while True:
+        with db.session() as session:
+            ids = pending_children(session, key_id, RECORDS_PER_BATCH)
+            if not ids:
+                return done
+            records = load_records(session, ids)
+        keys_of: dict[int, list[MatchKey]] = {
+            child_id: sorted(match_keys(identity_of(r)), key=lambda k: k.encode())
+            for child_id, r in records.items()
+        }
+        unique = list(dict.fromkeys(k for keys in keys_of.values() for k in keys))
+        material: dict[MatchKey, TokenMaterial] = {
+            m.key: m for m in tokenise(unique, evaluate, public_key, key_id, batch=len(unique) or 1)
+        }
+        rows = [
+            {
+                "tag": material[k].tag,
+                "scheme": key_id,
+                "child_id": child_id,
+                "secret": material[k].demographics_key,
+            }
+            for child_id, keys in keys_of.items()
+            for k in keys
+        ]
+        with db.session() as session:
+            # A record re-imported meanwhile has a new id; rows for vanished ids are simply not written.
+            alive = set(session.scalars(select(Child.id).where(Child.id.in_(list(keys_of)))))
+            rows = [r for r in rows if r["child_id"] in alive]
+            if rows:
+                session.connection().execute(insert(MatchTag), rows)
+        done += len(keys_of)
+        if progress:
+            progress(done)
+
+
+def drop_schemes_except(db: Database, keep: set[str]) -> int:
+    """Delete tags made under retired OPRF keys (never the node's local tags)."""
+    with db.session() as session:
+        result = session.execute(delete(MatchTag).where(MatchTag.scheme.not_in(keep | {LOCAL_SCHEME})))
+        return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,210 @@
+"""A running council node: its two gRPC servers and its background upkeep, assembled from a NodeConfig.
+
+- federation port (mutual TLS, only the directory calls it): FederationNode.Deliver / Ping;
+- practitioner port (TLS): Practitioner (log in, search, alerts) and CouncilNode (local search), with health
+  and reflection;
+- upkeep every few seconds: join the directory, refresh the signed council list, tokenise new records under
+  the current match-token key, send queued alerts, publish the audit log's tree head.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent import futures
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from whoelse.v1 import (
+    federation_pb2,
+    federation_pb2_grpc,
+    node_pb2,
+    node_pb2_grpc,
+    practitioner_pb2,
+    practitioner_pb2_grpc,
+)
+
+from federation.council_list import CouncilListCache, load_verify_key
+from federation.errors import ConfigError, WhoElseError
+from federation.transport import (
+    SERVER_OPTIONS,
+    MtlsIdentity,
+    add_secure_port,
+    council_list_fetcher,
+    secure_channel,
+)
+from node.accounts.service import AccountService
+from node.config import NodeConfig
+from node.federation.holder import Holder
+from node.federation.searcher import FederatedSearch
+from node.federation.servicer import FederationNodeServicer
+from node.federation.tokenise import drop_schemes_except, tokenise_pending
+from node.practitioner_servicer import PractitionerServicer
+from node.servicer import CouncilNodeServicer
+from node.settings import NodeSettings, load
+from node.storage.database import Database
+
+log = logging.getLogger(__name__)
+UPKEEP_INTERVAL_S = 2.0
+
+
+@dataclass
+class Servers:
+    federation: grpc.Server
+    federation_port: int
+    practitioner: grpc.Server
+    practitioner_port: int
+
+
+class NodeRuntime:
+    def __init__(self, config: NodeConfig) -> None:
+        self.config = config
+        self.db = Database(config.database)
+        self.db.migrate()
+        with self.db.session() as session:
+            self.settings: NodeSettings = load(session)
+        self.identity = MtlsIdentity.from_files(config.tls.ca, config.tls.cert, config.tls.key)
+        self.identity.check()
+        if self.identity.common_name != self.settings.council.code:
+            raise ConfigError(
+                f"config key tls.cert: the certificate names {self.identity.common_name}, "
+                f"but this node is {self.settings.council.code}"
+            )
+        config.state_dir.mkdir(parents=True, exist_ok=True)
+        self.councils = CouncilListCache(
+            config.state_dir / "council-list.bin", load_verify_key(config.directory_verify_key)
+        )
+        self.channel = secure_channel(config.directory, self.identity)
+        self.directory = federation_pb2_grpc.DirectoryStub(self.channel)
+        self.fetch_councils = council_list_fetcher(self.channel)
+        self.accounts = AccountService(self.db)
+        self.holder = Holder(self.db, self.settings, self.councils)
+        self.search = FederatedSearch(
+            self.settings,
+            self.councils,
+            self.directory,
+            self.fetch_councils,
+            deadline_ms=config.search_deadline_ms,
+        )
+        self._stop = threading.Event()
+        self._joined = False
+        self.advertise = config.listen_federation
+
+    # ---- servers ---------------------------------------------------------------------------------------
+
+    def council_name(self, code: str) -> str:
+        current = self.councils.current
+        entry = current.find(code) if current else None
+        return entry.name if entry else code
+
+    def start(self) -> Servers:
+        fed = grpc.server(futures.ThreadPoolExecutor(max_workers=32), options=list(SERVER_OPTIONS))
+        federation_pb2_grpc.add_FederationNodeServicer_to_server(FederationNodeServicer(self.holder), fed)
+        fed_port = add_secure_port(fed, self.config.listen_federation, self.identity)
+
+        prac = grpc.server(futures.ThreadPoolExecutor(max_workers=32), options=list(SERVER_OPTIONS))
+        practitioner_pb2_grpc.add_PractitionerServicer_to_server(
+            PractitionerServicer(self.accounts, self.search, self.council_name), prac
+        )
+        node_pb2_grpc.add_CouncilNodeServicer_to_server(CouncilNodeServicer(self.db, self.settings), prac)
+        health_servicer = health.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, prac)
+        names = (
+            practitioner_pb2.DESCRIPTOR.services_by_name["Practitioner"].full_name,
+            node_pb2.DESCRIPTOR.services_by_name["CouncilNode"].full_name,
+            health.SERVICE_NAME,
+            reflection.SERVICE_NAME,
+        )
+        reflection.enable_server_reflection(names, prac)
+        # Practitioners authenticate with password + TOTP, so this port is server-authenticated TLS only.
+        credentials = grpc.ssl_server_credentials([(self.identity.key_pem, self.identity.cert_pem)])
+        try:
+            prac_port = prac.add_secure_port(self.config.listen_practitioner, credentials)
+        except RuntimeError as exc:
+            raise ConfigError(
+                f"config key listen_practitioner: cannot bind {self.config.listen_practitioner}"
+            ) from exc
+        for name in ("", *names[:2]):
+            health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        if self.config.listen_federation.endswith(":0"):
+            host = self.config.listen_federation.rsplit(":", 1)[0]
+            self.advertise = f"{host}:{fed_port}"
+        fed.start()
+        prac.start()
+        threading.Thread(target=self._upkeep_loop, name="upkeep", daemon=True).start()
+        return Servers(fed, fed_port, prac, prac_port)
+
+    def stop(self, servers: Servers) -> None:
+        self._stop.set()
+        servers.federation.stop(grace=1)
+        servers.practitioner.stop(grace=1).wait()
+        self.channel.close()
+        self.db.dispose()
+
+    # ---- upkeep ----------------------------------------------------------------------------------------
+
+    def _upkeep_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.upkeep()
+            except WhoElseError as exc:
+                log.warning("upkeep: %s", exc)
+            except grpc.RpcError as exc:
+                log.warning(
+                    "upkeep: directory call failed: %s", exc.code() if isinstance(exc, grpc.Call) else exc
+                )
+            except Exception:
+                log.exception("upkeep failed")
+            self._stop.wait(UPKEEP_INTERVAL_S)
+
+    def join(self) -> str:
+        reply = self.directory.Join(
+            federation_pb2.JoinRequest(
+                council_code=self.settings.council.code,
+                council_name=self.settings.council.name,
+                endpoint=self.advertise,
+                signing_key=self.settings.signing_key.verify_key_bytes,
+                sealing_key=self.settings.sealing_key.public_key_bytes,
+            ),
+            timeout=5,
+        )
+        return str(reply.status)
+
+    def upkeep(self) -> None:
+        """One round of background work; safe to call repeatedly (tests call it directly)."""
+        if not self._joined:
+            status = self.join()
+            self._joined = status == "active"
+        try:
+            councils = self.councils.refresh(self.fetch_councils)
+        except WhoElseError:
+            councils = self.councils.require()
+        if not councils.oprf_key_id:
+            return
+        from node.federation.searcher import evaluator
+
+        tokenise_pending(
+            self.db,
+            evaluator(self.directory, councils.oprf_key_id),
+            councils.oprf_public_key,
+            councils.oprf_key_id,
+        )
+        drop_schemes_except(self.db, {councils.oprf_key_id, *councils.previous_oprf_key_ids})
+
+    def serve_forever(self) -> None:
+        import signal
+
+        servers = self.start()
+        print(
+            f"node {self.settings.council.code} ({self.settings.council.name}): federation port "
+            f"{servers.federation_port}, practitioner port {servers.practitioner_port}",
+            flush=True,
+        )
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        while not stop.is_set():
+            stop.wait(1.0)
+        self.stop(servers)
