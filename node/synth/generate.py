@@ -54,12 +54,13 @@ OVER_AGE_SHARE = 0.002  # records past their retention date that should be archi
 CONSENT_TO_25_AT_17 = 0.25
 WHOLE_FAMILY_MOVE_SHARE = 0.7  # otherwise one child is served across the border
 DIFFERENCE_COUNT_CUM_WEIGHTS = (0.15, 0.70, 0.95, 1.0)  # 0, 1, 2 or 3 differences on a second copy
+SURNAME_ONE_PART_SHARE = 0.5  # of second copies of children with a double-barrelled surname
 DIFFERENCE_WEIGHTS: dict[Difference, float] = {
     Difference.FORENAME_TYPO: 2,
     Difference.SURNAME_TYPO: 2,
     Difference.NICKNAME: 3,
     Difference.DOB_DAY_MONTH_SWAPPED: 1.5,
-    Difference.SURNAME_ONE_PART: 4,  # applies to few children; weighted up so it is seen
+    Difference.SURNAME_ONE_PART: 1,
     Difference.NHS_NUMBER_MISSING: 1.5,
     Difference.MIDDLE_NAMES_MISSING: 1,
 }
@@ -205,21 +206,15 @@ def _plan_moves(
     return plan
 
 
-def _person_name(pools: NamePools, rng: SynthRandom, culture: CulturePool, female: bool) -> str:
-    # One child in six has forenames from the majority pool whatever the family's heritage.
-    source = culture if rng.random() < 0.85 else pools.cultures[0]
-    return pools.forename(rng, source, female)
-
-
 def _carers(
     pools: NamePools, rng: SynthRandom, family_surname: str, culture: CulturePool
 ) -> tuple[Carer, ...]:
     parts = family_surname.split("-") if "-" in family_surname else [family_surname, family_surname]
     mother = Carer(
-        f"{_person_name(pools, rng, culture, True)} {parts[0]}", "mother", MOBILE.format(rng.below(1000))
+        f"{pools.forename(rng, culture, True)} {parts[0]}", "mother", MOBILE.format(rng.below(1000))
     )
     father = Carer(
-        f"{_person_name(pools, rng, culture, False)} {parts[-1]}", "father", MOBILE.format(rng.below(1000))
+        f"{pools.forename(rng, culture, False)} {parts[-1]}", "father", MOBILE.format(rng.below(1000))
     )
     roll = rng.random()
     if roll < 0.60:
@@ -229,9 +224,9 @@ def _carers(
     if roll < 0.92:
         return (father,)
     relationship = rng.choice(RELATIVE_CARERS)
-    surname = family_surname if relationship != "foster carer" else pools.surname(rng, pools.cultures[0])
+    surname = family_surname if relationship != "foster carer" else pools.surname(rng, pools.majority)
     female = relationship in ("grandmother", "aunt") or rng.random() < 0.7
-    name = f"{_person_name(pools, rng, culture, female)} {surname}"
+    name = f"{pools.forename(rng, culture, female)} {surname}"
     return (Carer(name, relationship, MOBILE.format(rng.below(1000))),)
 
 
@@ -272,7 +267,7 @@ class _Generator:
             rng = SynthRandom(f"{seed}:{council.code}")
             target = targets[council.code]
             locality = build_locality(
-                council, samples[council.code], target, self.pools.cultures[0].surnames, rng
+                council, samples[council.code], target, self.pools.majority.surnames, rng
             )
             staff = build_staff(council, locality, target, self.pools, rng)
             first = rng.randrange(1_000_000, 8_000_000)
@@ -322,17 +317,17 @@ class _Generator:
         sex = Sex.FEMALE if roll < 0.49 else Sex.MALE if roll < 0.997 else Sex.UNKNOWN
         female = sex is Sex.FEMALE or (sex is Sex.UNKNOWN and rng.random() < 0.5)
         taken = {c.forename for c in family.children}
-        forename = _person_name(pools, rng, family.culture, female)
+        forename = pools.forename(rng, family.culture, female)
         for _attempt in range(5):  # siblings do not share a forename
             if forename not in taken:
                 break
-            forename = _person_name(pools, rng, family.culture, female)
+            forename = pools.forename(rng, family.culture, female)
         roll = rng.random()
         middle = ""
         if roll < 0.65:
-            middle = _person_name(pools, rng, family.culture, female)
+            middle = pools.forename(rng, family.culture, female)
             if roll < 0.10:
-                middle = f"{middle} {_person_name(pools, rng, family.culture, female)}"
+                middle = f"{middle} {pools.forename(rng, family.culture, female)}"
         short = nickname(forename, rng) if rng.random() < 0.04 else None
         age = _age(dob, self.today)
         if consent is None:
@@ -403,8 +398,8 @@ class _Generator:
     ) -> None:
         rng, today = holder.rng, self.today
         dob = child.dob if dob is None else dob
-        age = _age(child.dob, today)
-        involved = involvements(holder.staff, age, child.dob, today, rng)
+        age = _age(dob, today)
+        involved = involvements(holder.staff, age, dob, today, rng)
         concerns: tuple[CauseForConcern, ...] = ()
         if rng.random() < CONCERN_SHARE:
             if involved:
@@ -414,12 +409,12 @@ class _Generator:
                 concerns = (CauseForConcern(inv.practitioner, inv.contact, raised),)
             else:
                 worker = rng.choice(holder.staff.by_service[ServiceType.SOCIAL_CARE])
-                earliest = max(child.dob, today - dt.timedelta(days=730))
+                earliest = max(dob, today - dt.timedelta(days=730))
                 raised = earliest + dt.timedelta(days=rng.randint(0, (today - earliest).days))
                 concerns = (CauseForConcern(worker.name, worker.contact, raised),)
         shielding = None
         if child.family.shielded:
-            earliest = max(child.dob, today - dt.timedelta(days=3 * 365))
+            earliest = max(dob, today - dt.timedelta(days=3 * 365))
             shielding = Shielding(
                 reason=rng.choice(SHIELDING_REASONS),
                 shielded_by=rng.choice(holder.staff.records_officers),
@@ -467,6 +462,12 @@ class _Generator:
         forename = surname = middle_names = nhs_number = None
         dob: dt.date | None = None
         applied: list[Difference] = []
+        if rng.random() < SURNAME_ONE_PART_SHARE:
+            # Councils very often record only one half of a double-barrelled surname.
+            surname = surname_one_part(child.surname, rng)
+            if surname is not None:
+                applied.append(Difference.SURNAME_ONE_PART)
+                wanted += 1
         while len(applied) < wanted and kinds:
             kind = rng.choices(kinds, weights=weights)[0]
             i = kinds.index(kind)

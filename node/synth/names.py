@@ -1,6 +1,6 @@
 """Name pools for synthetic people, drawn once from seeded Faker locales that reflect England's diversity.
 
-Generating a child then only samples these pools with ``random.Random`` (Faker per child would be far too slow
+Generating a child then only samples these pools with one uniform draw (Faker per child would be far too slow
 for 350,000 children). A short list of deliberately awkward names (apostrophes, hyphens, accents, particles)
 is mixed in, because those are the names that matching must not get wrong.
 """
@@ -8,6 +8,7 @@ is mixed in, because those are the names that matching must not get wrong.
 from __future__ import annotations
 
 import functools
+import random
 import unicodedata
 from dataclasses import dataclass
 
@@ -53,7 +54,9 @@ AWKWARD_SURNAMES = (
     "St. John", "Ó Súilleabháin", "da Silva", "dos Santos", "Al-Hassan", "Öztürk", "Wójcik", "Le Roux",
     "ffrench", "Ahmed-Khan", "Fitzgerald", "N'Diaye",
 )  # fmt: skip
-AWKWARD_SHARE = 0.03  # chance that a name is drawn from the awkward lists instead of the culture's pool
+AWKWARD_SHARE = 0.03  # share of each pool drawn from the awkward lists
+MAJORITY_FORENAME_SHARE = 0.15  # families of any heritage often choose forenames from the majority pool
+_POOL_SIZE = 4000
 
 
 def _clean(name: str) -> str | None:
@@ -72,6 +75,8 @@ def _clean(name: str) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class CulturePool:
+    """Ready-to-sample names for families of one heritage: one uniform draw gives a realistic name."""
+
     locale: str
     female: tuple[str, ...]
     male: tuple[str, ...]
@@ -81,19 +86,19 @@ class CulturePool:
 @dataclass(frozen=True, slots=True)
 class NamePools:
     cultures: tuple[CulturePool, ...]
-    weights: tuple[float, ...]  # cumulative, for random.choices(cum_weights=...)
+    weights: tuple[float, ...]  # cumulative shares of families
+
+    @property
+    def majority(self) -> CulturePool:
+        return self.cultures[0]
 
     def culture(self, rng: SynthRandom) -> CulturePool:
         return rng.pick(self.cultures, self.weights)
 
     def surname(self, rng: SynthRandom, culture: CulturePool) -> str:
-        if rng.random() < AWKWARD_SHARE:
-            return rng.choice(AWKWARD_SURNAMES)
         return rng.choice(culture.surnames)
 
     def forename(self, rng: SynthRandom, culture: CulturePool, female: bool) -> str:
-        if rng.random() < AWKWARD_SHARE:
-            return rng.choice(AWKWARD_FEMALE if female else AWKWARD_MALE)
         return rng.choice(culture.female if female else culture.male)
 
 
@@ -102,24 +107,50 @@ def _draw(faker: Faker, method: str, count: int) -> tuple[str, ...]:
     return tuple(name for name in names if name)
 
 
+def _mix(
+    rng: random.Random, own: tuple[str, ...], awkward: tuple[str, ...], majority: tuple[str, ...] = ()
+) -> tuple[str, ...]:
+    """_POOL_SIZE names: mostly the culture's own, some majority-culture forenames, a few awkward."""
+    pool = []
+    for _ in range(_POOL_SIZE):
+        roll = rng.random()
+        if roll < AWKWARD_SHARE:
+            pool.append(rng.choice(awkward))
+        elif majority and roll < AWKWARD_SHARE + MAJORITY_FORENAME_SHARE:
+            pool.append(rng.choice(majority))
+        else:
+            pool.append(rng.choice(own))
+    return tuple(pool)
+
+
 @functools.cache
 def name_pools() -> NamePools:
     """Build the pools once per process (about two seconds); Faker is seeded so pools never vary."""
-    pools: list[CulturePool] = []
     fakers: dict[str, Faker] = {}
     for locale, _share in CULTURES:
         faker = Faker(locale)
         faker.seed_instance(f"whoelse-names:{locale}")
         fakers[locale] = faker
+    raw: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {}
     for locale, _share in CULTURES:
         faker = fakers[locale]
-        female_faker = fakers[_FEMALE_FROM.get(locale, locale)]
+        raw[locale] = (
+            _draw(fakers[_FEMALE_FROM.get(locale, locale)], "first_name_female", _DRAWS),
+            _draw(faker, "first_name_male", _DRAWS),
+            _draw(faker, "last_name", _DRAWS * (3 if locale == "en_GB" else 1)),
+        )
+    mix = random.Random("whoelse-name-mix")
+    majority_female, majority_male, _ = raw[CULTURES[0][0]]
+    pools: list[CulturePool] = []
+    for locale, _share in CULTURES:
+        female, male, surnames = raw[locale]
+        is_majority = locale == CULTURES[0][0]
         pools.append(
             CulturePool(
                 locale=locale,
-                female=_draw(female_faker, "first_name_female", _DRAWS),
-                male=_draw(faker, "first_name_male", _DRAWS),
-                surnames=_draw(faker, "last_name", _DRAWS * (3 if locale == "en_GB" else 1)),
+                female=_mix(mix, female, AWKWARD_FEMALE, () if is_majority else majority_female),
+                male=_mix(mix, male, AWKWARD_MALE, () if is_majority else majority_male),
+                surnames=_mix(mix, surnames, AWKWARD_SURNAMES),
             )
         )
     cumulative: list[float] = []

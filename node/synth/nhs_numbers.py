@@ -16,6 +16,11 @@ _PRIME = 100_000_007  # smallest prime above _SPAN: an affine map mod p is a per
 
 
 _WEIGHTS = (10, 9, 8, 7, 6, 5, 4, 3, 2)
+# Weighted digit sums of each three-digit group, so allocating a number costs three look-ups.
+_HIGH, _MID, _LOW = (
+    tuple(sum(int(d) * w for d, w in zip(f"{n:03d}", weights, strict=True)) for n in range(1000))
+    for weights in (_WEIGHTS[0:3], _WEIGHTS[3:6], _WEIGHTS[6:9])
+)
 
 
 def check_digit(first_nine: str) -> int | None:
@@ -57,8 +62,9 @@ class NhsNumberAllocator:
         if not 0 <= person_index < _SPAN // 4:
             raise ValueError("person index out of range for synthetic NHS numbers")
         for slot in range(4 * person_index, 4 * person_index + 4):
-            nine = str(_BASE + self._slot(slot))
-            digit = check_digit(nine)
-            if digit is not None:
-                return f"{nine}{digit}"
+            nine = _BASE + self._slot(slot)
+            # the weighted digit sum of a nine-digit number, three digits at a time (see check_digit)
+            remainder = (_HIGH[nine // 1_000_000] + _MID[nine // 1000 % 1000] + _LOW[nine % 1000]) % 11
+            if remainder != 1:  # remainder 1 would need check digit 10: no valid number
+                return f"{nine}{(11 - remainder) % 11}"
         return ""

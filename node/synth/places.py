@@ -15,7 +15,7 @@ from node.synth.postcodes import Postcode
 from node.synth.sampling import SynthRandom
 
 STREET_STEMS = (
-    "Church", "Mill", "Station", "Park", "High", "Victoria", "Queen's", "King's", "Manor", "School", "Chapel",
+    "Church", "Mill", "Station", "Park", "High", "Victoria", "Queen's", "King's", "Manor", "Chapel",
     "Albert", "Beech", "Oak", "Elm", "Ash", "Willow", "Meadow", "Orchard", "Green", "Hill", "Bridge", "Moor",
     "Windsor", "York", "Grange", "Springfield", "Westfield", "Highfield", "Cherry", "Hawthorn", "Rose",
     "Holly", "Cedar", "Poplar", "Woodland", "Kingsway", "Marlborough", "Nelson", "Wellington", "Hollins",
@@ -102,8 +102,10 @@ def build_locality(
 ) -> Locality:
     """Invent street, school and practice names in proportion to the council's number of children."""
 
+    plain = tuple(s for s in surnames if s.isascii() and " " not in s) or STREET_STEMS
+
     def stem() -> str:
-        return rng.choice(STREET_STEMS) if rng.random() < 0.5 else rng.choice(surnames)
+        return rng.choice(STREET_STEMS) if rng.random() < 0.5 else rng.choice(plain)
 
     towns = sorted({p.town for p in postcodes})
     streets = tuple(
