@@ -114,7 +114,6 @@ class Population:
 @dataclass(slots=True)
 class _Family:
     family_id: str
-    home: CouncilCode
     culture: CulturePool
     surname: str
     address: Address
@@ -207,14 +206,22 @@ def _plan_moves(
 
 
 def _carers(
-    pools: NamePools, rng: SynthRandom, family_surname: str, culture: CulturePool
+    pools: NamePools,
+    rng: SynthRandom,
+    family_surname: str,
+    parents_surnames: tuple[str, str],
+    culture: CulturePool,
 ) -> tuple[Carer, ...]:
-    parts = family_surname.split("-") if "-" in family_surname else [family_surname, family_surname]
+    """Who has parental responsibility: two parents, one, or a relative or foster carer."""
     mother = Carer(
-        f"{pools.forename(rng, culture, True)} {parts[0]}", "mother", MOBILE.format(rng.below(1000))
+        f"{pools.forename(rng, culture, True)} {parents_surnames[0]}",
+        "mother",
+        MOBILE.format(rng.below(1000)),
     )
     father = Carer(
-        f"{pools.forename(rng, culture, False)} {parts[-1]}", "father", MOBILE.format(rng.below(1000))
+        f"{pools.forename(rng, culture, False)} {parents_surnames[1]}",
+        "father",
+        MOBILE.format(rng.below(1000)),
     )
     roll = rng.random()
     if roll < 0.60:
@@ -284,16 +291,19 @@ class _Generator:
         rng, pools = home.rng, self.pools
         culture = pools.culture(rng)
         surname = pools.surname(rng, culture)
+        parents_surnames = (surname, surname)
         if rng.random() < DOUBLE_BARRELLED_SHARE and "-" not in surname and " " not in surname:
-            surname = f"{surname}-{pools.surname(rng, culture)}"
+            other = pools.surname(rng, culture)
+            if other != surname and "-" not in other and " " not in other:
+                parents_surnames = (surname, other)
+                surname = f"{surname}-{other}"
         self.family_count += 1
         family = _Family(
             family_id=f"F{self.family_count:07d}",
-            home=home.council.code,
             culture=culture,
             surname=surname,
             address=home.locality.address(rng),
-            carers=_carers(pools, rng, surname, culture),
+            carers=_carers(pools, rng, surname, parents_surnames, culture),
             gp=GeneralPractice(rng.choice(home.locality.practices), home.locality.phone(rng))
             if rng.random() < 0.95
             else None,

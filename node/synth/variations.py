@@ -142,5 +142,7 @@ def surname_one_part(surname: str, rng: random.Random) -> str | None:
     """'Smith-Jones' recorded as 'Smith' or 'Jones' (only for double-barrelled surnames)."""
     if "-" not in surname:
         return None
-    parts = [part for part in surname.split("-") if part]
+    parts = [
+        part for part in surname.split("-") if len(part) >= 3
+    ]  # 'Al-Hassan' may become 'Hassan', not 'Al'
     return rng.choice(parts) if len(parts) > 1 else None
