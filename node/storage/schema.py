@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import node.accounts.tables
+import node.alerts.tables
+import node.audit
 import node.storage.tables  # noqa: F401  (importing registers the tables on Base.metadata)
 from node.storage.base import Base
 
