@@ -355,3 +355,12 @@ def test_cli_rejects_an_unknown_council_by_name(tmp_path: Path) -> None:
     args = _parse(["synth", "--councils", "E08000035,X123", "--out", str(tmp_path)])
     with pytest.raises(InvalidInput, match="X123"):
         args.handler(args)
+
+
+@pytest.mark.slow
+def test_shipped_reference_data_is_what_the_build_script_produces() -> None:
+    from node.synth.build_reference_data import build
+
+    councils_csv, postcodes_gz = build()
+    assert councils_csv == COUNCILS_CSV.read_bytes()
+    assert postcodes_gz == POSTCODES_CSV_GZ.read_bytes()
