@@ -1,0 +1,328 @@
+"""Storing alerts: the outbox of changes at this council, and the alerts received for practitioners here.
+
+Sending side: the importer `enqueue`s the events of a changed record; the node server takes `pending` items,
+sends each to every council as a notification, then calls `mark_sent` (or `mark_failed`, to retry later).
+
+Receiving side: when a notification matches a local record, `deliver` stores one alert for each practitioner
+involved with the child today; practitioners read them with `list_for` and `mark_read`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+from whoelse.v1 import federation_pb2, practitioner_pb2
+
+from federation.errors import InvalidInput, NotFound
+from node.alerts.events import ChangeEvent, EventType
+from node.alerts.tables import CONTACT as CONTACT_LENGTH
+from node.alerts.tables import COUNCIL_CODE, NAME, SUMMARY, AlertOutboxRow, AlertRow
+from node.disclosure import is_disclosable
+from node.records import ChildRecord, RecordId
+from node.storage.tables import Child
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def practitioner_key(name: str) -> str:
+    """A practitioner's name folded for matching: an account's display name against an involvement's name."""
+    return " ".join(name.split()).casefold()
+
+
+def child_name(forename: str, surname: str) -> str:
+    return f"{forename} {surname}".strip()
+
+
+# --- sending: the outbox ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """A queued change at this council, to be sent to every council as a notification."""
+
+    id: int
+    record_id: RecordId
+    event: ChangeEvent
+    created_at: dt.datetime
+    attempts: int
+
+
+def enqueue(
+    session: Session, record_id: RecordId, events: Sequence[ChangeEvent], now: dt.datetime | None = None
+) -> int:
+    """Queue `events` for the child `record_id`. Returns how many were queued."""
+    if not events:
+        return 0
+    created = now or _utc_now()
+    rows = [
+        {
+            "record_id": record_id,
+            "event_type": e.event_type.value,
+            "occurred_on": e.occurred_on,
+            "summary": e.summary,
+            "contact": e.contact,
+            "created_at": created,
+            "sent_at": None,
+            "attempts": 0,
+        }
+        for e in events
+    ]
+    session.execute(insert(AlertOutboxRow), rows)
+    return len(rows)
+
+
+def pending(session: Session, limit: int = 100) -> list[OutboxItem]:
+    """Unsent items, oldest first; ones that already failed go after fresh ones, so none holds up the rest."""
+    rows = session.scalars(
+        select(AlertOutboxRow)
+        .where(AlertOutboxRow.sent_at.is_(None))
+        .order_by(AlertOutboxRow.attempts, AlertOutboxRow.id)
+        .limit(limit)
+    )
+    return [
+        OutboxItem(
+            id=row.id,
+            record_id=RecordId(row.record_id),
+            event=ChangeEvent(EventType(row.event_type), row.occurred_on, row.summary, row.contact),
+            created_at=row.created_at,
+            attempts=row.attempts,
+        )
+        for row in rows
+    ]
+
+
+def mark_sent(session: Session, ids: Iterable[int], now: dt.datetime | None = None) -> int:
+    """Record that these items reached every council. Returns how many were newly marked."""
+    wanted = list(ids)
+    if not wanted:
+        return 0
+    result = session.execute(
+        update(AlertOutboxRow)
+        .where(AlertOutboxRow.id.in_(wanted), AlertOutboxRow.sent_at.is_(None))
+        .values(sent_at=now or _utc_now())
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def mark_failed(session: Session, item_id: int) -> int:
+    """Count a failed attempt; the item stays pending. Returns the attempts so far."""
+    row = session.get(AlertOutboxRow, item_id)
+    if row is None:
+        raise NotFound(f"alert outbox: no item {item_id}")
+    row.attempts += 1
+    return row.attempts
+
+
+# --- receiving: alerts for practitioners here ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAlert:
+    """An alert for one practitioner here, as `Practitioner.ListAlerts` and `WatchAlerts` show it."""
+
+    alert_id: str
+    record_id: RecordId
+    child_name: str  # from this council's own record
+    practitioner_name: str  # as recorded on the involvement
+    event_type: str
+    occurred_on: dt.date
+    from_council_code: str
+    from_council_name: str
+    summary: str
+    contact: str
+    received_at: dt.datetime
+    read_at: dt.datetime | None = None
+
+    @property
+    def read(self) -> bool:
+        return self.read_at is not None
+
+    def to_proto(self) -> practitioner_pb2.Alert:
+        return practitioner_pb2.Alert(
+            alert_id=self.alert_id,
+            record_id=self.record_id,
+            child_name=self.child_name,
+            event_type=self.event_type,
+            occurred_on=self.occurred_on.isoformat(),
+            from_council_code=self.from_council_code,
+            from_council_name=self.from_council_name,
+            summary=self.summary,
+            contact=self.contact,
+            received_at_ms=int(self.received_at.timestamp() * 1000),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Received:
+    event_type: str
+    occurred_on: dt.date
+    council_code: str
+    council_name: str
+    summary: str
+    contact: str
+
+
+def _checked(event: federation_pb2.AlertEvent) -> _Received:
+    """The event from another council, refused when it is not one this node can store and show."""
+
+    def text(field: str, value: str, limit: int) -> str:
+        value = value.strip()
+        if not value:
+            raise InvalidInput(f"alert event: {field} is empty")
+        if len(value) > limit:
+            raise InvalidInput(f"alert event: {field} is longer than {limit} characters")
+        return value
+
+    if event.event_type not in set(EventType):
+        raise InvalidInput(f"alert event: unknown event_type {event.event_type[:40]!r}")
+    try:
+        occurred_on = dt.date.fromisoformat(event.occurred_on)
+    except ValueError as exc:
+        raise InvalidInput(
+            f"alert event: occurred_on is not a YYYY-MM-DD date: {event.occurred_on[:20]!r}"
+        ) from exc
+    return _Received(
+        event_type=event.event_type,
+        occurred_on=occurred_on,
+        council_code=text("council_code", event.council_code, COUNCIL_CODE),
+        council_name=text("council_name", event.council_name, NAME),
+        summary=text("summary", event.summary, SUMMARY),
+        contact=text("contact", event.contact, CONTACT_LENGTH),
+    )
+
+
+def deliver(
+    session: Session,
+    record: ChildRecord,
+    event: federation_pb2.AlertEvent,
+    today: dt.date,
+    now: dt.datetime | None = None,
+) -> list[StoredAlert]:
+    """Store an alert about `record` for each practitioner involved with the child here today.
+
+    Returns the alerts stored (none when nobody here is involved today, when the record is past retention,
+    or when each practitioner already has this same alert: a notification sent twice is shown once).
+    Raises InvalidInput when the event is malformed.
+    """
+    received = _checked(event)
+    if not is_disclosable(record, today):
+        return []
+    practitioners: dict[str, str] = {}
+    for involvement in record.involvements:
+        if involvement.active_on(today):
+            practitioners.setdefault(
+                practitioner_key(involvement.practitioner), involvement.practitioner.strip()
+            )
+    if not practitioners:
+        return []
+    already = set(
+        session.scalars(
+            select(AlertRow.practitioner_key).where(
+                AlertRow.record_id == record.record_id,
+                AlertRow.practitioner_key.in_(list(practitioners)),
+                AlertRow.event_type == received.event_type,
+                AlertRow.occurred_on == received.occurred_on,
+                AlertRow.from_council_code == received.council_code,
+                AlertRow.summary == received.summary,
+                AlertRow.contact == received.contact,
+            )
+        )
+    )
+    received_at = now or _utc_now()
+    stored = [
+        StoredAlert(
+            alert_id=uuid.uuid4().hex,
+            record_id=record.record_id,
+            child_name=child_name(record.forename, record.surname),
+            practitioner_name=name,
+            event_type=received.event_type,
+            occurred_on=received.occurred_on,
+            from_council_code=received.council_code,
+            from_council_name=received.council_name,
+            summary=received.summary,
+            contact=received.contact,
+            received_at=received_at,
+        )
+        for key, name in practitioners.items()
+        if key not in already
+    ]
+    session.add_all(
+        AlertRow(
+            alert_id=a.alert_id,
+            record_id=a.record_id,
+            practitioner_name=a.practitioner_name,
+            practitioner_key=practitioner_key(a.practitioner_name),
+            event_type=a.event_type,
+            occurred_on=a.occurred_on,
+            from_council_code=a.from_council_code,
+            from_council_name=a.from_council_name,
+            summary=a.summary,
+            contact=a.contact,
+            received_at=a.received_at,
+        )
+        for a in stored
+    )
+    session.flush()
+    return stored
+
+
+def list_for(
+    session: Session, practitioner_display_name: str, unread_only: bool = False, limit: int | None = None
+) -> list[StoredAlert]:
+    """A practitioner's alerts, newest first."""
+    query = (
+        select(AlertRow, Child.forename, Child.surname)
+        .outerjoin(Child, Child.record_id == AlertRow.record_id)  # the record may since have been removed
+        .where(AlertRow.practitioner_key == practitioner_key(practitioner_display_name))
+        .order_by(AlertRow.received_at.desc(), AlertRow.id.desc())
+    )
+    if unread_only:
+        query = query.where(AlertRow.read_at.is_(None))
+    if limit is not None:
+        query = query.limit(limit)
+    return [
+        StoredAlert(
+            alert_id=row.alert_id,
+            record_id=RecordId(row.record_id),
+            child_name=child_name(forename or "", surname or ""),
+            practitioner_name=row.practitioner_name,
+            event_type=row.event_type,
+            occurred_on=row.occurred_on,
+            from_council_code=row.from_council_code,
+            from_council_name=row.from_council_name,
+            summary=row.summary,
+            contact=row.contact,
+            received_at=row.received_at,
+            read_at=row.read_at,
+        )
+        for row, forename, surname in session.execute(query)
+    ]
+
+
+def mark_read(
+    session: Session,
+    practitioner_display_name: str,
+    alert_ids: Iterable[str],
+    now: dt.datetime | None = None,
+) -> int:
+    """Mark a practitioner's own alerts read (others' alerts are left alone). Returns how many were marked."""
+    wanted = list(alert_ids)
+    if not wanted:
+        return 0
+    result = session.execute(
+        update(AlertRow)
+        .where(
+            AlertRow.alert_id.in_(wanted),
+            AlertRow.practitioner_key == practitioner_key(practitioner_display_name),
+            AlertRow.read_at.is_(None),
+        )
+        .values(read_at=now or _utc_now())
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
