@@ -572,7 +572,7 @@ def generate(
     children (at least one). ``today`` fixes the reference date (default: today), so every date is on or
     before it. Raises InvalidInput for an unknown council code or a bad scale or count.
     """
-    chosen = resolve(councils)
+    chosen = sorted(resolve(councils), key=lambda c: c.code)  # the order they were named in must not matter
     if not chosen:
         raise InvalidInput("no councils given: name at least one ONS council code")
     today = dt.date.today() if today is None else today

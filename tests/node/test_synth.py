@@ -90,6 +90,10 @@ def test_same_seed_gives_byte_identical_files_and_a_new_seed_changes_them(tmp_pa
 
     first, again, other = run(3, tmp_path / "a"), run(3, tmp_path / "b"), run(4, tmp_path / "c")
     assert first == again
+    write(generate(DEFAULT_COUNCILS[2::-1], children_per_council=150, seed=3, today=TODAY), tmp_path / "d")
+    assert {
+        p.name: p.read_bytes() for p in (tmp_path / "d").iterdir()
+    } == first  # order of councils is irrelevant
     assert set(first) == {
         *(f"{c}.jsonl" for c in DEFAULT_COUNCILS[:3]),
         "ground_truth.jsonl",
