@@ -55,6 +55,8 @@ SERVER_OPTIONS: tuple[tuple[str, Any], ...] = (
     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+    # Without this gRPC sets SO_REUSEPORT, and a second server on a busy port would silently share it.
+    ("grpc.so_reuseport", 0),
 )
 
 

@@ -128,49 +128,71 @@ class Directory:
 DirectoryFactory = Callable[..., Directory]
 
 
+def start_directory(
+    folder: Path, pki: Pki, councils: dict[str, Council], limits: TokenLimits | None = None
+) -> tuple[Directory, NodeChannels]:
+    """Start a directory with Leeds, Westminster and Cornwall active, Hartlepool suspended, Middlesbrough
+    revoked and Redcar pending."""
+    folder.mkdir(parents=True, exist_ok=True)
+    db = DirectoryDatabase.open(str(folder / "directory.sqlite"))
+    initialise(db, folder / "keys")
+    keys = KeyDirectory(folder / "keys")
+    channels = NodeChannels(pki.identity(ca.DIRECTORY_CN))
+    server, port = create_server(
+        "127.0.0.1:0", db, pki.identity(ca.DIRECTORY_CN), keys, channels, limits=limits
+    )
+    server.start()
+    directory = Directory(db, Registry(db), keys, port, pki, councils, server)
+    for code in (LEEDS, WESTMINSTER, CORNWALL, SUSPENDED, REVOKED):
+        directory.enrol(code)
+    directory.registry.suspend(SUSPENDED)
+    directory.registry.revoke(REVOKED)
+    council = councils[PENDING]
+    directory.registry.join(
+        PENDING,
+        PENDING,
+        NAMES[PENDING],
+        "127.0.0.1:2",
+        council.signing.verify_key_bytes,
+        council.sealing.public_key_bytes,
+        pki.fingerprint(PENDING),
+    )
+    return directory, channels
+
+
+def _stop(directory: Directory, channels: NodeChannels) -> None:
+    directory.stop()
+    channels.close()
+    directory.db.dispose()
+
+
 @pytest.fixture()
 def make_directory(tmp_path: Path, pki: Pki, councils: dict[str, Council]) -> Iterator[DirectoryFactory]:
-    """Start a directory (optionally with token limits) with Leeds, Westminster and Cornwall active,
-    Hartlepool suspended, Middlesbrough revoked and Redcar pending."""
+    """Start directories (optionally with token limits) private to one test."""
     started: list[tuple[Directory, NodeChannels]] = []
 
     def start(limits: TokenLimits | None = None) -> Directory:
-        db = DirectoryDatabase.open(str(tmp_path / f"directory-{len(started)}.sqlite"))
-        initialise(db, tmp_path / f"keys-{len(started)}")
-        keys = KeyDirectory(tmp_path / f"keys-{len(started)}")
-        channels = NodeChannels(pki.identity(ca.DIRECTORY_CN))
-        server, port = create_server(
-            "127.0.0.1:0", db, pki.identity(ca.DIRECTORY_CN), keys, channels, limits=limits
-        )
-        server.start()
-        directory = Directory(db, Registry(db), keys, port, pki, councils, server)
-        for code in (LEEDS, WESTMINSTER, CORNWALL, SUSPENDED, REVOKED):
-            directory.enrol(code)
-        directory.registry.suspend(SUSPENDED)
-        directory.registry.revoke(REVOKED)
-        council = councils[PENDING]
-        directory.registry.join(
-            PENDING,
-            PENDING,
-            NAMES[PENDING],
-            "127.0.0.1:2",
-            council.signing.verify_key_bytes,
-            council.sealing.public_key_bytes,
-            pki.fingerprint(PENDING),
-        )
-        started.append((directory, channels))
-        return directory
+        started.append(start_directory(tmp_path / f"directory-{len(started)}", pki, councils, limits))
+        return started[-1][0]
 
     yield start
     for directory, channels in started:
-        directory.stop()
-        channels.close()
-        directory.db.dispose()
+        _stop(directory, channels)
 
 
 @pytest.fixture()
 def directory(make_directory: DirectoryFactory) -> Directory:
     return make_directory()
+
+
+@pytest.fixture(scope="module")
+def shared_directory(
+    tmp_path_factory: pytest.TempPathFactory, pki: Pki, councils: dict[str, Council]
+) -> Iterator[Directory]:
+    """One directory for a module's tests that do not change it."""
+    directory, channels = start_directory(tmp_path_factory.mktemp("directory"), pki, councils)
+    yield directory
+    _stop(directory, channels)
 
 
 # ---- simple FederationNode servers for the router to call ----

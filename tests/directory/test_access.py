@@ -7,9 +7,23 @@ import pytest
 from whoelse.v1 import federation_pb2
 
 from federation import ca
-from tests.directory.conftest import LEEDS, PENDING, REVOKED, SUSPENDED, Directory, expired_credentials
+from tests.directory.conftest import (
+    LEEDS,
+    PENDING,
+    REVOKED,
+    SUSPENDED,
+    Directory,
+    DirectoryFactory,
+    expired_credentials,
+)
 
 LIST = federation_pb2.CouncilListRequest()
+
+
+@pytest.fixture()
+def directory(shared_directory: Directory) -> Directory:
+    """These tests change nothing, so they share one directory."""
+    return shared_directory
 
 
 def _code(call: object) -> grpc.StatusCode:
@@ -74,7 +88,8 @@ def test_a_pending_council_may_read_the_list_but_not_evaluate_tokens(directory: 
     assert "pending approval" in refused.value.details()
 
 
-def test_a_suspension_applies_to_the_very_next_call(directory: Directory) -> None:
+def test_a_suspension_applies_to_the_very_next_call(make_directory: DirectoryFactory) -> None:
+    directory = make_directory()
     stub = directory.stub(LEEDS)
     stub.GetCouncilList(LIST, timeout=5)
     directory.registry.suspend(LEEDS)

@@ -184,7 +184,7 @@ def test_the_routing_log_holds_metadata_and_never_a_sealed_payload(
     }
     directory.stop()
     directory.db.dispose()
-    stored = b"".join(p.read_bytes() for p in tmp_path.glob("directory-0.sqlite*"))
+    stored = b"".join(p.read_bytes() for p in (tmp_path / "directory-0").glob("directory.sqlite*"))
     assert b"q-0001" in stored  # the log really is in these files
     assert SECRET not in stored
     assert b"ANSWER-PAYLOAD-MARKER-91c2" not in stored

@@ -1,0 +1,67 @@
+"""PublishTreeHead / GetTreeHeads: a council's head is kept only if it is signed by the council and extends
+what it published before; the directory's own routing-log head comes back beside them."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from whoelse.v1 import federation_pb2
+
+from federation.council_list import load_verify_key
+from federation.merkle import SignedTreeHead
+from federation.signing import SigningKey
+from tests.directory.conftest import LEEDS, WESTMINSTER, Directory
+
+ROOT_A, ROOT_B = bytes([1]) * 32, bytes([2]) * 32
+
+
+def head(
+    directory: Directory, size: int, root: bytes, key: SigningKey | None = None
+) -> federation_pb2.TreeHead:
+    signed = SignedTreeHead.sign(
+        key or directory.councils[LEEDS].signing, LEEDS, size, root, 1_750_000_000_000 + size
+    )
+    return federation_pb2.TreeHead(
+        log_id=signed.log_id,
+        tree_size=signed.tree_size,
+        root_hash=signed.root_hash,
+        timestamp_ms=signed.timestamp_ms,
+        signature=signed.signature,
+    )
+
+
+def publish(directory: Directory, message: federation_pb2.TreeHead, as_council: str = LEEDS) -> None:
+    assert directory.stub(as_council).PublishTreeHead(message, timeout=5).accepted
+
+
+def refusal(directory: Directory, message: federation_pb2.TreeHead, as_council: str = LEEDS) -> str:
+    with pytest.raises(grpc.RpcError) as refused:
+        publish(directory, message, as_council)
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    return str(refused.value.details())
+
+
+def test_heads_are_stored_and_returned_with_the_directorys_own(directory: Directory) -> None:
+    publish(directory, head(directory, 5, ROOT_A))
+    publish(directory, head(directory, 5, ROOT_A))  # the same head again is fine
+    publish(directory, head(directory, 9, ROOT_B))
+    heads = directory.stub(WESTMINSTER).GetTreeHeads(federation_pb2.TreeHeadsRequest(), timeout=5).heads
+    by_log = {h.log_id: h for h in heads}
+    assert (by_log[LEEDS].tree_size, by_log[LEEDS].root_hash) == (9, ROOT_B)
+    own = by_log["directory"]
+    SignedTreeHead(own.log_id, own.tree_size, own.root_hash, own.timestamp_ms, own.signature).verify(
+        load_verify_key(directory.keys.verify_key_path)
+    )
+
+
+def test_a_shrunken_or_forked_or_forged_head_is_refused(directory: Directory) -> None:
+    publish(directory, head(directory, 9, ROOT_A))
+    assert "the log was truncated or rewritten" in refusal(directory, head(directory, 8, ROOT_A))
+    assert "two histories of one log" in refusal(directory, head(directory, 9, ROOT_B))
+    forged = head(directory, 12, ROOT_B, key=SigningKey.generate())
+    assert (
+        refusal(directory, forged) == f"tree head for {LEEDS} is not signed by the council's registered key"
+    )
+    assert "may publish only its own log's head" in refusal(
+        directory, head(directory, 12, ROOT_B), WESTMINSTER
+    )
