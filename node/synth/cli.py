@@ -62,7 +62,10 @@ def run(args: argparse.Namespace) -> int:
         children_per_council=args.children,
         today=args.today,
     )
-    write(population, args.out, args.format)
+    try:
+        write(population, args.out, args.format)
+    except OSError as exc:
+        raise InvalidInput(f"--out {args.out}: cannot write there ({exc.strerror or exc})") from exc
     shared = sum(1 for p in population.people if len(p.copies) > 1)
     print(
         f"synth: {population.record_count} records of {len(population.people)} children "

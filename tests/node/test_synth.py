@@ -355,9 +355,14 @@ def test_cli_writes_files_and_prints_one_line(tmp_path: Path, capsys: pytest.Cap
     assert sorted(p.name for p in tmp_path.glob("*.csv")) == ["E06000063.csv", "E06000064.csv"]
 
 
-def test_cli_rejects_an_unknown_council_by_name(tmp_path: Path) -> None:
+def test_cli_rejects_an_unknown_council_or_unwritable_output_by_name(tmp_path: Path) -> None:
     args = _parse(["synth", "--councils", "E08000035,X123", "--out", str(tmp_path)])
     with pytest.raises(InvalidInput, match="X123"):
+        args.handler(args)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    args = _parse(["synth", "--councils", "E06000053", "--children", "3", "--out", str(blocker)])
+    with pytest.raises(InvalidInput, match=r"--out .*a-file"):
         args.handler(args)
 
 
