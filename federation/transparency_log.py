@@ -167,6 +167,20 @@ def leaf_document(index: int, entry: Mapping[str, Any]) -> bytes:
     return canonical_json({"entry": entry, "index": index})
 
 
+def parse_leaf_document(document: str | bytes) -> tuple[int, Mapping[str, Any]] | None:
+    """(index, entry) from a stored leaf document, or None if it is not one (the verifier reports it)."""
+    try:
+        parsed = json.loads(document)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    if not isinstance(parsed, dict) or not isinstance(parsed.get("entry"), dict):
+        return None
+    index = parsed.get("index")
+    if not isinstance(index, int) or isinstance(index, bool):
+        return None
+    return index, parsed["entry"]
+
+
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -177,7 +191,8 @@ def _lock_key(table: str, step: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-def _utc(value: dt.datetime) -> dt.datetime:
+def utc(value: dt.datetime) -> dt.datetime:
+    """A stored time as an aware UTC datetime."""
     # SQLite hands back naive datetimes; every value written here is UTC.
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
@@ -299,14 +314,17 @@ class TransparencyLog:
         return [_head_from_row(row) for row in session.execute(query)]
 
     def entries(self, session: Session, start: int = 0, stop: int | None = None) -> list[LogEntry]:
-        """Entries with start <= index < stop (stop None: to the end), in index order."""
+        """Entries with start <= index < stop (stop None: to the end), in index order; a row that is not a
+        log entry document (damaged: see verify_log) is skipped."""
         table = self.tables.entries
         query = select(table.c.idx, table.c.entry, table.c.created_at).where(table.c.idx >= start)
         if stop is not None:
             query = query.where(table.c.idx < stop)
         out = []
         for idx, document, created_at in session.execute(query.order_by(table.c.idx)):
-            out.append(LogEntry(int(idx), json.loads(document)["entry"], _utc(created_at)))
+            parsed = parse_leaf_document(document)
+            if parsed is not None:
+                out.append(LogEntry(int(idx), parsed[1], utc(created_at)))
         return out
 
     def _leaf_hashes(self, session: Session, tree_size: int) -> list[bytes]:
@@ -634,32 +652,22 @@ def _walk_entries(session: Session, tables: LogTables, report: VerificationRepor
                     index=idx,
                 )
             )
-        claimed = _claimed_index(raw)
-        if claimed is None:
+        parsed = parse_leaf_document(raw)
+        if parsed is None:
             report.problems.append(
                 LogProblem(ProblemKind.UNREADABLE, f"entry {idx}: not a log entry document", index=idx)
             )
-        elif claimed != idx:
+        elif parsed[0] != idx:
             report.problems.append(
                 LogProblem(
                     ProblemKind.MISPLACED,
-                    f"entry {idx}: holds the entry written as number {claimed} (entries reordered or moved)",
+                    f"entry {idx}: holds the entry written as number {parsed[0]} "
+                    "(entries reordered or moved)",
                     index=idx,
                 )
             )
         expected = idx + 1
         yield leaf
-
-
-def _claimed_index(raw: bytes) -> int | None:
-    try:
-        document = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None
-    if not isinstance(document, dict) or not isinstance(document.get("index"), int):
-        return None
-    claimed: int = document["index"]
-    return claimed
 
 
 def verify_entry_inclusion(
@@ -684,6 +692,8 @@ __all__ = [
     "head_to_json",
     "leaf_document",
     "load_trusted_heads",
+    "parse_leaf_document",
+    "utc",
     "verify_entry_inclusion",
     "verify_log",
 ]

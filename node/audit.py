@@ -30,6 +30,8 @@ from federation.transparency_log import (
     TransparencyLog,
     VerificationReport,
     define_log_table,
+    parse_leaf_document,
+    utc,
     verify_log,
 )
 from node.disclosure import Disclosure
@@ -348,8 +350,7 @@ def entries_about(session: Session, record_id: str) -> list[LogEntry]:
     )
     found = []
     for row in rows:
-        entry = json.loads(row.entry)["entry"]
-        if entry.get("record_id") == record_id:
-            created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=dt.UTC)
-            found.append(LogEntry(int(row.idx), entry, created))
+        parsed = parse_leaf_document(row.entry)
+        if parsed is not None and parsed[1].get("record_id") == record_id:
+            found.append(LogEntry(int(row.idx), parsed[1], utc(row.created_at)))
     return found

@@ -50,6 +50,14 @@ FIELDS = {
     "concerns": "that a cause for concern was raised, and who raised it",
 }
 
+SENSITIVE_SERVICES = {
+    "sexual_health": "a sexual health service",
+    "camhs_tier2": "a mental health service (CAMHS tier 2)",
+    "camhs_tier3": "a mental health service (CAMHS tier 3)",
+    "camhs_tier4": "a mental health service (CAMHS tier 4)",
+    "substance_misuse": "a substance misuse service",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Lookup:
@@ -180,13 +188,14 @@ class SubjectAccessReport:
         if self.sensitive_services:
             lines += ["", "Specialist services recorded, and on what basis:"]
             for decision in self.sensitive_services:
+                service = SENSITIVE_SERVICES.get(decision.service_type, decision.service_type)
                 basis = (
                     "with the child's consent"
                     if decision.basis == "consent"
                     else f"without consent, because: {decision.reason}"
                 )
                 lines.append(
-                    f"- {_when(decision.at)}: {decision.service_type.replace('_', ' ')} recorded by "
+                    f"- {_when(decision.at)}: {service} recorded by "
                     f"{decision.recorded_by} {basis} (audit log entry {decision.log_index})"
                 )
         if self.alerts:
