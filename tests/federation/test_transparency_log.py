@@ -3,6 +3,7 @@ outsider can check, and a verifier that names every kind of tampering done to th
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import time
@@ -143,6 +144,13 @@ def test_compact_range_gives_the_rfc_9162_root_for_every_size() -> None:
         compact.append(leaf)
         assert compact.root() == merkle.root(leaves[:n]), n
         assert CompactRange.from_bytes(n, compact.to_bytes()).root() == compact.root()
+
+
+def test_the_leaf_document_format_is_pinned_for_other_implementations() -> None:
+    # What an outside auditor hashes (RFC 9162 §2.1.1: HASH(0x00 || document)); changing it breaks old logs.
+    document = leaf_document(3, {"kind": "search_received", "candidates": 0})
+    assert document == b'{"entry":{"candidates":0,"kind":"search_received"},"index":3}'
+    assert merkle.leaf_hash(document).hex() == hashlib.sha256(b"\x00" + document).hexdigest()
 
 
 def test_compact_range_refuses_a_range_of_the_wrong_shape() -> None:
