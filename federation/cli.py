@@ -18,6 +18,8 @@ PROVIDERS = (
     "node.cli",
     "directory.cli",
     "federation.cli_federation",
+    "federation.client_cli",
+    "federation.audit_cli",
 )
 
 Handler = Callable[[argparse.Namespace], int]

@@ -40,8 +40,13 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    import getpass
+
+    from node.audit import AuditLog
+    from node.changes import record_changes
     from node.importer import ImportRejected, import_file
     from node.matching import record_tags
+    from node.storage.record_store import count_records
     from node.tags import LocalTagger
 
     db = open_db(args)
@@ -49,7 +54,20 @@ def cmd_import(args: argparse.Namespace) -> int:
     path = Path(args.file)
     if not path.is_file():
         raise InvalidInput(f"{args.file}: no such file")
+    with db.session() as session:
+        # The first load of a council's records is not news: alerts start with the next import.
+        alerts = not args.no_alerts and count_records(session) > 0
+    audit = AuditLog(db, settings.council.code, settings.signing_key)
+    today = dt.date.today()
+    by = f"import of {path.name} by {getpass.getuser()}"
+
+    def on_changes(session: Any, pairs: Any) -> None:
+        record_changes(
+            session, pairs, council=settings.council, audit=audit, today=today, alerts=alerts, by=by
+        )
+
     show_progress = args.progress or (sys.stderr.isatty() and not args.quiet)
+    tagger = LocalTagger(settings.tag_key)
     try:
         if show_progress:
             from rich.progress import Progress
@@ -57,14 +75,11 @@ def cmd_import(args: argparse.Namespace) -> int:
             with Progress(transient=True) as bar:
                 task = bar.add_task(f"importing {path.name}", total=None)
                 report = import_file(
-                    db,
-                    path,
-                    LocalTagger(settings.tag_key),
-                    record_tags,
+                    db, path, tagger, record_tags, today=today, on_changes=on_changes,
                     progress=lambda done, total: bar.update(task, completed=done, total=total),
-                )
+                )  # fmt: skip
         else:
-            report = import_file(db, path, LocalTagger(settings.tag_key), record_tags)
+            report = import_file(db, path, tagger, record_tags, today=today, on_changes=on_changes)
     except ImportRejected as exc:
         for problem in exc.problems[:50]:
             print(f"whoelse: error: {problem}", file=sys.stderr)
@@ -92,6 +107,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys(args: argparse.Namespace) -> int:
+    """The node's public keys, for enrolment at the directory (never the private halves)."""
+    settings = _settings(open_db(args))
+    print(
+        json.dumps(
+            {
+                "council": settings.council.code,
+                "signing_key": settings.signing_key.verify_key_bytes.hex(),
+                "sealing_key": settings.sealing_key.public_key_bytes.hex(),
+            }
+        )
+    )
+    return 0
+
+
 def cmd_seed_practitioners(args: argparse.Namespace) -> int:
     """Demo only: create eligible accounts for synthetic practitioners and write their credentials."""
     from node.accounts.credentials import Passwords, generate_password
@@ -115,15 +145,31 @@ def cmd_seed_practitioners(args: argparse.Namespace) -> int:
             existing = None
         if existing is None:
             _, totp = accounts.add(
-                username=entry["username"], display_name=entry["name"], role=entry["role"],
-                organisation=entry["organisation"], contact=entry["contact"], password=password,
-                manager_authorised_by="Demo Manager", manager_authorised_on=today, dbs_checked_on=today,
-                training_completed_on=today, agreement_signed_on=today, organisation_accredited=True,
-            )  # fmt: skip
+                username=entry["username"],
+                display_name=entry["name"],
+                role=entry["role"],
+                organisation=entry["organisation"],
+                contact=entry["contact"],
+                password=password,
+                manager_authorised_by="Demo Manager",
+                manager_authorised_on=today,
+                dbs_checked_on=today,
+                training_completed_on=today,
+                agreement_signed_on=today,
+                organisation_accredited=True,
+            )
         else:
             totp = accounts.reset_credentials(entry["username"], password)
-        out.append({"council": council, "username": entry["username"], "name": entry["name"],
-                    "role": entry["role"], "password": password, "totp_secret": totp.secret})  # fmt: skip
+        out.append(
+            {
+                "council": council,
+                "username": entry["username"],
+                "name": entry["name"],
+                "role": entry["role"],
+                "password": password,
+                "totp_secret": totp.secret,
+            }
+        )
     Path(args.out).write_text(json.dumps(out, indent=2), encoding="utf-8")
     Path(args.out).chmod(0o600)
     print(f"{len(out)} demo practitioners for {council}; credentials in {args.out}")
@@ -151,11 +197,16 @@ def cmd_local_search(args: argparse.Namespace) -> int:
     db = open_db(args)
     found = local_search(db, _settings(db), _search_identity(args), limit=args.limit)
     out = [
-        {"score": round(c.score, 2), "band": c.band, "record_id": c.disclosure.record_id,
-         "name": f"{c.disclosure.forename} {c.disclosure.surname}",
-         "date_of_birth": c.disclosure.date_of_birth.isoformat(), "shielded": c.disclosure.shielded}
+        {
+            "score": round(c.score, 2),
+            "band": c.band,
+            "record_id": c.disclosure.record_id,
+            "name": f"{c.disclosure.forename} {c.disclosure.surname}",
+            "date_of_birth": c.disclosure.date_of_birth.isoformat(),
+            "shielded": c.disclosure.shielded,
+        }
         for c in found
-    ]  # fmt: skip
+    ]
     print(json.dumps(out, indent=2))
     return 0
 
@@ -189,6 +240,7 @@ def register(commands: Any, benchmarks: Any) -> None:
     p.add_argument("file")
     p.add_argument("--progress", action="store_true", help="always show a progress bar")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--no-alerts", action="store_true", help="do not alert other councils about these changes")
     p.set_defaults(handler=cmd_import)
 
     p = with_db(node_sub.add_parser("serve", help="run the node's gRPC servers"))
@@ -212,6 +264,9 @@ def register(commands: Any, benchmarks: Any) -> None:
     p.add_argument("--limit", type=int, default=10)
     p.set_defaults(handler=cmd_local_search)
 
+    p = with_db(node_sub.add_parser("keys", help="print this node's public keys (JSON) for enrolment"))
+    p.set_defaults(handler=cmd_keys)
+
     p = with_db(node_sub.add_parser("migrate", help="bring the database schema up to date"))
     p.set_defaults(handler=lambda a: (open_db(a), 0)[1])
 
@@ -221,10 +276,14 @@ def register(commands: Any, benchmarks: Any) -> None:
 def _register_optional(node_sub: Any, commands: Any, benchmarks: Any) -> None:
     """Parts built separately plug in here."""
     from node.accounts.cli import add_practitioner_commands
+    from node.audit_cli import add_audit_commands
     from node.bench import register as register_bench
+    from node.demo import register as register_demo
 
     add_practitioner_commands(node_sub, open_db)
+    add_audit_commands(node_sub, open_db)
     register_bench(benchmarks)
+    register_demo(commands)
     try:
         from node.synth.cli import register as register_synth  # type: ignore[import-not-found,unused-ignore]
     except ModuleNotFoundError:

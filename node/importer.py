@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from federation.errors import InvalidInput
 from node.records import ChildRecord
 from node.storage.database import Database
-from node.storage.record_store import upsert_records
+from node.storage.record_store import records_by_record_id, upsert_records
 from node.tags import Tagger
 from node.validation import NESTED, validate_record
 
@@ -149,6 +151,10 @@ def validate_file(path: Path, today: dt.date) -> list[ChildRecord]:
     return records
 
 
+ChangeHook = Callable[[Session, list[tuple[ChildRecord | None, ChildRecord]]], None]
+"""Called inside each batch's transaction with (previous version or None, new version) of every record."""
+
+
 def import_file(
     db: Database,
     path: Path,
@@ -158,6 +164,7 @@ def import_file(
     today: dt.date | None = None,
     progress: Callable[[int, int], None] | None = None,
     batch: int = BATCH,
+    on_changes: ChangeHook | None = None,
 ) -> ImportReport:
     """Validate the whole file, then upsert it batch by batch (each batch one transaction)."""
     records = validate_file(path, today or dt.date.today())
@@ -165,6 +172,9 @@ def import_file(
     for start in range(0, len(records), batch):
         chunk = records[start : start + batch]
         with db.session() as session:
+            if on_changes is not None:
+                previous = records_by_record_id(session, [r.record_id for r in chunk])
+                on_changes(session, [(previous.get(r.record_id), r) for r in chunk])
             upsert_records(session, chunk, lambda r: tag_fn(tagger, r), tagger.scheme)
         batches += 1
         if progress:

@@ -36,9 +36,11 @@ from federation.transport import (
     secure_channel,
 )
 from node.accounts.service import AccountService
+from node.audit import AuditLog
 from node.config import NodeConfig
+from node.federation.accountability import Alerts, FederationAudit
 from node.federation.holder import Holder
-from node.federation.searcher import FederatedSearch
+from node.federation.searcher import FederatedSearch, Searcher
 from node.federation.servicer import FederationNodeServicer
 from node.federation.tokenise import drop_schemes_except, tokenise_pending
 from node.practitioner_servicer import PractitionerServicer
@@ -47,6 +49,7 @@ from node.settings import NodeSettings, load
 from node.storage.database import Database
 
 log = logging.getLogger(__name__)
+SYSTEM_SENDER = Searcher("records-system", "Records system", "Automatic alert")
 UPKEEP_INTERVAL_S = 2.0
 
 
@@ -80,7 +83,17 @@ class NodeRuntime:
         self.directory = federation_pb2_grpc.DirectoryStub(self.channel)
         self.fetch_councils = council_list_fetcher(self.channel)
         self.accounts = AccountService(self.db)
-        self.holder = Holder(self.db, self.settings, self.councils)
+        self.audit = AuditLog(self.db, self.settings.council.code, self.settings.signing_key)
+        self.federation_audit = FederationAudit(self.audit, self.council_name)
+        self.alerts = Alerts(self.db, self.audit)
+        self.holder = Holder(
+            self.db,
+            self.settings,
+            self.councils,
+            on_received=self.federation_audit.received,
+            on_disclosure=self.federation_audit.disclosed,
+            on_notification=self.alerts.deliver,
+        )
         self.search = FederatedSearch(
             self.settings,
             self.councils,
@@ -90,6 +103,7 @@ class NodeRuntime:
         )
         self._stop = threading.Event()
         self._joined = False
+        self._published_size = -1
         self.advertise = config.listen_federation
 
     # ---- servers ---------------------------------------------------------------------------------------
@@ -106,7 +120,14 @@ class NodeRuntime:
 
         prac = grpc.server(futures.ThreadPoolExecutor(max_workers=32), options=list(SERVER_OPTIONS))
         practitioner_pb2_grpc.add_PractitionerServicer_to_server(
-            PractitionerServicer(self.accounts, self.search, self.council_name), prac
+            PractitionerServicer(
+                self.accounts,
+                self.search,
+                self.council_name,
+                alerts=self.alerts,
+                on_search=self.federation_audit.sent,
+            ),
+            prac,
         )
         node_pb2_grpc.add_CouncilNodeServicer_to_server(CouncilNodeServicer(self.db, self.settings), prac)
         health_servicer = health.HealthServicer()
@@ -126,8 +147,12 @@ class NodeRuntime:
             raise ConfigError(
                 f"config key listen_practitioner: cannot bind {self.config.listen_practitioner}"
             ) from exc
-        for name in ("", *names[:2]):
-            health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+        health_servicer.set(names[1], health_pb2.HealthCheckResponse.SERVING)  # local search works at once
+        # Federated search is ready once the node has joined and tokenised its records (first upkeep).
+        health_servicer.set(names[0], health_pb2.HealthCheckResponse.NOT_SERVING)
+        self._health = health_servicer
+        self._practitioner_service = names[0]
         if self.config.listen_federation.endswith(":0"):
             host = self.config.listen_federation.rsplit(":", 1)[0]
             self.advertise = f"{host}:{fed_port}"
@@ -138,6 +163,7 @@ class NodeRuntime:
 
     def stop(self, servers: Servers) -> None:
         self._stop.set()
+        self.alerts.broker.close()
         servers.federation.stop(grace=1)
         servers.practitioner.stop(grace=1).wait()
         self.channel.close()
@@ -149,6 +175,7 @@ class NodeRuntime:
         while not self._stop.is_set():
             try:
                 self.upkeep()
+                self._health.set(self._practitioner_service, health_pb2.HealthCheckResponse.SERVING)
             except WhoElseError as exc:
                 log.warning("upkeep: %s", exc)
             except grpc.RpcError as exc:

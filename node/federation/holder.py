@@ -101,7 +101,9 @@ class Holder:
         matched = self._match(query)
         answer = federation_pb2.Answer(query_id=query.query_id, responder=council.code)
         if query.kind == KIND_NOTIFICATION:
-            answer.alerts_delivered = self._notify(query, matched)
+            # Whether anyone here was told, not how many: a count would reveal how many practitioners work
+            # with the child here (including sensitive services).
+            answer.alerts_delivered = min(1, self._notify(query, matched))
         else:
             answer.candidates.extend(self._disclose(query, matched))
         if self._on_received:

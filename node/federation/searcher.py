@@ -43,9 +43,17 @@ class Outcome:
     query_id: str
     results: dict[str, list[pb.Candidate]] = field(default_factory=dict)  # council code → candidates
     unanswered: list[tuple[str, str, str]] = field(default_factory=list)  # (council, reason, detail)
-    councils_asked: int = 0
-    councils_answered: int = 0
+    asked: list[str] = field(default_factory=list)  # council codes
+    answered: list[str] = field(default_factory=list)
     alerts_delivered: int = 0
+
+    @property
+    def councils_asked(self) -> int:
+        return len(self.asked)
+
+    @property
+    def councils_answered(self) -> int:
+        return len(self.answered)
 
 
 def evaluator(
@@ -151,7 +159,7 @@ class FederatedSearch:
             reply = self._directory.Route(routed, timeout=self._deadline_ms / 1000 + ROUTE_SLACK_S)
         except grpc.RpcError as exc:
             raise _rpc_error("route", exc) from exc
-        outcome = Outcome(query_id=query.query_id, councils_asked=len(recipients))
+        outcome = Outcome(query_id=query.query_id, asked=[code for code, _ in recipients])
         answered: set[str] = set()
         for sealed in reply.answers:
             try:
@@ -169,5 +177,5 @@ class FederatedSearch:
         for code, _ in recipients:
             if code not in named:  # never silently incomplete
                 outcome.unanswered.append((code, "unavailable", "the directory returned nothing for it"))
-        outcome.councils_answered = len(answered)
+        outcome.answered = sorted(answered)
         return outcome

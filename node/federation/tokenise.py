@@ -51,7 +51,7 @@ def tokenise_pending(
         }
         unique = list(dict.fromkeys(k for keys in keys_of.values() for k in keys))
         material: dict[MatchKey, TokenMaterial] = {
-            m.key: m for m in tokenise(unique, evaluate, public_key, key_id, batch=len(unique) or 1)
+            m.key: m for m in tokenise(unique, evaluate, public_key, key_id)
         }
         rows = [
             {

@@ -202,3 +202,9 @@ def child_id_of(session: Session, record_id: str) -> int | None:
 
 def count_records(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(Child)) or 0)
+
+
+def records_by_record_id(session: Session, record_ids: Sequence[str]) -> dict[str, ChildRecord]:
+    """The stored version of each of these records (by the council's record id), where one exists."""
+    ids = list(session.scalars(select(Child.id).where(Child.record_id.in_(list(record_ids)))))
+    return {str(r.record_id): r for r in load_records(session, ids).values()}

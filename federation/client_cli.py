@@ -1,0 +1,135 @@
+"""`whoelse search` and `whoelse alerts`: a practitioner at their home node, until the web portal exists."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from whoelse.v1 import records_pb2 as pb
+
+from federation.practitioner_client import PractitionerClient, load_account, search_to_json
+from federation.purposes import PRACTITIONER_PURPOSES
+
+
+def _client(args: argparse.Namespace) -> PractitionerClient:
+    root = Path(args.dir).resolve()
+    account = load_account(root / "federation.json", args.as_user)
+    return PractitionerClient(account, session_file=root / "sessions" / f"{args.as_user}.json")
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    client = _client(args)
+    try:
+        identity = pb.SearchIdentity(
+            forename=args.forename,
+            surname=args.surname,
+            date_of_birth=args.dob,
+            sex=args.sex.upper(),
+            postcode=args.postcode,
+            nhs_number=args.nhs_number,
+        )
+        response = client.search(identity, args.purpose)
+    finally:
+        client.close()
+    result = search_to_json(response)
+    if args.json:
+        print(json.dumps(result, indent=2, ensure_ascii=False))
+        return 0
+    _print_search(result)
+    return 0
+
+
+def _print_search(result: dict[str, Any]) -> None:
+    console = Console()
+    console.print(
+        f"Query {result['query_id']}: "
+        f"{result['councils_answered']} of {result['councils_asked']} councils answered"
+    )
+    if not result["results"]:
+        console.print("No council holds a record matching this child.")
+    for r in result["results"]:
+        child = r["child"]
+        title = (
+            f"{r['council_name']} ({r['council']}) — {child['forename']} {child['surname']}, born "
+            f"{child['date_of_birth']} — {r['band']} (score {r['score']})"
+        )
+        table = Table(title=title, title_justify="left", show_lines=False)
+        for column in ("practitioner", "role", "organisation", "contact", "service"):
+            table.add_column(column)
+        for i in r["involvements"]:
+            table.add_row(i["practitioner"], i["role"], i["organisation"], i["contact"], i["service_type"])
+        console.print(table)
+        if r["shielded"]:
+            console.print(f"  [bold]Shielded record.[/bold] Contact: {r['records_team_contact']}")
+        if r["specialist_services_note"]:
+            console.print(f"  {r['specialist_services_note']}")
+        for k in r["causes_for_concern"]:
+            console.print(f"  A cause for concern has been raised: contact {k['raised_by']}, {k['contact']}")
+    for u in result["unanswered"]:
+        console.print(
+            f"[bold red]Did not answer:[/bold red] {u['council_name']} ({u['council']}): {u['reason']}"
+        )
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    client = _client(args)
+    try:
+        if args.watch:
+            for alert in client.watch(timeout=args.watch_seconds or None):
+                print(
+                    json.dumps(_alert(alert)) if args.json else f"{alert.occurred_on} {alert.summary}",
+                    flush=True,
+                )
+            return 0
+        alerts = client.alerts(unread_only=args.unread)
+    finally:
+        client.close()
+    if args.json:
+        print(json.dumps([_alert(a) for a in alerts], indent=2))
+    elif not alerts:
+        print("No alerts.")
+    else:
+        for a in alerts:
+            print(f"{a.occurred_on}  {a.child_name} ({a.record_id}): {a.summary} — contact {a.contact}")
+    return 0
+
+
+def _alert(a: Any) -> dict[str, Any]:
+    return {
+        "alert_id": a.alert_id,
+        "record_id": a.record_id,
+        "child_name": a.child_name,
+        "event_type": a.event_type,
+        "occurred_on": a.occurred_on,
+        "from_council": a.from_council_code,
+        "summary": a.summary,
+        "contact": a.contact,
+    }
+
+
+def register(commands: Any, benchmarks: Any) -> None:
+    p = commands.add_parser("search", help="search every council for a child (as a demo practitioner)")
+    p.add_argument("--dir", default="whoelse-demo", help="the demo's folder (holds federation.json)")
+    p.add_argument("--as", dest="as_user", required=True, help="the practitioner's username")
+    p.add_argument("--forename", required=True)
+    p.add_argument("--surname", required=True)
+    p.add_argument("--dob", required=True, help="date of birth YYYY-MM-DD")
+    p.add_argument("--sex", default="U", choices=["F", "M", "U", "f", "m", "u"])
+    p.add_argument("--postcode", default="")
+    p.add_argument("--nhs-number", default="")
+    p.add_argument("--purpose", default="safeguarding", choices=[x.value for x in PRACTITIONER_PURPOSES])
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_search)
+
+    p = commands.add_parser("alerts", help="a practitioner's alerts")
+    p.add_argument("--dir", default="whoelse-demo")
+    p.add_argument("--as", dest="as_user", required=True)
+    p.add_argument("--unread", action="store_true")
+    p.add_argument("--watch", action="store_true", help="stream alerts as they arrive")
+    p.add_argument("--watch-seconds", type=float, default=0, help="stop watching after this long")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_alerts)

@@ -1,0 +1,57 @@
+"""What a new version of a record means beyond the record itself: alerts to queue and decisions to log.
+
+Called inside the import transaction, so the record, its queued alerts and its audit entries commit
+together or not at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.orm import Session
+
+from node.alerts.events import change_events
+from node.alerts.store import enqueue
+from node.audit import AuditLog
+from node.disclosure import HoldingCouncil
+from node.records import ChildRecord, Involvement
+
+
+def _involvement_key(i: Involvement) -> tuple[str, str, str, dt.date]:
+    return (i.practitioner, i.organisation, i.service_type.value, i.start_date)
+
+
+def record_changes(
+    session: Session,
+    pairs: list[tuple[ChildRecord | None, ChildRecord]],
+    *,
+    council: HoldingCouncil,
+    audit: AuditLog,
+    today: dt.date,
+    alerts: bool,
+    by: str,
+) -> int:
+    """Queue alerts for changes other councils' practitioners should hear about, and log every newly
+    recorded sensitive service with its consent or override. Returns how many alerts were queued."""
+    queued = 0
+    for old, new in pairs:
+        known = {_involvement_key(i) for i in old.involvements} if old else set()
+        for involvement in new.involvements:
+            if (
+                involvement.sensitive
+                and involvement.sensitive_basis
+                and _involvement_key(involvement) not in known
+            ):
+                audit.sensitive_recorded(
+                    new.record_id,
+                    involvement.service_type,
+                    involvement.sensitive_basis,
+                    involvement.override_reason,
+                    by,
+                    session=session,
+                )
+        if alerts:
+            events = change_events(old, new, council, today)
+            if events:
+                queued += enqueue(session, new.record_id, events)
+    return queued

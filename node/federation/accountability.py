@@ -1,0 +1,91 @@
+"""What the node writes to its audit log for each federated query, and how alerts reach practitioners.
+
+Entries hold ids and counts in place of children's details (node/audit.py decides the exact fields).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Iterator
+
+from whoelse.v1 import federation_pb2
+from whoelse.v1 import practitioner_pb2 as pp
+
+from federation.query import VerifiedQuery
+from node.accounts.service import Practitioner
+from node.alerts import store as alert_store
+from node.alerts.broker import AlertBroker
+from node.audit import AuditLog, DisclosureSummary
+from node.disclosure import Disclosure
+from node.federation.searcher import Outcome
+from node.records import ChildRecord
+from node.storage.database import Database
+
+
+class FederationAudit:
+    """Hooks for the holder (received, disclosed) and the searcher (sent)."""
+
+    def __init__(self, audit: AuditLog, council_name: Callable[[str], str]) -> None:
+        self._audit = audit
+        self._name = council_name
+
+    def received(self, query: VerifiedQuery, candidates: int) -> None:
+        self._audit.search_received(
+            query.query_id, query.origin, query.practitioner, query.purpose.value, candidates
+        )
+
+    def disclosed(self, query: VerifiedQuery, record: ChildRecord, disclosure: Disclosure) -> None:
+        self._audit.disclosure(
+            query.query_id,
+            query.origin,
+            f"{query.practitioner_name} ({query.practitioner_role}), {query.practitioner}",
+            query.purpose.value,
+            record.record_id,
+            DisclosureSummary.of(disclosure),
+            origin_council_name=self._name(query.origin),
+        )
+
+    def sent(self, practitioner: Practitioner, purpose: str, outcome: Outcome) -> None:
+        self._audit.search_sent(
+            outcome.query_id, practitioner.username, purpose, outcome.asked, outcome.answered
+        )
+
+
+class Alerts:
+    """Stores alerts for this council's practitioners and streams them live (Practitioner.WatchAlerts)."""
+
+    def __init__(self, db: Database, audit: AuditLog, broker: AlertBroker | None = None) -> None:
+        self._db = db
+        self._audit = audit
+        self.broker = broker or AlertBroker()
+
+    def deliver(self, query: VerifiedQuery, record: ChildRecord, event: federation_pb2.AlertEvent) -> int:
+        with self._db.session() as session:
+            stored = alert_store.deliver(session, record, event, dt.date.today())
+            for alert in stored:
+                self._audit.alert_delivered(
+                    alert.alert_id, query.origin, event.event_type, record.record_id,
+                    [alert.practitioner_name], session=session,
+                )  # fmt: skip
+        for alert in stored:
+            self.broker.publish(alert)
+        return len(stored)
+
+    def list_for(self, practitioner: Practitioner, unread_only: bool) -> list[pp.Alert]:
+        with self._db.session() as session:
+            found = alert_store.list_for(session, practitioner.display_name, unread_only=unread_only)
+        return [a.to_proto() for a in found]
+
+    def watch(self, practitioner: Practitioner, is_active: Callable[[], bool]) -> Iterator[pp.Alert]:
+        with self.broker.subscribe(practitioner.display_name) as subscription:
+            while is_active():
+                alert = subscription.get(timeout=1.0)
+                if alert is not None:
+                    yield alert.to_proto()
+                elif subscription.closed:
+                    return
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
