@@ -40,7 +40,7 @@ from node.audit import AuditLog
 from node.config import NodeConfig
 from node.federation.accountability import Alerts, FederationAudit
 from node.federation.holder import Holder
-from node.federation.searcher import FederatedSearch, Searcher
+from node.federation.searcher import FederatedSearch, Searcher, evaluator
 from node.federation.servicer import FederationNodeServicer
 from node.federation.tokenise import drop_schemes_except, tokenise_pending
 from node.practitioner_servicer import PractitionerServicer
@@ -113,7 +113,8 @@ class NodeRuntime:
         entry = current.find(code) if current else None
         return entry.name if entry else code
 
-    def start(self) -> Servers:
+    def start(self, *, background: bool = True) -> Servers:
+        """Bind and start both servers; `background=False` leaves upkeep to the caller (tests)."""
         fed = grpc.server(futures.ThreadPoolExecutor(max_workers=32), options=list(SERVER_OPTIONS))
         federation_pb2_grpc.add_FederationNodeServicer_to_server(FederationNodeServicer(self.holder), fed)
         fed_port = add_secure_port(fed, self.config.listen_federation, self.identity)
@@ -158,7 +159,10 @@ class NodeRuntime:
             self.advertise = f"{host}:{fed_port}"
         fed.start()
         prac.start()
-        threading.Thread(target=self._upkeep_loop, name="upkeep", daemon=True).start()
+        if background:
+            threading.Thread(target=self._upkeep_loop, name="upkeep", daemon=True).start()
+        else:
+            self._health.set(self._practitioner_service, health_pb2.HealthCheckResponse.SERVING)
         return Servers(fed, fed_port, prac, prac_port)
 
     def stop(self, servers: Servers) -> None:
@@ -210,8 +214,6 @@ class NodeRuntime:
             councils = self.councils.require()
         if not councils.oprf_key_id:
             return
-        from node.federation.searcher import evaluator
-
         tokenise_pending(
             self.db,
             evaluator(self.directory, councils.oprf_key_id),

@@ -1,0 +1,196 @@
+"""A real federation in one test process: a directory and council nodes on 127.0.0.1:0 over mutual TLS.
+
+Every part is the production code (NodeRuntime, the directory server, the practitioner client); only the
+upkeep loop is driven by the test (`run_upkeep`) so that tokenising and alert sending happen when asserted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pyotp
+
+from directory.registry import Registry
+from directory.router import NodeChannels
+from directory.server import create_server
+from directory.setup import initialise as initialise_directory
+from directory.setup import key_directory
+from directory.storage import DirectoryDatabase
+from directory.token_service import TokenLimits
+from federation import ca
+from federation.practitioner_client import Account, PractitionerClient
+from federation.transport import MtlsIdentity
+from node.accounts.credentials import Passwords
+from node.accounts.service import AccountService
+from node.config import NodeConfig, TlsFiles
+from node.importer import import_file
+from node.matching import record_tags
+from node.runtime import NodeRuntime, Servers
+from node.settings import initialise as initialise_node
+from node.storage.database import Database
+from node.tags import LocalTagger
+
+PASSWORD = "correct horse battery staple"
+LIGHT_PASSWORDS = Passwords(time_cost=1, memory_kib=8192, parallelism=1)
+
+
+@dataclass
+class Council:
+    code: str
+    name: str
+    runtime: NodeRuntime
+    servers: Servers
+    practitioners: dict[str, str] = field(default_factory=dict)  # username → TOTP secret
+
+    @property
+    def practitioner_endpoint(self) -> str:
+        return f"localhost:{self.servers.practitioner_port}"
+
+
+class Federation:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.ca_dir = root / "ca"
+        key_pem, cert_pem = ca.init_ca("test federation CA")
+        ca.write_ca(self.ca_dir, key_pem, cert_pem)
+        self._ca = (key_pem, cert_pem)
+        self._issue("directory")
+        self.directory_db = DirectoryDatabase.open(str(root / "directory.sqlite"))
+        initialise_directory(self.directory_db, root / "directory-keys")
+        self.directory_port = 0
+        self.directory_server: grpc.Server | None = None
+        self.start_directory()
+        self.councils: dict[str, Council] = {}
+        self._clients: dict[tuple[str, str], PractitionerClient] = {}
+
+    # ---- directory ---------------------------------------------------------------------------------------
+
+    def _issue(self, name: str) -> tuple[Path, Path]:
+        key_pem, cert_pem = ca.issue(*self._ca, name, dns_names=("localhost",), ips=("127.0.0.1",))
+        return ca.write_credentials(self.ca_dir, name, key_pem, cert_pem)
+
+    def start_directory(self) -> None:
+        identity = MtlsIdentity.from_files(
+            self.ca_dir / "ca.crt", self.ca_dir / "directory.crt", self.ca_dir / "directory.key"
+        )
+        self._channels = NodeChannels(identity)
+        server, port = create_server(
+            f"127.0.0.1:{self.directory_port}",
+            self.directory_db,
+            identity,
+            key_directory(self.directory_db),
+            self._channels,
+            limits=TokenLimits(max_batch=1000, per_minute=1_000_000),
+        )
+        server.start()
+        self.directory_server, self.directory_port = server, port
+
+    def stop_directory(self) -> None:
+        assert self.directory_server is not None
+        self.directory_server.stop(None).wait()
+        self._channels.close()
+        self.directory_server = None
+
+    @property
+    def registry(self) -> Registry:
+        return Registry(self.directory_db)
+
+    # ---- councils ----------------------------------------------------------------------------------------
+
+    def add_council(self, code: str, name: str, records: list[dict[str, Any]]) -> Council:
+        folder = self.root / code
+        folder.mkdir()
+        db_path = folder / "node.sqlite"
+        db = Database(str(db_path))
+        db.migrate()
+        with db.session() as session:
+            settings = initialise_node(session, code, name, f"{name} records team, 0300 000 0000")
+        data = folder / "records.jsonl"
+        data.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+        import_file(db, data, LocalTagger(settings.tag_key), record_tags)
+        db.dispose()
+        key_path, cert_path = self._issue(code)
+        config = NodeConfig(
+            database=str(db_path),
+            listen_federation="127.0.0.1:0",
+            listen_practitioner="127.0.0.1:0",
+            directory=f"localhost:{self.directory_port}",
+            tls=TlsFiles(self.ca_dir / "ca.crt", cert_path, key_path),
+            directory_verify_key=self.root / "directory-keys" / "directory.pub",
+            state_dir=folder / "state",
+            search_deadline_ms=3000,
+        )
+        runtime = NodeRuntime(config)
+        runtime.accounts = AccountService(runtime.db, passwords=LIGHT_PASSWORDS)
+        servers = runtime.start(background=False)
+        self.registry.register_active(
+            code,
+            name,
+            runtime.advertise,
+            runtime.settings.signing_key.verify_key_bytes,
+            runtime.settings.sealing_key.public_key_bytes,
+            runtime.identity.fingerprint,
+        )
+        council = Council(code, name, runtime, servers)
+        self.councils[code] = council
+        return council
+
+    def add_practitioner(
+        self, council: Council, username: str, name: str, role: str = "Social worker"
+    ) -> None:
+        today = dt.date.today()
+        _, totp = council.runtime.accounts.add(
+            username=username,
+            display_name=name,
+            role=role,
+            organisation=f"{council.name} Children's Services",
+            contact="0300 000 0001",
+            password=PASSWORD,
+            manager_authorised_by="A Manager",
+            manager_authorised_on=today,
+            dbs_checked_on=today,
+            training_completed_on=today,
+            agreement_signed_on=today,
+            organisation_accredited=True,
+        )
+        council.practitioners[username] = totp.secret
+
+    def run_upkeep(self) -> None:
+        for council in self.councils.values():
+            council.runtime.upkeep()
+
+    def client(self, council: Council, username: str) -> PractitionerClient:
+        """One client (one session) per practitioner: a second log-in would reuse the TOTP code, refused."""
+        key = (council.code, username)
+        if key not in self._clients:
+            self._clients[key] = self._new_client(council, username)
+        return self._clients[key]
+
+    def _new_client(self, council: Council, username: str) -> PractitionerClient:
+        account = Account(
+            council=council.code,
+            username=username,
+            password=PASSWORD,
+            totp_secret=council.practitioners[username],
+            endpoint=council.practitioner_endpoint,
+            ca_file=self.ca_dir / "ca.crt",
+        )
+        return PractitionerClient(account)
+
+    def stop(self) -> None:
+        for client in self._clients.values():
+            client.close()
+        for council in self.councils.values():
+            council.runtime.stop(council.servers)
+        if self.directory_server is not None:
+            self.stop_directory()
+        self.directory_db.dispose()
+
+
+def totp_now(secret: str) -> str:
+    return pyotp.TOTP(secret).now()
