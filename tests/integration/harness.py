@@ -74,7 +74,7 @@ class Federation:
         key_pem, cert_pem = ca.issue(*self._ca, name, dns_names=("localhost",), ips=("127.0.0.1",))
         return ca.write_credentials(self.ca_dir, name, key_pem, cert_pem)
 
-    def start_directory(self) -> None:
+    def start_directory(self, per_minute: int = 1_000_000) -> None:
         identity = MtlsIdentity.from_files(
             self.ca_dir / "ca.crt", self.ca_dir / "directory.crt", self.ca_dir / "directory.key"
         )
@@ -85,7 +85,7 @@ class Federation:
             identity,
             key_directory(self.directory_db),
             self._channels,
-            limits=TokenLimits(max_batch=1000, per_minute=1_000_000),
+            limits=TokenLimits(max_batch=min(1000, per_minute), per_minute=per_minute),
         )
         server.start()
         self.directory_server, self.directory_port = server, port
