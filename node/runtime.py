@@ -27,7 +27,8 @@ from whoelse.v1 import (
 )
 
 from federation.council_list import CouncilListCache, load_verify_key
-from federation.errors import ConfigError, WhoElseError
+from federation.errors import ConfigError, NotFound, WhoElseError
+from federation.purposes import Purpose
 from federation.transport import (
     SERVER_OPTIONS,
     MtlsIdentity,
@@ -36,6 +37,8 @@ from federation.transport import (
     secure_channel,
 )
 from node.accounts.service import AccountService
+from node.alerts import store as alert_store
+from node.alerts.events import to_proto
 from node.audit import AuditLog
 from node.config import NodeConfig
 from node.federation.accountability import Alerts, FederationAudit
@@ -43,10 +46,12 @@ from node.federation.holder import Holder
 from node.federation.searcher import FederatedSearch, Searcher, evaluator
 from node.federation.servicer import FederationNodeServicer
 from node.federation.tokenise import drop_schemes_except, tokenise_pending
+from node.matching import identity_of
 from node.practitioner_servicer import PractitionerServicer
 from node.servicer import CouncilNodeServicer
 from node.settings import NodeSettings, load
 from node.storage.database import Database
+from node.storage.record_store import records_by_record_id
 
 log = logging.getLogger(__name__)
 SYSTEM_SENDER = Searcher("records-system", "Records system", "Automatic alert")
@@ -221,6 +226,56 @@ class NodeRuntime:
             councils.oprf_key_id,
         )
         drop_schemes_except(self.db, {councils.oprf_key_id, *councils.previous_oprf_key_ids})
+        self.send_alerts()
+        self.publish_tree_head()
+
+    def send_alerts(self) -> int:
+        """Send each queued change as a signed notification to every council (routed like a search).
+
+        What leaves: the child's match tokens and demographics sealed as in a search, and an AlertEvent
+        already filtered by this council's disclosure rules (node/alerts/events.py)."""
+        council = self.settings.council
+        with self.db.session() as session:
+            items = alert_store.pending(session, limit=50)
+            records = records_by_record_id(session, [i.record_id for i in items])
+        sent = 0
+        for item in items:
+            record = records.get(item.record_id)
+            try:
+                if record is None:
+                    raise NotFound(f"record {item.record_id} no longer exists")
+                self.search.send(
+                    SYSTEM_SENDER,
+                    identity_of(record),
+                    Purpose.NOTIFICATION,
+                    event=to_proto(item.event, council),
+                )
+            except WhoElseError as exc:
+                log.warning("alert %s not sent: %s", item.id, exc)
+                with self.db.session() as session:
+                    alert_store.mark_failed(session, item.id)
+                continue
+            with self.db.session() as session:
+                alert_store.mark_sent(session, [item.id])
+            sent += 1
+        return sent
+
+    def publish_tree_head(self) -> None:
+        """Sign the audit log head and publish it to the directory: history cannot be rewritten unseen."""
+        head = self.audit.checkpoint()
+        if head.tree_size == self._published_size:
+            return
+        self.directory.PublishTreeHead(
+            federation_pb2.TreeHead(
+                log_id=head.log_id,
+                tree_size=head.tree_size,
+                root_hash=head.root_hash,
+                timestamp_ms=head.timestamp_ms,
+                signature=head.signature,
+            ),
+            timeout=5,
+        )
+        self._published_size = head.tree_size
 
     def serve_forever(self) -> None:
         import signal

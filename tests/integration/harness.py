@@ -27,6 +27,7 @@ from federation.practitioner_client import Account, PractitionerClient
 from federation.transport import MtlsIdentity
 from node.accounts.credentials import Passwords
 from node.accounts.service import AccountService
+from node.changes import record_changes
 from node.config import NodeConfig, TlsFiles
 from node.importer import import_file
 from node.matching import record_tags
@@ -159,6 +160,27 @@ class Federation:
             organisation_accredited=True,
         )
         council.practitioners[username] = totp.secret
+
+    def record_change(self, council: Council, records: list[dict[str, Any]]) -> None:
+        """Import new versions of records at a running council, as `whoelse node import` does."""
+        runtime = council.runtime
+        data = self.root / council.code / "changes.jsonl"
+        data.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+
+        def on_changes(session: Any, pairs: Any) -> None:
+            record_changes(
+                session,
+                pairs,
+                council=runtime.settings.council,
+                audit=runtime.audit,
+                today=dt.date.today(),
+                alerts=True,
+                by="test import",
+            )
+
+        import_file(
+            runtime.db, data, LocalTagger(runtime.settings.tag_key), record_tags, on_changes=on_changes
+        )
 
     def run_upkeep(self) -> None:
         for council in self.councils.values():
