@@ -73,6 +73,43 @@ def cmd_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_add_many(args: argparse.Namespace) -> int:
+    """Enrol many councils at once: a JSON list of {code, name, endpoint, signing_key, sealing_key, cert}."""
+    import json
+
+    from directory.registry import Registry
+    from federation import ca
+
+    try:
+        entries = json.loads(Path(args.source).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InvalidInput(f"--from: cannot read a JSON list from {args.source}") from exc
+    if not isinstance(entries, list):
+        raise InvalidInput(f"--from: {args.source} must hold a JSON list of councils")
+    registry = Registry(_db(args))
+    for n, item in enumerate(entries, start=1):
+        where = f"{args.source} item {n}"
+        try:
+            cert_pem = Path(item["cert"]).read_bytes()
+            code = item["code"]
+        except (KeyError, TypeError, OSError) as exc:
+            raise InvalidInput(
+                f"{where}: needs code, name, endpoint, signing_key, sealing_key and cert"
+            ) from exc
+        if ca.council_of(cert_pem) != code:
+            raise InvalidInput(f"{where}: cert names {ca.council_of(cert_pem)}, not {code}")
+        registry.register_active(
+            code,
+            item["name"],
+            item["endpoint"],
+            _hex32(item["signing_key"], f"{where} signing_key"),
+            _hex32(item["sealing_key"], f"{where} sealing_key"),
+            ca.fingerprint(cert_pem),
+        )
+    print(f"{len(entries)} councils enrolled as active")
+    return 0
+
+
 def _status_command(action: str) -> Any:
     def handler(args: argparse.Namespace) -> int:
         from directory.registry import Registry
@@ -172,6 +209,10 @@ def register(commands: Any, benchmarks: Any) -> None:
     p.add_argument("--sealing-key", required=True, help="X25519 public key, 64 hex digits")
     p.add_argument("--cert", required=True, help="the council's TLS certificate (its fingerprint is pinned)")
     p.set_defaults(handler=cmd_add)
+
+    p = with_db(sub.add_parser("add-many", help="enrol many councils from a JSON list (see `add`)"))
+    p.add_argument("--from", dest="source", required=True, help="JSON list of {code, name, endpoint, ...}")
+    p.set_defaults(handler=cmd_add_many)
 
     for action, text in (
         ("approve", "make a pending or suspended council active"),

@@ -96,10 +96,16 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     if args.config:
-        from node.config import load_config
-        from node.runtime import NodeRuntime
+        import logging
 
-        NodeRuntime(load_config(Path(args.config))).serve_forever()
+        from node.config import load_config
+        from node.runtime import NodeRuntime, serve_forever
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        configs = [load_config(Path(c)) for c in args.config]
+        # Several councils in one process (benchmarks) share its CPU, so each gets a smaller thread pool.
+        workers = 32 if len(configs) == 1 else 4
+        serve_forever([NodeRuntime(c, workers=workers) for c in configs])
         return 0
     from node.server import serve
 
@@ -245,7 +251,9 @@ def register(commands: Any, benchmarks: Any) -> None:
 
     p = with_db(node_sub.add_parser("serve", help="run the node's gRPC servers"))
     p.add_argument(
-        "--config", help="federated node: YAML config (see node/config.py); overrides --db/--listen"
+        "--config",
+        action="append",
+        help="federated node: YAML config (node/config.py); repeat to host several councils in one process",
     )
     p.add_argument("--listen", default="127.0.0.1:50051", help="local-only node: CouncilNode address")
     p.set_defaults(handler=cmd_serve)

@@ -25,8 +25,9 @@ from federation.errors import ConfigError
 
 _KEYS = {
     "database", "listen_federation", "listen_practitioner", "directory", "tls", "directory_verify_key",
-    "state_dir", "search_deadline_ms",
+    "state_dir", "search_deadline_ms", "upkeep_interval_ms",
 }  # fmt: skip
+_OPTIONAL = {"search_deadline_ms": (5000, 100, 30000), "upkeep_interval_ms": (2000, 200, 600000)}
 _TLS_KEYS = {"ca", "cert", "key"}
 
 
@@ -47,6 +48,7 @@ class NodeConfig:
     directory_verify_key: Path
     state_dir: Path
     search_deadline_ms: int = 5000
+    upkeep_interval_ms: int = 2000  # how often the node refreshes, tokenises, sends alerts, publishes heads
 
 
 def _address(value: Any, key: str) -> str:
@@ -68,7 +70,7 @@ def parse_config(raw: Mapping[str, Any], base: Path) -> NodeConfig:
     unknown = sorted(set(raw) - _KEYS)
     if unknown:
         raise ConfigError(f"config key {unknown[0]}: unknown key")
-    missing = sorted(k for k in _KEYS - {"search_deadline_ms"} if raw.get(k) in (None, ""))
+    missing = sorted(k for k in _KEYS - set(_OPTIONAL) if raw.get(k) in (None, ""))
     if missing:
         raise ConfigError(f"config key {missing[0]}: required")
     tls = raw["tls"]
@@ -77,9 +79,12 @@ def parse_config(raw: Mapping[str, Any], base: Path) -> NodeConfig:
     bad_tls = sorted(set(tls) ^ _TLS_KEYS)
     if bad_tls:
         raise ConfigError(f"config key tls.{bad_tls[0]}: {'unknown' if bad_tls[0] in tls else 'required'}")
-    deadline = raw.get("search_deadline_ms", 5000)
-    if not isinstance(deadline, int) or not 100 <= deadline <= 30000:
-        raise ConfigError("config key search_deadline_ms: expected a whole number from 100 to 30000")
+    numbers: dict[str, int] = {}
+    for key, (default, low, high) in _OPTIONAL.items():
+        value = raw.get(key, default)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise ConfigError(f"config key {key}: expected a whole number from {low} to {high}")
+        numbers[key] = value
     database = raw["database"]
     if not isinstance(database, str):
         raise ConfigError("config key database: expected a path or URL")
@@ -93,7 +98,8 @@ def parse_config(raw: Mapping[str, Any], base: Path) -> NodeConfig:
         tls=TlsFiles(*(_file(tls[k], f"tls.{k}", base) for k in ("ca", "cert", "key"))),
         directory_verify_key=_file(raw["directory_verify_key"], "directory_verify_key", base),
         state_dir=(base / str(raw["state_dir"])).resolve(),
-        search_deadline_ms=deadline,
+        search_deadline_ms=numbers["search_deadline_ms"],
+        upkeep_interval_ms=numbers["upkeep_interval_ms"],
     )
 
 
@@ -121,7 +127,7 @@ def load_config(path: Path | None, environ: Mapping[str, str] = os.environ) -> N
         key = name[len(ENV_PREFIX) :].lower()
         if key.startswith("tls_"):
             raw.setdefault("tls", {})[key[4:]] = value
-        elif key == "search_deadline_ms":
+        elif key in _OPTIONAL:
             raw[key] = int(value) if value.isdigit() else value
         else:
             raw[key] = value

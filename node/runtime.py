@@ -55,7 +55,6 @@ from node.storage.record_store import records_by_record_id
 
 log = logging.getLogger(__name__)
 SYSTEM_SENDER = Searcher("records-system", "Records system", "Automatic alert")
-UPKEEP_INTERVAL_S = 2.0
 
 
 @dataclass
@@ -67,8 +66,9 @@ class Servers:
 
 
 class NodeRuntime:
-    def __init__(self, config: NodeConfig) -> None:
+    def __init__(self, config: NodeConfig, *, workers: int = 32) -> None:
         self.config = config
+        self._workers = workers
         self.db = Database(config.database)
         self.db.migrate()
         with self.db.session() as session:
@@ -120,11 +120,13 @@ class NodeRuntime:
 
     def start(self, *, background: bool = True) -> Servers:
         """Bind and start both servers; `background=False` leaves upkeep to the caller (tests)."""
-        fed = grpc.server(futures.ThreadPoolExecutor(max_workers=32), options=list(SERVER_OPTIONS))
+        fed = grpc.server(futures.ThreadPoolExecutor(max_workers=self._workers), options=list(SERVER_OPTIONS))
         federation_pb2_grpc.add_FederationNodeServicer_to_server(FederationNodeServicer(self.holder), fed)
         fed_port = add_secure_port(fed, self.config.listen_federation, self.identity)
 
-        prac = grpc.server(futures.ThreadPoolExecutor(max_workers=32), options=list(SERVER_OPTIONS))
+        prac = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=self._workers), options=list(SERVER_OPTIONS)
+        )
         practitioner_pb2_grpc.add_PractitionerServicer_to_server(
             PractitionerServicer(
                 self.accounts,
@@ -193,7 +195,7 @@ class NodeRuntime:
                 )
             except Exception:
                 log.exception("upkeep failed")
-            self._stop.wait(UPKEEP_INTERVAL_S)
+            self._stop.wait(self.config.upkeep_interval_ms / 1000)
 
     def join(self) -> str:
         reply = self.directory.Join(
@@ -277,18 +279,24 @@ class NodeRuntime:
         )
         self._published_size = head.tree_size
 
-    def serve_forever(self) -> None:
-        import signal
 
-        servers = self.start()
+def serve_forever(runtimes: list[NodeRuntime]) -> None:
+    """Run one or more councils' nodes in this process until SIGINT or SIGTERM."""
+    import signal
+
+    started = []
+    for runtime in runtimes:
+        servers = runtime.start()
+        started.append((runtime, servers))
         print(
-            f"node {self.settings.council.code} ({self.settings.council.name}): federation port "
+            f"node {runtime.settings.council.code} ({runtime.settings.council.name}): federation port "
             f"{servers.federation_port}, practitioner port {servers.practitioner_port}",
             flush=True,
         )
-        stop = threading.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stop.set())
-        while not stop.is_set():
-            stop.wait(1.0)
-        self.stop(servers)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.is_set():
+        stop.wait(1.0)
+    for runtime, servers in started:
+        runtime.stop(servers)

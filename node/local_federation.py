@@ -1,0 +1,292 @@
+"""Build and run a federation on this machine: the shared core of `whoelse demo` and `whoelse bench search`.
+
+`build` prepares everything on disk — a federation CA and certificates, the directory's keys and database,
+and for each council a migrated SQLite database with synthetic records, demo practitioner accounts and a
+node config — doing the node side in-process (fast enough for 153 councils) and the directory side through
+the `whoelse directory` command (node/ never imports directory/). `start` launches the directory and the
+councils as processes (several councils per process when asked), and `wait_ready` returns once every council
+has joined and tokenised its records.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from federation import ca
+from federation.errors import Unavailable
+from node.accounts.credentials import Passwords, generate_password
+from node.accounts.service import AccountService
+from node.importer import import_file
+from node.matching import record_tags
+from node.settings import initialise
+from node.storage.database import Database
+from node.tags import LocalTagger
+
+PRACTITIONER_SERVICE = "whoelse.v1.Practitioner"
+# Demo accounts only: weak argon2 settings so 153 councils' accounts are made in seconds.
+DEMO_PASSWORDS = Passwords(time_cost=1, memory_kib=8192, parallelism=1)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def whoelse(*args: str) -> str:
+    """Run one `whoelse` command as a subprocess; a failure becomes a one-line error naming the step."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "federation.cli", *args], capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        detail = (proc.stderr or proc.stdout or "").strip().splitlines()
+        raise Unavailable(f"step `whoelse {' '.join(args[:3])} …` failed: {detail[-1] if detail else '?'}")
+    return proc.stdout
+
+
+@dataclass
+class CouncilSetup:
+    code: str
+    name: str
+    federation_port: int
+    practitioner_port: int
+    config: Path
+    database: Path
+    practitioners: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def practitioner_endpoint(self) -> str:
+        return f"localhost:{self.practitioner_port}"
+
+
+@dataclass
+class Layout:
+    root: Path
+    directory_port: int
+    councils: list[CouncilSetup]
+
+    @property
+    def ca_dir(self) -> Path:
+        return self.root / "ca"
+
+    @property
+    def directory_db(self) -> Path:
+        return self.root / "directory.sqlite"
+
+    @property
+    def directory_keys(self) -> Path:
+        return self.root / "directory-keys"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+
+def _fresh(root: Path) -> None:
+    for sub in ("ca", "data", "nodes", "logs", "directory-keys"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    stale = [*root.glob("directory.sqlite*"), *root.glob("directory-keys/*"), *root.glob("nodes/*.sqlite*")]
+    stale += list(root.glob("nodes/*/council-list.bin"))
+    for path in stale:
+        path.unlink(missing_ok=True)
+
+
+def _seed_practitioners(db: Database, staff: Sequence[Any], council: str) -> list[dict[str, Any]]:
+    accounts = AccountService(db, passwords=DEMO_PASSWORDS)
+    today = dt.date.today()
+    out = []
+    for p in staff:
+        password = generate_password()
+        _, totp = accounts.add(
+            username=p.username, display_name=p.name, role=p.role, organisation=p.organisation,
+            contact=p.contact, password=password, manager_authorised_by="Demo Manager",
+            manager_authorised_on=today, dbs_checked_on=today, training_completed_on=today,
+            agreement_signed_on=today, organisation_accredited=True,
+        )  # fmt: skip
+        out.append({"council": council, "username": p.username, "name": p.name, "role": p.role,
+                    "password": password, "totp_secret": totp.secret})  # fmt: skip
+    return out
+
+
+def build(
+    root: Path,
+    councils: Sequence[tuple[str, str]],
+    *,
+    children: int,
+    seed: int,
+    upkeep_interval_ms: int = 2000,
+    progress: bool = False,
+) -> Layout:
+    from node.synth.generate import generate
+    from node.synth.writer import write
+
+    root = root.resolve()
+    _fresh(root)
+    layout = Layout(root, free_port(), [])
+    ca_key, ca_cert = ca.init_ca("WhoElse demo federation CA")
+    ca.write_ca(layout.ca_dir, ca_key, ca_cert)
+    key_pem, cert_pem = ca.issue(ca_key, ca_cert, "directory", dns_names=("localhost",), ips=("127.0.0.1",))
+    ca.write_credentials(layout.ca_dir, "directory", key_pem, cert_pem)
+    whoelse("directory", "init", "--db", str(layout.directory_db), "--dir", str(layout.directory_keys))
+    population = generate([code for code, _ in councils], children_per_council=children, seed=seed)
+    write(population, layout.data_dir)
+    enrol = []
+    for code, name in councils:
+        setup = CouncilSetup(
+            code,
+            name,
+            free_port(),
+            free_port(),
+            root / "nodes" / f"{code}.yaml",
+            root / "nodes" / f"{code}.sqlite",
+        )
+        db = Database(str(setup.database))
+        db.migrate()
+        with db.session() as session:
+            settings = initialise(
+                session, code, name, f"{name} children's records team, records@{code.lower()}.whoelse.test"
+            )
+        import_file(db, layout.data_dir / f"{code}.jsonl", LocalTagger(settings.tag_key), record_tags)
+        setup.practitioners = _seed_practitioners(db, population.practitioners[code], code)  # type: ignore[index]
+        db.dispose()
+        key_pem, cert_pem = ca.issue(ca_key, ca_cert, code, dns_names=("localhost",), ips=("127.0.0.1",))
+        key_path, cert_path = ca.write_credentials(layout.ca_dir, code, key_pem, cert_pem)
+        config = {
+            "database": str(setup.database),
+            "listen_federation": f"127.0.0.1:{setup.federation_port}",
+            "listen_practitioner": f"127.0.0.1:{setup.practitioner_port}",
+            "directory": f"localhost:{layout.directory_port}",
+            "tls": {"ca": str(layout.ca_dir / "ca.crt"), "cert": str(cert_path), "key": str(key_path)},
+            "directory_verify_key": str(layout.directory_keys / "directory.pub"),
+            "state_dir": str(root / "nodes" / code),
+            "upkeep_interval_ms": upkeep_interval_ms,
+        }
+        setup.config.write_text(json.dumps(config, indent=2), encoding="utf-8")
+        enrol.append(
+            {
+                "code": code,
+                "name": name,
+                "endpoint": f"127.0.0.1:{setup.federation_port}",
+                "signing_key": settings.signing_key.verify_key_bytes.hex(),
+                "sealing_key": settings.sealing_key.public_key_bytes.hex(),
+                "cert": str(cert_path),
+            }
+        )
+        layout.councils.append(setup)
+        if progress:
+            print(f"  {name} ({code}): {len(population.records[code])} records, "  # type: ignore[index]
+                  f"{len(setup.practitioners)} practitioners", flush=True)  # fmt: skip
+    (root / "enrol.json").write_text(json.dumps(enrol), encoding="utf-8")
+    whoelse("directory", "add-many", "--db", str(layout.directory_db), "--from", str(root / "enrol.json"))
+    return layout
+
+
+def spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "federation.cli", *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # survives the shell that started it (demo --detach)
+        )
+
+
+def start(
+    layout: Layout, *, councils_per_process: int = 1, rate_per_minute: int = 1_000_000
+) -> dict[str, int]:
+    """Start the directory and the councils; returns process ids by name ("directory", "nodes-1", …)."""
+    logs = layout.root / "logs"
+    pids = {
+        "directory": spawn(
+            ["directory", "serve", "--db", str(layout.directory_db), "--dir", str(layout.directory_keys),
+             "--listen", f"127.0.0.1:{layout.directory_port}", "--ca", str(layout.ca_dir / "ca.crt"),
+             "--cert", str(layout.ca_dir / "directory.crt"), "--key", str(layout.ca_dir / "directory.key"),
+             "--rate-per-minute", str(rate_per_minute)],
+            logs / "directory.log",
+        ).pid
+    }  # fmt: skip
+    groups = [
+        layout.councils[i : i + councils_per_process]
+        for i in range(0, len(layout.councils), councils_per_process)
+    ]
+    for group in groups:
+        name = group[0].code if len(group) == 1 else f"nodes-{group[0].code}-{len(group)}"
+        args = ["node", "serve"]
+        for setup in group:
+            args += ["--config", str(setup.config)]
+        pids[name] = spawn(args, logs / f"{name}.log").pid
+    return pids
+
+
+def healthy(endpoint: str, ca_pem: bytes, service: str = PRACTITIONER_SERVICE) -> bool:
+    channel = grpc.secure_channel(endpoint, grpc.ssl_channel_credentials(root_certificates=ca_pem))
+    try:
+        reply = health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service=service), timeout=1
+        )
+        return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+    except grpc.RpcError:
+        return False
+    finally:
+        channel.close()
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)  # reap our own exited children
+    except ChildProcessError:
+        return True
+    return done == 0
+
+
+def wait_ready(layout: Layout, pids: dict[str, int], timeout: float) -> None:
+    """Return once every council serves federated search; stop everything and raise if one cannot."""
+    ca_pem = (layout.ca_dir / "ca.crt").read_bytes()
+    waiting = {c.code: c.practitioner_endpoint for c in layout.councils}
+    deadline = time.monotonic() + timeout
+    while waiting and time.monotonic() < deadline:
+        dead = [name for name, pid in pids.items() if not alive(pid)]
+        if dead:
+            stop(pids)
+            raise Unavailable(f"{dead[0]} exited during start-up; see {layout.root / 'logs'}")
+        for code, endpoint in list(waiting.items()):
+            if healthy(endpoint, ca_pem):
+                del waiting[code]
+        time.sleep(0.2)
+    if waiting:
+        stop(pids)
+        raise Unavailable(
+            f"councils not ready after {timeout:.0f} s: {', '.join(waiting)}; see {layout.root}/logs"
+        )
+
+
+def stop(pids: dict[str, int]) -> int:
+    running = [pid for pid in pids.values() if alive(pid)]
+    for pid in running:
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(alive(pid) for pid in running):
+        time.sleep(0.1)
+    for pid in running:
+        if alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    return len(running)

@@ -1,0 +1,82 @@
+"""The README's main command: `whoelse demo` starts a working federation and stops it again."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def whoelse(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "federation.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return not Path(f"/proc/{pid}/status").read_text().count("State:\tZ")
+
+
+def test_demo_detach_search_and_stop(tmp_path: Path) -> None:
+    started = whoelse("demo", "--detach", "--dir", str(tmp_path), "--councils", "3", "--children", "60")
+    assert started.returncode == 0, started.stderr
+    state = json.loads((tmp_path / "federation.json").read_text())
+    pids = [state["directory"]["pid"], *(c["pid"] for c in state["councils"])]
+    try:
+        assert [c["name"] for c in state["councils"]] == ["Leeds", "Bradford", "Wakefield"]
+        assert all(running(pid) for pid in pids)
+        assert (tmp_path / "federation.json").stat().st_mode & 0o077 == 0  # holds demo credentials
+        sample = state["samples"][0]
+        found = whoelse(
+            "search",
+            "--dir",
+            str(tmp_path),
+            "--as",
+            sample["as"],
+            "--forename",
+            sample["forename"],
+            "--surname",
+            sample["surname"],
+            "--dob",
+            sample["dob"],
+            "--sex",
+            sample["sex"],
+            "--json",
+        )
+        assert found.returncode == 0, found.stderr
+        result = json.loads(found.stdout)
+        assert set(sample["held_by"]) <= {r["council"] for r in result["results"]}
+        assert result["unanswered"] == []
+        unknown = whoelse(
+            "search",
+            "--dir",
+            str(tmp_path),
+            "--as",
+            "nobody@nowhere",
+            "--forename",
+            "A",
+            "--surname",
+            "B",
+            "--dob",
+            "2015-01-01",
+        )
+        assert unknown.returncode == 2
+        assert unknown.stderr.strip().startswith("whoelse: error: no practitioner 'nobody@nowhere'")
+    finally:
+        stopped = whoelse("demo", "stop", "--dir", str(tmp_path))
+    assert stopped.returncode == 0
+    assert not any(running(pid) for pid in pids)
