@@ -286,11 +286,13 @@ def _register_optional(node_sub: Any, commands: Any, benchmarks: Any) -> None:
     from node.accounts.cli import add_practitioner_commands
     from node.audit_cli import add_audit_commands
     from node.bench import register as register_bench
+    from node.bench_search import register as register_bench_search
     from node.demo import register as register_demo
 
     add_practitioner_commands(node_sub, open_db)
     add_audit_commands(node_sub, open_db)
     register_bench(benchmarks)
+    register_bench_search(benchmarks)
     register_demo(commands)
     try:
         from node.synth.cli import register as register_synth  # type: ignore[import-not-found,unused-ignore]

@@ -18,23 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from federation.errors import InvalidInput, WhoElseError
-from node.local_federation import CouncilSetup, alive, build, stop, wait_ready
+from node.local_federation import CouncilSetup, alive, build, choose_councils, stop, wait_ready
 from node.local_federation import start as start_processes
 
 DEFAULT_DIR = "whoelse-demo"
 DEFAULT_COUNCILS = 5
 READY_TIMEOUT_S = 300.0
-
-
-def choose_councils(count: int) -> list[tuple[str, str]]:
-    """`count` neighbouring real councils, starting from Leeds (so moves between them are realistic)."""
-    from node.synth.councils import council, neighbours
-
-    if not 2 <= count <= 153:
-        raise InvalidInput("--councils must be between 2 and 153")
-    first = council("E08000035")  # Leeds
-    chosen = [first, *neighbours(first.code, k=count - 1)]
-    return [(c.code, c.name) for c in chosen[:count]]
 
 
 def _samples(

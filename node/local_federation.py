@@ -27,7 +27,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from federation import ca
-from federation.errors import Unavailable
+from federation.errors import InvalidInput, Unavailable
 from node.accounts.credentials import Passwords, generate_password
 from node.accounts.service import AccountService
 from node.importer import import_file
@@ -56,6 +56,17 @@ def whoelse(*args: str) -> str:
         detail = (proc.stderr or proc.stdout or "").strip().splitlines()
         raise Unavailable(f"step `whoelse {' '.join(args[:3])} …` failed: {detail[-1] if detail else '?'}")
     return proc.stdout
+
+
+def choose_councils(count: int) -> list[tuple[str, str]]:
+    """`count` neighbouring real councils, starting from Leeds (so moves between them are realistic)."""
+    from node.synth.councils import council, neighbours
+
+    if not 2 <= count <= 153:
+        raise InvalidInput("--councils must be between 2 and 153")
+    first = council("E08000035")  # Leeds
+    chosen = [first, *neighbours(first.code, k=count - 1)]
+    return [(c.code, c.name) for c in chosen[:count]]
 
 
 @dataclass

@@ -54,6 +54,7 @@ from node.storage.database import Database
 from node.storage.record_store import records_by_record_id
 
 log = logging.getLogger(__name__)
+RETRY_S = 1.0  # after a failed round (e.g. the directory is restarting), try again soon
 SYSTEM_SENDER = Searcher("records-system", "Records system", "Automatic alert")
 
 
@@ -184,18 +185,21 @@ class NodeRuntime:
 
     def _upkeep_loop(self) -> None:
         while not self._stop.is_set():
+            interval = self.config.upkeep_interval_ms / 1000
             try:
                 self.upkeep()
                 self._health.set(self._practitioner_service, health_pb2.HealthCheckResponse.SERVING)
             except WhoElseError as exc:
                 log.warning("upkeep: %s", exc)
+                interval = min(interval, RETRY_S)
             except grpc.RpcError as exc:
-                log.warning(
-                    "upkeep: directory call failed: %s", exc.code() if isinstance(exc, grpc.Call) else exc
-                )
+                code = exc.code() if isinstance(exc, grpc.Call) else exc
+                log.warning("upkeep: directory call failed: %s", code)
+                interval = min(interval, RETRY_S)
             except Exception:
                 log.exception("upkeep failed")
-            self._stop.wait(self.config.upkeep_interval_ms / 1000)
+                interval = min(interval, RETRY_S)
+            self._stop.wait(interval)
 
     def join(self) -> str:
         reply = self.directory.Join(

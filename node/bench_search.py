@@ -1,0 +1,193 @@
+"""`whoelse bench search --councils N`: federated search latency and throughput on this machine.
+
+Runs a real federation of N councils (separate processes, mutual TLS, every council's own SQLite file),
+then measures, in the same run:
+
+- the floor: a trivial gRPC echo (FederationNode.Ping) fanned out from one caller to the same N council
+  servers over the same kind of connection, waiting for all N replies;
+- a search: a practitioner's Practitioner.Search at their home council — token evaluation at the directory,
+  sealing to N councils, routing, N holder look-ups and sealed answers, opening every answer.
+
+`ratio_p50` = search p50 / floor p50. Medians of many repetitions; the machine is shared and noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import tempfile
+import threading
+import time
+from concurrent import futures
+from pathlib import Path
+from typing import Any
+
+from whoelse.v1 import federation_pb2, federation_pb2_grpc
+from whoelse.v1 import records_pb2 as pb
+
+from federation.errors import InvalidInput
+from federation.practitioner_client import Account, PractitionerClient
+from federation.transport import MtlsIdentity, secure_channel
+from node.local_federation import Layout, build, choose_councils, start, stop, wait_ready
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _floor(layout: Layout, repeats: int) -> list[float]:
+    """Fan a 16-byte Ping out to every council's federation server (as the directory would) and time it."""
+    identity = MtlsIdentity.from_files(
+        layout.ca_dir / "ca.crt", layout.ca_dir / "directory.crt", layout.ca_dir / "directory.key"
+    )
+    channels = [secure_channel(f"localhost:{c.federation_port}", identity) for c in layout.councils]
+    stubs = [federation_pb2_grpc.FederationNodeStub(ch) for ch in channels]
+    request = federation_pb2.PingRequest(payload=b"x" * 16)
+    timings = []
+    try:
+        for n in range(repeats + 5):
+            t0 = time.perf_counter()
+            calls = [stub.Ping.future(request, timeout=10) for stub in stubs]
+            for call in calls:
+                call.result()
+            if n >= 5:  # the first few open connections
+                timings.append((time.perf_counter() - t0) * 1000)
+    finally:
+        for ch in channels:
+            ch.close()
+    return timings
+
+
+def _sample_identity(layout: Layout) -> pb.SearchIdentity:
+    """A child held by two or more councils, as their first council recorded them."""
+    truth = [json.loads(x) for x in (layout.data_dir / "ground_truth.jsonl").read_text().splitlines()]
+    for person in truth:
+        if len({c["council"] for c in person["copies"]}) >= 2:
+            first = person["copies"][0]
+            for line in (layout.data_dir / f"{first['council']}.jsonl").read_text().splitlines():
+                row = json.loads(line)
+                if row["record_id"] == first["record_id"]:
+                    return pb.SearchIdentity(
+                        forename=row["forename"],
+                        surname=row["surname"],
+                        date_of_birth=row["date_of_birth"],
+                        sex=row["sex"],
+                        postcode=row["address"]["postcode"],
+                    )
+    first_council = layout.data_dir / f"{layout.councils[0].code}.jsonl"
+    row = json.loads(first_council.read_text().splitlines()[0])
+    return pb.SearchIdentity(
+        forename=row["forename"], surname=row["surname"], date_of_birth=row["date_of_birth"]
+    )
+
+
+def _client(layout: Layout, index: int) -> PractitionerClient:
+    council = layout.councils[index % len(layout.councils)]
+    p = council.practitioners[(index // len(layout.councils)) % len(council.practitioners)]
+    account = Account(
+        council.code,
+        p["username"],
+        p["password"],
+        p["totp_secret"],
+        council.practitioner_endpoint,
+        layout.ca_dir / "ca.crt",
+    )
+    return PractitionerClient(account)
+
+
+def bench_search(
+    councils: int, searches: int, children: int, per_process: int, threads: int
+) -> dict[str, Any]:
+    chosen = choose_councils(councils)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="whoelse-bench-search-") as tmp:
+        layout = build(Path(tmp), chosen, children=children, seed=11, upkeep_interval_ms=60_000)
+        per_process = per_process or max(1, math.ceil(councils / 6))
+        pids = start(layout, councils_per_process=per_process)
+        try:
+            wait_ready(layout, pids, timeout=900)
+            setup_s = time.perf_counter() - started
+            identity = _sample_identity(layout)
+            client = _client(layout, 0)
+            latencies: list[float] = []
+            unanswered = 0
+            for n in range(searches + 5):
+                t0 = time.perf_counter()
+                response = client.search(identity, "safeguarding")
+                if n >= 5:  # warm-up: connections, caches
+                    latencies.append((time.perf_counter() - t0) * 1000)
+                    unanswered += len(response.unanswered)
+            client.close()
+            floor = _floor(layout, max(searches, 30))
+            throughput = _throughput(layout, identity, threads, searches)
+        finally:
+            stop(pids)
+    p50 = statistics.median(latencies)
+    floor_p50 = statistics.median(floor)
+    return {
+        "benchmark": "search",
+        "councils": councils,
+        "children_per_council": children,
+        "councils_per_process": per_process,
+        "searches": len(latencies),
+        "p50_ms": round(p50, 1),
+        "p95_ms": round(_percentile(latencies, 0.95), 1),
+        "searches_per_s": round(throughput, 2),
+        "concurrent_clients": threads,
+        "floor_p50_ms": round(floor_p50, 1),
+        "floor_p95_ms": round(_percentile(floor, 0.95), 1),
+        "ratio_p50": round(p50 / floor_p50, 2),
+        "unanswered": unanswered,
+        "setup_s": round(setup_s, 1),
+    }
+
+
+def _throughput(layout: Layout, identity: pb.SearchIdentity, threads: int, searches: int) -> float:
+    """Searches a second with `threads` practitioners at different councils searching at once."""
+    clients = [_client(layout, i + 1) for i in range(threads)]  # index 0 already logged in: its code is spent
+    for c in clients:
+        c.login()
+    per_thread = max(1, searches // threads)
+    barrier = threading.Barrier(threads)
+
+    def run(client: PractitionerClient) -> None:
+        barrier.wait()
+        for _ in range(per_thread):
+            client.search(identity, "safeguarding")
+
+    t0 = time.perf_counter()
+    with futures.ThreadPoolExecutor(threads) as pool:
+        for f in [pool.submit(run, c) for c in clients]:
+            f.result()
+    elapsed = time.perf_counter() - t0
+    for c in clients:
+        c.close()
+    return threads * per_thread / elapsed
+
+
+def cmd_bench_search(args: argparse.Namespace) -> int:
+    if args.councils < 2:
+        raise InvalidInput("--councils must be at least 2")
+    if args.searches < 1:
+        raise InvalidInput("--searches must be at least 1")
+    result = bench_search(args.councils, args.searches, args.children, args.per_process, args.threads)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key:>22}: {value}")
+    return 0
+
+
+def register(benchmarks: Any) -> None:
+    p = benchmarks.add_parser("search", help="federated search latency against a fan-out echo floor")
+    p.add_argument("--councils", type=int, default=5)
+    p.add_argument("--searches", type=int, default=50)
+    p.add_argument("--children", type=int, default=30, help="children per council")
+    p.add_argument("--per-process", type=int, default=0, help="councils per node process (default: N/6)")
+    p.add_argument("--threads", type=int, default=4, help="concurrent practitioners for searches_per_s")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_bench_search)
