@@ -99,12 +99,12 @@ def _client(layout: Layout, index: int) -> PractitionerClient:
 
 
 def bench_search(
-    councils: int, searches: int, children: int, per_process: int, threads: int
+    councils: int, searches: int, children: int, per_process: int, threads: int, keep: str | None = None
 ) -> dict[str, Any]:
     chosen = choose_councils(councils)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="whoelse-bench-search-") as tmp:
-        layout = build(Path(tmp), chosen, children=children, seed=11, upkeep_interval_ms=60_000)
+        layout = build(Path(keep or tmp), chosen, children=children, seed=11, upkeep_interval_ms=60_000)
         per_process = per_process or max(1, math.ceil(councils / 6))
         pids = start(layout, councils_per_process=per_process)
         try:
@@ -173,7 +173,9 @@ def cmd_bench_search(args: argparse.Namespace) -> int:
         raise InvalidInput("--councils must be at least 2")
     if args.searches < 1:
         raise InvalidInput("--searches must be at least 1")
-    result = bench_search(args.councils, args.searches, args.children, args.per_process, args.threads)
+    result = bench_search(
+        args.councils, args.searches, args.children, args.per_process, args.threads, args.dir
+    )
     if args.json:
         print(json.dumps(result))
     else:
@@ -189,5 +191,6 @@ def register(benchmarks: Any) -> None:
     p.add_argument("--children", type=int, default=30, help="children per council")
     p.add_argument("--per-process", type=int, default=0, help="councils per node process (default: N/6)")
     p.add_argument("--threads", type=int, default=4, help="concurrent practitioners for searches_per_s")
+    p.add_argument("--dir", help="build the federation here and keep it (logs) instead of a temporary folder")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_bench_search)

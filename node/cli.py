@@ -95,6 +95,12 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import os
+
+    from node.config import ENV_PREFIX
+
+    if not args.config and any(k.startswith(ENV_PREFIX) for k in os.environ):
+        args.config = [None]  # configured entirely by WHOELSE_NODE_* variables (containers)
     if args.config:
         import logging
 
@@ -102,7 +108,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from node.runtime import NodeRuntime, serve_forever
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-        configs = [load_config(Path(c)) for c in args.config]
+        configs = [load_config(Path(c) if c else None) for c in args.config]
         # Several councils in one process (benchmarks) share its CPU, so each gets a smaller thread pool.
         workers = 32 if len(configs) == 1 else 4
         serve_forever([NodeRuntime(c, workers=workers) for c in configs])
@@ -286,6 +292,7 @@ def _register_optional(node_sub: Any, commands: Any, benchmarks: Any) -> None:
     from node.accounts.cli import add_practitioner_commands
     from node.audit_cli import add_audit_commands
     from node.bench import register as register_bench
+    from node.bench_alerts import register as register_bench_alerts
     from node.bench_search import register as register_bench_search
     from node.demo import register as register_demo
 
@@ -293,6 +300,7 @@ def _register_optional(node_sub: Any, commands: Any, benchmarks: Any) -> None:
     add_audit_commands(node_sub, open_db)
     register_bench(benchmarks)
     register_bench_search(benchmarks)
+    register_bench_alerts(benchmarks)
     register_demo(commands)
     try:
         from node.synth.cli import register as register_synth  # type: ignore[import-not-found,unused-ignore]

@@ -5,6 +5,7 @@ Validated when loaded; every error names the bad key. Example (`whoelse demo` wr
     database: /var/lib/whoelse/leeds.sqlite      # or postgresql+psycopg://…
     listen_federation: 127.0.0.1:7101             # FederationNode, mutual TLS, called by the directory
     listen_practitioner: 127.0.0.1:7201           # Practitioner + CouncilNode, TLS, for practitioners
+    advertise_federation: leeds:7101              # optional: the address the directory dials
     directory: 127.0.0.1:7000                     # the directory's address
     tls: {ca: ca.crt, cert: E08000035.crt, key: E08000035.key}
     directory_verify_key: directory.pub           # pins the directory's council-list signing key (hex file)
@@ -25,7 +26,7 @@ from federation.errors import ConfigError
 
 _KEYS = {
     "database", "listen_federation", "listen_practitioner", "directory", "tls", "directory_verify_key",
-    "state_dir", "search_deadline_ms", "upkeep_interval_ms",
+    "state_dir", "search_deadline_ms", "upkeep_interval_ms", "advertise_federation",
 }  # fmt: skip
 _OPTIONAL = {"search_deadline_ms": (5000, 100, 30000), "upkeep_interval_ms": (2000, 200, 600000)}
 _TLS_KEYS = {"ca", "cert", "key"}
@@ -49,6 +50,7 @@ class NodeConfig:
     state_dir: Path
     search_deadline_ms: int = 5000
     upkeep_interval_ms: int = 2000  # how often the node refreshes, tokenises, sends alerts, publishes heads
+    advertise_federation: str = ""  # the address the directory should dial, when not the listen address
 
 
 def _address(value: Any, key: str) -> str:
@@ -70,7 +72,7 @@ def parse_config(raw: Mapping[str, Any], base: Path) -> NodeConfig:
     unknown = sorted(set(raw) - _KEYS)
     if unknown:
         raise ConfigError(f"config key {unknown[0]}: unknown key")
-    missing = sorted(k for k in _KEYS - set(_OPTIONAL) if raw.get(k) in (None, ""))
+    missing = sorted(k for k in _KEYS - set(_OPTIONAL) - {"advertise_federation"} if raw.get(k) in (None, ""))
     if missing:
         raise ConfigError(f"config key {missing[0]}: required")
     tls = raw["tls"]
@@ -100,6 +102,11 @@ def parse_config(raw: Mapping[str, Any], base: Path) -> NodeConfig:
         state_dir=(base / str(raw["state_dir"])).resolve(),
         search_deadline_ms=numbers["search_deadline_ms"],
         upkeep_interval_ms=numbers["upkeep_interval_ms"],
+        advertise_federation=(
+            _address(raw["advertise_federation"], "advertise_federation")
+            if raw.get("advertise_federation")
+            else ""
+        ),
     )
 
 

@@ -54,6 +54,7 @@ from node.storage.database import Database
 from node.storage.record_store import records_by_record_id
 
 log = logging.getLogger(__name__)
+ALERT_POLL_S = 0.25
 RETRY_S = 1.0  # after a failed round (e.g. the directory is restarting), try again soon
 SYSTEM_SENDER = Searcher("records-system", "Records system", "Automatic alert")
 
@@ -108,9 +109,11 @@ class NodeRuntime:
             deadline_ms=config.search_deadline_ms,
         )
         self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._sending = threading.Lock()
         self._joined = False
         self._published_size = -1
-        self.advertise = config.listen_federation
+        self.advertise = config.advertise_federation or config.listen_federation
 
     # ---- servers ---------------------------------------------------------------------------------------
 
@@ -162,13 +165,14 @@ class NodeRuntime:
         health_servicer.set(names[0], health_pb2.HealthCheckResponse.NOT_SERVING)
         self._health = health_servicer
         self._practitioner_service = names[0]
-        if self.config.listen_federation.endswith(":0"):
+        if self.config.listen_federation.endswith(":0") and not self.config.advertise_federation:
             host = self.config.listen_federation.rsplit(":", 1)[0]
             self.advertise = f"{host}:{fed_port}"
         fed.start()
         prac.start()
         if background:
             threading.Thread(target=self._upkeep_loop, name="upkeep", daemon=True).start()
+            threading.Thread(target=self._alert_loop, name="alerts", daemon=True).start()
         else:
             self._health.set(self._practitioner_service, health_pb2.HealthCheckResponse.SERVING)
         return Servers(fed, fed_port, prac, prac_port)
@@ -189,6 +193,7 @@ class NodeRuntime:
             try:
                 self.upkeep()
                 self._health.set(self._practitioner_service, health_pb2.HealthCheckResponse.SERVING)
+                self._ready.set()
             except WhoElseError as exc:
                 log.warning("upkeep: %s", exc)
                 interval = min(interval, RETRY_S)
@@ -200,6 +205,16 @@ class NodeRuntime:
                 log.exception("upkeep failed")
                 interval = min(interval, RETRY_S)
             self._stop.wait(interval)
+
+    def _alert_loop(self) -> None:
+        """Send queued alerts soon after they are recorded (a cheap indexed poll of the outbox)."""
+        while not self._stop.wait(ALERT_POLL_S):
+            if not self._ready.is_set():
+                continue  # not joined and tokenised yet: the upkeep loop comes first
+            try:
+                self.send_alerts()
+            except Exception:
+                log.exception("sending alerts failed")
 
     def join(self) -> str:
         reply = self.directory.Join(
@@ -232,10 +247,13 @@ class NodeRuntime:
             councils.oprf_key_id,
         )
         drop_schemes_except(self.db, {councils.oprf_key_id, *councils.previous_oprf_key_ids})
-        self.send_alerts()
         self.publish_tree_head()
 
     def send_alerts(self) -> int:
+        with self._sending:  # one sender at a time, so an item is never sent twice
+            return self._send_alerts()
+
+    def _send_alerts(self) -> int:
         """Send each queued change as a signed notification to every council (routed like a search).
 
         What leaves: the child's match tokens and demographics sealed as in a search, and an AlertEvent

@@ -1,0 +1,183 @@
+"""`whoelse bench alerts`: time from a change being recorded at one council to the alert reaching a
+practitioner at another council who is watching (Practitioner.WatchAlerts), over a real federation.
+
+Each round adds a new involvement to a child's record at council A (committed through the importer, as
+`whoelse node import` does), and times until the practitioner involved with the same child at council B
+receives the alert on their open stream.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import queue
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from federation.errors import Unavailable, WhoElseError
+from federation.practitioner_client import Account, PractitionerClient
+from node.accounts.service import AccountService
+from node.audit import AuditLog
+from node.changes import record_changes
+from node.importer import import_file
+from node.local_federation import DEMO_PASSWORDS, Layout, build, start, stop, wait_ready
+from node.matching import record_tags
+from node.settings import load
+from node.storage.database import Database
+from node.tags import LocalTagger
+
+WATCHER = "Bench Watcher"
+PASSWORD = "bench-watcher-password-1"
+
+
+def _shared_child(layout: Layout) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A child's record at the first council and at the second."""
+    a, b = layout.councils[0].code, layout.councils[1].code
+    rows = {
+        code: {
+            r["record_id"]: r
+            for r in map(json.loads, (layout.data_dir / f"{code}.jsonl").read_text().splitlines())
+        }
+        for code in (a, b)
+    }
+    for line in (layout.data_dir / "ground_truth.jsonl").read_text().splitlines():
+        copies = {c["council"]: c["record_id"] for c in json.loads(line)["copies"]}
+        if a in copies and b in copies:
+            first, second = rows[a][copies[a]], rows[b][copies[b]]
+            if not first.get("shielding") and not second.get("shielding"):
+                return first, second
+    raise Unavailable("no child is held by both councils; use more --children")
+
+
+def _import(db_path: Path, row: dict[str, Any], *, alerts: bool) -> None:
+    db = Database(str(db_path))
+    with db.session() as session:
+        settings = load(session)
+    audit = AuditLog(db, settings.council.code, settings.signing_key)
+    path = db_path.with_suffix(".change.jsonl")
+    path.write_text(json.dumps(row) + "\n", encoding="utf-8")
+
+    def on_changes(session: Any, pairs: Any) -> None:
+        record_changes(
+            session,
+            pairs,
+            council=settings.council,
+            audit=audit,
+            today=dt.date.today(),
+            alerts=alerts,
+            by="bench",
+        )
+
+    import_file(db, path, LocalTagger(settings.tag_key), record_tags, on_changes=on_changes)
+    db.dispose()
+
+
+def _involvement(name: str) -> dict[str, Any]:
+    return {
+        "practitioner": name,
+        "organisation": "Bench Services",
+        "role": "Family support worker",
+        "contact": "0300 000 0000",
+        "service_type": "early_help",
+        "start_date": (dt.date.today() - dt.timedelta(days=1)).isoformat(),
+    }
+
+
+def bench_alerts(rounds: int, children: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="whoelse-bench-alerts-") as tmp:
+        from node.local_federation import choose_councils
+
+        layout = build(Path(tmp), choose_councils(2), children=children, seed=5)
+        at_a, at_b = _shared_child(layout)
+        council_b = layout.councils[1]
+        # The watcher is involved with the child at B, and has an account there.
+        at_b = {**at_b, "involvements": [*at_b.get("involvements", []), _involvement(WATCHER)]}
+        _import(council_b.database, at_b, alerts=False)
+        db = Database(str(council_b.database))
+        accounts = AccountService(db, passwords=DEMO_PASSWORDS)
+        today = dt.date.today()
+        _, totp = accounts.add(
+            username="watcher@bench",
+            display_name=WATCHER,
+            role="Family support worker",
+            organisation="Bench Services",
+            contact="0300 000 0000",
+            password=PASSWORD,
+            manager_authorised_by="Bench",
+            manager_authorised_on=today,
+            dbs_checked_on=today,
+            training_completed_on=today,
+            agreement_signed_on=today,
+            organisation_accredited=True,
+        )
+        db.dispose()
+        pids = start(layout)
+        try:
+            wait_ready(layout, pids, timeout=300)
+            account = Account(
+                council_b.code,
+                "watcher@bench",
+                PASSWORD,
+                totp.secret,
+                council_b.practitioner_endpoint,
+                layout.ca_dir / "ca.crt",
+            )
+            client = PractitionerClient(account)
+            arrivals: queue.Queue[float] = queue.Queue()
+
+            def watch() -> None:
+                try:
+                    for _ in client.watch(timeout=rounds * 15 + 30):
+                        arrivals.put(time.perf_counter())
+                except WhoElseError:
+                    return  # the stream closes when the benchmark ends
+
+            threading.Thread(target=watch, daemon=True).start()
+            time.sleep(1.0)  # the stream is open
+            latencies = []
+            record = dict(at_a)
+            for n in range(rounds):
+                record = {
+                    **record,
+                    "involvements": [
+                        *record.get("involvements", []),
+                        _involvement(f"Worker {chr(65 + n % 26)}{chr(97 + n // 26)}"),
+                    ],
+                }
+                _import(layout.councils[0].database, record, alerts=True)
+                recorded = time.perf_counter()
+                try:
+                    received = arrivals.get(timeout=15)
+                except queue.Empty:
+                    raise Unavailable(f"alert {n} did not arrive within 15 s") from None
+                latencies.append((received - recorded) * 1000)
+            client.close()
+        finally:
+            stop(pids)
+    ordered = sorted(latencies)
+    return {
+        "benchmark": "alerts",
+        "rounds": len(latencies),
+        "p50_ms": round(statistics.median(latencies), 1),
+        "p95_ms": round(ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))], 1),
+        "outbox_poll_ms": 250,
+    }
+
+
+def cmd_bench_alerts(args: argparse.Namespace) -> int:
+    result = bench_alerts(args.rounds, args.children)
+    print(json.dumps(result) if args.json else "\n".join(f"{k:>16}: {v}" for k, v in result.items()))
+    return 0
+
+
+def register(benchmarks: Any) -> None:
+    p = benchmarks.add_parser("alerts", help="change recorded → alert on a watching practitioner's stream")
+    p.add_argument("--rounds", type=int, default=20)
+    p.add_argument("--children", type=int, default=400, help="children per council (enough to share some)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_bench_alerts)
