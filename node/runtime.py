@@ -54,7 +54,7 @@ from node.storage.database import Database
 from node.storage.record_store import records_by_record_id
 
 log = logging.getLogger(__name__)
-ALERT_POLL_S = 0.25
+ALERT_POLL_S = 0.25  # also how often queued "search received" audit entries are written
 RETRY_S = 1.0  # after a failed round (e.g. the directory is restarting), try again soon
 SYSTEM_SENDER = Searcher("records-system", "Records system", "Automatic alert")
 
@@ -91,7 +91,7 @@ class NodeRuntime:
         self.fetch_councils = council_list_fetcher(self.channel)
         self.accounts = AccountService(self.db)
         self.audit = AuditLog(self.db, self.settings.council.code, self.settings.signing_key)
-        self.federation_audit = FederationAudit(self.audit, self.council_name)
+        self.federation_audit = FederationAudit(self.audit, self.council_name, batched=True)
         self.alerts = Alerts(self.db, self.audit)
         self.holder = Holder(
             self.db,
@@ -180,6 +180,7 @@ class NodeRuntime:
     def stop(self, servers: Servers) -> None:
         self._stop.set()
         self.alerts.broker.close()
+        self.federation_audit.flush()
         servers.federation.stop(grace=1)
         servers.practitioner.stop(grace=1).wait()
         self.channel.close()
@@ -209,9 +210,10 @@ class NodeRuntime:
     def _alert_loop(self) -> None:
         """Send queued alerts soon after they are recorded (a cheap indexed poll of the outbox)."""
         while not self._stop.wait(ALERT_POLL_S):
-            if not self._ready.is_set():
-                continue  # not joined and tokenised yet: the upkeep loop comes first
             try:
+                self.federation_audit.flush()
+                if not self._ready.is_set():
+                    continue  # not joined and tokenised yet: the upkeep loop comes first
                 self.send_alerts()
             except Exception:
                 log.exception("sending alerts failed")
@@ -231,6 +233,7 @@ class NodeRuntime:
 
     def upkeep(self) -> None:
         """One round of background work; safe to call repeatedly (tests call it directly)."""
+        self.federation_audit.flush()
         if not self._joined:
             status = self.join()
             self._joined = status == "active"

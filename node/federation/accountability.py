@@ -6,7 +6,7 @@ Entries hold ids and counts in place of children's details (node/audit.py decide
 from __future__ import annotations
 
 import datetime as dt
-import time
+import threading
 from collections.abc import Callable, Iterator
 
 from whoelse.v1 import federation_pb2
@@ -24,16 +24,39 @@ from node.storage.database import Database
 
 
 class FederationAudit:
-    """Hooks for the holder (received, disclosed) and the searcher (sent)."""
+    """Hooks for the holder (received, disclosed) and the searcher (sent).
 
-    def __init__(self, audit: AuditLog, council_name: Callable[[str], str]) -> None:
+    A disclosure is logged before the answer carrying it leaves the node. "Search received" entries
+    (every council gets every query) may be group-committed: with `batched=True` they are queued and written
+    in one transaction by `flush()`, which the node calls every few hundred milliseconds; a crash can lose
+    at most that window of received-entries, never a disclosure.
+    """
+
+    def __init__(self, audit: AuditLog, council_name: Callable[[str], str], *, batched: bool = False) -> None:
         self._audit = audit
         self._name = council_name
+        self._batched = batched
+        self._pending: list[tuple[str, str, str, str, int, dt.datetime]] = []
+        self._lock = threading.Lock()
 
     def received(self, query: VerifiedQuery, candidates: int) -> None:
-        self._audit.search_received(
-            query.query_id, query.origin, query.practitioner, query.purpose.value, candidates
-        )
+        entry = (query.query_id, query.origin, query.practitioner, query.purpose.value, candidates, _utcnow())
+        with self._lock:
+            self._pending.append(entry)
+        if not self._batched:
+            self.flush()
+
+    def flush(self) -> int:
+        """Write every queued received-entry in one transaction; returns how many."""
+        with self._lock:
+            items, self._pending = self._pending, []
+        if items:
+            with self._audit.db.session() as session:
+                for query_id, origin, practitioner, purpose, candidates, at in items:
+                    self._audit.search_received(
+                        query_id, origin, practitioner, purpose, candidates, at, session=session
+                    )
+        return len(items)
 
     def disclosed(self, query: VerifiedQuery, record: ChildRecord, disclosure: Disclosure) -> None:
         self._audit.disclosure(
@@ -87,5 +110,5 @@ class Alerts:
                     return
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)

@@ -117,14 +117,14 @@ class Holder:
     def _match(self, query: VerifiedQuery) -> list[tuple[Matched, int, bytes]]:
         """Records sharing a tag with the query, scored against the identity opened with that tag's key."""
         tags = list(query.lookup_tags)
+        lookup = select(MatchTag.child_id, MatchTag.tag, MatchTag.secret).where(
+            MatchTag.tag.in_(tags), MatchTag.scheme == query.oprf_key_id
+        )
+        with self._db.engine.connect() as conn:  # a plain read: most councils hold nothing and stop here
+            rows = conn.execute(lookup).all()
+        if not rows:
+            return []
         with self._db.session() as session:
-            rows = session.execute(
-                select(MatchTag.child_id, MatchTag.tag, MatchTag.secret).where(
-                    MatchTag.tag.in_(tags), MatchTag.scheme == query.oprf_key_id
-                )
-            ).all()
-            if not rows:
-                return []
             held: dict[int, list[tuple[bytes, bytes]]] = defaultdict(list)
             for child_id, tag, secret in rows:
                 if secret is not None:
