@@ -104,7 +104,14 @@ def bench_search(
     chosen = choose_councils(councils)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="whoelse-bench-search-") as tmp:
-        layout = build(Path(keep or tmp), chosen, children=children, seed=11, upkeep_interval_ms=60_000)
+        layout = build(
+            Path(keep or tmp),
+            chosen,
+            children=children,
+            seed=11,
+            upkeep_interval_ms=60_000,
+            alert_poll_ms=5_000,
+        )
         per_process = per_process or max(1, math.ceil(councils / 6))
         pids = start(layout, councils_per_process=per_process)
         try:

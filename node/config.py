@@ -26,9 +26,13 @@ from federation.errors import ConfigError
 
 _KEYS = {
     "database", "listen_federation", "listen_practitioner", "directory", "tls", "directory_verify_key",
-    "state_dir", "search_deadline_ms", "upkeep_interval_ms", "advertise_federation",
+    "state_dir", "search_deadline_ms", "upkeep_interval_ms", "alert_poll_ms", "advertise_federation",
 }  # fmt: skip
-_OPTIONAL = {"search_deadline_ms": (5000, 100, 30000), "upkeep_interval_ms": (2000, 200, 600000)}
+_OPTIONAL = {
+    "search_deadline_ms": (5000, 100, 30000),
+    "upkeep_interval_ms": (2000, 200, 600000),
+    "alert_poll_ms": (250, 50, 60000),
+}
 _TLS_KEYS = {"ca", "cert", "key"}
 
 
@@ -50,6 +54,7 @@ class NodeConfig:
     state_dir: Path
     search_deadline_ms: int = 5000
     upkeep_interval_ms: int = 2000  # how often the node refreshes, tokenises, sends alerts, publishes heads
+    alert_poll_ms: int = 250  # how often queued alerts are sent and received-entries written
     advertise_federation: str = ""  # the address the directory should dial, when not the listen address
 
 
@@ -102,6 +107,7 @@ def parse_config(raw: Mapping[str, Any], base: Path) -> NodeConfig:
         state_dir=(base / str(raw["state_dir"])).resolve(),
         search_deadline_ms=numbers["search_deadline_ms"],
         upkeep_interval_ms=numbers["upkeep_interval_ms"],
+        alert_poll_ms=numbers["alert_poll_ms"],
         advertise_federation=(
             _address(raw["advertise_federation"], "advertise_federation")
             if raw.get("advertise_federation")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -41,10 +42,24 @@ PRACTITIONER_SERVICE = "whoelse.v1.Practitioner"
 DEMO_PASSWORDS = Passwords(time_cost=1, memory_kib=8192, parallelism=1)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+class Ports:
+    """Hands out distinct free ports below Linux's ephemeral range (32768+), so an outgoing connection
+    elsewhere on the machine cannot take a port between choosing it and the server binding it."""
+
+    def __init__(self, low: int = 20000, high: int = 32000) -> None:
+        self._next = random.randrange(low, high - 2000)
+        self._high = high
+
+    def take(self) -> int:
+        while self._next < self._high:
+            port, self._next = self._next, self._next + 1
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+        raise Unavailable("no free port left between 20000 and 32000")
 
 
 def whoelse(*args: str) -> str:
@@ -140,6 +155,7 @@ def build(
     children: int,
     seed: int,
     upkeep_interval_ms: int = 2000,
+    alert_poll_ms: int = 250,
     progress: bool = False,
 ) -> Layout:
     from node.synth.generate import generate
@@ -147,7 +163,8 @@ def build(
 
     root = root.resolve()
     _fresh(root)
-    layout = Layout(root, free_port(), [])
+    ports = Ports()
+    layout = Layout(root, ports.take(), [])
     ca_key, ca_cert = ca.init_ca("WhoElse demo federation CA")
     ca.write_ca(layout.ca_dir, ca_key, ca_cert)
     key_pem, cert_pem = ca.issue(ca_key, ca_cert, "directory", dns_names=("localhost",), ips=("127.0.0.1",))
@@ -160,8 +177,8 @@ def build(
         setup = CouncilSetup(
             code,
             name,
-            free_port(),
-            free_port(),
+            ports.take(),
+            ports.take(),
             root / "nodes" / f"{code}.yaml",
             root / "nodes" / f"{code}.sqlite",
         )
@@ -185,6 +202,7 @@ def build(
             "directory_verify_key": str(layout.directory_keys / "directory.pub"),
             "state_dir": str(root / "nodes" / code),
             "upkeep_interval_ms": upkeep_interval_ms,
+            "alert_poll_ms": alert_poll_ms,
         }
         setup.config.write_text(json.dumps(config, indent=2), encoding="utf-8")
         enrol.append(

@@ -54,7 +54,6 @@ from node.storage.database import Database
 from node.storage.record_store import records_by_record_id
 
 log = logging.getLogger(__name__)
-ALERT_POLL_S = 0.25  # also how often queued "search received" audit entries are written
 RETRY_S = 1.0  # after a failed round (e.g. the directory is restarting), try again soon
 SYSTEM_SENDER = Searcher("records-system", "Records system", "Automatic alert")
 
@@ -209,7 +208,7 @@ class NodeRuntime:
 
     def _alert_loop(self) -> None:
         """Send queued alerts soon after they are recorded (a cheap indexed poll of the outbox)."""
-        while not self._stop.wait(ALERT_POLL_S):
+        while not self._stop.wait(self.config.alert_poll_ms / 1000):
             try:
                 self.federation_audit.flush()
                 if not self._ready.is_set():
