@@ -6,6 +6,7 @@ the committed generated code is stale.
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -22,8 +23,16 @@ def generate(out_dir: Path = PROTO_ROOT) -> None:
     from grpc_tools import protoc
 
     sources = [str(p.relative_to(PROTO_ROOT)) for p in proto_files()]
+    # mypy-protobuf's plugins live beside this interpreter, which need not be on PATH.
+    bindir = Path(sys.executable).parent
+    plugins = [
+        f"--plugin=protoc-gen-{name}={path}"
+        for name in ("mypy", "mypy_grpc")
+        if (path := shutil.which(f"protoc-gen-{name}", path=str(bindir)) or shutil.which(f"protoc-gen-{name}"))
+    ]
     args = [
         "grpc_tools.protoc",
+        *plugins,
         f"-I{PROTO_ROOT}",
         f"--python_out={out_dir}",
         f"--grpc_python_out={out_dir}",
