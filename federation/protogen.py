@@ -25,11 +25,11 @@ def generate(out_dir: Path = PROTO_ROOT) -> None:
     sources = [str(p.relative_to(PROTO_ROOT)) for p in proto_files()]
     # mypy-protobuf's plugins live beside this interpreter, which need not be on PATH.
     bindir = Path(sys.executable).parent
-    plugins = [
-        f"--plugin=protoc-gen-{name}={path}"
-        for name in ("mypy", "mypy_grpc")
-        if (path := shutil.which(f"protoc-gen-{name}", path=str(bindir)) or shutil.which(f"protoc-gen-{name}"))
-    ]
+    plugins = []
+    for name in ("mypy", "mypy_grpc"):
+        path = shutil.which(f"protoc-gen-{name}", path=str(bindir)) or shutil.which(f"protoc-gen-{name}")
+        if path:
+            plugins.append(f"--plugin=protoc-gen-{name}={path}")
     args = [
         "grpc_tools.protoc",
         *plugins,
