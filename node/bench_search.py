@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import statistics
 import tempfile
 import threading
@@ -59,6 +60,16 @@ def _floor(layout: Layout, repeats: int) -> list[float]:
         for ch in channels:
             ch.close()
     return timings
+
+
+def _cpu_ms(pids: dict[str, int]) -> dict[str, float]:
+    """User + system CPU time used so far by each process (Linux /proc), in milliseconds."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for name, pid in pids.items():
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        out[name] = (int(fields[11]) + int(fields[12])) * 1000 / ticks
+    return out
 
 
 def _sample_identity(layout: Layout) -> pb.SearchIdentity:
@@ -113,7 +124,7 @@ def bench_search(
             alert_poll_ms=5_000,
         )
         per_process = per_process or max(1, math.ceil(councils / 6))
-        pids = start(layout, councils_per_process=per_process)
+        pids = start(layout, councils_per_process=per_process, solo_first=True)
         try:
             wait_ready(layout, pids, timeout=900)
             setup_s = time.perf_counter() - started
@@ -121,12 +132,15 @@ def bench_search(
             client = _client(layout, 0)
             latencies: list[float] = []
             unanswered = 0
-            for n in range(searches + 5):
+            for _ in range(5):  # warm-up: connections, caches
+                client.search(identity, "safeguarding")
+            cpu_before = _cpu_ms(pids)
+            for _ in range(searches):
                 t0 = time.perf_counter()
                 response = client.search(identity, "safeguarding")
-                if n >= 5:  # warm-up: connections, caches
-                    latencies.append((time.perf_counter() - t0) * 1000)
-                    unanswered += len(response.unanswered)
+                latencies.append((time.perf_counter() - t0) * 1000)
+                unanswered += len(response.unanswered)
+            cpu = {k: (v - cpu_before[k]) / searches for k, v in _cpu_ms(pids).items()}
             client.close()
             floor = _floor(layout, max(searches, 30))
             throughput = _throughput(layout, identity, threads, searches)
@@ -148,6 +162,13 @@ def bench_search(
         "floor_p95_ms": round(_percentile(floor, 0.95), 1),
         "ratio_p50": round(p50 / floor_p50, 2),
         "unanswered": unanswered,
+        "cpu_ms_per_search": {
+            "origin_council": round(cpu[layout.councils[0].code], 1),
+            "directory": round(cpu["directory"], 1),
+            "other_councils": round(
+                sum(v for k, v in cpu.items() if k not in ("directory", layout.councils[0].code)), 1
+            ),
+        },
         "setup_s": round(setup_s, 1),
     }
 

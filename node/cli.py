@@ -287,6 +287,33 @@ def register(commands: Any, benchmarks: Any) -> None:
     _register_optional(node_sub, commands, benchmarks)
 
 
+AUDITED_ACCOUNT_ACTIONS = ("add", "update", "reset", "suspend", "reinstate", "end", "unlock")
+
+
+def _audit_account_changes(practitioner: argparse.ArgumentParser) -> None:
+    """Every change to a practitioner account is written to the council's audit log (P5), by whom."""
+    actions = next(a for a in practitioner._actions if isinstance(a, argparse._SubParsersAction))
+    for name in AUDITED_ACCOUNT_ACTIONS:
+        parser = actions.choices[name]
+        inner = parser.get_default("handler")
+
+        def audited(args: argparse.Namespace, inner: Any = inner, action: str = name) -> int:
+            import getpass
+
+            from node.audit import AuditLog
+
+            result = int(inner(args))
+            if result == 0:
+                db = open_db(args)
+                settings = _settings(db)
+                AuditLog(db, settings.council.code, settings.signing_key).account_event(
+                    args.username, action, getpass.getuser()
+                )
+            return result
+
+        parser.set_defaults(handler=audited)
+
+
 def _register_optional(node_sub: Any, commands: Any, benchmarks: Any) -> None:
     """Parts built separately plug in here."""
     from node.accounts.cli import add_practitioner_commands
@@ -296,7 +323,8 @@ def _register_optional(node_sub: Any, commands: Any, benchmarks: Any) -> None:
     from node.bench_search import register as register_bench_search
     from node.demo import register as register_demo
 
-    add_practitioner_commands(node_sub, open_db)
+    practitioner = add_practitioner_commands(node_sub, open_db)
+    _audit_account_changes(practitioner)
     add_audit_commands(node_sub, open_db)
     register_bench(benchmarks)
     register_bench_search(benchmarks)

@@ -236,9 +236,15 @@ def spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
 
 
 def start(
-    layout: Layout, *, councils_per_process: int = 1, rate_per_minute: int = 1_000_000
+    layout: Layout,
+    *,
+    councils_per_process: int = 1,
+    rate_per_minute: int = 1_000_000,
+    solo_first: bool = False,
 ) -> dict[str, int]:
-    """Start the directory and the councils; returns process ids by name ("directory", "nodes-1", …)."""
+    """Start the directory and the councils; returns process ids by name ("directory", a council code, or
+    "nodes-<first code>-<count>" for a process hosting several). `solo_first` gives the first council a
+    process of its own (the benchmark's searching council, so its CPU can be measured apart)."""
     logs = layout.root / "logs"
     pids = {
         "directory": spawn(
@@ -249,10 +255,10 @@ def start(
             logs / "directory.log",
         ).pid
     }  # fmt: skip
-    groups = [
-        layout.councils[i : i + councils_per_process]
-        for i in range(0, len(layout.councils), councils_per_process)
-    ]
+    size = max(1, councils_per_process)
+    rest = layout.councils[1:] if solo_first else layout.councils
+    groups = [layout.councils[:1]] if solo_first else []
+    groups += [rest[i : i + size] for i in range(0, len(rest), size)]
     for group in groups:
         name = group[0].code if len(group) == 1 else f"nodes-{group[0].code}-{len(group)}"
         args = ["node", "serve"]

@@ -1,7 +1,7 @@
 """A running council node: its two gRPC servers and its background upkeep, assembled from a NodeConfig.
 
 - federation port (mutual TLS, only the directory calls it): FederationNode.Deliver / Ping;
-- practitioner port (TLS): Practitioner (log in, search, alerts) and CouncilNode (local search), with health
+- practitioner port (TLS): Practitioner (log in, search, alerts), with health
   and reflection;
 - upkeep every few seconds: join the directory, refresh the signed council list, tokenise new records under
   the current match-token key, send queued alerts, publish the audit log's tree head.
@@ -20,8 +20,6 @@ from grpc_reflection.v1alpha import reflection
 from whoelse.v1 import (
     federation_pb2,
     federation_pb2_grpc,
-    node_pb2,
-    node_pb2_grpc,
     practitioner_pb2,
     practitioner_pb2_grpc,
 )
@@ -48,7 +46,6 @@ from node.federation.servicer import FederationNodeServicer
 from node.federation.tokenise import drop_schemes_except, tokenise_pending
 from node.matching import identity_of
 from node.practitioner_servicer import PractitionerServicer
-from node.servicer import CouncilNodeServicer
 from node.settings import NodeSettings, load
 from node.storage.database import Database
 from node.storage.record_store import records_by_record_id
@@ -140,12 +137,10 @@ class NodeRuntime:
             ),
             prac,
         )
-        node_pb2_grpc.add_CouncilNodeServicer_to_server(CouncilNodeServicer(self.db, self.settings), prac)
         health_servicer = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, prac)
         names = (
             practitioner_pb2.DESCRIPTOR.services_by_name["Practitioner"].full_name,
-            node_pb2.DESCRIPTOR.services_by_name["CouncilNode"].full_name,
             health.SERVICE_NAME,
             reflection.SERVICE_NAME,
         )
@@ -159,7 +154,6 @@ class NodeRuntime:
                 f"config key listen_practitioner: cannot bind {self.config.listen_practitioner}"
             ) from exc
         health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
-        health_servicer.set(names[1], health_pb2.HealthCheckResponse.SERVING)  # local search works at once
         # Federated search is ready once the node has joined and tokenised its records (first upkeep).
         health_servicer.set(names[0], health_pb2.HealthCheckResponse.NOT_SERVING)
         self._health = health_servicer
@@ -270,11 +264,18 @@ class NodeRuntime:
             try:
                 if record is None:
                     raise NotFound(f"record {item.record_id} no longer exists")
-                self.search.send(
+                outcome = self.search.send(
                     SYSTEM_SENDER,
                     identity_of(record),
                     Purpose.NOTIFICATION,
                     event=to_proto(item.event, council),
+                )
+                self.audit.search_sent(
+                    outcome.query_id,
+                    SYSTEM_SENDER.username,
+                    Purpose.NOTIFICATION.value,
+                    outcome.asked,
+                    outcome.answered,
                 )
             except WhoElseError as exc:
                 log.warning("alert %s not sent: %s", item.id, exc)
