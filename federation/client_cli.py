@@ -52,6 +52,12 @@ def _print_search(result: dict[str, Any]) -> None:
     if not result["results"]:
         console.print("No council holds a record matching this child.")
     for r in result["results"]:
+        if r["band"] == "referral":
+            console.print(
+                f"{r['council_name']} ({r['council']}) may hold a record sharing one detail with this child; "
+                f"ask their records team: {r['records_team_contact']}"
+            )
+            continue
         child = r["child"]
         title = (
             f"{r['council_name']} ({r['council']}) — {child['forename']} {child['surname']}, born "

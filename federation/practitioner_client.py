@@ -22,6 +22,10 @@ from whoelse.v1 import records_pb2 as pb
 from federation.errors import InvalidInput, NotFound, Unauthenticated, Unavailable, WhoElseError
 from federation.status import STATUS
 
+REFERRAL_BAND = "referral"
+"""A council holds a record sharing a single detail with the search: it discloses nothing and refers the
+practitioner to its records team (node/federation/holder.py)."""
+
 
 @dataclass(frozen=True)
 class Account:
@@ -157,6 +161,17 @@ def search_to_json(response: pp.SearchResponse) -> dict[str, Any]:
     for council in response.results:
         for c in council.candidates:
             d = c.disclosure
+            if c.band == REFERRAL_BAND:  # one detail in common: no child data, ask the records team
+                results.append(
+                    {
+                        "council": council.council_code,
+                        "council_name": council.council_name,
+                        "score": 0.0,
+                        "band": REFERRAL_BAND,
+                        "records_team_contact": d.records_team_contact,
+                    }
+                )
+                continue
             results.append(
                 {
                     "council": council.council_code,

@@ -34,6 +34,11 @@ from node.storage.tables import MatchTag
 from node.wire import disclosure_to_pb, identity_from_pb
 
 MAX_CANDIDATES = 10
+# A council opens the searched identity only when one of its records shares at least this many match tags
+# with the query (P3): a single shared key is as likely to be a different child (measured in
+# docs/threat-model.md). A record sharing one tag yields a referral to the records team instead.
+MIN_SHARED_TAGS = 2
+REFERRAL_BAND = "referral"
 
 
 @dataclass(frozen=True)
@@ -98,9 +103,11 @@ class Holder:
             replay=self._replay,
             now_ms=now_ms,
         )
-        matched = self._match(query)
+        matched, referral = self._match(query)
         answer = federation_pb2.Answer(query_id=query.query_id, responder=council.code)
-        if query.kind == KIND_NOTIFICATION:
+        if referral and query.kind != KIND_NOTIFICATION:
+            answer.candidates.append(self._referral_candidate())
+        elif query.kind == KIND_NOTIFICATION:
             # Whether anyone here was told, not how many: a count would reveal how many practitioners work
             # with the child here (including sensitive services).
             answer.alerts_delivered = min(1, self._notify(query, matched))
@@ -114,8 +121,9 @@ class Holder:
             raise Refused(f"unknown council {query.origin}") from exc
         return seal_answer(answer, self._settings.signing_key, origin_key)
 
-    def _match(self, query: VerifiedQuery) -> list[tuple[Matched, int, bytes]]:
-        """Records sharing a tag with the query, scored against the identity opened with that tag's key."""
+    def _match(self, query: VerifiedQuery) -> tuple[list[tuple[Matched, int, bytes]], bool]:
+        """Records sharing tags with the query, scored against the identity opened with a held tag's key;
+        and whether only records sharing a single tag exist (a referral, nothing opened)."""
         tags = list(query.lookup_tags)
         lookup = select(MatchTag.child_id, MatchTag.tag, MatchTag.secret).where(
             MatchTag.tag.in_(tags), MatchTag.scheme == query.oprf_key_id
@@ -123,13 +131,16 @@ class Holder:
         with self._db.engine.connect() as conn:  # a plain read: most councils hold nothing and stop here
             rows = conn.execute(lookup).all()
         if not rows:
-            return []
+            return [], False
+        held: dict[int, list[tuple[bytes, bytes]]] = defaultdict(list)
+        for child_id, tag, secret in rows:
+            if secret is not None:
+                held[child_id].append((tag, secret))
+        ranked = sorted(held, key=lambda cid: -len(held[cid]))[: MAX_CANDIDATES * 4]
+        if not ranked or len(held[ranked[0]]) < MIN_SHARED_TAGS:
+            # One shared detail is too weak to open the searched identity (it is as likely another child).
+            return [], bool(ranked)
         with self._db.session() as session:
-            held: dict[int, list[tuple[bytes, bytes]]] = defaultdict(list)
-            for child_id, tag, secret in rows:
-                if secret is not None:
-                    held[child_id].append((tag, secret))
-            ranked = sorted(held, key=lambda cid: -len(held[cid]))[: MAX_CANDIDATES * 4]
             records = load_records(session, ranked)
         position = {tag: i for i, tag in enumerate(tags)}
         out: list[tuple[Matched, int, bytes]] = []
@@ -145,7 +156,20 @@ class Holder:
             if result.band != "non-match":
                 out.append((Matched(record, result), index, secret))
         out.sort(key=lambda m: -m[0].score.total)
-        return out[:MAX_CANDIDATES]
+        return out[:MAX_CANDIDATES], False
+
+    def _referral_candidate(self) -> pb.Candidate:
+        """A record here shares one detail with the search: no child data, just whom to ask."""
+        council = self._settings.council
+        return pb.Candidate(
+            score=0.0,
+            band=REFERRAL_BAND,
+            disclosure=pb.Disclosure(
+                council_code=council.code,
+                council_name=council.name,
+                records_team_contact=council.records_team_contact,
+            ),
+        )
 
     def _disclose(
         self, query: VerifiedQuery, matched: list[tuple[Matched, int, bytes]]

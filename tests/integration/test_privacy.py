@@ -22,6 +22,7 @@ from whoelse.v1 import records_pb2 as pb
 
 from directory.keys import KeyDirectory
 from federation import oprf
+from federation.answers import open_answer
 from federation.errors import Unavailable
 from federation.identity import Identity
 from federation.match_keys import match_keys
@@ -32,6 +33,7 @@ from federation.token_keys import lookup_tag
 from federation.tokens import tokenise
 from federation.transport import MtlsIdentity, secure_channel
 from node.audit import AUDIT_LOG
+from node.federation.holder import council_lookup
 from node.federation.searcher import evaluator
 from node.runtime import NodeRuntime
 from tests.integration.harness import Federation
@@ -307,3 +309,36 @@ def test_each_refusal_is_a_clear_status_and_discloses_nothing(
     assert error.code() == status
     assert message in (error.details() or "")
     assert disclosures_logged(federation, target) == 0
+
+
+def test_a_council_holding_a_different_child_who_shares_one_detail_cannot_read_the_search(
+    federation: Federation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """P3 with a near miss: Kirklees holds another Zoe born the same day. One shared match key is not
+    enough to open the searched identity; Kirklees answers with a referral carrying no child data."""
+    kirklees = federation.councils[KIRKLEES]
+    other_zoe = child("K-2", "Zoe", "Smith", "2015-03-07", "HD1 1AA")
+    federation.record_change(kirklees, [other_zoe])
+    kirklees.runtime.upkeep()  # tokenise the new record
+    searched = Identity(forename="Zoe", surname="ONeil", date_of_birth=ZOE_DOB, sex="F")
+    held = Identity(forename="Zoe", surname="Smith", date_of_birth=ZOE_DOB, sex="F", postcode="HD1 1AA")
+    assert len(match_keys(searched) & match_keys(held)) == 1  # the near miss this test is about
+
+    def must_not_open(self: Any, index: int, dk: bytes) -> Any:
+        raise AssertionError("Kirklees opened the searched identity")
+
+    monkeypatch.setattr("federation.query.VerifiedQuery.demographics_for", must_not_open)
+    leeds = federation.councils[LEEDS].runtime
+    delivery = make_delivery(leeds, KIRKLEES)
+    sealed = kirklees.runtime.holder.answer(delivery)
+    answer = open_answer(
+        sealed, leeds.settings.sealing_key, delivery.query_id, council_lookup(leeds.councils)
+    )
+    [referral] = answer.candidates
+    assert referral.band == "referral"
+    assert referral.disclosure.records_team_contact.startswith("Kirklees records team")
+    assert (
+        referral.disclosure.forename,
+        referral.disclosure.record_id,
+        referral.disclosure.date_of_birth,
+    ) == ("", "", "")
