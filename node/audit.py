@@ -48,6 +48,7 @@ ENTRY_VERSION = 1
 class AuditKind(enum.StrEnum):
     SEARCH_SENT = "search_sent"
     SEARCH_RECEIVED = "search_received"
+    SEARCHES_RECEIVED = "searches_received"  # a batch: every query received in one flush interval
     DISCLOSURE = "disclosure"
     SENSITIVE_RECORDED = "sensitive_recorded"
     ACCOUNT_EVENT = "account_event"
@@ -217,6 +218,32 @@ class AuditLog:
             "candidates": candidates,
         }
         return self._append(AuditKind.SEARCH_RECEIVED, at, fields, session)
+
+    def searches_received(
+        self,
+        received: Sequence[tuple[str, str, str, str, int, dt.datetime]],
+        at: dt.datetime | None = None,
+        *,
+        session: Session | None = None,
+    ) -> int:
+        """Many searches that reached this node, as one entry: (query id, origin council, practitioner,
+        purpose, candidates, time received) each. Cheaper than one entry per search when every council
+        receives every query; each search is still recorded, in order, under the log's Merkle root."""
+        searches = []
+        for query_id, origin, practitioner, purpose, candidates, when in received:
+            if candidates < 0:
+                raise InvalidInput("audit: candidates must not be negative")
+            searches.append(
+                {
+                    "query_id": _text("query id", query_id),
+                    "origin_council": _text("origin council", origin),
+                    "practitioner": _text("practitioner", practitioner),
+                    "purpose": _text("purpose", purpose),
+                    "candidates": candidates,
+                    "at": format_time(when),
+                }
+            )
+        return self._append(AuditKind.SEARCHES_RECEIVED, at, {"searches": searches}, session)
 
     def disclosure(
         self,

@@ -28,8 +28,8 @@ class FederationAudit:
 
     A disclosure is logged before the answer carrying it leaves the node. "Search received" entries
     (every council gets every query) may be group-committed: with `batched=True` they are queued and written
-    in one transaction by `flush()`, which the node calls every few hundred milliseconds; a crash can lose
-    at most that window of received-entries, never a disclosure.
+    as one entry by `flush()`, which the node calls every few hundred milliseconds; a crash can lose at most
+    that window of received-entries, never a disclosure.
     """
 
     def __init__(self, audit: AuditLog, council_name: Callable[[str], str], *, batched: bool = False) -> None:
@@ -50,12 +50,10 @@ class FederationAudit:
         """Write every queued received-entry in one transaction; returns how many."""
         with self._lock:
             items, self._pending = self._pending, []
-        if items:
-            with self._audit.db.session() as session:
-                for query_id, origin, practitioner, purpose, candidates, at in items:
-                    self._audit.search_received(
-                        query_id, origin, practitioner, purpose, candidates, at, session=session
-                    )
+        if len(items) == 1:
+            self._audit.search_received(*items[0][:5], at=items[0][5])
+        elif items:
+            self._audit.searches_received(items)
         return len(items)
 
     def disclosed(self, query: VerifiedQuery, record: ChildRecord, disclosure: Disclosure) -> None:
