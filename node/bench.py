@@ -200,6 +200,7 @@ def bench_match(councils: list[str], children: int, seed: int, nonholder_queries
         elapsed = time.perf_counter() - started
         for db, _ in dbs.values():
             db.dispose()
+    overlap = _key_overlap(population, rng, nonholder_queries)
     return {
         "benchmark": "match",
         "councils": len(councils),
@@ -213,6 +214,46 @@ def bench_match(councils: list[str], children: int, seed: int, nonholder_queries
         "nonholder_queries": min(nonholder_queries, len(singles)),
         "nonholder_false_matches": nonholder_false,
         "searches_per_s": round((pairs + min(nonholder_queries, len(singles))) / elapsed, 1),
+        **overlap,
+    }
+
+
+def _key_overlap(population: Any, rng: random.Random, samples: int) -> dict[str, Any]:
+    """How many match keys true cross-council pairs share, and how many *other* children share one key, or
+    two or more, with a search: the figures behind the two-tag rule (docs/threat-model.md, P3)."""
+    from collections import Counter, defaultdict
+
+    from federation.match_keys import match_keys
+
+    keys_of = {
+        (code, r.record_id): match_keys(identity_of(r))
+        for code, recs in population.records.items()
+        for r in recs
+    }
+    holders: dict[Any, set[tuple[str, str]]] = defaultdict(set)
+    for ref, keys in keys_of.items():
+        for key in keys:
+            holders[key].add(ref)
+    shared: Counter[int] = Counter()
+    for person in population.people:
+        if len(person.copies) >= 2:
+            a, b = person.copies[0], person.copies[1]
+            shared[min(len(keys_of[(a.council, a.record_id)] & keys_of[(b.council, b.record_id)]), 2)] += 1
+    one = two_plus = 0
+    chosen = rng.sample(list(population.people), min(samples, len(population.people)))
+    for person in chosen:
+        own = {(c.council, c.record_id) for c in person.copies}
+        counts: Counter[tuple[str, str]] = Counter()
+        for key in keys_of[(person.copies[0].council, person.copies[0].record_id)]:
+            counts.update(ref for ref in holders[key] if ref not in own)
+        one += sum(1 for n in counts.values() if n == 1)
+        two_plus += sum(1 for n in counts.values() if n >= 2)
+    pairs = sum(shared.values()) or 1
+    return {
+        "true_pairs_sharing_no_key": round(shared[0] / pairs, 4),
+        "true_pairs_sharing_one_key": round(shared[1] / pairs, 4),
+        "other_children_sharing_one_key_per_search": round(one / max(1, len(chosen)), 4),
+        "other_children_sharing_two_plus_keys_per_search": round(two_plus / max(1, len(chosen)), 4),
     }
 
 
