@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from federation.identity import Identity
 from node.records import ChildRecord
 from node.scoring import MatchScore, score
-from node.storage.record_store import candidates_for_tags, load_records
+from node.storage.record_store import candidate_identities, load_records
 from node.tags import Tagger, identity_tags
 
 MAX_CANDIDATES = 200  # a query sharing tags with more records than this is too vague to score them all
@@ -52,10 +52,28 @@ def find(session: Session, tagger: Tagger, query: Identity, limit: int = 10) -> 
 def find_by_tags(
     session: Session, tags: list[bytes], query: Identity, *, limit: int = 10, scheme: str | None = None
 ) -> list[ScoredRecord]:
-    """Score the records sharing any of `tags` against `query`; keep those in the match or possible band."""
-    shared = candidates_for_tags(session, tags, scheme)
-    best = sorted(shared, key=lambda cid: -shared[cid])[:MAX_CANDIDATES]
-    scored = [ScoredRecord(r, score(query, identity_of(r))) for r in load_records(session, best).values()]
-    kept = [s for s in scored if s.score.band != "non-match"]
-    kept.sort(key=lambda s: (-s.score.total, s.record.record_id))
-    return kept[:limit]
+    """Score the records sharing any of `tags` against `query`; keep those in the match or possible band.
+
+    Two steps: candidates' identity fields come with the tag lookup (one query); whole records are loaded
+    only for the few that score as a match or possible match."""
+    kept: dict[int, MatchScore] = {}
+    for row in candidate_identities(session, tags, scheme, MAX_CANDIDATES):
+        child_id, _, forename, middle, surname, known_as, born, sex, postcode, nhs, previous = row
+        candidate = Identity(
+            forename=forename,
+            surname=surname,
+            date_of_birth=born,
+            sex=sex,
+            postcode=postcode,
+            nhs_number=nhs,
+            middle_names=middle,
+            known_as=known_as,
+            previous_surnames=tuple(p for p in previous.split(";") if p),
+        )
+        result = score(query, candidate)
+        if result.band != "non-match":
+            kept[child_id] = result
+    records = load_records(session, list(kept))
+    found = [ScoredRecord(records[cid], kept[cid]) for cid in kept if cid in records]
+    found.sort(key=lambda s: (-s.score.total, s.record.record_id))
+    return found[:limit]
