@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from federation.identity import Identity
 from node.records import ChildRecord
 from node.scoring import MatchScore, score
-from node.storage.record_store import candidate_identities, load_records
+from node.storage.record_store import candidate_rows, record_from_row
 from node.tags import Tagger, identity_tags
 
 MAX_CANDIDATES = 200  # a query sharing tags with more records than this is too vague to score them all
@@ -54,26 +54,23 @@ def find_by_tags(
 ) -> list[ScoredRecord]:
     """Score the records sharing any of `tags` against `query`; keep those in the match or possible band.
 
-    Two steps: candidates' identity fields come with the tag lookup (one query); whole records are loaded
-    only for the few that score as a match or possible match."""
-    kept: dict[int, MatchScore] = {}
-    for row in candidate_identities(session, tags, scheme, MAX_CANDIDATES):
-        child_id, _, forename, middle, surname, known_as, born, sex, postcode, nhs, previous = row
+    One query fetches the candidates' rows; each is scored on its identity columns, and only those that
+    match or possibly match are turned into whole records."""
+    found = []
+    for child, _ in candidate_rows(session, tags, scheme, MAX_CANDIDATES):
         candidate = Identity(
-            forename=forename,
-            surname=surname,
-            date_of_birth=born,
-            sex=sex,
-            postcode=postcode,
-            nhs_number=nhs,
-            middle_names=middle,
-            known_as=known_as,
-            previous_surnames=tuple(p for p in previous.split(";") if p),
+            forename=child.forename,
+            surname=child.surname,
+            date_of_birth=child.date_of_birth,
+            sex=child.sex,
+            postcode=child.address_postcode,
+            nhs_number=child.nhs_number,
+            middle_names=child.middle_names,
+            known_as=child.known_as,
+            previous_surnames=tuple(p for p in child.previous_surnames.split(";") if p),
         )
         result = score(query, candidate)
         if result.band != "non-match":
-            kept[child_id] = result
-    records = load_records(session, list(kept))
-    found = [ScoredRecord(records[cid], kept[cid]) for cid in kept if cid in records]
+            found.append(ScoredRecord(record_from_row(child), result))
     found.sort(key=lambda s: (-s.score.total, s.record.record_id))
     return found[:limit]

@@ -1,14 +1,15 @@
 """Reading and writing child records and their lookup tags.
 
-Writes are bulk upserts keyed by the council's record id: the old rows for an id are deleted and the new
-ones inserted in the same transaction, so re-importing a file is idempotent and a failed batch leaves the
-previous version intact.
+One row per child: the identity and whereabouts in columns, carers, involvements and causes for concern
+as a JSON document in `details` (read and written whole, with the record). Writes are bulk upserts keyed by
+the council's record id: the old row for an id is deleted and the new one inserted in the same transaction,
+so re-importing a file is idempotent and a failed batch leaves the previous version intact.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -29,9 +30,38 @@ from node.records import (
     Sex,
     Shielding,
 )
-from node.storage.tables import CarerRow, Child, ConcernRow, InvolvementRow, MatchTag
+from node.storage.tables import Child, MatchTag
 
 TagFn = Callable[[ChildRecord], Sequence[bytes]]
+
+
+def _date(value: dt.date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _details(r: ChildRecord) -> str:
+    return json.dumps(
+        {
+            "carers": [[c.name, c.relationship, c.contact] for c in r.carers],
+            "involvements": [
+                [
+                    i.practitioner,
+                    i.organisation,
+                    i.role,
+                    i.contact,
+                    i.service_type.value,
+                    _date(i.start_date),
+                    _date(i.end_date),
+                    i.sensitive_basis.value if i.sensitive_basis else None,
+                    i.override_reason,
+                ]
+                for i in r.involvements
+            ],
+            "concerns": [[c.raised_by, c.contact, _date(c.raised_on)] for c in r.concerns],
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
 
 
 def _child_row(r: ChildRecord, now: dt.datetime) -> dict[str, Any]:
@@ -57,6 +87,7 @@ def _child_row(r: ChildRecord, now: dt.datetime) -> dict[str, Any]:
         "shielding_shielded_by": r.shielding.shielded_by if r.shielding else "",
         "shielding_shielded_on": r.shielding.shielded_on if r.shielding else None,
         "retention_consent_to_25": r.retention_consent_to_25,
+        "details": _details(r),
         "archived_on": None,
         "updated_at": now,
     }
@@ -68,57 +99,31 @@ def upsert_records(session: Session, records: Sequence[ChildRecord], tag_fn: Tag
         return 0
     now = dt.datetime.now(dt.UTC)
     by_id = {r.record_id: r for r in records}  # the last copy of an id in one batch wins
-    ids = list(by_id)
     conn = session.connection()
-    conn.execute(delete(Child).where(Child.record_id.in_(ids)))
+    conn.execute(delete(Child).where(Child.record_id.in_(list(by_id))))
     if conn.dialect.name == "postgresql":
         # Ids are assigned here rather than by RETURNING (far faster in bulk); one writer at a time.
         conn.execute(text("LOCK TABLE children IN SHARE ROW EXCLUSIVE MODE"))
     next_id = int(conn.execute(select(func.coalesce(func.max(Child.id), 0))).scalar_one()) + 1
     pk = {record_id: next_id + n for n, record_id in enumerate(by_id)}
-    rows = [{"id": pk[r.record_id], **_child_row(r, now)} for r in by_id.values()]
-    conn.execute(insert(Child), rows)  # Core executemany on the connection
-    carers, involvements, concerns, tags = [], [], [], []
-    for record_id, r in by_id.items():
-        child_id = pk[record_id]
-        carers += [
-            {"child_id": child_id, "name": c.name, "relationship": c.relationship, "contact": c.contact}
-            for c in r.carers
-        ]
-        involvements += [
-            {
-                "child_id": child_id,
-                "practitioner": i.practitioner,
-                "organisation": i.organisation,
-                "role": i.role,
-                "contact": i.contact,
-                "service_type": i.service_type.value,
-                "start_date": i.start_date,
-                "end_date": i.end_date,
-                "sensitive_basis": i.sensitive_basis.value if i.sensitive_basis else None,
-                "override_reason": i.override_reason,
-            }
-            for i in r.involvements
-        ]
-        concerns += [
-            {"child_id": child_id, "raised_by": c.raised_by, "contact": c.contact, "raised_on": c.raised_on}
-            for c in r.concerns
-        ]
-        tags += [{"tag": t, "scheme": scheme, "child_id": child_id} for t in dict.fromkeys(tag_fn(r))]
-    for table, values in (
-        (CarerRow, carers),
-        (InvolvementRow, involvements),
-        (ConcernRow, concerns),
-        (MatchTag, tags),
-    ):
-        if values:
-            conn.execute(insert(table), values)
+    conn.execute(insert(Child), [{"id": pk[r.record_id], **_child_row(r, now)} for r in by_id.values()])
+    tags = [
+        {"tag": t, "scheme": scheme, "child_id": pk[record_id]}
+        for record_id, r in by_id.items()
+        for t in dict.fromkeys(tag_fn(r))
+    ]
+    if tags:
+        conn.execute(insert(MatchTag), tags)  # Core executemany on the connection
     return len(by_id)
 
 
-def _record(
-    child: Child, carers: list[CarerRow], invs: list[InvolvementRow], cons: list[ConcernRow]
-) -> ChildRecord:
+def _day(value: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(value) if value else None
+
+
+def record_from_row(child: Child) -> ChildRecord:
+    """The domain record stored in one `children` row."""
+    details = json.loads(child.details or "{}")
     return ChildRecord(
         record_id=RecordId(child.record_id),
         forename=child.forename,
@@ -140,22 +145,29 @@ def _record(
             else None
         ),
         gp=GeneralPractice(child.gp_practice, child.gp_contact) if child.gp_practice is not None else None,
-        carers=tuple(Carer(c.name, c.relationship, c.contact) for c in carers),
+        carers=tuple(
+            Carer(name, relationship, contact) for name, relationship, contact in details.get("carers", [])
+        ),
         involvements=tuple(
             Involvement(
-                practitioner=i.practitioner,
-                organisation=i.organisation,
-                role=i.role,
-                contact=i.contact,
-                service_type=ServiceType(i.service_type),
-                start_date=i.start_date,
-                end_date=i.end_date,
-                sensitive_basis=SensitiveBasis(i.sensitive_basis) if i.sensitive_basis else None,
-                override_reason=i.override_reason,
+                practitioner=practitioner,
+                organisation=organisation,
+                role=role,
+                contact=contact,
+                service_type=ServiceType(service),
+                start_date=dt.date.fromisoformat(start),
+                end_date=_day(end),
+                sensitive_basis=SensitiveBasis(basis) if basis else None,
+                override_reason=reason,
             )
-            for i in invs
+            for practitioner, organisation, role, contact, service, start, end, basis, reason in details.get(
+                "involvements", []
+            )
         ),
-        concerns=tuple(CauseForConcern(c.raised_by, c.contact, c.raised_on) for c in cons),
+        concerns=tuple(
+            CauseForConcern(raised_by, contact, dt.date.fromisoformat(raised_on))
+            for raised_by, contact, raised_on in details.get("concerns", [])
+        ),
         shielding=(
             Shielding(child.shielding_reason, child.shielding_shielded_by, child.shielding_shielded_on)
             if child.shielding_reason is not None and child.shielding_shielded_on is not None
@@ -167,23 +179,32 @@ def _record(
 
 
 def load_records(session: Session, child_ids: Sequence[int]) -> dict[int, ChildRecord]:
-    """Whole records for the given internal ids, in four indexed queries."""
+    """Whole records for the given internal ids, in one indexed query."""
     if not child_ids:
         return {}
     ids = list(dict.fromkeys(child_ids))
-    children = session.scalars(select(Child).where(Child.id.in_(ids))).all()
-    carers: dict[int, list[CarerRow]] = defaultdict(list)
-    invs: dict[int, list[InvolvementRow]] = defaultdict(list)
-    cons: dict[int, list[ConcernRow]] = defaultdict(list)
-    for c in session.scalars(select(CarerRow).where(CarerRow.child_id.in_(ids)).order_by(CarerRow.id)):
-        carers[c.child_id].append(c)
-    for i in session.scalars(
-        select(InvolvementRow).where(InvolvementRow.child_id.in_(ids)).order_by(InvolvementRow.id)
-    ):
-        invs[i.child_id].append(i)
-    for k in session.scalars(select(ConcernRow).where(ConcernRow.child_id.in_(ids)).order_by(ConcernRow.id)):
-        cons[k.child_id].append(k)
-    return {ch.id: _record(ch, carers[ch.id], invs[ch.id], cons[ch.id]) for ch in children}
+    return {ch.id: record_from_row(ch) for ch in session.scalars(select(Child).where(Child.id.in_(ids)))}
+
+
+def candidate_rows(
+    session: Session, tags: Sequence[bytes], scheme: str | None = None, limit: int = 200
+) -> list[tuple[Child, int]]:
+    """Records sharing any of `tags`, most shared first, with how many each shares: one indexed query."""
+    if not tags:
+        return []
+    shared = func.count(MatchTag.id)
+    ids = (
+        select(MatchTag.child_id, shared.label("shared"))
+        .where(MatchTag.tag.in_(list(tags)))
+        .group_by(MatchTag.child_id)
+        .order_by(shared.desc())
+        .limit(limit)
+    )
+    if scheme is not None:
+        ids = ids.where(MatchTag.scheme == scheme)
+    top = ids.subquery()
+    query = select(Child, top.c.shared).join(top, top.c.child_id == Child.id).order_by(top.c.shared.desc())
+    return [(child, int(n)) for child, n in session.execute(query)]
 
 
 def child_id_of(session: Session, record_id: str) -> int | None:
@@ -196,43 +217,5 @@ def count_records(session: Session) -> int:
 
 def records_by_record_id(session: Session, record_ids: Sequence[str]) -> dict[str, ChildRecord]:
     """The stored version of each of these records (by the council's record id), where one exists."""
-    ids = list(session.scalars(select(Child.id).where(Child.record_id.in_(list(record_ids)))))
-    return {str(r.record_id): r for r in load_records(session, ids).values()}
-
-
-IdentityRow = tuple[int, int, str, str, str, str, dt.date, str, str, str, str]
-"""(child id, tags shared, forename, middle names, surname, known as, date of birth, sex, postcode,
-NHS number, previous surnames joined by ';')."""
-
-
-def candidate_identities(
-    session: Session, tags: Sequence[bytes], scheme: str | None = None, limit: int = 200
-) -> list[IdentityRow]:
-    """Records sharing any of `tags`, most shared first, with just the fields matching needs: one indexed
-    query, so scoring never loads whole records that will not match."""
-    if not tags:
-        return []
-    shared = func.count(MatchTag.id)
-    query = (
-        select(
-            Child.id,
-            shared,
-            Child.forename,
-            Child.middle_names,
-            Child.surname,
-            Child.known_as,
-            Child.date_of_birth,
-            Child.sex,
-            Child.address_postcode,
-            Child.nhs_number,
-            Child.previous_surnames,
-        )
-        .join(MatchTag, MatchTag.child_id == Child.id)
-        .where(MatchTag.tag.in_(list(tags)))
-        .group_by(Child.id)
-        .order_by(shared.desc())
-        .limit(limit)
-    )
-    if scheme is not None:
-        query = query.where(MatchTag.scheme == scheme)
-    return [tuple(row) for row in session.execute(query)]
+    rows = session.scalars(select(Child).where(Child.record_id.in_(list(record_ids))))
+    return {row.record_id: record_from_row(row) for row in rows}

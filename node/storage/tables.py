@@ -48,41 +48,11 @@ class Child(Base):
     shielding_shielded_by: Mapped[str] = mapped_column(String(NAME), default="")
     shielding_shielded_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     retention_consent_to_25: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Carers, involvements and causes for concern, as JSON (node/storage/record_store.py): a node reads a
+    # child's record whole, so one row per child makes a lookup one round trip and an import one insert.
+    details: Mapped[str] = mapped_column(Text, default="{}")
     archived_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-
-
-class CarerRow(Base):
-    __tablename__ = "carers"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    child_id: Mapped[int] = mapped_column(ForeignKey("children.id", ondelete="CASCADE"), index=True)
-    name: Mapped[str] = mapped_column(String(NAME))
-    relationship: Mapped[str] = mapped_column(String(NAME))
-    contact: Mapped[str] = mapped_column(String(CONTACT), default="")
-
-
-class InvolvementRow(Base):
-    __tablename__ = "involvements"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    child_id: Mapped[int] = mapped_column(ForeignKey("children.id", ondelete="CASCADE"), index=True)
-    practitioner: Mapped[str] = mapped_column(String(NAME))
-    organisation: Mapped[str] = mapped_column(String(CONTACT))
-    role: Mapped[str] = mapped_column(String(NAME))
-    contact: Mapped[str] = mapped_column(String(CONTACT))
-    service_type: Mapped[str] = mapped_column(String(40))
-    start_date: Mapped[dt.date] = mapped_column(Date)
-    end_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
-    sensitive_basis: Mapped[str | None] = mapped_column(String(16), nullable=True)
-    override_reason: Mapped[str] = mapped_column(String(CONTACT), default="")
-
-
-class ConcernRow(Base):
-    __tablename__ = "concerns"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    child_id: Mapped[int] = mapped_column(ForeignKey("children.id", ondelete="CASCADE"), index=True)
-    raised_by: Mapped[str] = mapped_column(String(NAME))
-    contact: Mapped[str] = mapped_column(String(CONTACT))
-    raised_on: Mapped[dt.date] = mapped_column(Date)
 
 
 class MatchTag(Base):

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: fbcab7a11c2e
+Revision ID: 5b0ca21791a0
 Revises: 
-Create Date: 2026-11-23 15:48:13.775809
+Create Date: 2026-11-23 16:27:45.167605
 """
 
 from alembic import op
@@ -96,6 +96,7 @@ def upgrade() -> None:
     sa.Column('shielding_shielded_by', sa.String(length=100), nullable=False),
     sa.Column('shielding_shielded_on', sa.Date(), nullable=True),
     sa.Column('retention_consent_to_25', sa.Boolean(), nullable=False),
+    sa.Column('details', sa.Text(), nullable=False),
     sa.Column('archived_on', sa.Date(), nullable=True),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_children')),
@@ -136,48 +137,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_practitioners')),
     sa.UniqueConstraint('username', name=op.f('uq_practitioners_username'))
     )
-    op.create_table('carers',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('child_id', sa.Integer(), nullable=False),
-    sa.Column('name', sa.String(length=100), nullable=False),
-    sa.Column('relationship', sa.String(length=100), nullable=False),
-    sa.Column('contact', sa.String(length=200), nullable=False),
-    sa.ForeignKeyConstraint(['child_id'], ['children.id'], name=op.f('fk_carers_child_id_children'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_carers'))
-    )
-    with op.batch_alter_table('carers', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_carers_child_id'), ['child_id'], unique=False)
-
-    op.create_table('concerns',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('child_id', sa.Integer(), nullable=False),
-    sa.Column('raised_by', sa.String(length=100), nullable=False),
-    sa.Column('contact', sa.String(length=200), nullable=False),
-    sa.Column('raised_on', sa.Date(), nullable=False),
-    sa.ForeignKeyConstraint(['child_id'], ['children.id'], name=op.f('fk_concerns_child_id_children'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_concerns'))
-    )
-    with op.batch_alter_table('concerns', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_concerns_child_id'), ['child_id'], unique=False)
-
-    op.create_table('involvements',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('child_id', sa.Integer(), nullable=False),
-    sa.Column('practitioner', sa.String(length=100), nullable=False),
-    sa.Column('organisation', sa.String(length=200), nullable=False),
-    sa.Column('role', sa.String(length=100), nullable=False),
-    sa.Column('contact', sa.String(length=200), nullable=False),
-    sa.Column('service_type', sa.String(length=40), nullable=False),
-    sa.Column('start_date', sa.Date(), nullable=False),
-    sa.Column('end_date', sa.Date(), nullable=True),
-    sa.Column('sensitive_basis', sa.String(length=16), nullable=True),
-    sa.Column('override_reason', sa.String(length=200), nullable=False),
-    sa.ForeignKeyConstraint(['child_id'], ['children.id'], name=op.f('fk_involvements_child_id_children'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_involvements'))
-    )
-    with op.batch_alter_table('involvements', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_involvements_child_id'), ['child_id'], unique=False)
-
     op.create_table('match_tags',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('tag', sa.LargeBinary(length=16), nullable=False),
@@ -217,18 +176,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_match_tags_child_id'))
 
     op.drop_table('match_tags')
-    with op.batch_alter_table('involvements', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_involvements_child_id'))
-
-    op.drop_table('involvements')
-    with op.batch_alter_table('concerns', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_concerns_child_id'))
-
-    op.drop_table('concerns')
-    with op.batch_alter_table('carers', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_carers_child_id'))
-
-    op.drop_table('carers')
     op.drop_table('practitioners')
     op.drop_table('node_settings')
     op.drop_table('login_failures')
