@@ -19,7 +19,8 @@ def test_batch_entry_lists_every_search_and_the_log_verifies(db: Database) -> No
         settings = load(session)
     audit = AuditLog(db, settings.council.code, settings.signing_key)
     received = [
-        (f"{n:032x}", "E08000032", f"worker{n}", "safeguarding", 0, AT + dt.timedelta(seconds=n)) for n in range(3)
+        (f"{n:032x}", "E08000032", f"worker{n}", "safeguarding", 0, AT + dt.timedelta(seconds=n))
+        for n in range(3)
     ]
     audit.searches_received(received)
     with db.session() as session:
