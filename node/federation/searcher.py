@@ -101,10 +101,15 @@ class FederatedSearch:
         self._lookup = council_lookup(councils)
 
     def _council_list(self) -> CouncilList:
+        """The cached, directory-signed list (the node's upkeep refreshes it every few seconds); fetched
+        here only when the node has none yet."""
+        current = self._councils.current
+        if current is not None:
+            return current
         try:
             return self._councils.refresh(self._fetch)
         except WhoElseError:
-            return self._councils.require()  # directory down: carry on with the cached, verified list
+            return self._councils.require()
 
     def send(
         self,
