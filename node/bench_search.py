@@ -142,7 +142,10 @@ def bench_search(
                 unanswered += len(response.unanswered)
             cpu = {k: (v - cpu_before[k]) / searches for k, v in _cpu_ms(pids).items()}
             client.close()
-            floor = _floor(layout, max(searches, 30))
+            repeats = max(searches, 30)
+            cpu_before = _cpu_ms(pids)
+            floor = _floor(layout, repeats)
+            floor_cpu = {k: (v - cpu_before[k]) / (repeats + 5) for k, v in _cpu_ms(pids).items()}
             throughput = _throughput(layout, identity, threads, searches)
         finally:
             stop(pids)
@@ -169,6 +172,10 @@ def bench_search(
                 sum(v for k, v in cpu.items() if k not in ("directory", layout.councils[0].code)), 1
             ),
         },
+        # The same councils' CPU for one Ping each: what gRPC alone costs a council per call.
+        "floor_cpu_ms_per_council": round(
+            sum(v for k, v in floor_cpu.items() if k != "directory") / len(layout.councils), 2
+        ),
         "setup_s": round(setup_s, 1),
     }
 
