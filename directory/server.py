@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import signal
 import threading
 from concurrent import futures
 
@@ -22,6 +21,7 @@ from directory.servicer import DirectoryServicer
 from directory.storage import DirectoryDatabase
 from directory.token_service import TokenLimits, TokenService
 from directory.tree_heads import TreeHeadStore
+from federation.serving import wait_for_stop
 from federation.transport import SERVER_OPTIONS, MtlsIdentity, add_secure_port
 
 SERVICE_NAME = federation_pb2.DESCRIPTOR.services_by_name["Directory"].full_name
@@ -76,11 +76,6 @@ def serve(
     server, port = create_server(address, db, identity, keys, channels, limits=limits)
     server.start()
     print(f"directory listening on port {port}", flush=True)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    if ready is not None:
-        ready.set()
-    stop.wait()
+    wait_for_stop(ready)
     server.stop(grace=2).wait()
     channels.close()

@@ -7,41 +7,24 @@ alone, so it is created with `metadata.create_all` rather than migrations.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
-
 from sqlalchemy import (
     BigInteger,
-    Engine,
     Integer,
     LargeBinary,
-    MetaData,
     String,
     Text,
-    create_engine,
-    event,
     select,
 )
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from federation.errors import ConfigError, Unavailable
+from federation.database import SqlDatabase, metadata
+from federation.errors import Unavailable
 from federation.transparency_log import define_log_table
-
-NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
 
 
 class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
+    metadata = metadata()
 
 
 class CouncilRow(Base):
@@ -111,37 +94,11 @@ ROUTING_LOG = define_log_table(Base.metadata, "routing_log")
 metadata (origin, query id, purpose, times, who answered). Never a sealed payload."""
 
 
-def database_url(value: str) -> str:
-    """Accept a SQLAlchemy URL or a plain file path (taken as a SQLite file)."""
-    if "://" in value:
-        return value
-    return f"sqlite:///{Path(value).expanduser().resolve()}"
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    # WAL lets the operator's CLI (approve, revoke, rotate) write while the server reads.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
-
-
-class DirectoryDatabase:
-    """The directory's database: an engine plus a session factory."""
+class DirectoryDatabase(SqlDatabase):
+    """The directory's database (tables made by create_all: the directory has no migrations yet)."""
 
     def __init__(self, url: str) -> None:
-        try:
-            parsed = make_url(database_url(url))
-        except ArgumentError as exc:
-            raise ConfigError(f"db: not a valid database URL or path: {url!r}") from exc
-        if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
-            parsed = parsed.set(drivername="postgresql+psycopg")
-        self.url = parsed
-        self.engine: Engine = create_engine(parsed, pool_pre_ping=True)
-        if parsed.get_backend_name() == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        super().__init__(url, "db")
 
     @classmethod
     def open(cls, url: str) -> DirectoryDatabase:
@@ -154,17 +111,7 @@ class DirectoryDatabase:
         try:
             Base.metadata.create_all(self.engine)
         except OperationalError as exc:
-            where = self.url.render_as_string(hide_password=True)
-            raise Unavailable(f"db: cannot open the directory database {where}") from exc
-
-    @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A unit of work: commits on success, rolls back on any error."""
-        with self._sessions() as session, session.begin():
-            yield session
-
-    def dispose(self) -> None:
-        self.engine.dispose()
+            raise Unavailable(f"db: cannot open the directory database {self.where}") from exc
 
 
 def get_setting(session: Session, name: str) -> str | None:

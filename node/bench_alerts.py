@@ -22,14 +22,11 @@ from typing import Any
 from federation.errors import Unavailable, WhoElseError
 from federation.practitioner_client import Account, PractitionerClient
 from node.accounts.service import AccountService
-from node.audit import AuditLog
-from node.changes import record_changes
-from node.importer import import_file
-from node.local_federation import DEMO_PASSWORDS, Layout, build, start, stop, wait_ready
-from node.matching import record_tags
+from node.changes import import_with_changes
+from node.demo_accounts import DEMO_PASSWORDS, add_eligible
+from node.local_federation import Layout, build, start, stop, wait_ready
 from node.settings import load
 from node.storage.database import Database
-from node.tags import LocalTagger
 
 WATCHER = "Bench Watcher"
 PASSWORD = "bench-watcher-password-1"
@@ -58,22 +55,9 @@ def _import(db_path: Path, row: dict[str, Any], *, alerts: bool) -> None:
     db = Database(str(db_path))
     with db.session() as session:
         settings = load(session)
-    audit = AuditLog(db, settings.council.code, settings.signing_key)
     path = db_path.with_suffix(".change.jsonl")
     path.write_text(json.dumps(row) + "\n", encoding="utf-8")
-
-    def on_changes(session: Any, pairs: Any) -> None:
-        record_changes(
-            session,
-            pairs,
-            council=settings.council,
-            audit=audit,
-            today=dt.date.today(),
-            alerts=alerts,
-            by="bench",
-        )
-
-    import_file(db, path, LocalTagger(settings.tag_key), record_tags, on_changes=on_changes)
+    import_with_changes(db, path, settings, alerts=alerts, by="bench")
     db.dispose()
 
 
@@ -100,20 +84,14 @@ def bench_alerts(rounds: int, children: int) -> dict[str, Any]:
         _import(council_b.database, at_b, alerts=False)
         db = Database(str(council_b.database))
         accounts = AccountService(db, passwords=DEMO_PASSWORDS)
-        today = dt.date.today()
-        _, totp = accounts.add(
+        totp = add_eligible(
+            accounts,
             username="watcher@bench",
-            display_name=WATCHER,
+            name=WATCHER,
             role="Family support worker",
             organisation="Bench Services",
             contact="0300 000 0000",
             password=PASSWORD,
-            manager_authorised_by="Bench",
-            manager_authorised_on=today,
-            dbs_checked_on=today,
-            training_completed_on=today,
-            agreement_signed_on=today,
-            organisation_accredited=True,
         )
         db.dispose()
         pids = start(layout)

@@ -7,6 +7,8 @@ together or not at all.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 
@@ -14,7 +16,12 @@ from node.alerts.events import change_events
 from node.alerts.store import enqueue
 from node.audit import AuditLog
 from node.disclosure import HoldingCouncil
+from node.importer import ImportReport, import_file
+from node.matching import record_tags
 from node.records import ChildRecord, Involvement
+from node.settings import NodeSettings
+from node.storage.database import Database
+from node.tags import LocalTagger
 
 
 def _involvement_key(i: Involvement) -> tuple[str, str, str, dt.date]:
@@ -55,3 +62,25 @@ def record_changes(
             if events:
                 queued += enqueue(session, new.record_id, events)
     return queued
+
+
+def import_with_changes(
+    db: Database,
+    path: Path,
+    settings: NodeSettings,
+    *,
+    alerts: bool,
+    by: str,
+    today: dt.date | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportReport:
+    """Import a file at a council: each batch writes the records, their tags, the alerts they raise and the
+    sensitive-service decisions they record, in one transaction."""
+    day = today or dt.date.today()
+    audit = AuditLog(db, settings.council.code, settings.signing_key)
+
+    def on_changes(session: Session, pairs: list[tuple[ChildRecord | None, ChildRecord]]) -> None:
+        record_changes(session, pairs, council=settings.council, audit=audit, today=day, alerts=alerts, by=by)
+
+    tagger = LocalTagger(settings.tag_key)
+    return import_file(db, path, tagger, record_tags, today=day, progress=progress, on_changes=on_changes)

@@ -42,12 +42,9 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     import getpass
 
-    from node.audit import AuditLog
-    from node.changes import record_changes
-    from node.importer import ImportRejected, import_file
-    from node.matching import record_tags
+    from node.changes import import_with_changes
+    from node.importer import ImportRejected
     from node.storage.record_store import count_records
-    from node.tags import LocalTagger
 
     db = open_db(args)
     settings = _settings(db)
@@ -57,29 +54,24 @@ def cmd_import(args: argparse.Namespace) -> int:
     with db.session() as session:
         # The first load of a council's records is not news: alerts start with the next import.
         alerts = not args.no_alerts and count_records(session) > 0
-    audit = AuditLog(db, settings.council.code, settings.signing_key)
-    today = dt.date.today()
     by = f"import of {path.name} by {getpass.getuser()}"
-
-    def on_changes(session: Any, pairs: Any) -> None:
-        record_changes(
-            session, pairs, council=settings.council, audit=audit, today=today, alerts=alerts, by=by
-        )
-
     show_progress = args.progress or (sys.stderr.isatty() and not args.quiet)
-    tagger = LocalTagger(settings.tag_key)
     try:
         if show_progress:
             from rich.progress import Progress
 
             with Progress(transient=True) as bar:
                 task = bar.add_task(f"importing {path.name}", total=None)
-                report = import_file(
-                    db, path, tagger, record_tags, today=today, on_changes=on_changes,
+                report = import_with_changes(
+                    db,
+                    path,
+                    settings,
+                    alerts=alerts,
+                    by=by,
                     progress=lambda done, total: bar.update(task, completed=done, total=total),
-                )  # fmt: skip
+                )
         else:
-            report = import_file(db, path, tagger, record_tags, today=today, on_changes=on_changes)
+            report = import_with_changes(db, path, settings, alerts=alerts, by=by)
     except ImportRejected as exc:
         for problem in exc.problems[:50]:
             print(f"whoelse: error: {problem}", file=sys.stderr)
@@ -136,13 +128,13 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
 def cmd_seed_practitioners(args: argparse.Namespace) -> int:
     """Demo only: create eligible accounts for synthetic practitioners and write their credentials."""
-    from node.accounts.credentials import Passwords, generate_password
+    from node.accounts.credentials import generate_password
     from node.accounts.service import AccountService
+    from node.demo_accounts import DEMO_PASSWORDS, add_eligible
 
     db = open_db(args)
     council = _settings(db).council.code
-    accounts = AccountService(db, passwords=Passwords(time_cost=1, memory_kib=8192, parallelism=1))
-    today = dt.date.today()
+    accounts = AccountService(db, passwords=DEMO_PASSWORDS)
     out = []
     for line in Path(args.source).read_text(encoding="utf-8").splitlines():
         if not line.strip():
@@ -156,19 +148,14 @@ def cmd_seed_practitioners(args: argparse.Namespace) -> int:
         except WhoElseError:
             existing = None
         if existing is None:
-            _, totp = accounts.add(
+            totp = add_eligible(
+                accounts,
                 username=entry["username"],
-                display_name=entry["name"],
+                name=entry["name"],
                 role=entry["role"],
                 organisation=entry["organisation"],
                 contact=entry["contact"],
                 password=password,
-                manager_authorised_by="Demo Manager",
-                manager_authorised_on=today,
-                dbs_checked_on=today,
-                training_completed_on=today,
-                agreement_signed_on=today,
-                organisation_accredited=True,
             )
         else:
             totp = accounts.reset_credentials(entry["username"], password)

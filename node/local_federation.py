@@ -10,7 +10,6 @@ has joined and tokenised its records.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import random
@@ -29,8 +28,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from federation import ca
 from federation.errors import InvalidInput, Unavailable
-from node.accounts.credentials import Passwords, generate_password
+from node.accounts.credentials import generate_password
 from node.accounts.service import AccountService
+from node.demo_accounts import DEMO_PASSWORDS, add_eligible
 from node.importer import import_file
 from node.matching import record_tags
 from node.settings import initialise
@@ -38,8 +38,6 @@ from node.storage.database import Database
 from node.tags import LocalTagger
 
 PRACTITIONER_SERVICE = "whoelse.v1.Practitioner"
-# Demo accounts only: weak argon2 settings so 153 councils' accounts are made in seconds.
-DEMO_PASSWORDS = Passwords(time_cost=1, memory_kib=8192, parallelism=1)
 
 
 class Ports:
@@ -133,18 +131,28 @@ def _fresh(root: Path) -> None:
 
 def _seed_practitioners(db: Database, staff: Sequence[Any], council: str) -> list[dict[str, Any]]:
     accounts = AccountService(db, passwords=DEMO_PASSWORDS)
-    today = dt.date.today()
     out = []
     for p in staff:
         password = generate_password()
-        _, totp = accounts.add(
-            username=p.username, display_name=p.name, role=p.role, organisation=p.organisation,
-            contact=p.contact, password=password, manager_authorised_by="Demo Manager",
-            manager_authorised_on=today, dbs_checked_on=today, training_completed_on=today,
-            agreement_signed_on=today, organisation_accredited=True,
-        )  # fmt: skip
-        out.append({"council": council, "username": p.username, "name": p.name, "role": p.role,
-                    "password": password, "totp_secret": totp.secret})  # fmt: skip
+        totp = add_eligible(
+            accounts,
+            username=p.username,
+            name=p.name,
+            role=p.role,
+            organisation=p.organisation,
+            contact=p.contact,
+            password=password,
+        )
+        out.append(
+            {
+                "council": council,
+                "username": p.username,
+                "name": p.name,
+                "role": p.role,
+                "password": password,
+                "totp_secret": totp.secret,
+            }
+        )
     return out
 
 
@@ -217,8 +225,11 @@ def build(
         )
         layout.councils.append(setup)
         if progress:
-            print(f"  {name} ({code}): {len(population.records[code])} records, "  # type: ignore[index]
-                  f"{len(setup.practitioners)} practitioners", flush=True)  # fmt: skip
+            print(
+                f"  {name} ({code}): {len(population.records[code])} records, "  # type: ignore[index]
+                f"{len(setup.practitioners)} practitioners",
+                flush=True,
+            )
     (root / "enrol.json").write_text(json.dumps(enrol), encoding="utf-8")
     whoelse("directory", "add-many", "--db", str(layout.directory_db), "--from", str(root / "enrol.json"))
     return layout
@@ -248,13 +259,27 @@ def start(
     logs = layout.root / "logs"
     pids = {
         "directory": spawn(
-            ["directory", "serve", "--db", str(layout.directory_db), "--dir", str(layout.directory_keys),
-             "--listen", f"127.0.0.1:{layout.directory_port}", "--ca", str(layout.ca_dir / "ca.crt"),
-             "--cert", str(layout.ca_dir / "directory.crt"), "--key", str(layout.ca_dir / "directory.key"),
-             "--rate-per-minute", str(rate_per_minute)],
+            [
+                "directory",
+                "serve",
+                "--db",
+                str(layout.directory_db),
+                "--dir",
+                str(layout.directory_keys),
+                "--listen",
+                f"127.0.0.1:{layout.directory_port}",
+                "--ca",
+                str(layout.ca_dir / "ca.crt"),
+                "--cert",
+                str(layout.ca_dir / "directory.crt"),
+                "--key",
+                str(layout.ca_dir / "directory.key"),
+                "--rate-per-minute",
+                str(rate_per_minute),
+            ],
             logs / "directory.log",
         ).pid
-    }  # fmt: skip
+    }
     size = max(1, councils_per_process)
     rest = layout.councils[1:] if solo_first else layout.councils
     groups = [layout.councils[:1]] if solo_first else []

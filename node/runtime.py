@@ -27,6 +27,7 @@ from whoelse.v1 import (
 from federation.council_list import CouncilListCache, load_verify_key
 from federation.errors import ConfigError, NotFound, WhoElseError
 from federation.purposes import Purpose
+from federation.serving import wait_for_stop
 from federation.transport import (
     SERVER_OPTIONS,
     MtlsIdentity,
@@ -307,8 +308,6 @@ class NodeRuntime:
 
 def serve_forever(runtimes: list[NodeRuntime]) -> None:
     """Run one or more councils' nodes in this process until SIGINT or SIGTERM."""
-    import signal
-
     started = []
     for runtime in runtimes:
         servers = runtime.start()
@@ -318,10 +317,6 @@ def serve_forever(runtimes: list[NodeRuntime]) -> None:
             f"{servers.federation_port}, practitioner port {servers.practitioner_port}",
             flush=True,
         )
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    while not stop.is_set():
-        stop.wait(1.0)
+    wait_for_stop()
     for runtime, servers in started:
         runtime.stop(servers)

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import signal
 import threading
 from concurrent import futures
 
@@ -15,6 +14,7 @@ from grpc_reflection.v1alpha import reflection
 from whoelse.v1 import node_pb2, node_pb2_grpc
 
 from federation.errors import ConfigError
+from federation.serving import wait_for_stop
 from node.servicer import CouncilNodeServicer
 from node.settings import load
 from node.storage.database import Database
@@ -54,10 +54,5 @@ def serve(address: str, db: Database, ready: threading.Event | None = None) -> N
     server, port = create_server(address, db)
     server.start()
     print(f"node listening on port {port}", flush=True)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    if ready is not None:
-        ready.set()
-    stop.wait()
+    wait_for_stop(ready)
     server.stop(grace=2).wait()

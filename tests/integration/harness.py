@@ -6,7 +6,6 @@ upkeep loop is driven by the test (`run_upkeep`) so that tokenising and alert se
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,10 +24,10 @@ from directory.token_service import TokenLimits
 from federation import ca
 from federation.practitioner_client import Account, PractitionerClient
 from federation.transport import MtlsIdentity
-from node.accounts.credentials import Passwords
 from node.accounts.service import AccountService
-from node.changes import record_changes
+from node.changes import import_with_changes
 from node.config import NodeConfig, TlsFiles
+from node.demo_accounts import DEMO_PASSWORDS, add_eligible
 from node.importer import import_file
 from node.matching import record_tags
 from node.runtime import NodeRuntime, Servers
@@ -37,7 +36,6 @@ from node.storage.database import Database
 from node.tags import LocalTagger
 
 PASSWORD = "correct horse battery staple"
-LIGHT_PASSWORDS = Passwords(time_cost=1, memory_kib=8192, parallelism=1)
 
 
 @dataclass
@@ -127,7 +125,7 @@ class Federation:
             search_deadline_ms=3000,
         )
         runtime = NodeRuntime(config)
-        runtime.accounts = AccountService(runtime.db, passwords=LIGHT_PASSWORDS)
+        runtime.accounts = AccountService(runtime.db, passwords=DEMO_PASSWORDS)
         servers = runtime.start(background=False)
         self.registry.register_active(
             code,
@@ -144,20 +142,15 @@ class Federation:
     def add_practitioner(
         self, council: Council, username: str, name: str, role: str = "Social worker"
     ) -> None:
-        today = dt.date.today()
-        _, totp = council.runtime.accounts.add(
+        totp = add_eligible(
+            council.runtime.accounts,
             username=username,
-            display_name=name,
+            name=name,
             role=role,
             organisation=f"{council.name} Children's Services",
             contact="0300 000 0001",
             password=PASSWORD,
-            manager_authorised_by="A Manager",
-            manager_authorised_on=today,
-            dbs_checked_on=today,
-            training_completed_on=today,
-            agreement_signed_on=today,
-            organisation_accredited=True,
+            manager="A Manager",
         )
         council.practitioners[username] = totp.secret
 
@@ -167,20 +160,7 @@ class Federation:
         data = self.root / council.code / "changes.jsonl"
         data.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
 
-        def on_changes(session: Any, pairs: Any) -> None:
-            record_changes(
-                session,
-                pairs,
-                council=runtime.settings.council,
-                audit=runtime.audit,
-                today=dt.date.today(),
-                alerts=True,
-                by="test import",
-            )
-
-        import_file(
-            runtime.db, data, LocalTagger(runtime.settings.tag_key), record_tags, on_changes=on_changes
-        )
+        import_with_changes(runtime.db, data, runtime.settings, alerts=True, by="test import")
 
     def run_upkeep(self) -> None:
         for council in self.councils.values():

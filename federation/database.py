@@ -1,0 +1,80 @@
+"""Opening a SQL database by URL or file path, for both a council node and the directory.
+
+SQLite (a file path, or sqlite:///…) runs in WAL mode so an operator's command can write while a server
+reads; PostgreSQL URLs use psycopg 3. Each side subclasses `SqlDatabase` with its own schema handling.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.orm import Session, sessionmaker
+
+from federation.errors import ConfigError
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def metadata() -> MetaData:
+    """A MetaData with stable constraint names (Alembic needs them to alter SQLite tables)."""
+    return MetaData(naming_convention=NAMING)
+
+
+def database_url(value: str) -> str:
+    """Accept a SQLAlchemy URL or a plain file path (taken as a SQLite file)."""
+    if "://" in value:
+        return value
+    return f"sqlite:///{Path(value).expanduser().resolve()}"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL: readers never block a writer; synchronous=NORMAL is durable at each commit under WAL.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+class SqlDatabase:
+    """An engine plus a session factory for one database; `what` names it in errors (e.g. "database")."""
+
+    def __init__(self, url: str, what: str = "database") -> None:
+        try:
+            parsed = make_url(database_url(url))
+        except ArgumentError as exc:
+            raise ConfigError(f"{what}: not a valid database URL or path: {url!r}") from exc
+        if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        self.url = parsed
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        self.engine: Engine = create_engine(parsed, pool_pre_ping=True)
+        if self.is_sqlite:
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def where(self) -> str:
+        return self.url.render_as_string(hide_password=True)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A unit of work: commits on success, rolls back on any error."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
