@@ -2,8 +2,8 @@
 answer, and names every council that did not answer and why. It never opens, stores or logs a sealed
 payload (P2); it logs only the routing metadata (directory/routing_log.py).
 
-Calls go out concurrently as gRPC futures over one cached mutual-TLS channel per node endpoint, so a fan-out
-to 153 councils costs 153 in-flight calls on already-open connections, not 153 threads or handshakes.
+Calls go out concurrently on one asyncio loop over one cached mutual-TLS channel per node endpoint, so a
+fan-out to 153 councils costs 153 in-flight calls on already-open connections, not 153 threads or handshakes.
 Each non-answer is reported as
     "timeout"      the node did not answer within the deadline (DEADLINE_EXCEEDED),
     "unavailable"  the node could not be reached (UNAVAILABLE, connection refused or reset),
@@ -13,6 +13,7 @@ Each non-answer is reported as
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -25,7 +26,7 @@ from directory.registry import Registry, denial, now_ms
 from directory.routing_log import RoutingEntry, RoutingLog
 from federation.errors import InvalidInput, PermissionDenied
 from federation.purposes import parse_purpose
-from federation.transport import MtlsIdentity, secure_channel
+from federation.transport import CHANNEL_OPTIONS, MtlsIdentity, channel_credentials
 
 log = logging.getLogger(__name__)
 
@@ -41,29 +42,62 @@ TIMEOUT, UNAVAILABLE, REFUSED = "timeout", "unavailable", "refused"
 
 
 class NodeChannels:
-    """One mutual-TLS channel per node endpoint, opened on first use and kept (gRPC reconnects by itself)."""
+    """One mutual-TLS grpc.aio channel per node endpoint, opened on first use and kept (gRPC reconnects by
+    itself), all driven by one event loop thread: a fan-out is N awaited calls, with no thread or callback
+    per call."""
 
     def __init__(self, identity: MtlsIdentity) -> None:
         self._identity = identity
         self._stubs: dict[str, federation_pb2_grpc.FederationNodeStub] = {}
-        self._channels: list[grpc.Channel] = []
-        self._lock = threading.Lock()
+        self._channels: list[grpc.aio.Channel] = []
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="router", daemon=True)
+        self._thread.start()
 
-    def stub(self, endpoint: str) -> federation_pb2_grpc.FederationNodeStub:
-        with self._lock:
-            stub = self._stubs.get(endpoint)
-            if stub is None:
-                channel = secure_channel(endpoint, self._identity)
-                self._channels.append(channel)
-                stub = self._stubs[endpoint] = federation_pb2_grpc.FederationNodeStub(channel)
-            return stub
+    def _stub(self, endpoint: str) -> federation_pb2_grpc.FederationNodeStub:
+        stub = self._stubs.get(endpoint)  # only touched on the loop's thread
+        if stub is None:
+            channel = grpc.aio.secure_channel(
+                endpoint, channel_credentials(self._identity), options=list(CHANNEL_OPTIONS)
+            )
+            self._channels.append(channel)
+            stub = self._stubs[endpoint] = federation_pb2_grpc.FederationNodeStub(channel)
+        return stub
+
+    async def _deliver_all(
+        self, targets: Sequence[tuple[federation_pb2.Delivery, str]], deadline_s: float
+    ) -> list[federation_pb2.SealedAnswer | grpc.RpcError]:
+        async def one(
+            delivery: federation_pb2.Delivery, endpoint: str
+        ) -> federation_pb2.SealedAnswer | grpc.RpcError:
+            try:
+                answer: federation_pb2.SealedAnswer = await self._stub(endpoint).Deliver(
+                    delivery, timeout=deadline_s
+                )
+                return answer
+            except grpc.RpcError as error:
+                return error
+
+        return list(await asyncio.gather(*(one(d, e) for d, e in targets)))
+
+    def deliver_all(
+        self, targets: Sequence[tuple[federation_pb2.Delivery, str]], deadline_s: float
+    ) -> list[federation_pb2.SealedAnswer | grpc.RpcError]:
+        """Send every delivery at once; each result is the answer or the call's error, in order."""
+        future = asyncio.run_coroutine_threadsafe(self._deliver_all(targets, deadline_s), self._loop)
+        # Each call carries the deadline itself; the extra second only guards against a lost completion.
+        return future.result(timeout=deadline_s + 1.0)
 
     def close(self) -> None:
-        with self._lock:
+        async def close_all() -> None:
             for channel in self._channels:
-                channel.close()
+                await channel.close()
             self._channels.clear()
             self._stubs.clear()
+
+        if self._loop.is_running():
+            asyncio.run_coroutine_threadsafe(close_all(), self._loop).result(timeout=10)
+            self._loop.call_soon_threadsafe(self._loop.stop)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +136,8 @@ def _validate(query: federation_pb2.RoutedQuery) -> None:
 
 
 def _classify(error: grpc.RpcError) -> _Unanswered:
-    code = error.code() if isinstance(error, grpc.Call) else grpc.StatusCode.UNKNOWN
-    details = (error.details() if isinstance(error, grpc.Call) else "") or ""
+    code = error.code() if hasattr(error, "code") else grpc.StatusCode.UNKNOWN
+    details = (error.details() if hasattr(error, "details") else "") or ""
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return _Unanswered("", TIMEOUT, "no answer within the deadline")
     if code == grpc.StatusCode.UNAVAILABLE:
@@ -178,47 +212,25 @@ class Router:
     ) -> tuple[list[federation_pb2.SealedAnswer], list[_Unanswered]]:
         if not targets:
             return [], []
-        remaining = len(targets)
-        all_done = threading.Event()
-        lock = threading.Lock()
-
-        def one_done(_: grpc.Future) -> None:
-            nonlocal remaining
-            with lock:
-                remaining -= 1
-                if remaining == 0:
-                    all_done.set()
-
-        calls: list[tuple[str, grpc.Future]] = []
-        for delivery, endpoint in targets:
-            call = self._channels.stub(endpoint).Deliver.future(delivery, timeout=deadline_s)
-            call.add_done_callback(one_done)
-            calls.append((delivery.recipient, call))
-        # Each call carries the deadline itself; the extra second only guards against a lost callback.
-        all_done.wait(deadline_s + 1.0)
-
+        try:
+            results = self._channels.deliver_all(targets, deadline_s)
+        except TimeoutError:
+            return [], [
+                _Unanswered(d.recipient, TIMEOUT, "no answer within the deadline") for d, _ in targets
+            ]
         answers: list[federation_pb2.SealedAnswer] = []
         silent: list[_Unanswered] = []
-        for council, call in calls:
-            if not call.done():
-                call.cancel()
-                silent.append(_Unanswered(council, TIMEOUT, "no answer within the deadline"))
-                continue
-            try:
-                answer: federation_pb2.SealedAnswer = call.result()
-            except grpc.RpcError as error:
-                problem = _classify(error)
+        for (delivery, _), result in zip(targets, results, strict=True):
+            council = delivery.recipient
+            if isinstance(result, grpc.RpcError):
+                problem = _classify(result)
                 silent.append(_Unanswered(council, problem.reason, problem.detail))
-                continue
-            except grpc.FutureCancelledError:
-                silent.append(_Unanswered(council, TIMEOUT, "no answer within the deadline"))
-                continue
-            if answer.query_id != query_id or answer.responder != council:
+            elif result.query_id != query_id or result.responder != council:
                 silent.append(
                     _Unanswered(council, REFUSED, "the node's answer names another query or council")
                 )
-            elif len(answer.sealed) > MAX_SEALED_BYTES:
+            elif len(result.sealed) > MAX_SEALED_BYTES:
                 silent.append(_Unanswered(council, REFUSED, "the node's answer is larger than allowed"))
             else:
-                answers.append(answer)
+                answers.append(result)
         return answers, silent
