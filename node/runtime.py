@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 from concurrent import futures
@@ -32,9 +31,9 @@ from federation.serving import wait_for_stop
 from federation.transport import (
     SERVER_OPTIONS,
     MtlsIdentity,
+    add_secure_port,
     council_list_fetcher,
     secure_channel,
-    server_credentials,
 )
 from node.accounts.service import AccountService
 from node.alerts import store as alert_store
@@ -59,7 +58,7 @@ SYSTEM_SENDER = Searcher("records-system", "Records system", "Automatic alert")
 
 @dataclass
 class Servers:
-    federation: grpc.aio.Server
+    federation: grpc.Server
     federation_port: int
     practitioner: grpc.Server
     practitioner_port: int
@@ -107,9 +106,6 @@ class NodeRuntime:
             deadline_ms=config.search_deadline_ms,
         )
         self._stop = threading.Event()
-        # The federation server runs on grpc.aio in this loop (one thread, no hand-off per call).
-        self._loop = asyncio.new_event_loop()
-        threading.Thread(target=self._loop.run_forever, name="federation", daemon=True).start()
         self._ready = threading.Event()
         self._sending = threading.Lock()
         self._joined = False
@@ -118,18 +114,6 @@ class NodeRuntime:
 
     # ---- servers ---------------------------------------------------------------------------------------
 
-    async def _federation_server(self) -> tuple[grpc.aio.Server, int]:
-        server = grpc.aio.server(options=list(SERVER_OPTIONS))
-        federation_pb2_grpc.add_FederationNodeServicer_to_server(FederationNodeServicer(self.holder), server)
-        try:
-            port = server.add_secure_port(self.config.listen_federation, server_credentials(self.identity))
-        except RuntimeError as exc:
-            raise ConfigError(
-                f"config key listen_federation: cannot bind {self.config.listen_federation}"
-            ) from exc
-        await server.start()
-        return server, port
-
     def council_name(self, code: str) -> str:
         current = self.councils.current
         entry = current.find(code) if current else None
@@ -137,7 +121,9 @@ class NodeRuntime:
 
     def start(self, *, background: bool = True) -> Servers:
         """Bind and start both servers; `background=False` leaves upkeep to the caller (tests)."""
-        fed, fed_port = asyncio.run_coroutine_threadsafe(self._federation_server(), self._loop).result()
+        fed = grpc.server(futures.ThreadPoolExecutor(max_workers=self._workers), options=list(SERVER_OPTIONS))
+        federation_pb2_grpc.add_FederationNodeServicer_to_server(FederationNodeServicer(self.holder), fed)
+        fed_port = add_secure_port(fed, self.config.listen_federation, self.identity)
 
         prac = grpc.server(
             futures.ThreadPoolExecutor(max_workers=self._workers), options=list(SERVER_OPTIONS)
@@ -176,6 +162,7 @@ class NodeRuntime:
         if self.config.listen_federation.endswith(":0") and not self.config.advertise_federation:
             host = self.config.listen_federation.rsplit(":", 1)[0]
             self.advertise = f"{host}:{fed_port}"
+        fed.start()
         prac.start()
         if background:
             threading.Thread(target=self._upkeep_loop, name="upkeep", daemon=True).start()
@@ -188,8 +175,7 @@ class NodeRuntime:
         self._stop.set()
         self.alerts.broker.close()
         self.federation_audit.flush()
-        asyncio.run_coroutine_threadsafe(servers.federation.stop(1), self._loop).result()
-        self._loop.call_soon_threadsafe(self._loop.stop)
+        servers.federation.stop(grace=1)
         servers.practitioner.stop(grace=1).wait()
         self.channel.close()
         self.db.dispose()
