@@ -41,6 +41,20 @@ _MAX_DETAIL = 300
 TIMEOUT, UNAVAILABLE, REFUSED = "timeout", "unavailable", "refused"
 
 
+class _Unreachable(grpc.RpcError):  # type: ignore[misc]  # grpc ships no type stubs
+    """A delivery that failed before reaching gRPC (reported like an unavailable node)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self._what = what
+
+    def code(self) -> grpc.StatusCode:
+        return grpc.StatusCode.UNAVAILABLE
+
+    def details(self) -> str:
+        return self._what
+
+
 class NodeChannels:
     """One mutual-TLS grpc.aio channel per node endpoint, opened on first use and kept (gRPC reconnects by
     itself), all driven by one event loop thread: a fan-out is N awaited calls, with no thread or callback
@@ -77,6 +91,11 @@ class NodeChannels:
                 return answer
             except grpc.RpcError as error:
                 return error
+            except (
+                Exception
+            ) as error:  # e.g. an endpoint gRPC cannot parse: that council alone is unreachable
+                log.warning("delivery to %s failed: %s", delivery.recipient, type(error).__name__)
+                return _Unreachable(type(error).__name__)
 
         return list(await asyncio.gather(*(one(d, e) for d, e in targets)))
 
@@ -86,7 +105,11 @@ class NodeChannels:
         """Send every delivery at once; each result is the answer or the call's error, in order."""
         future = asyncio.run_coroutine_threadsafe(self._deliver_all(targets, deadline_s), self._loop)
         # Each call carries the deadline itself; the extra second only guards against a lost completion.
-        return future.result(timeout=deadline_s + 1.0)
+        try:
+            return future.result(timeout=deadline_s + 1.0)
+        except TimeoutError:
+            future.cancel()
+            raise
 
     def close(self) -> None:
         async def close_all() -> None:
