@@ -43,7 +43,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     import getpass
 
     from node.changes import import_with_changes
-    from node.importer import ImportRejected
+    from node.importer import MAX_ERRORS_SHOWN, ImportRejected
     from node.storage.record_store import count_records
 
     db = open_db(args)
@@ -73,10 +73,10 @@ def cmd_import(args: argparse.Namespace) -> int:
         else:
             report = import_with_changes(db, path, settings, alerts=alerts, by=by)
     except ImportRejected as exc:
-        for problem in exc.problems[:50]:
+        for problem in exc.problems[:MAX_ERRORS_SHOWN]:
             print(f"whoelse: error: {problem}", file=sys.stderr)
-        if len(exc.problems) > 50:
-            print(f"whoelse: error: … and {len(exc.problems) - 50} more", file=sys.stderr)
+        if len(exc.problems) > MAX_ERRORS_SHOWN:
+            print(f"whoelse: error: … and {len(exc.problems) - MAX_ERRORS_SHOWN} more", file=sys.stderr)
         print(
             f"whoelse: error: {path.name}: {len(exc.problems)} problems; nothing was imported",
             file=sys.stderr,

@@ -19,8 +19,6 @@ from node.accounts.service import AccountService, Practitioner
 from node.federation.searcher import FederatedSearch, Outcome, Searcher
 from node.wire import identity_from_pb
 
-WATCH_POLL_S = 1.0
-
 
 class AlertFeed(Protocol):
     """What the servicer needs from the node's alerts (node/alerts)."""

@@ -88,7 +88,6 @@ def _child_row(r: ChildRecord, now: dt.datetime) -> dict[str, Any]:
         "shielding_shielded_on": r.shielding.shielded_on if r.shielding else None,
         "retention_consent_to_25": r.retention_consent_to_25,
         "details": _details(r),
-        "archived_on": None,
         "updated_at": now,
     }
 
@@ -205,10 +204,6 @@ def candidate_rows(
     top = ids.subquery()
     query = select(Child, top.c.shared).join(top, top.c.child_id == Child.id).order_by(top.c.shared.desc())
     return [(child, int(n)) for child, n in session.execute(query)]
-
-
-def child_id_of(session: Session, record_id: str) -> int | None:
-    return session.scalar(select(Child.id).where(Child.record_id == record_id))
 
 
 def count_records(session: Session) -> int:

@@ -51,7 +51,6 @@ class Child(Base):
     # Carers, involvements and causes for concern, as JSON (node/storage/record_store.py): a node reads a
     # child's record whole, so one row per child makes a lookup one round trip and an import one insert.
     details: Mapped[str] = mapped_column(Text, default="{}")
-    archived_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 

@@ -97,7 +97,6 @@ def upgrade() -> None:
     sa.Column('shielding_shielded_on', sa.Date(), nullable=True),
     sa.Column('retention_consent_to_25', sa.Boolean(), nullable=False),
     sa.Column('details', sa.Text(), nullable=False),
-    sa.Column('archived_on', sa.Date(), nullable=True),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_children')),
     sa.UniqueConstraint('record_id', name=op.f('uq_children_record_id'))
