@@ -26,6 +26,7 @@ from directory.registry import Registry, denial, now_ms
 from directory.routing_log import RoutingEntry, RoutingLog
 from federation.errors import InvalidInput, PermissionDenied
 from federation.purposes import parse_purpose
+from federation.status import call_status
 from federation.transport import CHANNEL_OPTIONS, MtlsIdentity, channel_credentials
 
 log = logging.getLogger(__name__)
@@ -159,8 +160,8 @@ def _validate(query: federation_pb2.RoutedQuery) -> None:
 
 
 def _classify(error: grpc.RpcError) -> _Unanswered:
-    code = error.code() if hasattr(error, "code") else grpc.StatusCode.UNKNOWN
-    details = (error.details() if hasattr(error, "details") else "") or ""
+    status, details = call_status(error)
+    code = status or grpc.StatusCode.UNKNOWN
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return _Unanswered("", TIMEOUT, "no answer within the deadline")
     if code == grpc.StatusCode.UNAVAILABLE:

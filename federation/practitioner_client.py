@@ -20,7 +20,7 @@ from whoelse.v1 import practitioner_pb2_grpc
 from whoelse.v1 import records_pb2 as pb
 
 from federation.errors import InvalidInput, NotFound, Unauthenticated, Unavailable, WhoElseError
-from federation.status import STATUS
+from federation.status import STATUS, call_status
 
 REFERRAL_BAND = "referral"
 """A council holds a record sharing a single detail with the search: it discloses nothing and refers the
@@ -65,8 +65,7 @@ def load_account(federation_file: Path, username: str) -> Account:
 
 
 def _error(exc: grpc.RpcError) -> WhoElseError:
-    code = exc.code() if isinstance(exc, grpc.Call) else None
-    detail = exc.details() if isinstance(exc, grpc.Call) else str(exc)
+    code, detail = call_status(exc)
     if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
         return Unavailable(f"home node unreachable: {detail}")
     for kind, status in STATUS.items():

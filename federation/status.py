@@ -40,6 +40,13 @@ def status_for(exc: WhoElseError) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
+def call_status(exc: grpc.RpcError) -> tuple[grpc.StatusCode | None, str]:
+    """The status code and details of a failed call; (None, a description) for an error that is not a call."""
+    if hasattr(exc, "code") and hasattr(exc, "details"):
+        return exc.code(), str(exc.details() or "")
+    return None, str(exc) or type(exc).__name__
+
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 

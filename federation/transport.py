@@ -37,6 +37,7 @@ from federation.errors import (
     Unavailable,
     WhoElseError,
 )
+from federation.status import call_status
 
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 """Largest federation message either side accepts (a routed query to 153 councils is well under this)."""
@@ -195,14 +196,10 @@ def council_list_fetcher(channel: grpc.Channel, timeout: float = 5.0) -> Callabl
                 federation_pb2.CouncilListRequest(known_version=known_version), timeout=timeout
             )
         except grpc.RpcError as exc:
-            code = exc.code() if isinstance(exc, grpc.Call) else None
+            code, detail = call_status(exc)
             if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, None):
-                raise Unavailable(f"directory unreachable: {_details(exc)}") from exc
-            raise Refused(f"directory refused the council list request: {_details(exc)}") from exc
+                raise Unavailable(f"directory unreachable: {detail}") from exc
+            raise Refused(f"directory refused the council list request: {detail}") from exc
         return signed
 
     return fetch
-
-
-def _details(exc: grpc.RpcError) -> str:
-    return str(exc.details()) if isinstance(exc, grpc.Call) else type(exc).__name__

@@ -36,7 +36,8 @@ BENCH_COUNCIL = "E08000025"  # Birmingham, the largest council by children
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
-def _percentile(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float:
+    """The q-quantile (nearest rank) of values, for the p95 every benchmark reports."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
@@ -124,7 +125,7 @@ def bench_node(children: int, backend: str, lookups: int, seed: int) -> dict[str
         "lookups": len(lookup_ms),
         "lookup_found_rate": round(found / max(1, len(lookup_ms)), 4),
         "lookup_p50_ms": round(statistics.median(lookup_ms), 3),
-        "lookup_p95_ms": round(_percentile(lookup_ms, 0.95), 3),
+        "lookup_p95_ms": round(percentile(lookup_ms, 0.95), 3),
         "floor_pk_fetch_p50_ms": round(statistics.median(floor_ms), 3),
         "rss_mb": round(_rss_mb(), 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

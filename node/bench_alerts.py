@@ -22,6 +22,7 @@ from typing import Any
 from federation.errors import Unavailable, WhoElseError
 from federation.practitioner_client import Account, PractitionerClient
 from node.accounts.service import AccountService
+from node.bench import percentile
 from node.changes import import_with_changes
 from node.demo_accounts import DEMO_PASSWORDS, add_eligible
 from node.local_federation import Layout, build, start, stop, wait_ready
@@ -137,12 +138,11 @@ def bench_alerts(rounds: int, children: int) -> dict[str, Any]:
             client.close()
         finally:
             stop(pids)
-    ordered = sorted(latencies)
     return {
         "benchmark": "alerts",
         "rounds": len(latencies),
         "p50_ms": round(statistics.median(latencies), 1),
-        "p95_ms": round(ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))], 1),
+        "p95_ms": round(percentile(latencies, 0.95), 1),
         "outbox_poll_ms": 250,
     }
 

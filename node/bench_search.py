@@ -32,12 +32,8 @@ from whoelse.v1 import records_pb2 as pb
 from federation.errors import InvalidInput
 from federation.practitioner_client import Account, PractitionerClient
 from federation.transport import MtlsIdentity, secure_channel
+from node.bench import percentile
 from node.local_federation import Layout, build, choose_councils, start, stop, wait_ready
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def _floor(layout: Layout, repeats: int) -> list[float]:
@@ -168,11 +164,11 @@ def bench_search(
         "councils_per_process": per_process,
         "searches": len(latencies),
         "p50_ms": round(p50, 1),
-        "p95_ms": round(_percentile(latencies, 0.95), 1),
+        "p95_ms": round(percentile(latencies, 0.95), 1),
         "searches_per_s": round(throughput, 2),
         "concurrent_clients": threads,
         "floor_p50_ms": round(floor_p50, 1),
-        "floor_p95_ms": round(_percentile(floor, 0.95), 1),
+        "floor_p95_ms": round(percentile(floor, 0.95), 1),
         "ratio_p50": round(p50 / floor_p50, 2),
         "unanswered": unanswered,
         "cpu_ms_per_search": {

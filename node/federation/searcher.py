@@ -22,6 +22,7 @@ from federation.identity import Identity
 from federation.match_keys import match_keys
 from federation.purposes import Purpose
 from federation.query import KIND_NOTIFICATION, KIND_SEARCH, build_query, seal_deliveries, sign_query
+from federation.status import call_status
 from federation.tokens import tokenise
 from node.federation.holder import council_lookup
 from node.settings import NodeSettings
@@ -74,8 +75,7 @@ def evaluator(
 
 
 def _rpc_error(what: str, exc: grpc.RpcError) -> WhoElseError:
-    code = exc.code() if hasattr(exc, "code") else None
-    detail = exc.details() if hasattr(exc, "details") else str(exc)
+    code, detail = call_status(exc)
     if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
         return Unavailable(f"directory unreachable ({what}): {detail}")
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
