@@ -25,7 +25,7 @@ from node.accounts.service import AccountService
 from node.bench import percentile
 from node.changes import import_with_changes
 from node.demo_accounts import DEMO_PASSWORDS, add_eligible
-from node.local_federation import Layout, build, start, stop, wait_ready
+from node.local_federation import Layout, build, shared_children, start, stop, wait_ready
 from node.settings import load
 from node.storage.database import Database
 
@@ -34,21 +34,12 @@ PASSWORD = "bench-watcher-password-1"
 
 
 def _shared_child(layout: Layout) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A child's record at the first council and at the second."""
+    """A child's record at the first council and at the second (neither shielded)."""
     a, b = layout.councils[0].code, layout.councils[1].code
-    rows = {
-        code: {
-            r["record_id"]: r
-            for r in map(json.loads, (layout.data_dir / f"{code}.jsonl").read_text().splitlines())
-        }
-        for code in (a, b)
-    }
-    for line in (layout.data_dir / "ground_truth.jsonl").read_text().splitlines():
-        copies = {c["council"]: c["record_id"] for c in json.loads(line)["copies"]}
-        if a in copies and b in copies:
-            first, second = rows[a][copies[a]], rows[b][copies[b]]
-            if not first.get("shielding") and not second.get("shielding"):
-                return first, second
+    for copies in shared_children(layout.data_dir):
+        rows = dict(copies)
+        if a in rows and b in rows and not rows[a].get("shielding") and not rows[b].get("shielding"):
+            return rows[a], rows[b]
     raise Unavailable("no child is held by both councils; use more --children")
 
 

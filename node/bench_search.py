@@ -33,7 +33,7 @@ from federation.errors import InvalidInput
 from federation.practitioner_client import Account, PractitionerClient
 from federation.transport import MtlsIdentity, secure_channel
 from node.bench import percentile
-from node.local_federation import Layout, build, choose_councils, start, stop, wait_ready
+from node.local_federation import Layout, build, choose_councils, shared_children, start, stop, wait_ready
 
 
 def _floor(layout: Layout, repeats: int) -> list[float]:
@@ -80,24 +80,20 @@ def _cpu_ms(pids: dict[str, int]) -> dict[str, float]:
 
 def _sample_identity(layout: Layout) -> pb.SearchIdentity:
     """A child held by two or more councils, as their first council recorded them."""
-    truth = [json.loads(x) for x in (layout.data_dir / "ground_truth.jsonl").read_text().splitlines()]
-    for person in truth:
-        if len({c["council"] for c in person["copies"]}) >= 2:
-            first = person["copies"][0]
-            for line in (layout.data_dir / f"{first['council']}.jsonl").read_text().splitlines():
-                row = json.loads(line)
-                if row["record_id"] == first["record_id"]:
-                    return pb.SearchIdentity(
-                        forename=row["forename"],
-                        surname=row["surname"],
-                        date_of_birth=row["date_of_birth"],
-                        sex=row["sex"],
-                        postcode=row["address"]["postcode"],
-                    )
-    first_council = layout.data_dir / f"{layout.councils[0].code}.jsonl"
-    row = json.loads(first_council.read_text().splitlines()[0])
+    shared = shared_children(layout.data_dir)
+    if not shared:
+        first_council = layout.data_dir / f"{layout.councils[0].code}.jsonl"
+        row = json.loads(first_council.read_text().splitlines()[0])
+        return pb.SearchIdentity(
+            forename=row["forename"], surname=row["surname"], date_of_birth=row["date_of_birth"]
+        )
+    _, row = shared[0][0]
     return pb.SearchIdentity(
-        forename=row["forename"], surname=row["surname"], date_of_birth=row["date_of_birth"]
+        forename=row["forename"],
+        surname=row["surname"],
+        date_of_birth=row["date_of_birth"],
+        sex=row["sex"],
+        postcode=row["address"]["postcode"],
     )
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from federation.errors import InvalidInput, WhoElseError
-from node.local_federation import CouncilSetup, alive, build, choose_councils, stop, wait_ready
+from node.local_federation import alive, build, choose_councils, shared_children, stop, wait_ready
 from node.local_federation import start as start_processes
 
 DEFAULT_DIR = "whoelse-demo"
@@ -26,28 +26,14 @@ DEFAULT_COUNCILS = 5
 READY_TIMEOUT_S = 300.0
 
 
-def _samples(
-    data: Path, plans: list[CouncilSetup], practitioners: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
+def _samples(data: Path, practitioners: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """A few searches that each find a child held by two or more councils, asked from elsewhere."""
-    truth = [
-        json.loads(line) for line in (data / "ground_truth.jsonl").read_text(encoding="utf-8").splitlines()
-    ]
-    shared = [t for t in truth if len({c["council"] for c in t["copies"]}) >= 2]
-    records: dict[tuple[str, str], dict[str, Any]] = {}
-    wanted = {(c["council"], c["record_id"]) for t in shared[:40] for c in t["copies"]}
-    for plan in plans:
-        for line in (data / f"{plan.code}.jsonl").read_text(encoding="utf-8").splitlines():
-            row = json.loads(line)
-            if (plan.code, row["record_id"]) in wanted:
-                records[(plan.code, row["record_id"])] = row
     out = []
-    for t in shared:
-        copies = [records.get((c["council"], c["record_id"])) for c in t["copies"]]
-        first = copies[0]
-        if first is None or first.get("shielding"):
+    for copies in shared_children(data):
+        _, first = copies[0]
+        if first.get("shielding"):
             continue
-        holders = {c["council"] for c in t["copies"]}
+        holders = {council for council, _ in copies}
         asker = next((p for p in practitioners if p["council"] not in holders), practitioners[0])
         out.append(
             {
@@ -93,7 +79,7 @@ def start(args: argparse.Namespace) -> int:
             for c in layout.councils
         ],
         "practitioners": practitioners,
-        "samples": _samples(layout.data_dir, layout.councils, practitioners),
+        "samples": _samples(layout.data_dir, practitioners),
     }
     state.touch(mode=0o600)  # it holds demo passwords and TOTP secrets
     state.write_text(json.dumps(federation, indent=2), encoding="utf-8")

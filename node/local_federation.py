@@ -235,6 +235,23 @@ def build(
     return layout
 
 
+def shared_children(data_dir: Path) -> list[list[tuple[str, dict[str, Any]]]]:
+    """The children a synthetic population (`whoelse synth` output) places at two or more councils: each
+    child's records as (council code, import row), in the ground truth's order."""
+    truth = [
+        json.loads(x) for x in (data_dir / "ground_truth.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    shared = [t for t in truth if len({c["council"] for c in t["copies"]}) >= 2]
+    wanted = {(c["council"], c["record_id"]) for t in shared for c in t["copies"]}
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for council in sorted({code for code, _ in wanted}):
+        for line in (data_dir / f"{council}.jsonl").read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            if (council, row["record_id"]) in wanted:
+                rows[(council, row["record_id"])] = row
+    return [[(c["council"], rows[(c["council"], c["record_id"])]) for c in t["copies"]] for t in shared]
+
+
 def spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
