@@ -14,26 +14,24 @@ import resource
 import statistics
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from federation.errors import InvalidInput
 from node.importer import import_file
 from node.matching import find, identity_of, record_tags
 from node.records import ChildRecord
 from node.settings import initialise
-from node.storage.database import Database
+from node.storage.database import LOCAL_POSTGRES, Database, scratch_postgres
 from node.storage.record_store import upsert_records
 from node.storage.tables import Child
 from node.tags import LocalTagger
 
 BENCH_COUNCIL = "E08000025"  # Birmingham, the largest council by children
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -56,21 +54,14 @@ def _database(backend: str, workdir: Path) -> Iterator[Database]:
         yield db
         db.dispose()
         return
-    name = f"whoelse_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        raise InvalidInput(f"--backend postgresql: cannot create a database at {PG_ADMIN} ({exc})") from exc
-    db = Database(PG_ADMIN.rsplit("/", 1)[0] + f"/{name}")
-    try:
+    with ExitStack() as stack:
+        try:
+            db = stack.enter_context(scratch_postgres(prefix="whoelse_bench"))
+        except Exception as exc:
+            raise InvalidInput(
+                f"--backend postgresql: cannot create a database at {LOCAL_POSTGRES} ({exc})"
+            ) from exc
         yield db
-    finally:
-        db.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def bench_node(children: int, backend: str, lookups: int, seed: int) -> dict[str, Any]:

@@ -5,6 +5,11 @@ The schema is created and upgraded by Alembic migrations (node/migrations); `Dat
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from federation.database import SqlDatabase
@@ -25,3 +30,25 @@ class Database(SqlDatabase):
             upgrade(self)
         except OperationalError as exc:
             raise Unavailable(f"database: cannot reach {self.where}") from exc
+
+
+LOCAL_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+@contextmanager
+def scratch_postgres(admin_url: str = LOCAL_POSTGRES, prefix: str = "whoelse_scratch") -> Iterator[Database]:
+    """A new, empty PostgreSQL database for one test or benchmark, dropped afterwards (even if in use)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        database = Database(admin_url.rsplit("/", 1)[0] + f"/{name}")
+        try:
+            yield database
+        finally:
+            database.dispose()
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine
 
 from node.settings import initialise
-from node.storage.database import Database
+from node.storage.database import Database, scratch_postgres
 
 PG_ADMIN_URL = os.environ.get("WHOELSE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
@@ -41,18 +40,8 @@ def db(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[Database]:
         return
     if not _postgres_available():
         _skip_or_fail("no PostgreSQL on 127.0.0.1:5432")
-    name = f"whoelse_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    database = Database(PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
-    try:
+    with scratch_postgres(PG_ADMIN_URL, prefix="whoelse_test") as database:
         yield from _initialised(database)
-    finally:
-        database.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _initialised(database: Database) -> Iterator[Database]:
