@@ -14,6 +14,7 @@ from federation.identity import Identity
 from node.records import ChildRecord
 from node.scoring import MatchScore, score
 from node.storage.record_store import candidate_rows, record_from_row
+from node.storage.tables import Child
 from node.tags import Tagger, identity_tags
 
 MAX_CANDIDATES = 200  # a query sharing tags with more records than this is too vague to score them all
@@ -31,6 +32,21 @@ def identity_of(record: ChildRecord) -> Identity:
         middle_names=record.middle_names,
         known_as=record.known_as,
         previous_surnames=record.previous_surnames,
+    )
+
+
+def identity_of_row(child: Child) -> Identity:
+    """The matching view of a stored row, read from its columns (no need to build the whole record)."""
+    return Identity(
+        forename=child.forename,
+        surname=child.surname,
+        date_of_birth=child.date_of_birth,
+        sex=child.sex,
+        postcode=child.address_postcode,
+        nhs_number=child.nhs_number,
+        middle_names=child.middle_names,
+        known_as=child.known_as,
+        previous_surnames=tuple(p for p in child.previous_surnames.split(";") if p),
     )
 
 
@@ -58,18 +74,7 @@ def find_by_tags(
     match or possibly match are turned into whole records."""
     found = []
     for child, _ in candidate_rows(session, tags, scheme, MAX_CANDIDATES):
-        candidate = Identity(
-            forename=child.forename,
-            surname=child.surname,
-            date_of_birth=child.date_of_birth,
-            sex=child.sex,
-            postcode=child.address_postcode,
-            nhs_number=child.nhs_number,
-            middle_names=child.middle_names,
-            known_as=child.known_as,
-            previous_surnames=tuple(p for p in child.previous_surnames.split(";") if p),
-        )
-        result = score(query, candidate)
+        result = score(query, identity_of_row(child))
         if result.band != "non-match":
             found.append(ScoredRecord(record_from_row(child), result))
     found.sort(key=lambda s: (-s.score.total, s.record.record_id))

@@ -24,13 +24,13 @@ from federation.errors import NotFound, Refused
 from federation.query import KIND_NOTIFICATION, OriginKeys, VerifiedQuery, open_delivery
 from federation.replay import ReplayCache
 from node.disclosure import Disclosure, disclose
-from node.matching import identity_of
+from node.matching import identity_of_row
 from node.records import ChildRecord
 from node.scoring import MatchScore, score
 from node.settings import NodeSettings
 from node.storage.database import Database
-from node.storage.record_store import load_records
-from node.storage.tables import MatchTag
+from node.storage.record_store import record_from_row
+from node.storage.tables import Child, MatchTag
 from node.wire import disclosure_to_pb, identity_from_pb
 
 MAX_CANDIDATES = 10
@@ -141,7 +141,7 @@ class Holder:
             # One shared detail is too weak to open the searched identity (it is as likely another child).
             return [], bool(ranked)
         with self._db.session() as session:
-            records = load_records(session, ranked)
+            children = {c.id: c for c in session.scalars(select(Child).where(Child.id.in_(ranked)))}
         position = {tag: i for i, tag in enumerate(tags)}
         out: list[tuple[Matched, int, bytes]] = []
         searched = None
@@ -151,10 +151,10 @@ class Holder:
             if searched is None:
                 # Any held tag opens the same identity; failure means the sender did not seal it for us.
                 searched = identity_from_pb(query.demographics_for(index, secret))
-            record = records[child_id]
-            result = score(searched, identity_of(record))
+            # Scored on the row's identity columns; only a match becomes a whole record.
+            result = score(searched, identity_of_row(children[child_id]))
             if result.band != "non-match":
-                out.append((Matched(record, result), index, secret))
+                out.append((Matched(record_from_row(children[child_id]), result), index, secret))
         out.sort(key=lambda m: -m[0].score.total)
         return out[:MAX_CANDIDATES], False
 
