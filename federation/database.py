@@ -61,7 +61,9 @@ class SqlDatabase:
             parsed = parsed.set(drivername="postgresql+psycopg")
         self.url = parsed
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
-        self.engine: Engine = create_engine(parsed, pool_pre_ping=True)
+        # A server connection can drop while pooled, so PostgreSQL connections are pinged on checkout; a
+        # SQLite file cannot, and the ping would cost every federated answer a round of SQL for nothing.
+        self.engine: Engine = create_engine(parsed, pool_pre_ping=not self.is_sqlite)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)

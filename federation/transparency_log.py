@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import hashlib
 import json
 import time
@@ -51,6 +52,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Update
 
 from federation import merkle
 from federation.canonical import canonical_json
@@ -214,6 +216,10 @@ class TransparencyLog:
         self.log_id = log_id
         self._signing_key = signing_key
         self._clock_ms = clock_ms
+        # Built once: a node appends for every query it receives, and building a statement costs more than
+        # the database takes to run it.
+        self._next_index = select(func.coalesce(func.max(tables.entries.c.idx) + 1, 0))
+        self._insert_entry = tables.entries.insert()
 
     # -- step 1: append
 
@@ -222,16 +228,17 @@ class TransparencyLog:
         canonically encoded (floats, huge integers, non-string keys)."""
         canonical_json(entry)  # fail on a bad entry before taking the lock
         _lock(session, self.tables.entries, "append")
-        table = self.tables.entries
-        index = int(session.execute(select(func.coalesce(func.max(table.c.idx) + 1, 0))).scalar_one())
+        conn = session.connection()
+        index = int(conn.execute(self._next_index).scalar_one())
         document = leaf_document(index, entry)
-        session.execute(
-            table.insert().values(
-                idx=index,
-                entry=document.decode("utf-8"),
-                leaf_hash=merkle.leaf_hash(document),
-                created_at=dt.datetime.now(dt.UTC),
-            )
+        conn.execute(
+            self._insert_entry,
+            {
+                "idx": index,
+                "entry": document.decode("utf-8"),
+                "leaf_hash": merkle.leaf_hash(document),
+                "created_at": dt.datetime.now(dt.UTC),
+            },
         )
         return index
 
@@ -353,15 +360,24 @@ class TransparencyLog:
 
 def _lock(session: Session, table: Table, step: str) -> None:
     """Serialise writers of one log for the rest of the transaction."""
-    dialect = session.get_bind().dialect.name
+    conn = session.connection()
+    dialect = conn.dialect.name
     if dialect == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(table.name, step)})
+        conn.execute(_ADVISORY_LOCK, {"key": _lock_key(table.name, step)})
     elif dialect == "sqlite":
         # A no-op UPDATE takes SQLite's write lock now (waiting busy_timeout), so the index read next is
         # the newest and no other writer can take the same one before this transaction commits.
-        first_column = next(iter(table.primary_key.columns))
-        session.execute(update(table).where(false()).values({first_column.name: first_column}))
+        conn.execute(_sqlite_write_lock(table))
     # Elsewhere the primary key still refuses a duplicate index: a racing writer fails, never forks the log.
+
+
+_ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+
+
+@functools.cache
+def _sqlite_write_lock(table: Table) -> Update:
+    first_column = next(iter(table.primary_key.columns))
+    return update(table).where(false()).values({first_column.name: first_column})
 
 
 def _head_from_row(row: Any) -> SignedTreeHead:

@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from whoelse.v1 import federation_pb2
 from whoelse.v1 import records_pb2 as pb
 
@@ -39,6 +39,12 @@ MAX_CANDIDATES = 10
 # docs/threat-model.md). A record sharing one tag yields a referral to the records team instead.
 MIN_SHARED_TAGS = 2
 REFERRAL_BAND = "referral"
+
+# Built once: every council runs this for every query, and building the statement costs more than SQLite
+# takes to answer it.
+_HELD_TAGS = select(MatchTag.child_id, MatchTag.tag, MatchTag.secret).where(
+    MatchTag.tag.in_(bindparam("tags", expanding=True)), MatchTag.scheme == bindparam("scheme")
+)
 
 
 @dataclass(frozen=True)
@@ -125,11 +131,8 @@ class Holder:
         """Records sharing tags with the query, scored against the identity opened with a held tag's key;
         and whether only records sharing a single tag exist (a referral, nothing opened)."""
         tags = list(query.lookup_tags)
-        lookup = select(MatchTag.child_id, MatchTag.tag, MatchTag.secret).where(
-            MatchTag.tag.in_(tags), MatchTag.scheme == query.oprf_key_id
-        )
         with self._db.engine.connect() as conn:  # a plain read: most councils hold nothing and stop here
-            rows = conn.execute(lookup).all()
+            rows = conn.execute(_HELD_TAGS, {"tags": tags, "scheme": query.oprf_key_id}).all()
         if not rows:
             return [], False
         held: dict[int, list[tuple[bytes, bytes]]] = defaultdict(list)
