@@ -1,13 +1,22 @@
-"""A recipient's answer to a query: signed by the responder, padded to one fixed size and sealed to the
-origin, so the directory cannot tell a council that matched from one that holds nothing (P3, P5).
+"""A recipient's answer to a query: padded to one fixed size and sealed between the responder and the
+origin, so the directory cannot tell a council that matched from one that holds nothing (P3, P5); an answer
+that carries anything is also signed by the responder, as evidence of what it disclosed.
 
 SPEC (docs/architecture.md "One search", step 5):
-- signature: Ed25519 by the responder over canonical_json({"answer": <serialised Answer bytes>}), context
-  "whoelse/v1/answer" (federation/signing.py); `SignedAnswer` = {answer: those bytes, signature};
+- signature: when the answer holds a candidate or a delivered alert, Ed25519 by the responder over
+  canonical_json({"answer": <serialised Answer bytes>}), context "whoelse/v1/answer" (federation/signing.py);
+  `SignedAnswer` = {answer: those bytes, signature (empty for an empty answer)};
 - padding: the serialised SignedAnswer padded to exactly ANSWER_SIZE bytes (federation/sealing.py pad);
-- seal: HPKE to the origin's X25519 key with associated data
-  canonical_json({"seal": "answer", "query_id", "responder"}). Every sealed answer is therefore exactly
-  ANSWER_SIZE + sealing.OVERHEAD bytes, whatever it holds.
+- seal: pairwise (federation/sealing.py seal_pairwise) between the responder's and the origin's X25519 keys
+  from the council list, with associated data canonical_json({"seal": "answer", "query_id", "responder"}).
+  Only the origin and the responder hold a key that opens or forges it, so even an unsigned empty answer is
+  known at the origin to come from the responder. Every sealed answer is exactly
+  ANSWER_SIZE + sealing.PAIRWISE_OVERHEAD bytes, whatever it holds.
+
+Why pairwise rather than HPKE to the origin plus a signature on every answer: every council answers every
+search, and at 153 councils the origin's HPKE opening and signature checks were a sixth of a search's time
+(docs/benchmarks.md). The pair's X25519 secret is computed once per peer; each answer then costs a key
+derivation and a symmetric cipher at both ends.
 
 ANSWER_SIZE is 32 KiB. A disclosure with the usual contents (names, address, school, GP, two carers, a few
 involvements and a concern) serialises to about 1 KB, and one with twenty involvements to about 3 KB, so the
@@ -31,12 +40,12 @@ from federation import signing
 from federation.canonical import canonical_json
 from federation.errors import InvalidInput, Refused
 from federation.query import CouncilLookup, resolve_council
-from federation.sealing import OVERHEAD, SealingKey, pad, seal, unpad
+from federation.sealing import PAIRWISE_OVERHEAD, SealingKey, open_pairwise, pad, seal_pairwise, unpad
 
 ANSWER_CONTEXT = "whoelse/v1/answer"
 ANSWER_SIZE = 32 * 1024
 """Every SignedAnswer is padded to exactly this many bytes before sealing (see the module docstring)."""
-SEALED_ANSWER_BYTES = ANSWER_SIZE + OVERHEAD
+SEALED_ANSWER_BYTES = ANSWER_SIZE + PAIRWISE_OVERHEAD
 MAX_CANDIDATES = 10
 MAX_FIELD_CHARS = 200
 SHORT_FIELD_CHARS = 40
@@ -107,6 +116,12 @@ def fit_answer(answer: federation_pb2.Answer) -> federation_pb2.Answer:
 # ---- responder side ------------------------------------------------------------------------------------
 
 
+def carries_anything(answer: federation_pb2.Answer) -> bool:
+    """Whether an answer discloses something (a candidate, a referral, a delivered alert): such answers are
+    signed."""
+    return bool(answer.candidates) or answer.alerts_delivered > 0
+
+
 def sign_answer(
     answer: federation_pb2.Answer, signing_key: signing.SigningKey
 ) -> federation_pb2.SignedAnswer:
@@ -118,19 +133,29 @@ def sign_answer(
 
 
 def seal_answer(
-    answer: federation_pb2.Answer, signing_key: signing.SigningKey, origin_sealing_public_key: bytes
+    answer: federation_pb2.Answer,
+    signing_key: signing.SigningKey,
+    my_sealing_key: SealingKey,
+    origin_sealing_public_key: bytes,
 ) -> federation_pb2.SealedAnswer:
-    """Fit, sign, pad and seal an answer to the origin; the result is SEALED_ANSWER_BYTES long whatever it
-    holds. The answer MUST name its query_id and responder."""
+    """Fit, sign (if it carries anything), pad and seal an answer between this council and the origin; the
+    result is SEALED_ANSWER_BYTES long whatever it holds. The answer MUST name its query_id and responder."""
     if not answer.query_id or not answer.responder:
         raise InvalidInput("an answer must name its query_id and responder")
     fitted = fit_answer(answer)
-    padded = pad(sign_answer(fitted, signing_key).SerializeToString(), ANSWER_SIZE)
+    if carries_anything(fitted):
+        signed = sign_answer(fitted, signing_key)
+    else:
+        signed = federation_pb2.SignedAnswer(answer=fitted.SerializeToString())
+    padded = pad(signed.SerializeToString(), ANSWER_SIZE)
     return federation_pb2.SealedAnswer(
         query_id=fitted.query_id,
         responder=fitted.responder,
-        sealed=seal(
-            origin_sealing_public_key, padded, answer_associated_data(fitted.query_id, fitted.responder)
+        sealed=seal_pairwise(
+            my_sealing_key,
+            origin_sealing_public_key,
+            padded,
+            answer_associated_data(fitted.query_id, fitted.responder),
         ),
     )
 
@@ -144,20 +169,30 @@ def open_answer(
     expected_query_id: str,
     lookup_responder: CouncilLookup,
 ) -> federation_pb2.Answer:
-    """Open an answer to our query and verify the responder's signature.
+    """Open an answer to our query from an active council; verify the responder's signature when the answer
+    carries anything (or is signed at all).
 
-    Raises Refused (another query, cannot open, unknown or inactive responder, bad signature, responder or
-    query id inside differs from the envelope) or InvalidInput (wrong size, malformed, too many candidates).
+    Raises Refused (another query, unknown or inactive responder, cannot open — not sealed between the
+    responder and this council —, missing or bad signature, responder or query id inside differs from the
+    envelope) or InvalidInput (wrong size, malformed, too many candidates).
     """
     responder = sealed.responder
     if sealed.query_id != expected_query_id:
         raise Refused(f"answer from {responder[:20]!r} is for another query")
     if len(sealed.sealed) != SEALED_ANSWER_BYTES:
         raise InvalidInput(f"sealed answer is {len(sealed.sealed)} bytes, not {SEALED_ANSWER_BYTES}")
+    keys = resolve_council(lookup_responder, responder)
     try:
-        padded = my_sealing_key.open(sealed.sealed, answer_associated_data(expected_query_id, responder))
-    except Refused as exc:
-        raise Refused(f"cannot open the answer from {responder[:20]!r}: not sealed to this council") from exc
+        padded = open_pairwise(
+            my_sealing_key,
+            keys.sealing_key,
+            sealed.sealed,
+            answer_associated_data(expected_query_id, responder),
+        )
+    except (Refused, InvalidInput) as exc:
+        raise Refused(
+            f"cannot open the answer from {responder[:20]!r}: not sealed between it and this council"
+        ) from exc
     signed = federation_pb2.SignedAnswer()
     answer = federation_pb2.Answer()
     try:
@@ -165,11 +200,11 @@ def open_answer(
         answer.ParseFromString(signed.answer)
     except DecodeError as exc:
         raise InvalidInput(f"malformed answer from {responder}: not a valid protobuf message") from exc
-    keys = resolve_council(lookup_responder, responder)
-    try:
-        signing.verify(keys.signing_key, {"answer": signed.answer}, ANSWER_CONTEXT, signed.signature)
-    except Refused as exc:
-        raise Refused(f"bad signature from {responder}") from exc
+    if signed.signature or carries_anything(answer):
+        try:
+            signing.verify(keys.signing_key, {"answer": signed.answer}, ANSWER_CONTEXT, signed.signature)
+        except Refused as exc:
+            raise Refused(f"bad signature from {responder}") from exc
     if answer.responder != responder:
         raise Refused(f"answer signed by {responder} names another responder ({answer.responder[:20]!r})")
     if answer.query_id != expected_query_id:

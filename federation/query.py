@@ -66,11 +66,13 @@ _M = TypeVar("_M", bound=Message)
 @dataclass(frozen=True, slots=True)
 class OriginKeys:
     """What a recipient needs to know about a peer council (a query's origin or an answer's responder): its
-    Ed25519 verify key and its status in the directory's council list."""
+    Ed25519 verify key, its status in the directory's council list and its X25519 sealing key (needed to
+    open an answer from it)."""
 
     signing_key: bytes
     active: bool
     status: str
+    sealing_key: bytes = b""
 
 
 CouncilLookup = Callable[[str], OriginKeys | None]

@@ -1,9 +1,10 @@
 """Answering a federated query delivered to this council (the recipient side of one search).
 
-What leaves: one SignedAnswer, padded to a fixed size and sealed to the origin council. It carries only the
-`Disclosure` objects the disclosure rules built for records that match the searched identity; a council that
-holds nothing sends an equally sized empty answer. The searched identity is readable here only for tags this
-council already holds (each is sealed under a key derived from the token behind its tag).
+What leaves: one SignedAnswer, padded to a fixed size and sealed between this council and the origin. It
+carries only the `Disclosure` objects the disclosure rules built for records that match the searched identity;
+a council that holds nothing sends an equally sized empty (and unsigned) answer. The searched identity is
+readable here only for tags this council already holds (each is sealed under a key derived from the token
+behind its tag).
 """
 
 from __future__ import annotations
@@ -66,7 +67,12 @@ def council_lookup(cache: CouncilListCache) -> Callable[[str], OriginKeys | None
         entry = current.find(code) if current else None
         if entry is None:
             return None
-        return OriginKeys(signing_key=entry.signing_key, active=entry.active, status=entry.status.value)
+        return OriginKeys(
+            signing_key=entry.signing_key,
+            active=entry.active,
+            status=entry.status.value,
+            sealing_key=entry.sealing_key,
+        )
 
     return lookup
 
@@ -125,7 +131,7 @@ class Holder:
             origin_key = self._councils.sealing_key(query.origin)
         except NotFound as exc:
             raise Refused(f"unknown council {query.origin}") from exc
-        return seal_answer(answer, self._settings.signing_key, origin_key)
+        return seal_answer(answer, self._settings.signing_key, self._settings.sealing_key, origin_key)
 
     def _match(self, query: VerifiedQuery) -> tuple[list[tuple[Matched, int, bytes]], bool]:
         """Records sharing tags with the query, scored against the identity opened with a held tag's key;

@@ -1,5 +1,5 @@
-"""Answers: signed by the responder, one fixed size whatever they hold, readable only by the origin, and an
-oversized answer is cut to fit rather than lost."""
+"""Answers: one fixed size whatever they hold, readable (and forgeable) only by the responder and the origin,
+signed by the responder when they carry anything, and an oversized answer is cut to fit rather than lost."""
 
 from __future__ import annotations
 
@@ -18,14 +18,24 @@ from federation.answers import (
 )
 from federation.errors import InvalidInput, Refused
 from federation.query import OriginKeys
-from federation.sealing import SealingKey, pad, seal
+from federation.sealing import SealingKey, pad, seal_pairwise
 from federation.signing import SigningKey
 
 QUERY_ID = "0123456789abcdef0123456789abcdef"
 ORIGIN = SealingKey.generate()
 WESTMINSTER, HARTLEPOOL = "E09000033", "E06000001"
 SIGNERS = {WESTMINSTER: SigningKey.generate(), HARTLEPOOL: SigningKey.generate()}
-KEYS = {code: OriginKeys(key.verify_key_bytes, True, "active") for code, key in SIGNERS.items()}
+SEALERS = {WESTMINSTER: SealingKey.generate(), HARTLEPOOL: SealingKey.generate()}
+KEYS = {
+    code: OriginKeys(key.verify_key_bytes, True, "active", SEALERS[code].public_key_bytes)
+    for code, key in SIGNERS.items()
+}
+
+
+def _seal(
+    answer: federation_pb2.Answer, origin: bytes = ORIGIN.public_key_bytes
+) -> federation_pb2.SealedAnswer:
+    return seal_answer(answer, SIGNERS[answer.responder], SEALERS[answer.responder], origin)
 
 
 def _disclosure(record_id: str = "C0001", involvements: int = 3, text: str = "") -> records_pb2.Disclosure:
@@ -70,8 +80,7 @@ def _answer(candidates: int = 1, responder: str = WESTMINSTER, **kwargs: object)
 
 
 def _round_trip(answer: federation_pb2.Answer) -> federation_pb2.Answer:
-    sealed = seal_answer(answer, SIGNERS[answer.responder], ORIGIN.public_key_bytes)
-    return open_answer(sealed, ORIGIN, QUERY_ID, KEYS.get)
+    return open_answer(_seal(answer), ORIGIN, QUERY_ID, KEYS.get)
 
 
 def test_the_origin_opens_a_signed_answer() -> None:
@@ -80,9 +89,9 @@ def test_the_origin_opens_a_signed_answer() -> None:
 
 
 def test_a_holding_and_a_non_holding_answer_have_identical_sealed_sizes() -> None:
-    holding = seal_answer(_answer(candidates=MAX_CANDIDATES), SIGNERS[WESTMINSTER], ORIGIN.public_key_bytes)
+    holding = _seal(_answer(candidates=MAX_CANDIDATES))
     empty = federation_pb2.Answer(query_id=QUERY_ID, responder=HARTLEPOOL)
-    nothing = seal_answer(empty, SIGNERS[HARTLEPOOL], ORIGIN.public_key_bytes)
+    nothing = _seal(empty)
     assert len(holding.sealed) == len(nothing.sealed) == SEALED_ANSWER_BYTES
     assert len(holding.SerializeToString()) == len(nothing.SerializeToString())  # same-length council codes
     assert b"Neill" not in holding.sealed
@@ -119,39 +128,64 @@ def test_a_single_pathological_candidate_still_fits() -> None:
 
 def test_an_answer_must_name_its_query_and_responder() -> None:
     with pytest.raises(InvalidInput, match="query_id and responder"):
-        seal_answer(
-            federation_pb2.Answer(responder=WESTMINSTER), SIGNERS[WESTMINSTER], ORIGIN.public_key_bytes
-        )
+        _seal(federation_pb2.Answer(responder=WESTMINSTER))
 
 
 # ---- refusals at the origin ------------------------------------------------------------------------------
 
 
 def test_an_answer_to_another_query_is_refused() -> None:
-    sealed = seal_answer(_answer(), SIGNERS[WESTMINSTER], ORIGIN.public_key_bytes)
+    sealed = _seal(_answer())
     with pytest.raises(Refused, match="for another query"):
         open_answer(sealed, ORIGIN, "f" * 32, KEYS.get)
 
 
 def test_an_answer_sealed_to_another_council_cannot_be_opened() -> None:
-    sealed = seal_answer(_answer(), SIGNERS[WESTMINSTER], SealingKey.generate().public_key_bytes)
+    sealed = _seal(_answer(), origin=SealingKey.generate().public_key_bytes)
     with pytest.raises(Refused, match="cannot open the answer"):
         open_answer(sealed, ORIGIN, QUERY_ID, KEYS.get)
 
 
+def test_the_directory_cannot_forge_even_an_empty_answer() -> None:
+    """An empty answer is not signed; the pairwise seal alone shows it came from the responder. Whoever
+    holds neither the responder's nor the origin's private key (the directory) cannot make one."""
+    empty = federation_pb2.Answer(query_id=QUERY_ID, responder=WESTMINSTER)
+    signed = federation_pb2.SignedAnswer(answer=empty.SerializeToString())
+    forged = _sealed_signed(signed, WESTMINSTER, sealer=SealingKey.generate())
+    with pytest.raises(Refused, match=f"cannot open the answer from '{WESTMINSTER}'"):
+        open_answer(forged, ORIGIN, QUERY_ID, KEYS.get)
+    assert open_answer(_sealed_signed(signed, WESTMINSTER), ORIGIN, QUERY_ID, KEYS.get) == empty
+
+
+def test_an_answer_that_carries_anything_must_be_signed() -> None:
+    unsigned = federation_pb2.SignedAnswer(answer=_answer().SerializeToString())
+    with pytest.raises(Refused, match=f"bad signature from {WESTMINSTER}"):
+        open_answer(_sealed_signed(unsigned, WESTMINSTER), ORIGIN, QUERY_ID, KEYS.get)
+    alert = federation_pb2.Answer(query_id=QUERY_ID, responder=WESTMINSTER, alerts_delivered=1)
+    unsigned_alert = federation_pb2.SignedAnswer(answer=alert.SerializeToString())
+    with pytest.raises(Refused, match=f"bad signature from {WESTMINSTER}"):
+        open_answer(_sealed_signed(unsigned_alert, WESTMINSTER), ORIGIN, QUERY_ID, KEYS.get)
+    assert open_answer(_seal(alert), ORIGIN, QUERY_ID, KEYS.get) == alert
+
+
 def test_an_answer_relabelled_with_another_responder_cannot_be_opened() -> None:
-    sealed = seal_answer(_answer(), SIGNERS[WESTMINSTER], ORIGIN.public_key_bytes)
+    sealed = _seal(_answer())
     sealed.responder = HARTLEPOOL
     with pytest.raises(Refused, match="cannot open"):
         open_answer(sealed, ORIGIN, QUERY_ID, KEYS.get)
 
 
-def _sealed_signed(signed: federation_pb2.SignedAnswer, responder: str) -> federation_pb2.SealedAnswer:
+def _sealed_signed(
+    signed: federation_pb2.SignedAnswer, responder: str, sealer: SealingKey | None = None
+) -> federation_pb2.SealedAnswer:
     padded = pad(signed.SerializeToString(), ANSWER_SIZE)
+    sealer = sealer or SEALERS[responder]
     return federation_pb2.SealedAnswer(
         query_id=QUERY_ID,
         responder=responder,
-        sealed=seal(ORIGIN.public_key_bytes, padded, answer_associated_data(QUERY_ID, responder)),
+        sealed=seal_pairwise(
+            sealer, ORIGIN.public_key_bytes, padded, answer_associated_data(QUERY_ID, responder)
+        ),
     )
 
 
@@ -169,23 +203,28 @@ def test_a_responder_passing_on_another_councils_answer_is_refused() -> None:
 
 
 def test_an_answer_from_an_unknown_or_revoked_council_is_refused() -> None:
-    sealed = seal_answer(_answer(), SIGNERS[WESTMINSTER], ORIGIN.public_key_bytes)
+    sealed = _seal(_answer())
     with pytest.raises(Refused, match=f"unknown council {WESTMINSTER}"):
         open_answer(sealed, ORIGIN, QUERY_ID, lambda code: None)
-    revoked = {WESTMINSTER: OriginKeys(SIGNERS[WESTMINSTER].verify_key_bytes, False, "revoked")}
+    revoked = {
+        WESTMINSTER: OriginKeys(
+            SIGNERS[WESTMINSTER].verify_key_bytes, False, "revoked", SEALERS[WESTMINSTER].public_key_bytes
+        )
+    }
     with pytest.raises(Refused, match=f"council {WESTMINSTER} is revoked"):
         open_answer(sealed, ORIGIN, QUERY_ID, revoked.get)
 
 
 def test_a_wrongly_sized_or_malformed_answer_is_invalid_input() -> None:
-    sealed = seal_answer(_answer(), SIGNERS[WESTMINSTER], ORIGIN.public_key_bytes)
+    sealed = _seal(_answer())
     sealed.sealed = sealed.sealed[:-1]
     with pytest.raises(InvalidInput, match="bytes, not"):
         open_answer(sealed, ORIGIN, QUERY_ID, KEYS.get)
     garbage = federation_pb2.SealedAnswer(
         query_id=QUERY_ID,
         responder=WESTMINSTER,
-        sealed=seal(
+        sealed=seal_pairwise(
+            SEALERS[WESTMINSTER],
             ORIGIN.public_key_bytes,
             pad(b"\xff\xff\xff", ANSWER_SIZE),
             answer_associated_data(QUERY_ID, WESTMINSTER),

@@ -5,7 +5,16 @@ from __future__ import annotations
 import pytest
 
 from federation.errors import InvalidInput, Refused
-from federation.sealing import OVERHEAD, SealingKey, pad, seal, unpad
+from federation.sealing import (
+    OVERHEAD,
+    PAIRWISE_OVERHEAD,
+    SealingKey,
+    open_pairwise,
+    pad,
+    seal,
+    seal_pairwise,
+    unpad,
+)
 
 ANSWER = b'{"council":"E09000033","matches":[{"name":"Zo\xc3\xab O\'Neill"}]}'
 AD = b"query:q-0001|to:E08000035"
@@ -111,3 +120,47 @@ def test_pad_fills_exactly_and_refuses_oversize() -> None:
 def test_unpad_refuses_malformed_padding(padded: bytes, message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         unpad(padded)
+
+
+# ---- pairwise: between two councils that know each other's key -----------------------------------------
+
+
+def test_either_council_of_a_pair_opens_what_the_other_sealed() -> None:
+    leeds, westminster = SealingKey.generate(), SealingKey.generate()
+    sealed = seal_pairwise(westminster, leeds.public_key_bytes, ANSWER, AD)
+    assert len(sealed) == len(ANSWER) + PAIRWISE_OVERHEAD
+    assert ANSWER not in sealed and b"E09000033" not in sealed
+    assert open_pairwise(leeds, westminster.public_key_bytes, sealed, AD) == ANSWER
+    assert seal_pairwise(westminster, leeds.public_key_bytes, ANSWER, AD) != sealed  # a fresh nonce each time
+
+
+def test_a_third_council_or_the_directory_can_neither_open_nor_forge_a_pairwise_blob() -> None:
+    leeds, westminster, directory = SealingKey.generate(), SealingKey.generate(), SealingKey.generate()
+    sealed = seal_pairwise(westminster, leeds.public_key_bytes, ANSWER, AD)
+    with pytest.raises(Refused, match="could not be opened"):
+        open_pairwise(directory, westminster.public_key_bytes, sealed, AD)
+    forged = seal_pairwise(directory, leeds.public_key_bytes, ANSWER, AD)  # claiming to be Westminster
+    with pytest.raises(Refused, match="could not be opened"):
+        open_pairwise(leeds, westminster.public_key_bytes, forged, AD)
+
+
+def test_a_pairwise_blob_is_bound_to_its_context_and_refuses_tampering() -> None:
+    leeds, westminster = SealingKey.generate(), SealingKey.generate()
+    sealed = seal_pairwise(westminster, leeds.public_key_bytes, ANSWER, AD)
+    with pytest.raises(Refused, match="wrong context"):
+        open_pairwise(leeds, westminster.public_key_bytes, sealed, AD + b"x")
+    for position in (0, 11, 12, -1):
+        tampered = bytearray(sealed)
+        tampered[position] ^= 1
+        with pytest.raises(Refused):
+            open_pairwise(leeds, westminster.public_key_bytes, bytes(tampered), AD)
+    with pytest.raises(Refused, match="shorter than"):
+        open_pairwise(leeds, westminster.public_key_bytes, sealed[: PAIRWISE_OVERHEAD - 1], AD)
+
+
+def test_a_small_order_or_malformed_peer_key_is_refused_for_pairwise_sealing() -> None:
+    me = SealingKey.generate()
+    with pytest.raises(InvalidInput, match="small order"):
+        seal_pairwise(me, bytes(32), ANSWER)
+    with pytest.raises(InvalidInput, match="32 bytes, got 31"):
+        seal_pairwise(me, bytes(31), ANSWER)
