@@ -134,6 +134,11 @@ class Registry:
         """The council's entry if it is active; PermissionDenied("council E06000001 is revoked") if not."""
         return self.snapshot().require_active(code)
 
+    def council_list_version(self) -> int:
+        """The version of the list nodes cache (bumped by every change to a council or a match-token key)."""
+        with self._db.session() as session:
+            return council_list_version(session)
+
     def council_list(self) -> CouncilList:
         """The list nodes cache: active, suspended and revoked councils (never pending ones), and the
         match-token keys, all read in one transaction so the version matches the content."""

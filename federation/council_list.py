@@ -236,6 +236,7 @@ class CouncilListCache:
         self._path = Path(path)
         self._verify_key = bytes(verify_key)
         self._lock = threading.Lock()
+        self._held_bytes = b""  # the signed list behind _current as fetched, to skip re-verifying it
         self._current: CouncilList | None = self._load()
 
     def _load(self) -> CouncilList | None:
@@ -283,6 +284,10 @@ class CouncilListCache:
 
         Refused if the signature does not verify, or if its version is lower than the cached one (rollback).
         A list with the same version as the cached one changes nothing."""
+        received = signed.SerializeToString(deterministic=True)
+        with self._lock:
+            if self._current is not None and received == self._held_bytes:
+                return self._current  # the very bytes verified last time: nothing new to check or store
         candidate = verify_signed(signed, self._verify_key)
         with self._lock:
             held = self._current
@@ -292,9 +297,11 @@ class CouncilListCache:
                     f"{held.version}; refusing a rollback"
                 )
             if held is not None and candidate.version == held.version:
+                self._held_bytes = received
                 return held
             self._store(signed)
             self._current = candidate
+            self._held_bytes = received
             log.info(
                 "council list updated to version %d (%d councils)", candidate.version, len(candidate.councils)
             )

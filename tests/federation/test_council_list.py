@@ -88,6 +88,23 @@ def test_an_older_version_is_refused_and_the_same_version_changes_nothing(cache:
     assert cache.status("E08000035") is CouncilStatus.SUSPENDED
 
 
+def test_a_tampered_copy_of_the_held_version_is_still_refused(cache: CouncilListCache) -> None:
+    """Re-fetching the very bytes already verified skips the check; anything else is verified again."""
+    signed = sign(council_list(5), DIRECTORY_KEY)
+    assert cache.update(signed) == council_list(5)
+    assert cache.update(
+        federation_pb2.SignedCouncilList.FromString(signed.SerializeToString())
+    ) == council_list(5)
+    message = federation_pb2.CouncilList.FromString(signed.council_list)
+    message.councils[1].status = "active"
+    tampered = federation_pb2.SignedCouncilList(
+        council_list=message.SerializeToString(), signature=signed.signature
+    )
+    with pytest.raises(Refused, match="not signed by the directory"):
+        cache.update(tampered)
+    assert cache.status("E06000002") is CouncilStatus.REVOKED
+
+
 def test_look_ups_say_why_a_council_is_refused(cache: CouncilListCache) -> None:
     with pytest.raises(Unavailable, match="no council list yet"):
         cache.signing_key("E08000035")
