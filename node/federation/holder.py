@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from whoelse.v1 import federation_pb2
 from whoelse.v1 import records_pb2 as pb
 
@@ -30,8 +30,8 @@ from node.records import ChildRecord
 from node.scoring import MatchScore, score
 from node.settings import NodeSettings
 from node.storage.database import Database
-from node.storage.record_store import record_from_row
-from node.storage.tables import Child, MatchTag
+from node.storage.record_store import held_tags, record_from_row
+from node.storage.tables import Child
 from node.wire import disclosure_to_pb, identity_from_pb
 
 MAX_CANDIDATES = 10
@@ -40,12 +40,6 @@ MAX_CANDIDATES = 10
 # docs/threat-model.md). A record sharing one tag yields a referral to the records team instead.
 MIN_SHARED_TAGS = 2
 REFERRAL_BAND = "referral"
-
-# Built once: every council runs this for every query, and building the statement costs more than SQLite
-# takes to answer it.
-_HELD_TAGS = select(MatchTag.child_id, MatchTag.tag, MatchTag.secret).where(
-    MatchTag.tag.in_(bindparam("tags", expanding=True)), MatchTag.scheme == bindparam("scheme")
-)
 
 
 @dataclass(frozen=True)
@@ -137,8 +131,7 @@ class Holder:
         """Records sharing tags with the query, scored against the identity opened with a held tag's key;
         and whether only records sharing a single tag exist (a referral, nothing opened)."""
         tags = list(query.lookup_tags)
-        with self._db.engine.connect() as conn:  # a plain read: most councils hold nothing and stop here
-            rows = conn.execute(_HELD_TAGS, {"tags": tags, "scheme": query.oprf_key_id}).all()
+        rows = held_tags(self._db.engine, tags, query.oprf_key_id)  # most councils hold nothing: stop here
         if not rows:
             return [], False
         held: dict[int, list[tuple[bytes, bytes]]] = defaultdict(list)
