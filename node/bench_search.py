@@ -8,7 +8,8 @@ then measures, in the same run:
 - a search: a practitioner's Practitioner.Search at their home council — token evaluation at the directory,
   sealing to N councils, routing, N holder look-ups and sealed answers, opening every answer.
 
-`ratio_p50` = search p50 / floor p50. Medians of many repetitions; the machine is shared and noisy.
+`ratio_p50` = search p50 / floor p50. The two alternate (one floor fan-out, then one search, repeated), so
+both see the same machine; medians of many repetitions, because the machine is shared and noisy.
 """
 
 from __future__ import annotations
@@ -36,36 +37,38 @@ from node.bench import percentile
 from node.local_federation import Layout, build, choose_councils, shared_children, start, stop, wait_ready
 
 
-def _floor(layout: Layout, repeats: int) -> list[float]:
-    """Fan a 16-byte Ping out to every council's federation server (as the directory would) and time it."""
-    identity = MtlsIdentity.from_files(
-        layout.ca_dir / "ca.crt", layout.ca_dir / "directory.crt", layout.ca_dir / "directory.key"
-    )
-    channels = [secure_channel(f"localhost:{c.federation_port}", identity) for c in layout.councils]
-    stubs = [federation_pb2_grpc.FederationNodeStub(ch) for ch in channels]
-    request = federation_pb2.PingRequest(payload=b"x" * 16)
-    for stub in stubs:  # connect first (one at a time), so the timing covers calls, not handshakes
-        for attempt in range(5):
-            try:
-                stub.Ping(request, timeout=10)
-                break
-            except grpc.RpcError:
-                if attempt == 4:
-                    raise
-                time.sleep(0.2)
-    timings = []
-    try:
-        for n in range(repeats + 5):
-            t0 = time.perf_counter()
-            calls = [stub.Ping.future(request, timeout=10) for stub in stubs]
-            for call in calls:
-                call.result()
-            if n >= 5:  # the first few open connections
-                timings.append((time.perf_counter() - t0) * 1000)
-    finally:
-        for ch in channels:
-            ch.close()
-    return timings
+class _Floor:
+    """A 16-byte Ping fanned out to every council's federation server (as the directory would), over one
+    already-open mutual-TLS channel per council: the floor a fan-out to N servers costs on this machine."""
+
+    def __init__(self, layout: Layout) -> None:
+        identity = MtlsIdentity.from_files(
+            layout.ca_dir / "ca.crt", layout.ca_dir / "directory.crt", layout.ca_dir / "directory.key"
+        )
+        self._channels = [secure_channel(f"localhost:{c.federation_port}", identity) for c in layout.councils]
+        self._stubs = [federation_pb2_grpc.FederationNodeStub(ch) for ch in self._channels]
+        self._request = federation_pb2.PingRequest(payload=b"x" * 16)
+        for stub in self._stubs:  # connect first (one at a time), so the timing covers calls, not handshakes
+            for attempt in range(5):
+                try:
+                    stub.Ping(self._request, timeout=10)
+                    break
+                except grpc.RpcError:
+                    if attempt == 4:
+                        raise
+                    time.sleep(0.2)
+
+    def fan_out(self) -> None:
+        calls = [stub.Ping.future(self._request, timeout=10) for stub in self._stubs]
+        for call in calls:
+            call.result()
+
+    def close(self) -> None:
+        for channel in self._channels:
+            channel.close()
+
+
+SETTLE_S = 0.05
 
 
 def _cpu_ms(pids: dict[str, int]) -> dict[str, float]:
@@ -135,22 +138,38 @@ def bench_search(
             setup_s = time.perf_counter() - started
             identity = _sample_identity(layout)
             client = _client(layout, 0)
+            fan_out = _Floor(layout)
             latencies: list[float] = []
+            floor: list[float] = []
             unanswered = 0
+            cpu = dict.fromkeys(pids, 0.0)
+            floor_cpu = dict.fromkeys(pids, 0.0)
             for _ in range(5):  # warm-up: connections, caches
                 client.search(identity, "safeguarding")
-            cpu_before = _cpu_ms(pids)
+                fan_out.fan_out()
+            # Floor and search alternate, so a shared machine's slow and fast spells reach both alike; a
+            # short pause before each lets whatever the previous one left running (collectors, pollers)
+            # settle, so neither is timed on the other's tail.
             for _ in range(searches):
+                time.sleep(SETTLE_S)
+                before = _cpu_ms(pids)
+                t0 = time.perf_counter()
+                fan_out.fan_out()
+                floor.append((time.perf_counter() - t0) * 1000)
+                after = _cpu_ms(pids)
+                for name in pids:
+                    floor_cpu[name] += (after[name] - before[name]) / searches
+                time.sleep(SETTLE_S)
+                before = _cpu_ms(pids)
                 t0 = time.perf_counter()
                 response = client.search(identity, "safeguarding")
                 latencies.append((time.perf_counter() - t0) * 1000)
+                after = _cpu_ms(pids)
                 unanswered += len(response.unanswered)
-            cpu = {k: (v - cpu_before[k]) / searches for k, v in _cpu_ms(pids).items()}
+                for name in pids:
+                    cpu[name] += (after[name] - before[name]) / searches
+            fan_out.close()
             client.close()
-            repeats = max(searches, 30)
-            cpu_before = _cpu_ms(pids)
-            floor = _floor(layout, repeats)
-            floor_cpu = {k: (v - cpu_before[k]) / (repeats + 5) for k, v in _cpu_ms(pids).items()}
             throughput = _throughput(layout, identity, threads, searches)
         finally:
             stop(pids)
@@ -227,7 +246,7 @@ def cmd_bench_search(args: argparse.Namespace) -> int:
 def register(benchmarks: Any) -> None:
     p = benchmarks.add_parser("search", help="federated search latency against a fan-out echo floor")
     p.add_argument("--councils", type=int, default=5)
-    p.add_argument("--searches", type=int, default=50)
+    p.add_argument("--searches", type=int, default=60, help="searches timed (and as many floor fan-outs)")
     p.add_argument("--children", type=int, default=30, help="children per council")
     p.add_argument("--per-process", type=int, default=0, help="councils per node process (default: N/6)")
     p.add_argument("--threads", type=int, default=4, help="concurrent practitioners for searches_per_s")
