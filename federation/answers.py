@@ -59,7 +59,7 @@ ANSWER_BUDGET = ANSWER_SIZE - _ENVELOPE_BYTES
 
 
 def answer_associated_data(query_id: str, responder: str) -> bytes:
-    """HPKE associated data binding a sealed answer to its query and its responder council."""
+    """Associated data binding a sealed answer to its query and its responder council."""
     return canonical_json({"seal": "answer", "query_id": query_id, "responder": responder})
 
 

@@ -1,5 +1,6 @@
-"""Seal a payload to one recipient's X25519 key so intermediaries (the directory) see only ciphertext, and
-pad payloads to a fixed size so an answer's length does not show whether the council matched (P2, P3).
+"""Seal a payload to one recipient's X25519 key (a query) or between two councils' keys (an answer) so
+intermediaries (the directory) see only ciphertext, and pad payloads to a fixed size so an answer's length
+does not show whether the council matched (P2, P3).
 
 SPEC: HPKE, RFC 9180 (https://www.rfc-editor.org/rfc/rfc9180), base mode, single-shot (§6.1), ciphersuite
 DHKEM(X25519, HKDF-SHA256) / HKDF-SHA256 / ChaCha20-Poly1305, as implemented by PyCA `cryptography`.
@@ -51,6 +52,7 @@ PAIRWISE_NONCE_BYTES = 12
 PAIRWISE_OVERHEAD = PAIRWISE_NONCE_BYTES + TAG_BYTES
 """A pairwise-sealed blob is exactly this many bytes longer than its payload."""
 _PAIRWISE_INFO = b"whoelse/v1/pairwise\x00"
+_ZEROS = bytes(64 * 1024)  # compared against padding (a memcmp, not a count of 32 KiB byte by byte)
 _MAX_PEERS = 4096  # cached pair secrets: every council and a few rotations of each
 
 _SUITE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.CHACHA20_POLY1305)
@@ -170,9 +172,11 @@ def open_pairwise(
             f"sealed payload is {len(sealed)} bytes, shorter than the {PAIRWISE_OVERHEAD}-byte overhead"
         )
     cipher = _pairwise_cipher(my_key, peer_public_key, associated_data)
-    blob = bytes(sealed)
+    blob = memoryview(sealed)  # no copy of a 32 KiB answer
     try:
-        return cipher.decrypt(blob[:PAIRWISE_NONCE_BYTES], blob[PAIRWISE_NONCE_BYTES:], associated_data)
+        return cipher.decrypt(
+            bytes(blob[:PAIRWISE_NONCE_BYTES]), blob[PAIRWISE_NONCE_BYTES:], associated_data
+        )
     except InvalidTag as exc:
         raise Refused(
             "sealed payload could not be opened: another pair of councils, altered, or wrong context"
@@ -197,6 +201,7 @@ def unpad(padded: bytes) -> bytes:
         raise InvalidInput(
             f"padded payload claims {length} bytes but holds {len(padded) - LENGTH_PREFIX_BYTES}"
         )
-    if padded.count(0, end) != len(padded) - end:
+    filler = len(padded) - end
+    if padded[end:] != (_ZEROS[:filler] if filler <= len(_ZEROS) else bytes(filler)):
         raise InvalidInput("padded payload has non-zero bytes after its content")
     return bytes(padded[LENGTH_PREFIX_BYTES:end])
