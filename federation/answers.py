@@ -14,9 +14,9 @@ SPEC (docs/architecture.md "One search", step 5):
   ANSWER_SIZE + sealing.PAIRWISE_OVERHEAD bytes, whatever it holds.
 
 Why pairwise rather than HPKE to the origin plus a signature on every answer: every council answers every
-search, and at 153 councils the origin's HPKE opening and signature checks were a sixth of a search's time
-(docs/benchmarks.md). The pair's X25519 secret is computed once per peer; each answer then costs a key
-derivation and a symmetric cipher at both ends.
+search, and at 153 councils the origin's HPKE opening and signature checks were about an eighth of a
+search's time (docs/benchmarks.md). The pair's X25519 secret is computed once per peer; each answer then
+costs a key derivation and a symmetric cipher at both ends.
 
 ANSWER_SIZE is 32 KiB. A disclosure with the usual contents (names, address, school, GP, two carers, a few
 involvements and a concern) serialises to about 1 KB, and one with twenty involvements to about 3 KB, so the
