@@ -89,8 +89,9 @@ class DirectoryServicer(federation_pb2_grpc.DirectoryServicer):
     def _signed_list(self) -> federation_pb2.SignedCouncilList:
         """Signed once per version: every caller of one version gets the same bytes (and, while the version
         is unchanged, the list is not even read again: every node asks every few seconds)."""
+        version = self._registry.council_list_version()
         with self._lock:
-            if self._signed is not None and self._signed_version == self._registry.council_list_version():
+            if self._signed is not None and self._signed_version == version:
                 return self._signed
         council_list = self._registry.council_list()
         with self._lock:
