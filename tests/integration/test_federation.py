@@ -92,6 +92,10 @@ def federation(tmp_path: Path) -> Iterator[Federation]:
         fed.stop()
 
 
+ZOE_SEARCHED = {"forename": "Zoe", "surname": "O'Neill", "date_of_birth": "2015-03-07", "sex": "F"}
+"""How a practitioner searches for Zoe (Leeds and Bradford hold her)."""
+
+
 def search(fed: Federation, council: Council, username: str, **identity: str) -> Any:
     return fed.client(council, username).search(pb.SearchIdentity(**identity), "safeguarding")
 
@@ -102,15 +106,7 @@ def by_council(response: Any) -> dict[str, Any]:
 
 def test_search_finds_child_at_every_council_that_holds_her(federation: Federation) -> None:
     wakefield = federation.councils[WAKEFIELD]
-    response = search(
-        federation,
-        wakefield,
-        "sw@wakefield",
-        forename="Zoe",
-        surname="O'Neill",
-        date_of_birth="2015-03-07",
-        sex="F",
-    )
+    response = search(federation, wakefield, "sw@wakefield", **ZOE_SEARCHED)
     found = by_council(response)
     assert set(found) == {LEEDS, BRADFORD}
     assert (response.councils_asked, response.councils_answered, list(response.unanswered)) == (3, 3, [])
@@ -139,15 +135,7 @@ def test_stopped_council_is_named_within_the_deadline(federation: Federation) ->
     bradford.runtime.stop(bradford.servers)
     del federation.councils[BRADFORD]
     started = time.monotonic()
-    response = search(
-        federation,
-        federation.councils[LEEDS],
-        "sw@leeds",
-        forename="Zoe",
-        surname="O'Neill",
-        date_of_birth="2015-03-07",
-        sex="F",
-    )
+    response = search(federation, federation.councils[LEEDS], "sw@leeds", **ZOE_SEARCHED)
     elapsed = time.monotonic() - started
     assert [(u.council_code, u.council_name, u.reason) for u in response.unanswered] == [
         (BRADFORD, "Bradford", "unavailable")
@@ -165,15 +153,7 @@ def test_nodes_carry_on_after_the_directory_restarts(federation: Federation) -> 
     deadline = time.monotonic() + 20
     while True:
         try:
-            response = search(
-                federation,
-                leeds,
-                "sw@leeds",
-                forename="Zoe",
-                surname="O'Neill",
-                date_of_birth="2015-03-07",
-                sex="F",
-            )
+            response = search(federation, leeds, "sw@leeds", **ZOE_SEARCHED)
             break
         except Unavailable:
             if time.monotonic() > deadline:
@@ -183,15 +163,7 @@ def test_nodes_carry_on_after_the_directory_restarts(federation: Federation) -> 
 
 
 def test_subject_access_report_names_the_search_from_another_council(federation: Federation) -> None:
-    search(
-        federation,
-        federation.councils[WAKEFIELD],
-        "sw@wakefield",
-        forename="Zoe",
-        surname="O'Neill",
-        date_of_birth="2015-03-07",
-        sex="F",
-    )
+    search(federation, federation.councils[WAKEFIELD], "sw@wakefield", **ZOE_SEARCHED)
     report = subject_access_report(federation.councils[LEEDS].runtime.db, "L-1")
     text = report.to_text()
     assert "Wakefield" in text and "Wakefield Worker" in text and "safeguarding" in text
@@ -220,14 +192,6 @@ def test_practitioner_whose_check_expired_cannot_search(federation: Federation) 
 def test_revoked_council_is_refused_and_dropped_from_searches(federation: Federation) -> None:
     federation.registry.revoke(BRADFORD)
     federation.run_upkeep()  # nodes refresh the signed council list
-    response = search(
-        federation,
-        federation.councils[LEEDS],
-        "sw@leeds",
-        forename="Zoe",
-        surname="O'Neill",
-        date_of_birth="2015-03-07",
-        sex="F",
-    )
+    response = search(federation, federation.councils[LEEDS], "sw@leeds", **ZOE_SEARCHED)
     assert response.councils_asked == 2
     assert BRADFORD not in by_council(response)
