@@ -36,6 +36,7 @@ from federation.transparency_log import (
 )
 from node.disclosure import Disclosure
 from node.records import SensitiveBasis, ServiceType
+from node.settings import load as load_settings
 from node.storage.base import Base
 from node.storage.database import Database
 
@@ -149,6 +150,13 @@ class AuditLog:
         self.db = db
         self.council_code = council_code
         self.log = TransparencyLog(AUDIT_LOG, audit_log_id(council_code), signing_key)
+
+    @classmethod
+    def of(cls, db: Database) -> AuditLog:
+        """The audit log of the council whose database this is, with its signing key from its settings."""
+        with db.session() as session:
+            settings = load_settings(session)
+        return cls(db, settings.council.code, settings.signing_key)
 
     @contextmanager
     def _session(self, session: Session | None) -> Iterator[Session]:

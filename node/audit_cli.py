@@ -13,7 +13,6 @@ from collections.abc import Callable
 
 from federation.transparency_log import head_to_json
 from node.audit import AuditLog
-from node.settings import load as load_settings
 from node.storage.database import Database
 from node.subject_access import subject_access_report
 
@@ -58,12 +57,6 @@ def add_audit_commands(
     heads.set_defaults(handler=lambda args: _heads(database(args)))
 
 
-def _audit_log(db: Database) -> AuditLog:
-    with db.session() as session:
-        settings = load_settings(session)
-    return AuditLog(db, settings.council.code, settings.signing_key)
-
-
 def _sar(db: Database, args: argparse.Namespace) -> int:
     report = subject_access_report(db, args.record_id)
     print(report.to_json() if args.json else report.to_text())
@@ -71,7 +64,7 @@ def _sar(db: Database, args: argparse.Namespace) -> int:
 
 
 def _checkpoint(db: Database, args: argparse.Namespace) -> int:
-    head = _audit_log(db).checkpoint()
+    head = AuditLog.of(db).checkpoint()
     if args.json:
         print(json.dumps(head_to_json(head), indent=2))
     else:
@@ -80,5 +73,5 @@ def _checkpoint(db: Database, args: argparse.Namespace) -> int:
 
 
 def _heads(db: Database) -> int:
-    print(json.dumps([head_to_json(head) for head in _audit_log(db).heads()], indent=2))
+    print(json.dumps([head_to_json(head) for head in AuditLog.of(db).heads()], indent=2))
     return 0

@@ -291,11 +291,7 @@ def _audit_account_changes(practitioner: argparse.ArgumentParser) -> None:
 
             result = int(inner(args))
             if result == 0:
-                db = open_db(args)
-                settings = _settings(db)
-                AuditLog(db, settings.council.code, settings.signing_key).account_event(
-                    args.username, action, getpass.getuser()
-                )
+                AuditLog.of(open_db(args)).account_event(args.username, action, getpass.getuser())
             return result
 
         parser.set_defaults(handler=audited)

@@ -50,15 +50,9 @@ def leeds(tmp_path: Path) -> Iterator[Database]:
     db.dispose()
 
 
-def audit_of(db: Database) -> AuditLog:
-    with db.session() as session:
-        settings = load(session)
-    return AuditLog(db, settings.council.code, settings.signing_key)
-
-
 def stored_entries(db: Database) -> list[Mapping[str, Any]]:
     with db.session() as session:
-        return [e.entry for e in audit_of(db).log.entries(session)]
+        return [e.entry for e in AuditLog.of(db).log.entries(session)]
 
 
 def fill(audit: AuditLog) -> None:
@@ -79,7 +73,7 @@ def fill(audit: AuditLog) -> None:
 
 
 def test_each_entry_records_who_where_why_and_when(leeds: Database) -> None:
-    fill(audit_of(leeds))
+    fill(AuditLog.of(leeds))
     sent, received, disclosure, sensitive, account, alert = stored_entries(leeds)
     assert sent == {
         "v": 1, "kind": "search_sent", "council": "E08000035", "at": "2026-11-23T09:30:00.000Z",
@@ -117,7 +111,7 @@ def test_a_shielded_disclosure_is_summarised_as_identity_only() -> None:
 
 
 def test_no_entry_holds_a_childs_identity(leeds: Database) -> None:
-    audit = audit_of(leeds)
+    audit = AuditLog.of(leeds)
     fill(audit)
     audit.checkpoint()
     record = child()
@@ -140,7 +134,7 @@ def test_no_entry_holds_a_childs_identity(leeds: Database) -> None:
 def test_an_override_must_give_its_reason_and_only_sensitive_services_are_logged_as_such(
     leeds: Database,
 ) -> None:
-    audit = audit_of(leeds)
+    audit = AuditLog.of(leeds)
     with pytest.raises(InvalidInput, match="override of consent must record its reason"):
         audit.sensitive_recorded("LDS-0001", "sexual_health", "override", "  ", "records.team", AT)
     with pytest.raises(InvalidInput, match="social_care is not a sensitive service"):
@@ -151,7 +145,7 @@ def test_an_override_must_give_its_reason_and_only_sensitive_services_are_logged
 
 
 def test_an_entry_written_in_the_callers_transaction_is_rolled_back_with_it(leeds: Database) -> None:
-    audit = audit_of(leeds)
+    audit = AuditLog.of(leeds)
     with pytest.raises(RuntimeError), leeds.session() as session:
         audit.search_received("q-9", "E08000003", "jo.bloggs", "health", 0, AT, session=session)
         raise RuntimeError("the search failed after logging")
@@ -160,7 +154,7 @@ def test_an_entry_written_in_the_callers_transaction_is_rolled_back_with_it(leed
 
 
 def test_entries_about_a_record_match_its_id_exactly(leeds: Database) -> None:
-    audit = audit_of(leeds)
+    audit = AuditLog.of(leeds)
     summary = DisclosureSummary(("forename",), False, False)
     for record_id in ("LDS-1", "LDS-10", "LDS_1", "LDS%1"):
         audit.disclosure("q", "E08000003", "jo", "health", record_id, summary, AT)
@@ -169,7 +163,7 @@ def test_entries_about_a_record_match_its_id_exactly(leeds: Database) -> None:
 
 
 def test_the_node_log_verifies_and_a_tampered_disclosure_is_named(leeds: Database) -> None:
-    audit = audit_of(leeds)
+    audit = AuditLog.of(leeds)
     fill(audit)
     head = audit.checkpoint()
     assert (head.log_id, head.tree_size) == ("E08000035", 6)
@@ -207,7 +201,7 @@ def test_cli_checkpoint_heads_and_verify(
     leeds: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = str(leeds.url.database)
-    fill(audit_of(leeds))
+    fill(AuditLog.of(leeds))
     assert run(["node", "audit", "checkpoint", "--db", path]) == 0
     assert "signed audit log E08000035 at 6 entries" in capsys.readouterr().out
     assert run(["node", "audit", "heads", "--db", path]) == 0
@@ -223,8 +217,8 @@ def test_cli_checkpoint_heads_and_verify(
     with leeds.engine.begin() as conn:
         conn.execute(text("DELETE FROM audit_log WHERE idx >= 3"))
         conn.execute(text("DELETE FROM audit_log_heads"))
-    audit_of(leeds).account_event("mallory", "add", "mallory", AT)
-    audit_of(leeds).checkpoint()
+    AuditLog.of(leeds).account_event("mallory", "add", "mallory", AT)
+    AuditLog.of(leeds).checkpoint()
     key_file = tmp_path / "leeds.pub"
     key_file.write_text(key_hex + "\n")
     assert run(["audit", "verify", path, "--key", str(key_file), "--trusted-heads", str(heads_file)]) == 1
@@ -245,7 +239,7 @@ def test_cli_verify_names_a_missing_table_and_a_bad_key(leeds: Database, tmp_pat
 
 
 def test_trusted_heads_are_the_ones_published(leeds: Database) -> None:
-    audit = audit_of(leeds)
+    audit = AuditLog.of(leeds)
     fill(audit)
     first = audit.checkpoint()
     audit.account_event("jo.bloggs", "reinstate", "records.team", AT)

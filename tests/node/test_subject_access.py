@@ -16,7 +16,7 @@ from node.audit import AuditLog, DisclosureSummary
 from node.audit_cli import add_audit_commands
 from node.disclosure import HoldingCouncil, disclose
 from node.records import SensitiveBasis, ServiceType
-from node.settings import initialise, load
+from node.settings import initialise
 from node.storage.database import Database
 from node.storage.record_store import upsert_records
 from node.subject_access import subject_access_report
@@ -45,14 +45,8 @@ def leeds(tmp_path: Path) -> Iterator[Database]:
     db.dispose()
 
 
-def audit_of(db: Database) -> AuditLog:
-    with db.session() as session:
-        settings = load(session)
-    return AuditLog(db, settings.council.code, settings.signing_key)
-
-
 def looked_up_from_two_councils(db: Database) -> None:
-    audit = audit_of(db)
+    audit = AuditLog.of(db)
     full = disclose(child(involvements=(camhs(),)), LEEDS, TODAY)
     assert full is not None
     audit.search_received("q-bradford", "E08000032", "ali.khan", "safeguarding", 1, MONDAY)
@@ -115,7 +109,7 @@ def test_the_report_names_each_practitioner_their_council_the_purpose_and_the_ti
 def test_a_shielded_record_report_says_only_identity_was_shown(leeds: Database) -> None:
     disclosed = disclose(shielded_child(), LEEDS, TODAY)
     assert disclosed is not None
-    audit_of(leeds).disclosure(
+    AuditLog.of(leeds).disclosure(
         "q-1", "E08000032", "Ali Khan", "child_in_need", "LDS-0001", DisclosureSummary.of(disclosed), MONDAY
     )
     letter = subject_access_report(leeds, "LDS-0001").to_text()
