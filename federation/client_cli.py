@@ -117,16 +117,21 @@ def _alert(a: Any) -> dict[str, Any]:
     }
 
 
-def register(commands: Any, benchmarks: Any) -> None:
-    p = commands.add_parser("search", help="search every council for a child (as a demo practitioner)")
-    p.add_argument("--dir", default="whoelse-demo", help="the demo's folder (holds federation.json)")
-    p.add_argument("--as", dest="as_user", required=True, help="the practitioner's username")
+def add_identity_args(p: argparse.ArgumentParser) -> None:
+    """The searched identity as options: a federated search here, a local one at a node (`node/cli.py`)."""
     p.add_argument("--forename", required=True)
     p.add_argument("--surname", required=True)
     p.add_argument("--dob", required=True, help="date of birth YYYY-MM-DD")
     p.add_argument("--sex", default="U", choices=["F", "M", "U", "f", "m", "u"])
     p.add_argument("--postcode", default="")
     p.add_argument("--nhs-number", default="")
+
+
+def register(commands: Any, benchmarks: Any) -> None:
+    p = commands.add_parser("search", help="search every council for a child (as a demo practitioner)")
+    p.add_argument("--dir", default="whoelse-demo", help="the demo's folder (holds federation.json)")
+    p.add_argument("--as", dest="as_user", required=True, help="the practitioner's username")
+    add_identity_args(p)
     p.add_argument("--purpose", default="safeguarding", choices=[x.value for x in PRACTITIONER_PURPOSES])
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_search)

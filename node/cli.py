@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from federation.client_cli import add_identity_args
 from federation.errors import InvalidInput, WhoElseError
 from federation.identity import Identity
 from node.storage.database import Database
@@ -208,15 +209,6 @@ def cmd_local_search(args: argparse.Namespace) -> int:
     ]
     print(json.dumps(out, indent=2))
     return 0
-
-
-def add_identity_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--forename", required=True)
-    p.add_argument("--surname", required=True)
-    p.add_argument("--dob", required=True, help="date of birth YYYY-MM-DD")
-    p.add_argument("--sex", default="U", choices=["F", "M", "U", "f", "m", "u"])
-    p.add_argument("--postcode", default="")
-    p.add_argument("--nhs-number", default="")
 
 
 def register(commands: Any, benchmarks: Any) -> None:
