@@ -25,9 +25,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     client = _client(args)
     try:
         identity = pb.SearchIdentity(
-            forename=args.forename,
-            surname=args.surname,
-            date_of_birth=args.dob,
+            forename=args.forename or "",
+            surname=args.surname or "",
+            date_of_birth=args.dob or "",
             sex=args.sex.upper(),
             postcode=args.postcode,
             nhs_number=args.nhs_number,
@@ -119,9 +119,9 @@ def _alert(a: Any) -> dict[str, Any]:
 
 def add_identity_args(p: argparse.ArgumentParser) -> None:
     """The searched identity as options: a federated search here, a local one at a node (`node/cli.py`)."""
-    p.add_argument("--forename", required=True)
-    p.add_argument("--surname", required=True)
-    p.add_argument("--dob", required=True, help="date of birth YYYY-MM-DD")
+    p.add_argument("--forename", default="", help="leave out if not known (a newborn not yet named)")
+    p.add_argument("--surname", default="")
+    p.add_argument("--dob", default="", help="date of birth YYYY-MM-DD, or YYYY-MM or YYYY if that is all")
     p.add_argument("--sex", default="U", choices=["F", "M", "U", "f", "m", "u"])
     p.add_argument("--postcode", default="")
     p.add_argument("--nhs-number", default="")

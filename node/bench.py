@@ -249,7 +249,7 @@ def _key_overlap(population: Any, rng: random.Random, samples: int) -> dict[str,
     }
 
 
-def _tag_with(tagger: LocalTagger) -> Callable[[ChildRecord], list[bytes]]:
+def _tag_with(tagger: LocalTagger) -> Callable[[ChildRecord], list[tuple[bytes, str]]]:
     return lambda record: record_tags(tagger, record)
 
 

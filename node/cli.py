@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
+from whoelse.v1 import records_pb2 as pb
+
 from federation.client_cli import add_identity_args
 from federation.errors import InvalidInput, WhoElseError
 from federation.identity import Identity
 from node.storage.database import Database
+from node.wire import identity_from_pb
 
 DEFAULT_DB = "whoelse-node.sqlite"
 
@@ -177,17 +179,16 @@ def cmd_seed_practitioners(args: argparse.Namespace) -> int:
 
 
 def _search_identity(args: argparse.Namespace) -> Identity:
-    try:
-        born = dt.date.fromisoformat(args.dob)
-    except ValueError:
-        raise InvalidInput(f"--dob {args.dob!r} is not a date YYYY-MM-DD") from None
-    return Identity(
-        forename=args.forename,
-        surname=args.surname,
-        date_of_birth=born,
-        sex=args.sex.upper(),
-        postcode=args.postcode or "",
-        nhs_number=args.nhs_number or "",
+    """The searched identity, through the same checks as a practitioner's search (node/wire.py)."""
+    return identity_from_pb(
+        pb.SearchIdentity(
+            forename=args.forename or "",
+            surname=args.surname or "",
+            date_of_birth=args.dob or "",
+            sex=args.sex.upper(),
+            postcode=args.postcode or "",
+            nhs_number=args.nhs_number or "",
+        )
     )
 
 
