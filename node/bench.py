@@ -270,6 +270,10 @@ def cmd_bench_node(args: argparse.Namespace) -> int:
 
 
 def cmd_bench_match(args: argparse.Namespace) -> int:
+    if args.dataset:  # data from outside the project, through the real federated search
+        from node.bench_febrl import run
+
+        return run(args.dataset, args.json)
     councils = [c.strip().upper() for c in args.councils.split(",") if c.strip()]
     if len(councils) < 2:
         raise InvalidInput("--councils needs at least two council codes")
@@ -290,6 +294,9 @@ def register(benchmarks: Any) -> None:
     p.add_argument("--councils", default=",".join(DEFAULT_MATCH_COUNCILS))
     p.add_argument("--children", type=int, default=4000, help="children per council")
     p.add_argument("--nonholder-queries", type=int, default=2000)
+    p.add_argument(
+        "--dataset", choices=["febrl1", "febrl2", "febrl3", "febrl"], help="FEBRL 1-3 (all: febrl), not synth"
+    )
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_bench_match)
