@@ -29,7 +29,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -253,20 +253,23 @@ class Tally:
     found_match_or_possible: int = 0
     referrals: int = 0
     refused: int = 0
+    refused_by_reason: Counter[str] = field(default_factory=Counter)
+    original_not_held: int = 0  # the importer refused the original, so no search can find it
     nothing: int = 0
     unanswered: int = 0
 
 
-def _write_originals(originals: Sequence[ChildCopy], path: Path) -> list[str]:
-    """Write the originals the importer accepts; returns the reason each other one was left out."""
+def _write_originals(originals: Sequence[ChildCopy], path: Path) -> dict[str, str]:
+    """Write the originals the importer accepts; returns record id → the first field refused, for each
+    original left out (the import is all-or-nothing, so one refused row must not stop the others)."""
     today = dt.date.today()
-    problems = []
+    problems = {}
     with path.open("w", encoding="utf-8") as out:
         for child in originals:
             row = import_row(child)
             result = validate_record(row, today)
             if isinstance(result, list):
-                problems.append(result[0].field)
+                problems[child.record_id] = result[0].field
                 continue
             out.write(json.dumps(row) + "\n")
     return problems
@@ -283,7 +286,7 @@ def _clients(layout: Any, count: int) -> list[PractitionerClient]:
 
 
 def _search_all(
-    clients: Sequence[PractitionerClient], holder: str, searches: Sequence[ChildCopy]
+    clients: Sequence[PractitionerClient], holder: str, held: set[str], searches: Sequence[ChildCopy]
 ) -> tuple[Tally, list[float]]:
     """Search every duplicate (several practitioners at once, one thread each) and tally the holding
     council's answers; returns the tally and each search's latency in ms."""
@@ -304,10 +307,12 @@ def _search_all(
             t0 = time.perf_counter()
             try:
                 response = client.search(search_identity(child), PURPOSE)
-            except InvalidInput:  # too vague or malformed: refused, so the child is not found
+            except InvalidInput as exc:  # too vague or malformed: refused, so the child is not found
                 with lock:
                     tally.searches += 1
                     tally.refused += 1
+                    tally.refused_by_reason[str(exc).split("'")[0].strip()[:80]] += 1
+                    tally.original_not_held += original not in held
                 continue
             elapsed = (time.perf_counter() - t0) * 1000
             candidates = [c for r in response.results if r.council_code == holder for c in r.candidates]
@@ -316,6 +321,7 @@ def _search_all(
             with lock:
                 latencies.append(elapsed)
                 tally.searches += 1
+                tally.original_not_held += original not in held
                 tally.unanswered += len(response.unanswered)
                 tally.match_results += len(matches)
                 tally.correct_match_results += matches.count(original)
@@ -337,7 +343,7 @@ def _search_all(
 def _figures(
     name: str,
     originals: Sequence[ChildCopy],
-    left_out: Sequence[str],
+    left_out: dict[str, str],
     tally: Tally,
     baseline: Linkage,
     latencies: Sequence[float],
@@ -348,7 +354,7 @@ def _figures(
         "dataset": name,
         "originals": len(originals),
         "originals_not_importable": len(left_out),
-        "originals_not_importable_by_field": dict(Counter(left_out)),
+        "originals_not_importable_by_field": dict(Counter(left_out.values())),
         "duplicates_searched": tally.searches,
         "precision": round(tally.correct_match_results / max(1, tally.match_results), 4),
         "recall": round(recall, 4),
@@ -357,6 +363,8 @@ def _figures(
         "false_matches": tally.match_results - tally.correct_match_results,
         "referrals": tally.referrals,
         "refused": tally.refused,
+        "refused_by_reason": dict(tally.refused_by_reason),
+        "original_not_held": tally.original_not_held,
         "nothing": tally.nothing,
         "unanswered_councils": tally.unanswered,
         "baseline_precision": round(baseline.precision, 4),
@@ -414,7 +422,8 @@ def bench_febrl(
                     originals, duplicates = data[name]
                     t0 = time.perf_counter()
                     searched = duplicates if select is None else select(originals, duplicates)
-                    tally, latencies = _search_all(clients, holders[name], searched)
+                    held = {o.record_id for o in originals} - set(left_out[name])
+                    tally, latencies = _search_all(clients, holders[name], held, searched)
                     search_s = time.perf_counter() - t0
                     baseline = link(originals, duplicates)
                     results.append(
