@@ -255,6 +255,7 @@ class Tally:
     refused: int = 0
     refused_by_reason: Counter[str] = field(default_factory=Counter)
     original_not_held: int = 0  # the importer refused the original, so no search can find it
+    false_matches: list[tuple[str, str]] = field(default_factory=list)  # (duplicate, record returned)
     nothing: int = 0
     unanswered: int = 0
 
@@ -325,6 +326,7 @@ def _search_all(
                 tally.unanswered += len(response.unanswered)
                 tally.match_results += len(matches)
                 tally.correct_match_results += matches.count(original)
+                tally.false_matches += [(child.record_id, rid) for rid in matches if rid != original]
                 tally.found_match += original in matches
                 tally.found_match_or_possible += original in matches or original in possibles
                 if not candidates:
@@ -361,6 +363,7 @@ def _figures(
         "recall_including_possible": round(tally.found_match_or_possible / max(1, tally.searches), 4),
         "match_results": tally.match_results,
         "false_matches": tally.match_results - tally.correct_match_results,
+        "false_match_examples": sorted(tally.false_matches)[:10],  # FEBRL ids, for diagnosis
         "referrals": tally.referrals,
         "refused": tally.refused,
         "refused_by_reason": dict(tally.refused_by_reason),
