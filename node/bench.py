@@ -307,6 +307,10 @@ def cmd_bench_node(args: argparse.Namespace) -> int:
 
 
 def cmd_bench_match(args: argparse.Namespace) -> int:
+    if args.dataset:  # data from outside the project, through the real federated search
+        from node.bench_febrl import run
+
+        return run(args.dataset, args.json)
     councils = [c.strip().upper() for c in args.councils.split(",") if c.strip()]
     if len(councils) < 2:
         raise InvalidInput("--councils needs at least two council codes")
@@ -332,6 +336,9 @@ def register(benchmarks: Any) -> None:
         choices=["today", "realistic", "both"],
         default="both",
         help="error model of the second copies (node/synth/noise.py); both reports each separately",
+    )
+    p.add_argument(
+        "--dataset", choices=["febrl1", "febrl2", "febrl3", "febrl"], help="FEBRL 1-3 (all: febrl), not synth"
     )
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--json", action="store_true")

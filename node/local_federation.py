@@ -165,7 +165,10 @@ def build(
     upkeep_interval_ms: int = 2000,
     alert_poll_ms: int = 250,
     progress: bool = False,
+    records: dict[str, Path] | None = None,
 ) -> Layout:
+    """`records` names an import file to load instead of the synthetic records for some councils (by code):
+    how a benchmark puts data from outside the project into a real federation."""
     from node.synth.generate import generate
     from node.synth.writer import write
 
@@ -196,7 +199,8 @@ def build(
             settings = initialise(
                 session, code, name, f"{name} children's records team, records@{code.lower()}.whoelse.test"
             )
-        import_file(db, layout.data_dir / f"{code}.jsonl", LocalTagger(settings.tag_key), record_tags)
+        source = (records or {}).get(code, layout.data_dir / f"{code}.jsonl")
+        import_file(db, source, LocalTagger(settings.tag_key), record_tags)
         setup.practitioners = _seed_practitioners(db, population.practitioners[code], code)  # type: ignore[index]
         db.dispose()
         key_pem, cert_pem = ca.issue(ca_key, ca_cert, code, dns_names=("localhost",), ips=("127.0.0.1",))
