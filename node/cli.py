@@ -263,6 +263,9 @@ def register(commands: Any, benchmarks: Any) -> None:
     p = with_db(node_sub.add_parser("migrate", help="bring the database schema up to date"))
     p.set_defaults(handler=lambda a: (open_db(a), 0)[1])
 
+    from node.alerts.cli import add_alert_commands
+
+    add_alert_commands(node_sub, open_db, with_db)
     _register_optional(node_sub, commands, benchmarks)
 
 
