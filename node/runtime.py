@@ -13,7 +13,6 @@ import datetime as dt
 import logging
 import random
 import threading
-from concurrent import futures
 from dataclasses import dataclass
 
 import grpc
@@ -28,6 +27,7 @@ from whoelse.v1 import (
 
 from federation.council_list import CouncilListCache, load_verify_key
 from federation.errors import ConfigError, WhoElseError
+from federation.malformed_requests import new_server
 from federation.purposes import Purpose
 from federation.serving import wait_for_stop
 from federation.transport import (
@@ -123,13 +123,11 @@ class NodeRuntime:
 
     def start(self, *, background: bool = True) -> Servers:
         """Bind and start both servers; `background=False` leaves upkeep to the caller (tests)."""
-        fed = grpc.server(futures.ThreadPoolExecutor(max_workers=self._workers), options=list(SERVER_OPTIONS))
+        fed = new_server(self._workers, SERVER_OPTIONS)
         federation_pb2_grpc.add_FederationNodeServicer_to_server(FederationNodeServicer(self.holder), fed)
         fed_port = add_secure_port(fed, self.config.listen_federation, self.identity)
 
-        prac = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=self._workers), options=list(SERVER_OPTIONS)
-        )
+        prac = new_server(self._workers, SERVER_OPTIONS)
         practitioner_pb2_grpc.add_PractitionerServicer_to_server(
             PractitionerServicer(
                 self.accounts,
