@@ -131,11 +131,11 @@ def cmd_seed_practitioners(args: argparse.Namespace) -> int:
     """Demo only: create eligible accounts for synthetic practitioners and write their credentials."""
     from node.accounts.credentials import generate_password
     from node.accounts.service import AccountService
-    from node.demo_accounts import DEMO_PASSWORDS, add_eligible
+    from node.demo_accounts import add_eligible
 
     db = open_db(args)
     council = _settings(db).council.code
-    accounts = AccountService(db, passwords=DEMO_PASSWORDS)
+    accounts = AccountService(db)  # the node's own password cost: demo accounts are no easier to spot
     out = []
     for line in Path(args.source).read_text(encoding="utf-8").splitlines():
         if not line.strip():

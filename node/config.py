@@ -30,7 +30,7 @@ from node.alerts.retry import RetryPolicy
 _KEYS = {
     "database", "listen_federation", "listen_practitioner", "directory", "tls", "directory_verify_key",
     "state_dir", "search_deadline_ms", "upkeep_interval_ms", "alert_poll_ms", "advertise_federation",
-    "alert_retry_first_ms", "alert_retry_max_ms", "alert_give_up_after_s",
+    "alert_retry_first_ms", "alert_retry_max_ms", "alert_give_up_after_s", "password_cost",
 }  # fmt: skip
 _OPTIONAL = {
     "search_deadline_ms": (5000, 100, 30000),
@@ -68,6 +68,8 @@ class NodeConfig:
     alert_retry_first_ms: int = 2000
     alert_retry_max_ms: int = 600000
     alert_give_up_after_s: int = 86400
+    # argon2id cost of every password hash at this node: "standard", or "light" for benchmark federations.
+    password_cost: str = "standard"
 
     @property
     def alert_retry(self) -> RetryPolicy:
@@ -97,7 +99,11 @@ def parse_config(raw: Mapping[str, Any], base: Path) -> NodeConfig:
     unknown = sorted(set(raw) - _KEYS)
     if unknown:
         raise ConfigError(f"config key {unknown[0]}: unknown key")
-    missing = sorted(k for k in _KEYS - set(_OPTIONAL) - {"advertise_federation"} if raw.get(k) in (None, ""))
+    missing = sorted(
+        k
+        for k in _KEYS - set(_OPTIONAL) - {"advertise_federation", "password_cost"}
+        if raw.get(k) in (None, "")
+    )
     if missing:
         raise ConfigError(f"config key {missing[0]}: required")
     tls = raw["tls"]
@@ -112,6 +118,9 @@ def parse_config(raw: Mapping[str, Any], base: Path) -> NodeConfig:
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
             raise ConfigError(f"config key {key}: expected a whole number from {low} to {high}")
         numbers[key] = value
+    password_cost = raw.get("password_cost", "standard")
+    if password_cost not in ("standard", "light"):
+        raise ConfigError("config key password_cost: expected standard or light")
     database = raw["database"]
     if not isinstance(database, str):
         raise ConfigError("config key database: expected a path or URL")
@@ -131,6 +140,7 @@ def parse_config(raw: Mapping[str, Any], base: Path) -> NodeConfig:
         alert_retry_first_ms=numbers["alert_retry_first_ms"],
         alert_retry_max_ms=numbers["alert_retry_max_ms"],
         alert_give_up_after_s=numbers["alert_give_up_after_s"],
+        password_cost=password_cost,
         advertise_federation=(
             _address(raw["advertise_federation"], "advertise_federation")
             if raw.get("advertise_federation")

@@ -37,6 +37,7 @@ from federation.transport import (
     council_list_fetcher,
     secure_channel,
 )
+from node.accounts.credentials import Passwords
 from node.accounts.service import AccountService
 from node.alerts import store as alert_store
 from node.alerts.events import to_proto
@@ -88,7 +89,7 @@ class NodeRuntime:
         self.channel = secure_channel(config.directory, self.identity)
         self.directory = federation_pb2_grpc.DirectoryStub(self.channel)
         self.fetch_councils = council_list_fetcher(self.channel)
-        self.accounts = AccountService(self.db)
+        self.accounts = AccountService(self.db, passwords=Passwords.named(config.password_cost))
         self.audit = AuditLog(self.db, self.settings.council.code, self.settings.signing_key)
         self.federation_audit = FederationAudit(self.audit, self.council_name, batched=True)
         self.alerts = Alerts(self.db, self.audit)

@@ -25,10 +25,9 @@ from directory.token_service import TokenLimits
 from federation import ca
 from federation.practitioner_client import Account, PractitionerClient
 from federation.transport import MtlsIdentity
-from node.accounts.service import AccountService
 from node.changes import import_with_changes
 from node.config import NodeConfig, TlsFiles
-from node.demo_accounts import DEMO_PASSWORDS, add_eligible
+from node.demo_accounts import add_eligible
 from node.importer import import_file
 from node.matching import record_tags
 from node.runtime import NodeRuntime, Servers
@@ -125,6 +124,7 @@ class Federation:
             directory_verify_key=self.root / "directory-keys" / "directory.pub",
             state_dir=folder / "state",
             search_deadline_ms=3000,
+            password_cost="light",  # every account and unknown-username check alike, and fast
             **config,
         )
         runtime, servers = self._start_node(node_config)
@@ -143,7 +143,6 @@ class Federation:
     @staticmethod
     def _start_node(config: NodeConfig) -> tuple[NodeRuntime, Servers]:
         runtime = NodeRuntime(config)
-        runtime.accounts = AccountService(runtime.db, passwords=DEMO_PASSWORDS)
         return runtime, runtime.start(background=False)
 
     def stop_council(self, council: Council) -> None:
