@@ -18,9 +18,8 @@ DEFAULT_DB = "whoelse-node.sqlite"
 
 
 def open_db(args: argparse.Namespace) -> Database:
-    db = Database(args.db)
-    db.migrate()
-    return db
+    """The council's existing, initialised database (only `init` creates one)."""
+    return Database.open_initialised(args.db)
 
 
 def _settings(db: Database) -> Any:
@@ -33,7 +32,8 @@ def _settings(db: Database) -> Any:
 def cmd_init(args: argparse.Namespace) -> int:
     from node.settings import initialise
 
-    db = open_db(args)
+    db = Database(args.db)
+    db.migrate()
     with db.session() as session:
         settings = initialise(session, args.council, args.name, args.records_contact)
     print(f"node initialised for {settings.council.name} ({settings.council.code})")
@@ -284,9 +284,12 @@ def _audit_account_changes(practitioner: argparse.ArgumentParser) -> None:
 
             from node.audit import AuditLog
 
+            # Opened first: a database that cannot take the audit entry must not get the account change
+            # (nor a new account's password and TOTP secret printed for handing over).
+            audit = AuditLog.of(open_db(args))
             result = int(inner(args))
             if result == 0:
-                AuditLog.of(open_db(args)).account_event(args.username, action, getpass.getuser())
+                audit.account_event(args.username, action, getpass.getuser())
             return result
 
         parser.set_defaults(handler=audited)
