@@ -11,8 +11,9 @@ from rich.console import Console
 from rich.table import Table
 from whoelse.v1 import records_pb2 as pb
 
+from federation.errors import InvalidInput
 from federation.practitioner_client import PractitionerClient, load_account, search_to_json
-from federation.purposes import PRACTITIONER_PURPOSES
+from federation.purposes import PRACTITIONER_PURPOSES, parse_purpose
 
 
 def _client(args: argparse.Namespace) -> PractitionerClient:
@@ -127,12 +128,24 @@ def add_identity_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--nhs-number", default="")
 
 
+def _purpose(value: str) -> str:
+    try:
+        return parse_purpose(value).value
+    except InvalidInput as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def register(commands: Any, benchmarks: Any) -> None:
     p = commands.add_parser("search", help="search every council for a child (as a demo practitioner)")
     p.add_argument("--dir", default="whoelse-demo", help="the demo's folder (holds federation.json)")
     p.add_argument("--as", dest="as_user", required=True, help="the practitioner's username")
     add_identity_args(p)
-    p.add_argument("--purpose", default="safeguarding", choices=[x.value for x in PRACTITIONER_PURPOSES])
+    p.add_argument(
+        "--purpose",
+        required=True,  # recorded in every council's log and told to the family: never assumed
+        type=_purpose,
+        help=f"why you are searching, one of: {', '.join(x.value for x in PRACTITIONER_PURPOSES)}",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_search)
 

@@ -20,9 +20,8 @@ DEFAULT_DB = "whoelse-node.sqlite"
 
 
 def open_db(args: argparse.Namespace) -> Database:
-    db = Database(args.db)
-    db.migrate()
-    return db
+    """The council's existing, initialised database (only `init` creates one)."""
+    return Database.open_initialised(args.db)
 
 
 def _settings(db: Database) -> Any:
@@ -35,7 +34,8 @@ def _settings(db: Database) -> Any:
 def cmd_init(args: argparse.Namespace) -> int:
     from node.settings import initialise
 
-    db = open_db(args)
+    db = Database(args.db)
+    db.migrate()
     with db.session() as session:
         settings = initialise(session, args.council, args.name, args.records_contact)
     print(f"node initialised for {settings.council.name} ({settings.council.code})")
@@ -133,11 +133,11 @@ def cmd_seed_practitioners(args: argparse.Namespace) -> int:
     """Demo only: create eligible accounts for synthetic practitioners and write their credentials."""
     from node.accounts.credentials import generate_password
     from node.accounts.service import AccountService
-    from node.demo_accounts import DEMO_PASSWORDS, add_eligible
+    from node.demo_accounts import add_eligible
 
     db = open_db(args)
     council = _settings(db).council.code
-    accounts = AccountService(db, passwords=DEMO_PASSWORDS)
+    accounts = AccountService(db)  # the node's own password cost: demo accounts are no easier to spot
     out = []
     for line in Path(args.source).read_text(encoding="utf-8").splitlines():
         if not line.strip():
@@ -264,6 +264,9 @@ def register(commands: Any, benchmarks: Any) -> None:
     p = with_db(node_sub.add_parser("migrate", help="bring the database schema up to date"))
     p.set_defaults(handler=lambda a: (open_db(a), 0)[1])
 
+    from node.alerts.cli import add_alert_commands
+
+    add_alert_commands(node_sub, open_db, with_db)
     _register_optional(node_sub, commands, benchmarks)
 
 
@@ -282,9 +285,12 @@ def _audit_account_changes(practitioner: argparse.ArgumentParser) -> None:
 
             from node.audit import AuditLog
 
+            # Opened first: a database that cannot take the audit entry must not get the account change
+            # (nor a new account's password and TOTP secret printed for handing over).
+            audit = AuditLog.of(open_db(args))
             result = int(inner(args))
             if result == 0:
-                AuditLog.of(open_db(args)).account_event(args.username, action, getpass.getuser())
+                audit.account_event(args.username, action, getpass.getuser())
             return result
 
         parser.set_defaults(handler=audited)
