@@ -63,9 +63,9 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
-def _choice(choice: list[str], selected: str | None) -> dict[str, Any]:
-    """A WTForms (value, label) choice as a GOV.UK radios item."""
-    value, label = choice
+def _choice(choice: Any, selected: str | None) -> dict[str, Any]:
+    """A WTForms choice (value, label, …) as a GOV.UK radios item."""
+    value, label = tuple(choice)[:2]
     return {"value": value, "text": label, "checked": value == selected}
 
 

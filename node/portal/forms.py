@@ -9,6 +9,9 @@ import re
 
 from flask_wtf import FlaskForm
 from wtforms import Field, PasswordField, RadioField, StringField
+from wtforms.fields.choices import (  # type: ignore[attr-defined,unused-ignore]  # not in types-WTForms yet
+    SelectChoice,
+)
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp, ValidationError
 
 from federation.purposes import PRACTITIONER_PURPOSES
@@ -53,7 +56,7 @@ class SearchForm(FlaskForm):
     dob_year = StringField("Year", validators=[Optional()])
     sex = RadioField(
         "Sex",
-        choices=[("F", "Female"), ("M", "Male"), ("U", "Not known")],
+        choices=[SelectChoice("F", "Female"), SelectChoice("M", "Male"), SelectChoice("U", "Not known")],
         validators=[InputRequired("Select the child's sex, or 'Not known'")],
     )
     postcode = StringField(
@@ -66,7 +69,7 @@ class SearchForm(FlaskForm):
     )
     purpose = RadioField(
         "Why are you searching?",
-        choices=[(p.value, PURPOSE_LABELS.get(p.value, p.value)) for p in PRACTITIONER_PURPOSES],
+        choices=[SelectChoice(p.value, PURPOSE_LABELS.get(p.value, p.value)) for p in PRACTITIONER_PURPOSES],
         validators=[InputRequired("Select why you are searching for this child")],
     )
 

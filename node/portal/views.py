@@ -22,6 +22,7 @@ from flask import (
     url_for,
 )
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import CSRFError
 from whoelse.v1 import records_pb2 as pb
 
 from federation.errors import InvalidInput, PermissionDenied, Unauthenticated, Unavailable, WhoElseError
@@ -285,3 +286,20 @@ def accessibility() -> Any:
 @pages.get("/favicon.ico")
 def favicon() -> Response:
     return Response(status=204)
+
+
+@pages.app_errorhandler(CSRFError)
+def csrf_refused(error: CSRFError) -> Any:
+    """A form sent without this session's token (another site, or a page left open past sign-out)."""
+    return page(
+        "error.html",
+        400,
+        heading="Your form could not be sent",
+        message="For your security, forms must be sent from this service within your session. "
+        "Go back, reload the page and try again.",
+    )
+
+
+@pages.app_errorhandler(404)
+def not_found(error: Exception) -> Any:
+    return page("error.html", 404, heading="Page not found", message="Check the address, or go to the start.")

@@ -24,6 +24,7 @@ from directory.token_service import TokenLimits
 from federation import ca
 from federation.practitioner_client import Account, PractitionerClient
 from federation.transport import MtlsIdentity
+from node.accounts.lockout import LockoutPolicy
 from node.accounts.service import AccountService
 from node.changes import import_with_changes
 from node.config import NodeConfig, TlsFiles
@@ -101,7 +102,9 @@ class Federation:
 
     # ---- councils ----------------------------------------------------------------------------------------
 
-    def add_council(self, code: str, name: str, records: list[dict[str, Any]]) -> Council:
+    def add_council(
+        self, code: str, name: str, records: list[dict[str, Any]], lockout: LockoutPolicy | None = None
+    ) -> Council:
         folder = self.root / code
         folder.mkdir()
         db_path = folder / "node.sqlite"
@@ -125,7 +128,7 @@ class Federation:
             search_deadline_ms=3000,
         )
         runtime = NodeRuntime(config)
-        runtime.accounts = AccountService(runtime.db, passwords=DEMO_PASSWORDS)
+        runtime.accounts = AccountService(runtime.db, passwords=DEMO_PASSWORDS, lockout=lockout)
         servers = runtime.start(background=False)
         self.registry.register_active(
             code,
