@@ -91,10 +91,15 @@ class CouncilSetup:
     config: Path
     database: Path
     practitioners: list[dict[str, Any]] = field(default_factory=list)
+    portal_port: int = 0  # the web portal (node/portal), when the council has a process of its own
 
     @property
     def practitioner_endpoint(self) -> str:
         return f"localhost:{self.practitioner_port}"
+
+    @property
+    def portal_url(self) -> str:
+        return f"http://127.0.0.1:{self.portal_port}/" if self.portal_port else ""
 
 
 @dataclass
@@ -165,6 +170,7 @@ def build(
     upkeep_interval_ms: int = 2000,
     alert_poll_ms: int = 250,
     progress: bool = False,
+    portals: bool = False,
 ) -> Layout:
     from node.synth.generate import generate
     from node.synth.writer import write
@@ -189,6 +195,7 @@ def build(
             ports.take(),
             root / "nodes" / f"{code}.yaml",
             root / "nodes" / f"{code}.sqlite",
+            portal_port=ports.take() if portals else 0,
         )
         db = Database(str(setup.database))
         db.migrate()
@@ -306,6 +313,8 @@ def start(
         args = ["node", "serve"]
         for setup in group:
             args += ["--config", str(setup.config)]
+        if len(group) == 1 and group[0].portal_port:
+            args += ["--portal-port", str(group[0].portal_port)]
         pids[name] = spawn(args, logs / f"{name}.log").pid
     return pids
 
