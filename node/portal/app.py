@@ -15,9 +15,9 @@ from flask_wtf import CSRFProtect
 from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 
 from federation.errors import WhoElseError
-from node.portal.node_api import NodeApi
+from node.portal.node_api import NodeApi, OwnRecords
 from node.portal.results import SHIELDED_WORDING, Involvement
-from node.portal.sessions import Lifetime, SessionStore
+from node.portal.sessions import Lifetime, SessionStore, cookie_name
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("whoelse.portal.access")
@@ -69,6 +69,12 @@ def _choice(choice: Any, selected: str | None) -> dict[str, Any]:
     return {"value": value, "text": label, "checked": value == selected}
 
 
+def _option(choice: Any, selected: str | None) -> dict[str, Any]:
+    """A WTForms choice as a GOV.UK select item."""
+    value, label = tuple(choice)[:2]
+    return {"value": value, "text": label, "selected": value == selected}
+
+
 def _involvement_row(i: Involvement) -> list[dict[str, str]]:
     return [{"text": v} for v in (i.practitioner, i.role, i.organisation, i.contact, i.service)]
 
@@ -83,7 +89,7 @@ def _search_row(entry: dict[str, Any]) -> list[dict[str, str]]:
     return [{"text": v} for v in (entry["at"], entry["purpose"], found, answered, entry["query_id"])]
 
 
-def create_app(config: PortalConfig, node: NodeApi) -> Flask:
+def create_app(config: PortalConfig, node: NodeApi, records: OwnRecords | None = None) -> Flask:
     from node.portal import views
 
     app = Flask(__name__, static_folder="static", static_url_path="/static")
@@ -103,6 +109,7 @@ def create_app(config: PortalConfig, node: NodeApi) -> Flask:
         ]
     )
     app.jinja_env.filters["portal_choice"] = _choice
+    app.jinja_env.filters["portal_option"] = _option
     app.jinja_env.filters["portal_involvement"] = _involvement_row
     app.jinja_env.filters["portal_search_row"] = _search_row
     app.jinja_env.globals["shielded_wording"] = SHIELDED_WORDING
@@ -115,8 +122,10 @@ def create_app(config: PortalConfig, node: NodeApi) -> Flask:
             except WhoElseError as exc:  # the node ends idle sessions itself as well
                 log.info("portal: ending a node session failed: %s", exc)
 
-    app.session_interface = SessionStore(config.lifetime, on_end=end_node_session)
-    app.extensions["whoelse_portal"] = views.Portal(config, node, end_node_session)
+    app.session_interface = SessionStore(
+        config.lifetime, cookie_name(config.council_code), on_end=end_node_session
+    )
+    app.extensions["whoelse_portal"] = views.Portal(config, node, end_node_session, records)
     CSRFProtect(app)
     app.register_blueprint(views.pages)
     app.after_request(_security_headers)

@@ -8,13 +8,23 @@ import datetime as dt
 import re
 
 from flask_wtf import FlaskForm
-from wtforms import Field, PasswordField, RadioField, StringField
+from wtforms import (
+    BooleanField,
+    Field,
+    HiddenField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import (  # type: ignore[attr-defined,unused-ignore]  # not in types-WTForms yet
     SelectChoice,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp, ValidationError
 
 from federation.purposes import PRACTITIONER_PURPOSES
+from node.records import ServiceType
 
 PURPOSE_LABELS = {
     "safeguarding": "Safeguarding or child protection (section 47 enquiry)",
@@ -122,3 +132,67 @@ def field_for(message: str) -> tuple[str | None, str]:
         return None, message[:1].upper() + message[1:]
     text = message.split(":", 1)[1].strip() if ":" in message else message
     return field, _NODE_MESSAGES.get(name, text[:1].upper() + text[1:])
+
+
+def service_name(value: str) -> str:
+    """How the portal names a service type: "camhs_tier2" → "CAMHS tier 2"."""
+    return SERVICE_LABELS.get(value, value.replace("_", " ").capitalize())
+
+
+def _service_label(service: ServiceType) -> str:
+    label = service_name(service.value)
+    return f"{label} (sensitive: needs consent or an override)" if service.sensitive else label
+
+
+SERVICE_LABELS = {
+    "camhs_tier1": "CAMHS tier 1",
+    "camhs_tier2": "CAMHS tier 2",
+    "camhs_tier3": "CAMHS tier 3",
+    "camhs_tier4": "CAMHS tier 4",
+    "special_educational_needs": "Special educational needs",
+}
+
+
+class InvolvementForm(FlaskForm):
+    """Record my involvement: the service; for a sensitive service, the child's consent or an override.
+    Who is involved comes from the practitioner's account (node/recording.py)."""
+
+    record_id = HiddenField(validators=[DataRequired(), Length(max=64)])
+    service_type = SelectField(
+        "Which service are you working with this child in?",
+        choices=[
+            SelectChoice("", "Choose a service"),
+            *(SelectChoice(s.value, _service_label(s)) for s in ServiceType),
+        ],
+        validators=[DataRequired("Select the service you are working with this child in")],
+    )
+    sensitive_basis = RadioField(
+        "For a sensitive service: on what basis is it recorded?",
+        choices=[
+            SelectChoice("consent", "The child has given informed, explicit consent"),
+            SelectChoice("override", "Override: there is a risk of significant harm"),
+        ],
+        validators=[Optional()],
+    )
+    override_reason = TextAreaField(
+        "Reason for the override",
+        validators=[Optional(), Length(max=200, message="Use 200 characters or fewer")],
+    )
+
+
+class ConcernForm(FlaskForm):
+    record_id = HiddenField(validators=[DataRequired(), Length(max=64)])
+    confirm = BooleanField(
+        "I have a concern about this child's welfare. Only that a concern exists, and my contact details, "
+        "will be shared.",
+        validators=[DataRequired("Confirm that you have a concern about this child's welfare")],
+    )
+
+
+_INVOLVEMENT_FIELDS = {"service_type": "service_type", "sensitive_basis": "sensitive_basis",
+                       "override_reason": "override_reason"}  # fmt: skip
+
+
+def involvement_field_for(problem_field: str) -> str | None:
+    """The form field an import rule's error is about ("involvement.sensitive_basis" → sensitive_basis)."""
+    return _INVOLVEMENT_FIELDS.get(problem_field.rsplit(".", 1)[-1])

@@ -15,6 +15,8 @@ from whoelse.v1 import practitioner_pb2_grpc
 from whoelse.v1 import records_pb2 as pb
 
 from federation.practitioner_client import _error as domain_error
+from node.accounts.service import AccountService
+from node.recording import Recorder
 
 
 class NodeApi:
@@ -52,3 +54,30 @@ class NodeApi:
         request = pp.ListAlertsRequest(session_token=token, unread_only=unread_only)
         reply: pp.ListAlertsResponse = self._call(self._stub.ListAlerts, request)
         return list(reply.alerts)
+
+
+class OwnRecords:
+    """Recording on this council's own records (record my involvement, raise a cause for concern).
+
+    The Practitioner gRPC service has no call for this yet, so the portal calls the same domain services a
+    servicer would: the session is authorised as for a search, then node/recording.py applies the import's
+    rules, alerts and audit."""
+
+    def __init__(self, accounts: AccountService, recorder: Recorder) -> None:
+        self._accounts = accounts
+        self._recorder = recorder
+
+    def record_involvement(
+        self, token: str, record_id: str, service_type: str, sensitive_basis: str, override_reason: str
+    ) -> None:
+        practitioner = self._accounts.authorise_search(token)
+        self._recorder.record_involvement(
+            practitioner,
+            record_id,
+            service_type,
+            sensitive_basis=sensitive_basis,
+            override_reason=override_reason,
+        )
+
+    def raise_concern(self, token: str, record_id: str) -> None:
+        self._recorder.raise_concern(self._accounts.authorise_search(token), record_id)

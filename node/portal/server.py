@@ -18,7 +18,8 @@ from waitress.server import create_server
 
 from federation.errors import ConfigError
 from node.portal.app import PortalConfig, create_app
-from node.portal.node_api import NodeApi
+from node.portal.node_api import NodeApi, OwnRecords
+from node.recording import Recorder
 
 if TYPE_CHECKING:
     from node.runtime import NodeRuntime, Servers
@@ -70,7 +71,9 @@ def start_portal(
         )
     council = runtime.settings.council
     node = NodeApi(f"localhost:{servers.practitioner_port}", runtime.config.tls.ca)
-    app = create_app(config or PortalConfig(council.name, council.code, council.records_team_contact), node)
+    records = OwnRecords(runtime.accounts, Recorder(runtime.db, runtime.settings))
+    config = config or PortalConfig(council.name, council.code, council.records_team_contact)
+    app = create_app(config, node, records)
     try:
         server = create_server(app, host=host, port=port, threads=8, ident="whoelse-portal")
     except OSError as exc:

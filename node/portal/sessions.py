@@ -17,7 +17,12 @@ from flask import Flask, Request, Response
 from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.datastructures import CallbackDict
 
-COOKIE = "__Host-whoelse-portal"  # __Host-: Secure, path /, no Domain, so no other site or path can set it
+
+def cookie_name(council_code: str) -> str:
+    """__Host-: Secure, path /, no Domain, so no other site or path can set it. Browsers keep cookies per
+    host, not per port, so each council's portal names its own (two portals on one machine, in the demo)."""
+    return f"__Host-whoelse-{council_code}"
+
 
 Clock = Callable[[], dt.datetime]
 
@@ -58,10 +63,12 @@ class SessionStore(SessionInterface):
     def __init__(
         self,
         lifetime: Lifetime,
+        cookie: str,
         clock: Clock = utc_now,
         on_end: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.lifetime = lifetime
+        self.cookie = cookie
         self._clock = clock
         self._on_end = on_end
         self._sessions: dict[str, _Stored] = {}
@@ -87,7 +94,7 @@ class SessionStore(SessionInterface):
             self._on_end(stored.data)
 
     def open_session(self, app: Flask, request: Request) -> PortalSession:
-        sid = request.cookies.get(COOKIE, "")
+        sid = request.cookies.get(self.cookie, "")
         now = self._clock()
         with self._lock:
             ended = self._sweep(now)
@@ -113,13 +120,15 @@ class SessionStore(SessionInterface):
             if not session:
                 self._sessions.pop(session.sid, None)
                 if session.regenerate or session.ended:
-                    response.delete_cookie(COOKIE, path="/", secure=True, httponly=True, samesite="Strict")
+                    response.delete_cookie(
+                        self.cookie, path="/", secure=True, httponly=True, samesite="Strict"
+                    )
                 return
             stored = self._sessions.get(session.sid)
             if stored is None:
                 stored = self._sessions[session.sid] = _Stored({}, now, now)
             stored.data = dict(session)
-        response.set_cookie(COOKIE, session.sid, path="/", secure=True, httponly=True, samesite="Strict")
+        response.set_cookie(self.cookie, session.sid, path="/", secure=True, httponly=True, samesite="Strict")
 
     def end_all(self) -> None:
         with self._lock:

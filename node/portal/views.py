@@ -25,11 +25,28 @@ from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
 from whoelse.v1 import records_pb2 as pb
 
-from federation.errors import InvalidInput, PermissionDenied, Unauthenticated, Unavailable, WhoElseError
+from federation.errors import (
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+    Unavailable,
+    WhoElseError,
+)
 from node.portal import results
-from node.portal.forms import PURPOSE_LABELS, SearchForm, SignInForm, field_for
-from node.portal.node_api import NodeApi
+from node.portal.forms import (
+    PURPOSE_LABELS,
+    ConcernForm,
+    InvolvementForm,
+    SearchForm,
+    SignInForm,
+    field_for,
+    involvement_field_for,
+    service_name,
+)
+from node.portal.node_api import NodeApi, OwnRecords
 from node.portal.sessions import PortalSession
+from node.recording import RecordingRejected
 
 if TYPE_CHECKING:  # app.py imports this module
     from node.portal.app import PortalConfig
@@ -37,6 +54,10 @@ if TYPE_CHECKING:  # app.py imports this module
 pages = Blueprint("pages", __name__)
 UNAVAILABLE = "The service is not available at the moment. Try again in a few minutes."
 MAX_HISTORY = 50
+NOT_FROM_SEARCH = (
+    "search for the child first: you can record only against a record found at this council in your "
+    "latest search"
+)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -47,6 +68,7 @@ class Portal:
     config: PortalConfig
     node: NodeApi
     end_node_session: Callable[[dict[str, Any]], None]
+    records: OwnRecords | None = None  # record my involvement / raise a cause for concern
 
     def __post_init__(self) -> None:
         self._searches: dict[str, deque[float]] = {}
@@ -233,7 +255,20 @@ def search() -> Any:
             else:
                 found = results.group(response)
                 _remember(found, purpose)
-                return page("results.html", found=found, purpose=PURPOSE_LABELS.get(purpose, purpose))
+                home = portal().config.council_code
+                # what this practitioner may record against: this council's records in this answer
+                session["own_records"] = [
+                    h.record_id for c in found.children for h in c.holdings if h.council_code == home
+                ]
+                return page(
+                    "results.html",
+                    found=found,
+                    purpose=PURPOSE_LABELS.get(purpose, purpose),
+                    recording=portal().records is not None,
+                    home_code=home,
+                    involvement=InvolvementForm(formdata=None),
+                    concern=ConcernForm(formdata=None),
+                )
     elif form.is_submitted():
         status = 400
     return page("search.html", status, form=form, errors=error_list(form, general))
@@ -252,6 +287,63 @@ def _remember(found: results.Results, purpose: str) -> None:
         "query_id": found.query_id,
     }
     session["searches"] = [entry, *session.get("searches", [])][:MAX_HISTORY]
+
+
+@pages.post("/involvement")
+@signed_in_only
+def involvement() -> Any:
+    form = InvolvementForm()
+    return _record(form, "involvement", "Your involvement has been recorded")
+
+
+@pages.post("/concern")
+@signed_in_only
+def concern() -> Any:
+    form = ConcernForm()
+    return _record(form, "concern", "Your cause for concern has been recorded")
+
+
+def _record(form: InvolvementForm | ConcernForm, kind: str, done: str) -> Any:
+    """Record an involvement or a concern on one of this council's records from the latest search."""
+    records = portal().records
+    general: list[str] = []
+    status = 400
+    if records is None:
+        return page("error.html", 404, heading="Page not found", message="This portal cannot record changes.")
+    if form.validate_on_submit():
+        record_id = str(form.record_id.data)
+        token = str(session["token"])
+        try:
+            if record_id not in session.get("own_records", []):
+                raise PermissionDenied(NOT_FROM_SEARCH)
+            if isinstance(form, InvolvementForm):
+                records.record_involvement(
+                    token,
+                    record_id,
+                    form.service_type.data or "",
+                    form.sensitive_basis.data or "",
+                    (form.override_reason.data or "").strip(),
+                )
+            else:
+                records.raise_concern(token, record_id)
+        except Unauthenticated:
+            return _sign_out("inactive")
+        except RecordingRejected as exc:
+            service = str((getattr(form, "service_type", None) and form.service_type.data) or "")
+            for problem in exc.problems:
+                reason = _sentence(
+                    problem.reason.replace(service, service_name(service)) if service else problem.reason
+                )
+                name = involvement_field_for(problem.field)
+                if name is None:
+                    general.append(reason)
+                else:
+                    form[name].errors = [*form[name].errors, reason]
+        except (PermissionDenied, NotFound) as exc:
+            general, status = [_sentence(str(exc))], 403
+        else:
+            return page("recorded.html", heading=done, record_id=record_id)
+    return page("recording.html", status, form=form, kind=kind, errors=error_list(form, general))
 
 
 @pages.get("/searches")

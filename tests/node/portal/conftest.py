@@ -44,6 +44,7 @@ class Portals:
     federation: Federation
     wakefield: PortalServer
     bradford: PortalServer
+    leeds: PortalServer
     short_session: PortalServer  # Wakefield again, with a session that ends 121 s after the last request
 
     def council(self, code: str) -> Council:
@@ -61,7 +62,7 @@ def portals(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portals]:
         fed.add_council(BRADFORD, "Bradford", [ZOE_BRADFORD])
         fed.add_council(WAKEFIELD, "Wakefield", [SHIELDED_WAKEFIELD], lockout=FAST_LOCKOUT)
         fed.run_upkeep()
-        for code in (WAKEFIELD, BRADFORD):
+        for code in (WAKEFIELD, BRADFORD, LEEDS):
             council = fed.councils[code]
             started.append(start_portal(council.runtime, council.servers))
         wakefield = fed.councils[WAKEFIELD]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import re
 
 from playwright.sync_api import BrowserContext, Page, expect
@@ -10,7 +9,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 from node.disclosure import SPECIALIST_SERVICES_NOTE
 from node.portal.results import SHIELDED_WORDING
 from tests.integration.harness import PASSWORD
-from tests.integration.test_federation import BRADFORD, LEEDS, WAKEFIELD, ZOE_LEEDS, involvement
+from tests.integration.test_federation import BRADFORD, LEEDS, WAKEFIELD
 from tests.node.portal.conftest import Portals, new_practitioner, screenshot, search, sign_in
 
 
@@ -157,25 +156,61 @@ def test_the_whole_search_journey_works_without_javascript(portals: Portals, con
         no_js.close()
 
 
-def test_a_new_involvement_elsewhere_arrives_in_the_inbox(portals: Portals, page: Page) -> None:
-    # Jo Khan is the school nurse on Zoe's Bradford record; Leeds records a health visitor for her
-    user = new_practitioner(portals, BRADFORD, name="Jo Khan", role="School nurse")
-    sign_in(page, portals.bradford, portals, BRADFORD, user)
-    expect(page.locator(".govuk-service-navigation")).not_to_contain_text("unread")
-    changed = copy.deepcopy(ZOE_LEEDS)
-    changed["involvements"].append(involvement("Kim Ray", "Health visitor", "health_visiting"))
-    leeds = portals.council(LEEDS)
-    portals.federation.record_change(leeds, [changed])
-    assert leeds.runtime.send_alerts() == 1
-    page.goto(portals.bradford.url + "alerts")
-    expect(page.locator(".govuk-service-navigation")).to_contain_text("Alerts (1 unread)")
-    alert = page.locator(".portal-alert")
+def test_record_my_involvement_and_a_concern_reach_the_inbox_at_another_council(
+    portals: Portals, page: Page, context: BrowserContext
+) -> None:
+    # Jo Khan is the school nurse on Zoe's Bradford record; a Leeds health visitor records her involvement
+    nurse = context.new_page()
+    sign_in(
+        nurse,
+        portals.bradford,
+        portals,
+        BRADFORD,
+        new_practitioner(portals, BRADFORD, "Jo Khan", "School nurse"),
+    )
+    expect(nurse.locator(".govuk-service-navigation")).not_to_contain_text("unread")
+    visitor = new_practitioner(portals, LEEDS, "Kim Ray", "Health visitor")
+    sign_in(page, portals.leeds, portals, LEEDS, visitor)
+    search(page, "Zoe", "O'Neill", "2015-03-07")
+    own = page.locator(f"[data-council={LEEDS}]")
+    own.locator("summary", has_text="Record my involvement").click()
+    # a sensitive service needs consent or an override: the import's rule, beside its field
+    own.locator("select[name=service_type]").select_option("camhs_tier2")
+    own.locator("button", has_text="Record my involvement").click()
+    expect(page.locator("#sensitive_basis-error")).to_contain_text("CAMHS tier 2 is a sensitive service")
+    expect(page.locator(".govuk-error-summary a")).to_have_attribute("href", "#sensitive_basis")
+    screenshot(page, "10-record-involvement-errors")
+    page.select_option("#service_type", "health_visiting")
+    page.click("button:has-text('Record my involvement')")
+    expect(page.locator(".govuk-panel")).to_contain_text("Your involvement has been recorded")
+    screenshot(page, "11-involvement-recorded")
+    leeds = portals.council(LEEDS).runtime
+    assert leeds.send_alerts() == 1
+
+    nurse.goto(portals.bradford.url + "alerts")
+    expect(nurse.locator(".govuk-service-navigation")).to_contain_text("Alerts (1 unread)")
+    alert = nurse.locator(".portal-alert")
     expect(alert).to_have_count(1)
     expect(alert).to_contain_text("Another practitioner is now involved")
-    expect(alert).to_contain_text("A health visitor at Children's Services became involved")
+    expect(alert).to_contain_text("A health visitor at Leeds Children's Services became involved")
     expect(alert).to_contain_text("From Leeds")
-    expect(alert).to_contain_text("B-7")
-    screenshot(page, "10-alerts")
+    expect(alert).to_contain_text("B-7")  # Bradford's own record of Zoe
+    screenshot(nurse, "12-alerts")
+
+    portals.federation.run_upkeep()  # the node's upkeep tokenises the changed record for federated search
+    page.goto(portals.leeds.url + "search")
+    search(page, "Zoe", "O'Neill", "2015-03-07")
+    own = page.locator(f"[data-council={LEEDS}]")
+    expect(own.locator("table")).to_contain_text("Kim Ray")
+    own.locator("summary", has_text="Raise a cause for concern").click()
+    own.locator("input[name=confirm]").check()
+    own.locator("button", has_text="Raise a cause for concern").click()
+    expect(page.locator(".govuk-panel")).to_contain_text("Your cause for concern has been recorded")
+    assert leeds.send_alerts() == 1
+    nurse.goto(portals.bradford.url + "alerts")
+    expect(nurse.locator(".govuk-service-navigation")).to_contain_text("Alerts (2 unread)")
+    expect(nurse.locator(".portal-alert").first).to_contain_text("A cause for concern has been raised")
+    portals.federation.run_upkeep()
 
 
 def test_the_timeout_warning_comes_two_minutes_ahead_and_signing_out_is_server_side(
@@ -188,11 +223,11 @@ def test_the_timeout_warning_comes_two_minutes_ahead_and_signing_out_is_server_s
     expect(dialog).to_be_visible()  # this portal's session ends 121 s after the last request
     expect(dialog).to_contain_text("You’re about to be signed out")
     expect(dialog.locator(".portal-timeout__countdown")).to_contain_text("2 minutes")
-    screenshot(page, "11-timeout-warning")
+    screenshot(page, "13-timeout-warning")
     page.click("#stay-signed-in")
     expect(dialog).to_be_hidden()
     page.goto(portals.short_session.url + "signed-out?reason=inactive")  # where the warning sends you
     expect(page.locator("h1")).to_have_text("You have been signed out")
-    screenshot(page, "12-signed-out")
+    screenshot(page, "14-signed-out")
     page.goto(portals.short_session.url + "search")
     expect(page.locator("h1")).to_have_text("Sign in")  # the session ended on the server

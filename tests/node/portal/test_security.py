@@ -7,7 +7,7 @@ import logging
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from node.portal.sessions import COOKIE
+from node.portal.sessions import cookie_name
 from tests.integration.test_federation import WAKEFIELD
 from tests.node.portal.conftest import Portals, new_practitioner, search, sign_in
 
@@ -45,7 +45,7 @@ def test_cookies_csp_and_no_inline_script(portals: Portals, context: BrowserCont
     assert first.headers["x-content-type-options"] == "nosniff"
     user = new_practitioner(portals, WAKEFIELD)
     sign_in(page, portals.wakefield, portals, WAKEFIELD, user)
-    [cookie] = [c for c in context.cookies() if c["name"] == COOKIE]
+    [cookie] = [c for c in context.cookies() if c["name"] == cookie_name(WAKEFIELD)]
     assert (cookie["httpOnly"], cookie["secure"], cookie["sameSite"]) == (True, True, "Strict")
     for path in ("search", "alerts", "searches", "accessibility"):
         response = page.goto(portals.wakefield.url + path)
