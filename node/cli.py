@@ -106,7 +106,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         configs = [load_config(Path(c) if c else None) for c in args.config]
         # Several councils in one process (benchmarks) share its CPU, so each gets a smaller thread pool.
         workers = 32 if len(configs) == 1 else 4
-        serve_forever([NodeRuntime(c, workers=workers) for c in configs])
+        portal = None
+        if args.portal_port is not None:  # the web portal (node/portal): council i on --portal-port + i
+            from node.portal.server import portal_starter
+
+            portal = portal_starter(args.portal_host, args.portal_port, args.portal_allow_remote)
+        serve_forever([NodeRuntime(c, workers=workers) for c in configs], portal)
         return 0
     from node.server import serve
 
@@ -242,6 +247,16 @@ def register(commands: Any, benchmarks: Any) -> None:
         help="federated node: YAML config (node/config.py); repeat to host several councils in one process",
     )
     p.add_argument("--listen", default="127.0.0.1:50051", help="local-only node: CouncilNode address")
+    portal = p.add_argument_group("web portal (docs/portal.md)")
+    portal.add_argument(
+        "--portal-port", type=int, help="serve the practitioners' web portal on this port (0: any free port)"
+    )
+    portal.add_argument("--portal-host", default="127.0.0.1", help="portal address (default 127.0.0.1)")
+    portal.add_argument(
+        "--portal-allow-remote",
+        action="store_true",
+        help="allow a non-loopback --portal-host (plain HTTP: only behind a TLS-terminating proxy)",
+    )
     p.set_defaults(handler=cmd_serve)
 
     p = with_db(

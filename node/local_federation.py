@@ -91,10 +91,15 @@ class CouncilSetup:
     config: Path
     database: Path
     practitioners: list[dict[str, Any]] = field(default_factory=list)
+    portal_port: int = 0  # the web portal (node/portal), when the council has a process of its own
 
     @property
     def practitioner_endpoint(self) -> str:
         return f"localhost:{self.practitioner_port}"
+
+    @property
+    def portal_url(self) -> str:
+        return f"http://127.0.0.1:{self.portal_port}/" if self.portal_port else ""
 
 
 @dataclass
@@ -170,6 +175,7 @@ def build(
     progress: bool = False,
     records: dict[str, Path] | None = None,
     password_cost: str = "standard",
+    portals: bool = False,
 ) -> Layout:
     """Everything on disk for a federation of `councils`. `records` names an import file to load instead of
     the synthetic records for some councils (by code): how a benchmark puts data from outside the project
@@ -199,6 +205,7 @@ def build(
             ports.take(),
             root / "nodes" / f"{code}.yaml",
             root / "nodes" / f"{code}.sqlite",
+            portal_port=ports.take() if portals else 0,
         )
         db = Database(str(setup.database))
         db.migrate()
@@ -323,6 +330,8 @@ def start(
         args = ["node", "serve"]
         for setup in group:
             args += ["--config", str(setup.config)]
+        if len(group) == 1 and group[0].portal_port:
+            args += ["--portal-port", str(group[0].portal_port)]
         pids[name] = spawn(args, logs / f"{name}.log").pid
     return pids
 

@@ -265,6 +265,16 @@ def _involvement(item: Mapping[str, Any], field: str, errors: _Errors, today: dt
     )
 
 
+def validate_involvement(raw: Mapping[str, Any], today: dt.date) -> Involvement | list[FieldError]:
+    """One involvement as an import row's `involvements` item (the portal's "record my involvement")."""
+    errors = _Errors()
+    for key in raw:
+        if key not in NESTED["involvements"]:
+            _key_error(f"involvement.{key}", str(key), errors)
+    involvement = _involvement(raw, "involvement", errors, today)
+    return involvement if involvement is not None and not errors.items else errors.items
+
+
 def validate_record(raw: Mapping[str, Any], today: dt.date) -> ChildRecord | list[FieldError]:
     """A ChildRecord when `raw` follows docs/import-format.md, otherwise every error found."""
     errors = _Errors()
