@@ -4,16 +4,16 @@ Match keys changed (federation/match_keys.py MATCH_KEY_VERSION v2), so every sto
 re-derived: OPRF tags by the node's tokeniser on its next start, local tags likewise (node/federation/
 tokenise.py `retag_local`).
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0004
+Revises: 0003
 """
 
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0002'
-down_revision = '0001'
+revision = '0004'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 
