@@ -298,7 +298,15 @@ def _search_all(
     for child in searches:
         work.put(child)
 
+    failures: list[BaseException] = []
+
     def run(client: PractitionerClient) -> None:
+        try:
+            search_each(client)
+        except BaseException as exc:  # re-raised below: a lost thread must not shrink the tally quietly
+            failures.append(exc)
+
+    def search_each(client: PractitionerClient) -> None:
         while True:
             try:
                 child = work.get_nowait()
@@ -339,6 +347,8 @@ def _search_all(
         t.start()
     for t in threads:
         t.join()
+    if failures:
+        raise failures[0]
     return tally, latencies
 
 
@@ -385,9 +395,7 @@ def _figures(
 Select = Callable[[Sequence[ChildCopy], Sequence[ChildCopy]], Sequence[ChildCopy]]
 
 
-def bench_febrl(
-    names: Sequence[str], *, select: Select | None = None, threads: int = 3, keep: str | None = None
-) -> dict[str, Any]:
+def bench_febrl(names: Sequence[str], *, select: Select | None = None, threads: int = 3) -> dict[str, Any]:
     """Run the federated search and the baseline on each named data set; one figure dict per data set.
 
     `select(originals, duplicates)` chooses which duplicates to search (tests); by default all of them.
@@ -402,8 +410,7 @@ def bench_febrl(
     holders = {name: code for name, (code, _) in zip(names, councils[1:], strict=True)}
     results = []
     with tempfile.TemporaryDirectory(prefix="whoelse-febrl-") as tmp:
-        root = Path(keep or tmp)
-        root.mkdir(parents=True, exist_ok=True)
+        root = Path(tmp)
         left_out = {name: _write_originals(data[name][0], root / f"{name}.jsonl") for name in names}
         layout = build(
             root,
