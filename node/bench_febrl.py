@@ -49,7 +49,7 @@ from node.wire import identity_from_pb
 DATASETS = {"febrl1": 1, "febrl2": 2, "febrl3": 3}
 ALL = "febrl"
 # Fixed, so the adaptation is the same on every run. The oldest original (born 2010-01-01) stays disclosable
-# until its 18th birthday, 2028-01-01: move this date (by a multiple of 4 years) before then.
+# until its 18th birthday, 2028-01-01: move this date on before then.
 REFERENCE_DATE = dt.date(2026, 1, 1)
 # Offsets are multiples of 16 (so of 4): 29 February stays a real date and the originals stay under 17.
 WINDOW_YEARS = 16
