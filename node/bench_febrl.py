@@ -36,15 +36,20 @@ from typing import Any
 from whoelse.v1 import records_pb2 as pb
 
 from federation.errors import InvalidInput
+from federation.match_keys import match_keys
 from federation.practitioner_client import REFERRAL_BAND, PractitionerClient
 from node.bench_baseline import Linkage, link
 from node.bench_search import _client
 from node.local_federation import build, choose_councils, start, stop, wait_ready
+from node.matching import identity_of
+from node.records import ChildRecord
 from node.validation import validate_record
 from node.wire import identity_from_pb
 
 DATASETS = {"febrl1": 1, "febrl2": 2, "febrl3": 3}
 ALL = "febrl"
+# Fixed, so the adaptation is the same on every run. The oldest original (born 2010-01-01) stays disclosable
+# until its 18th birthday, 2028-01-01: move this date on before then.
 REFERENCE_DATE = dt.date(2026, 1, 1)
 # Offsets are multiples of 16 (so of 4): 29 February stays a real date and the originals stay under 17.
 WINDOW_YEARS = 16
@@ -260,20 +265,43 @@ class Tally:
     unanswered: int = 0
 
 
-def _write_originals(originals: Sequence[ChildCopy], path: Path) -> dict[str, str]:
-    """Write the originals the importer accepts; returns record id → the first field refused, for each
-    original left out (the import is all-or-nothing, so one refused row must not stop the others)."""
+@dataclass
+class Held:
+    """The originals the importer accepted (written for import), and the first field refused for each
+    other one (the import is all-or-nothing, so one refused row must not stop the rest)."""
+
+    records: dict[str, ChildRecord]
+    left_out: dict[str, str]
+
+
+def _write_originals(originals: Sequence[ChildCopy], path: Path) -> Held:
     today = dt.date.today()
-    problems = {}
+    held = Held({}, {})
     with path.open("w", encoding="utf-8") as out:
         for child in originals:
             row = import_row(child)
             result = validate_record(row, today)
             if isinstance(result, list):
-                problems[child.record_id] = result[0].field
+                held.left_out[child.record_id] = result[0].field
                 continue
+            held.records[child.record_id] = result
             out.write(json.dumps(row) + "\n")
-    return problems
+    return held
+
+
+def shared_keys(held: Held, searched: Sequence[ChildCopy]) -> dict[str, int]:
+    """How many of today's match keys each searchable duplicate shares with its held original (0, 1, 2+):
+    the evidence the opening rule has to work with (docs/threat-model.md, P3)."""
+    counts: Counter[str] = Counter()
+    for child in searched:
+        original = held.records.get(f"rec-{child.entity}-org")
+        try:
+            searched_keys = match_keys(identity_from_pb(search_identity(child)))
+        except InvalidInput:
+            continue
+        if original is not None:
+            counts[str(min(2, len(searched_keys & match_keys(identity_of(original)))))] += 1
+    return {"0": counts["0"], "1": counts["1"], "2+": counts["2"]}
 
 
 def _clients(layout: Any, count: int) -> list[PractitionerClient]:
@@ -298,7 +326,15 @@ def _search_all(
     for child in searches:
         work.put(child)
 
+    failures: list[BaseException] = []
+
     def run(client: PractitionerClient) -> None:
+        try:
+            search_each(client)
+        except BaseException as exc:  # re-raised below: a lost thread must not shrink the tally quietly
+            failures.append(exc)
+
+    def search_each(client: PractitionerClient) -> None:
         while True:
             try:
                 child = work.get_nowait()
@@ -339,13 +375,16 @@ def _search_all(
         t.start()
     for t in threads:
         t.join()
+    if failures:
+        raise failures[0]
     return tally, latencies
 
 
 def _figures(
     name: str,
     originals: Sequence[ChildCopy],
-    left_out: dict[str, str],
+    held: Held,
+    searched: Sequence[ChildCopy],
     tally: Tally,
     baseline: Linkage,
     latencies: Sequence[float],
@@ -355,8 +394,8 @@ def _figures(
     return {
         "dataset": name,
         "originals": len(originals),
-        "originals_not_importable": len(left_out),
-        "originals_not_importable_by_field": dict(Counter(left_out.values())),
+        "originals_not_importable": len(held.left_out),
+        "originals_not_importable_by_field": dict(Counter(held.left_out.values())),
         "duplicates_searched": tally.searches,
         "precision": round(tally.correct_match_results / max(1, tally.match_results), 4),
         "recall": round(recall, 4),
@@ -370,6 +409,7 @@ def _figures(
         "original_not_held": tally.original_not_held,
         "nothing": tally.nothing,
         "unanswered_councils": tally.unanswered,
+        "searches_sharing_keys_with_original": shared_keys(held, searched),
         "baseline_precision": round(baseline.precision, 4),
         "baseline_recall": round(baseline.recall, 4),
         "baseline_candidate_pairs": baseline.candidate_pairs,
@@ -385,9 +425,7 @@ def _figures(
 Select = Callable[[Sequence[ChildCopy], Sequence[ChildCopy]], Sequence[ChildCopy]]
 
 
-def bench_febrl(
-    names: Sequence[str], *, select: Select | None = None, threads: int = 3, keep: str | None = None
-) -> dict[str, Any]:
+def bench_febrl(names: Sequence[str], *, select: Select | None = None, threads: int = 3) -> dict[str, Any]:
     """Run the federated search and the baseline on each named data set; one figure dict per data set.
 
     `select(originals, duplicates)` chooses which duplicates to search (tests); by default all of them.
@@ -402,9 +440,8 @@ def bench_febrl(
     holders = {name: code for name, (code, _) in zip(names, councils[1:], strict=True)}
     results = []
     with tempfile.TemporaryDirectory(prefix="whoelse-febrl-") as tmp:
-        root = Path(keep or tmp)
-        root.mkdir(parents=True, exist_ok=True)
-        left_out = {name: _write_originals(data[name][0], root / f"{name}.jsonl") for name in names}
+        root = Path(tmp)
+        held = {name: _write_originals(data[name][0], root / f"{name}.jsonl") for name in names}
         layout = build(
             root,
             councils,
@@ -425,12 +462,11 @@ def bench_febrl(
                     originals, duplicates = data[name]
                     t0 = time.perf_counter()
                     searched = duplicates if select is None else select(originals, duplicates)
-                    held = {o.record_id for o in originals} - set(left_out[name])
-                    tally, latencies = _search_all(clients, holders[name], held, searched)
+                    tally, latencies = _search_all(clients, holders[name], set(held[name].records), searched)
                     search_s = time.perf_counter() - t0
                     baseline = link(originals, duplicates)
                     results.append(
-                        _figures(name, originals, left_out[name], tally, baseline, latencies, search_s)
+                        _figures(name, originals, held[name], searched, tally, baseline, latencies, search_s)
                     )
             finally:
                 for client in clients:
