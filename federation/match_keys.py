@@ -14,9 +14,11 @@ Atom bits are -log2 of the probability that two different children agree on it (
 sum(p^2)), measured on the synthetic England of node/synth (100,000 children in 5 councils, seed 3):
 forename code 8.0, surname code 8.3, an initial 4.0, the birth year 4.2, month 3.6, day 4.9, the day and
 month in either order 8.1, the date's sorted digits 8.9, sex 1.0 (0.25 beside a forename, which mostly
-implies it). The postcode is given 10 bits, a little above the 8.2 measured where each synthetic council
-uses only 150 postcodes; a real postcode unit holds a few dozen households, and a council holds children at
-its own postcodes only. An NHS number identifies one child.
+implies it). The postcode is given 14 bits: England's 12 million children live at roughly 1.4 million
+residential postcodes (a unit is about 15 households), so two children picked at random share one with a
+probability near 2^-20; but the children who do share one are mostly brothers and sisters, at the same
+council, so 14 bits is taken, between that and the 8.2 measured where each synthetic council uses only 150
+postcodes. An NHS number identifies one child.
 
 `OPENING_BITS` (24.5) is the evidence at which a council opens: at national scale (12 million children, about
 2^23.5) a set of atoms worth b bits is shared by 2^(23.5-b) other children on average, so one combination at
@@ -37,9 +39,14 @@ swapped still meets the record; F are the forename codes, S the surname codes):
 - dm-names (month, day, pair): a wrong year.
 - dob-fn-si (dob, fn, the surname's initial): a surname change or typo together with a move.
 - dob-initials (dob, both initials sorted): typos in both names at once.
+- dob-sex-prefixes (dob, sex, each name's first two letters, sorted): typos in both names and a move.
 - pc-fn-yob (postcode, fn, year): a surname change together with a wrong day or month.
 - pc-names (postcode, pair): any error in the date, or no date of birth at all.
 - pc-dob (postcode, dob): both names wrong or missing (a newborn recorded as "Baby").
+- pc-sn-yob (postcode, sn, year): a forename error together with a wrong day or month.
+
+A record or search whose sex is unknown ("U") has its dob-sex-sn keys for both sexes, so an unknown sex on
+either side never loses the key.
 
 MUST: `match_keys` is a pure function of an `Identity`, computed identically by the searching and the holding
 council. Any change to it, to federation/identity.py or to federation/data/nicknames.csv changes tokens for
@@ -77,7 +84,7 @@ DOMAIN = b"whoelse/" + MATCH_KEY_VERSION.encode("ascii") + b"/mk/"
 
 MAX_SURNAME_CODES = 4
 MAX_FORENAME_CODES = 4
-MAX_KEYS = 26
+MAX_KEYS = 32
 
 
 class KeyKind(enum.StrEnum):
@@ -97,6 +104,8 @@ class KeyKind(enum.StrEnum):
     POSTCODE_FORENAME_YEAR = "pc-fn-yob"
     POSTCODE_NAMES = "pc-names"
     POSTCODE_DOB = "pc-dob"
+    POSTCODE_SURNAME_YEAR = "pc-sn-yob"
+    DOB_SEX_PREFIXES = "dob-sex-prefixes"
 
 
 class Atom(enum.StrEnum):
@@ -113,6 +122,8 @@ class Atom(enum.StrEnum):
     SURNAME = "surname"
     FORENAME_INITIAL = "forename-initial"
     SURNAME_INITIAL = "surname-initial"
+    FORENAME_PREFIX = "forename-prefix"
+    SURNAME_PREFIX = "surname-prefix"
     POSTCODE = "postcode"
 
 
@@ -128,7 +139,9 @@ ATOM_BITS: dict[Atom, float] = {
     Atom.SURNAME: 8.3,
     Atom.FORENAME_INITIAL: 4.0,
     Atom.SURNAME_INITIAL: 4.1,
-    Atom.POSTCODE: 10.0,
+    Atom.FORENAME_PREFIX: 6.1,
+    Atom.SURNAME_PREFIX: 6.2,
+    Atom.POSTCODE: 14.0,
 }
 """Bits of evidence per atom (the module docstring says how they were measured)."""
 
@@ -150,6 +163,8 @@ KEY_ATOMS: dict[KeyKind, frozenset[Atom]] = {
     KeyKind.POSTCODE_FORENAME_YEAR: frozenset({Atom.POSTCODE, Atom.FORENAME, Atom.YEAR}),
     KeyKind.POSTCODE_NAMES: _NAMES | {Atom.POSTCODE},
     KeyKind.POSTCODE_DOB: _DATE | {Atom.POSTCODE},
+    KeyKind.POSTCODE_SURNAME_YEAR: frozenset({Atom.POSTCODE, Atom.SURNAME, Atom.YEAR}),
+    KeyKind.DOB_SEX_PREFIXES: _DATE | {Atom.SEX, Atom.FORENAME_PREFIX, Atom.SURNAME_PREFIX},
 }
 """What each kind of key is made of: the opening rule counts the union of these, never the keys."""
 
@@ -161,10 +176,14 @@ def evidence_bits(atoms: Iterable[Atom]) -> float:
     """The information in a set of atoms, each detail counted once (a code implies its initial; the full
     date implies its digits and its unordered day and month; a forename mostly implies the sex)."""
     present = set(atoms)
-    if Atom.FORENAME in present:
+    if Atom.FORENAME in present or Atom.FORENAME_PREFIX in present:
         present.discard(Atom.FORENAME_INITIAL)
-    if Atom.SURNAME in present:
+    if Atom.SURNAME in present or Atom.SURNAME_PREFIX in present:
         present.discard(Atom.SURNAME_INITIAL)
+    if Atom.FORENAME in present:
+        present.discard(Atom.FORENAME_PREFIX)
+    if Atom.SURNAME in present:
+        present.discard(Atom.SURNAME_PREFIX)
     if {Atom.MONTH, Atom.DAY} <= present:
         present.discard(Atom.DAY_MONTH_SET)
     if Atom.YEAR in present and ({Atom.MONTH, Atom.DAY} <= present or Atom.DAY_MONTH_SET in present):
@@ -258,11 +277,15 @@ def match_keys(identity: Identity) -> frozenset[MatchKey]:
             add(KeyKind.POSTCODE_NAMES, postcode, pair)
     if fn and year and postcode:
         add(KeyKind.POSTCODE_FORENAME_YEAR, postcode, fn, year)
+    if sn and year and postcode:
+        add(KeyKind.POSTCODE_SURNAME_YEAR, postcode, sn, year)
     dob = born.date if born else None
     if dob is not None:
         iso = dob.isoformat()
+        sexes = ("F", "M") if identity.sex == "U" else (identity.sex,)
         for code in surname_codes(identity):
-            add(KeyKind.DOB_SEX_SURNAME, iso, identity.sex, code)
+            for sex in sexes:
+                add(KeyKind.DOB_SEX_SURNAME, iso, sex, code)
         for code in forename_codes(identity):
             add(KeyKind.DOB_FORENAME, iso, code)
         if pairs:
@@ -276,9 +299,13 @@ def match_keys(identity: Identity) -> frozenset[MatchKey]:
             add(KeyKind.DOB_FORENAME_SURNAME_INITIAL, iso, fn, si)
         if fi and si:
             add(KeyKind.DOB_INITIALS, iso, "".join(sorted(fi + si)))
+        fp, sp = compact(forename)[:2], compact(given_surname(identity.surname))[:2]
+        if len(fp) == 2 and len(sp) == 2:
+            for sex in ("F", "M") if identity.sex == "U" else (identity.sex,):
+                add(KeyKind.DOB_SEX_PREFIXES, iso, sex, _pair(fp, sp))
         if postcode:
             add(KeyKind.POSTCODE_DOB, postcode, iso)
-    return frozenset(keys[:MAX_KEYS])
+    return frozenset(keys)
 
 
 def check_searchable(identity: Identity) -> None:

@@ -56,6 +56,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -176,6 +177,12 @@ POSTCODE_LEVELS = {
     "different": Level("different", 0.30, 0.80),
 }
 
+# The same address *and* the same forename (or a nickname, or a typo of it) and sex: the non-match that
+# shares an address is a twin or sibling, and they do not share a forename, so among candidates that agree
+# this way a shared postcode is far rarer for a different child (u 0.01, assumed) than in general. This is
+# what lets a record whose date of birth was copied from a sibling, or is missing, still be found at home.
+HOUSEHOLD_POSTCODE = Level("exact-same-forename", 0.60, 0.01)
+
 MATCH_THRESHOLD = 17.0
 """Total weight (log2 likelihood ratio) at or above which a candidate is the child searched for."""
 
@@ -200,8 +207,17 @@ class MatchScore:
     contributions: tuple[Contribution, ...]
 
     @property
+    def twin_blind(self) -> bool:
+        """True when the forenames could not be compared (missing, a placeholder or a lone initial) and no
+        NHS number agrees: a twin would score the same, so such a candidate is at most a possible match."""
+        levels = {c.field: c.level for c in self.contributions}
+        return levels.get("forename") in ("missing", "initial", "initial-different") and (
+            levels.get("nhs_number") != "equal"
+        )
+
+    @property
     def band(self) -> Band:
-        if self.total >= MATCH_THRESHOLD:
+        if self.total >= MATCH_THRESHOLD and not self.twin_blind:
             return "match"
         if self.total >= POSSIBLE_THRESHOLD:
             return "possible"
@@ -232,13 +248,18 @@ def score(query: Identity, candidate: Identity) -> MatchScore:
 
 
 def _score(query: Identity, candidate: Identity) -> MatchScore:
+    forename = compare_forename(query, candidate)
+    sex = compare_sex(query.sex, candidate.sex)
+    postcode = compare_postcode(query.postcode, candidate.postcode)
+    if postcode is POSTCODE_LEVELS["exact"] and forename.weight > 0 and sex is not SEX_LEVELS["disagree"]:
+        postcode = HOUSEHOLD_POSTCODE
     levels = (
         ("nhs_number", compare_nhs_number(query.nhs_number, candidate.nhs_number)),
-        ("forename", compare_forename(query, candidate)),
+        ("forename", forename),
         ("surname", compare_surname(query, candidate)),
         ("date_of_birth", compare_date_of_birth(query.born, candidate.born)),
-        ("sex", compare_sex(query.sex, candidate.sex)),
-        ("postcode", compare_postcode(query.postcode, candidate.postcode)),
+        ("sex", sex),
+        ("postcode", postcode),
     )
     contributions = tuple(Contribution(field, level.name, level.weight) for field, level in levels)
     return MatchScore(sum(contribution.weight for contribution in contributions), contributions)
@@ -371,13 +392,26 @@ def _surname_parts(identity: Identity) -> frozenset[str]:
     return frozenset(parts)
 
 
+_DOUBLE_LETTERS = re.compile(r"(.)\1+")
+_I_ENDING = re.compile(r"(ie|ey|ee|y)$")
+
+
+def _spelling(name: str) -> str:
+    """A name with the spelling choices that do not change it folded: doubled letters, ph for f, and an
+    ending -ie, -ey, -ee or -y (Jack and Jake stay apart: twins are given names like these)."""
+    return _I_ENDING.sub("i", _DOUBLE_LETTERS.sub(r"\1", name.replace("ph", "f")))
+
+
 def _similarity_level(asked: frozenset[str], held: frozenset[str]) -> str:
-    """close, similar or different: the best over every pair of names from the two sides."""
+    """close, similar or different: the best over every pair of names from the two sides. Spelling variants
+    of one name (Lucie and Lucy, Tracie and Tracy, Elly and Ellie, Phillip and Filip) are close."""
     best = "different"
     for left in asked:
         for right in held:
             similarity = JaroWinkler.similarity(left, right)
             if similarity >= CLOSE_JARO_WINKLER or DamerauLevenshtein.distance(left, right) <= 1:
+                return "close"
+            if _spelling(left) == _spelling(right):
                 return "close"
             if similarity >= SIMILAR_JARO_WINKLER:
                 best = "similar"

@@ -13,6 +13,7 @@ import pytest
 from federation.identity import Identity
 from federation.match_keys import MAX_KEYS, KeyKind, MatchKey, match_keys, opens
 from federation.query import MAX_TAGS
+from node.scoring import score
 
 
 def _dob(identity: Identity) -> dt.date:
@@ -74,8 +75,16 @@ def test_golden_keys_pin_version_2() -> None:
         ("pc-fn-yob", "LS6 2AB|OLFR|2015"),
         ("pc-names", "LS6 2AB|OLFR|SM0"),
         ("pc-dob", "LS6 2AB|2015-03-07"),
+        ("pc-sn-yob", "LS6 2AB|SM0|2015"),
         ("dob-initials", "2015-03-07|os"),
+        ("dob-sex-prefixes", "2015-03-07|M|ol|sm"),
     }
+
+
+def test_an_unknown_sex_keeps_the_surname_keys_for_both_sexes() -> None:
+    unknown = replace(OLIVER, sex="U", nhs_number="")
+    kinds = {key.kind for key in shared(unknown, OLIVER)}
+    assert kinds >= {KeyKind.DOB_SEX_SURNAME, KeyKind.DOB_SEX_PREFIXES}
 
 
 def test_keys_ignore_presentation_differences() -> None:
@@ -156,20 +165,35 @@ def test_every_single_digit_error_in_the_date_leaves_a_key() -> None:
 def test_typos_in_both_names_still_leave_a_key() -> None:
     record = Identity("Sandra", "Woodward", dt.date(2024, 2, 29), "F", "LS16 6JW")
     search = Identity("Sadnra", "Woodwar", dt.date(2024, 2, 29), "F", "BD7 2HU")
-    assert {key.kind for key in shared(search, record)} == {KeyKind.DOB_INITIALS}
+    kinds = {key.kind for key in shared(search, record)}
+    assert kinds == {KeyKind.DOB_INITIALS, KeyKind.DOB_SEX_PREFIXES}
+    assert opens(kinds)  # the date, the sex and both names' first two letters are enough to open
 
 
 def test_twins_share_no_key_with_both_forename_and_surname() -> None:
     twin = replace(OLIVER, forename="George", nhs_number="")
     kinds = {key.kind for key in shared(twin, OLIVER)}
-    assert kinds == {KeyKind.DOB_SEX_SURNAME, KeyKind.SORTED_DAY_MONTH_SURNAME, KeyKind.POSTCODE_DOB}
+    assert kinds == {
+        KeyKind.DOB_SEX_SURNAME,
+        KeyKind.SORTED_DAY_MONTH_SURNAME,
+        KeyKind.POSTCODE_DOB,
+        KeyKind.POSTCODE_SURNAME_YEAR,
+    }
     moved_twin = replace(twin, postcode="BD7 2HU")  # at another council's address: too little to open
     assert not opens(key.kind for key in shared(moved_twin, OLIVER))
 
 
 def test_siblings_and_strangers_share_too_little_to_open() -> None:
     sibling = replace(OLIVER, forename="Emily", sex="F", date_of_birth=dt.date(2013, 5, 1), nhs_number="")
-    stranger = Identity("Priya", "Shah", dt.date(2015, 3, 7), "F", "LS6 2AB")
+    stranger = Identity("Priya", "Shah", dt.date(2015, 3, 7), "F", "BD7 2HU")
     assert not shared(sibling, OLIVER)
-    assert {key.kind for key in shared(stranger, OLIVER)} == {KeyKind.POSTCODE_DOB}
-    assert not opens(key.kind for key in shared(stranger, OLIVER))
+    assert not shared(stranger, OLIVER)
+
+
+def test_a_neighbour_born_the_same_day_opens_but_is_no_match() -> None:
+    """The same postcode and date of birth are enough to open (a council holding a child at that address,
+    born that day, is almost always the child's own), and scoring then tells the two apart."""
+    neighbour = Identity("Priya", "Shah", dt.date(2015, 3, 7), "F", "LS6 2AB")
+    assert {key.kind for key in shared(neighbour, OLIVER)} == {KeyKind.POSTCODE_DOB}
+    assert opens(key.kind for key in shared(neighbour, OLIVER))
+    assert score(neighbour, OLIVER).band == "non-match"
