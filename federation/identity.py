@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 import jellyfish
+from rapidfuzz.distance import DamerauLevenshtein
 
 from federation.errors import InvalidInput
 
@@ -204,6 +205,31 @@ def canonical_forenames(forename: str) -> tuple[str, ...]:
     if not name:
         return ()
     return _nickname_table().get(name, (name,))
+
+
+@functools.cache
+def _nicknames_by_initial() -> dict[str, tuple[str, ...]]:
+    by_initial: dict[str, list[str]] = {}
+    for name in _nickname_table():
+        by_initial.setdefault(name[:1], []).append(name)
+    return {initial: tuple(names) for initial, names in by_initial.items()}
+
+
+@functools.lru_cache(maxsize=65536)
+def canonical_forenames_near(forename: str) -> tuple[str, ...]:
+    """Like `canonical_forenames`, but a name of four letters or more that is not in the table and is one
+    keying slip from a name that is ("Kaitie" for Katie) stands for that name's canonical forms. For
+    scoring only: match keys use the exact table, so that both councils derive the same keys."""
+    name = compact(forename)
+    table = _nickname_table()
+    if not name or name in table or len(name) < 4:
+        return canonical_forenames(forename)
+    near = [
+        other
+        for other in _nicknames_by_initial().get(name[:1], ())
+        if abs(len(other) - len(name)) <= 1 and DamerauLevenshtein.distance(name, other) == 1
+    ]
+    return tuple(dict.fromkeys(c for other in near for c in table[other])) or (name,)
 
 
 def canonical_forename(forename: str) -> str:

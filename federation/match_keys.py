@@ -20,7 +20,7 @@ probability near 2^-20; but the children who do share one are mostly brothers an
 council, so 14 bits is taken, between that and the 8.2 measured where each synthetic council uses only 150
 postcodes. An NHS number identifies one child.
 
-`OPENING_BITS` (24.5) is the evidence at which a council opens: at national scale (12 million children, about
+`OPENING_BITS` (24.4) is the evidence at which a council opens: at national scale (12 million children, about
 2^23.5) a set of atoms worth b bits is shared by 2^(23.5-b) other children on average, so one combination at
 the threshold opens at about 0.5 councils that do not hold the child. `whoelse bench match` measures the real
 figure (`opened_by_non_holders_per_search`), which docs/threat-model.md P3 quotes.
@@ -36,7 +36,7 @@ swapped still meets the record; F are the forename codes, S the surname codes):
 - ym-names (year, month, pair): a search that knows the year and month.
 - dm-sorted-sn (day and month unordered, year, sn): a day/month swap together with a forename error.
 - date-digits-names (the date's digits sorted, pair): digits transposed anywhere in the date.
-- dm-names (month, day, pair): a wrong year.
+- dm-names (day and month unordered, pair): a wrong year, with or without day and month swapped.
 - dob-fn-si (dob, fn, the surname's initial): a surname change or typo together with a move.
 - dob-initials (dob, both initials sorted): typos in both names at once.
 - dob-sex-prefixes (dob, sex, each name's first two letters, sorted): typos in both names and a move.
@@ -157,7 +157,7 @@ KEY_ATOMS: dict[KeyKind, frozenset[Atom]] = {
     KeyKind.YEAR_MONTH_NAMES: _NAMES | {Atom.YEAR, Atom.MONTH},
     KeyKind.SORTED_DAY_MONTH_SURNAME: frozenset({Atom.YEAR, Atom.DAY_MONTH_SET, Atom.SURNAME}),
     KeyKind.DATE_DIGITS_NAMES: _NAMES | {Atom.DATE_DIGITS},
-    KeyKind.DAY_MONTH_NAMES: _NAMES | {Atom.MONTH, Atom.DAY},
+    KeyKind.DAY_MONTH_NAMES: _NAMES | {Atom.DAY_MONTH_SET},
     KeyKind.DOB_FORENAME_SURNAME_INITIAL: _DATE | {Atom.FORENAME, Atom.SURNAME_INITIAL},
     KeyKind.DOB_INITIALS: _DATE | {Atom.FORENAME_INITIAL, Atom.SURNAME_INITIAL},
     KeyKind.POSTCODE_FORENAME_YEAR: frozenset({Atom.POSTCODE, Atom.FORENAME, Atom.YEAR}),
@@ -168,7 +168,7 @@ KEY_ATOMS: dict[KeyKind, frozenset[Atom]] = {
 }
 """What each kind of key is made of: the opening rule counts the union of these, never the keys."""
 
-OPENING_BITS = 24.5
+OPENING_BITS = 24.4
 """Evidence (bits) a record's shared keys must reach before its council opens the searched identity."""
 
 
@@ -288,12 +288,12 @@ def match_keys(identity: Identity) -> frozenset[MatchKey]:
                 add(KeyKind.DOB_SEX_SURNAME, iso, sex, code)
         for code in forename_codes(identity):
             add(KeyKind.DOB_FORENAME, iso, code)
+        low, high = sorted((dob.day, dob.month))
         if pairs:
             add(KeyKind.DOB_NAMES, iso, pairs[0])
             add(KeyKind.DATE_DIGITS_NAMES, "".join(sorted(iso.replace("-", ""))), pairs[0])
-            add(KeyKind.DAY_MONTH_NAMES, f"{dob.month:02d}-{dob.day:02d}", pairs[0])
+            add(KeyKind.DAY_MONTH_NAMES, f"{low:02d}-{high:02d}", pairs[0])
         if sn:
-            low, high = sorted((dob.day, dob.month))
             add(KeyKind.SORTED_DAY_MONTH_SURNAME, f"{low:02d}-{high:02d}", year, sn)
         if fn and si:
             add(KeyKind.DOB_FORENAME_SURNAME_INITIAL, iso, fn, si)

@@ -65,7 +65,7 @@ from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
 from federation.identity import (
     BirthDate,
     Identity,
-    canonical_forenames,
+    canonical_forenames_near,
     compact,
     given_forename,
     given_surname,
@@ -144,15 +144,17 @@ SURNAME_LEVELS = {
 # slips are the usual keying errors. A different child born on exactly the swapped date is rarer still than
 # one born on the same date, since twins never land there (u 0.0001).
 DATE_OF_BIRTH_LEVELS = {
-    "exact": Level("exact", 0.865, 0.001),
+    "exact": Level("exact", 0.86, 0.001),
     "swapped": Level("swapped", 0.02, 0.0001),
     "digit": Level("digit", 0.04, 0.001),
+    # Two slips at once: day and month swapped and one digit wrong (often the year).
+    "swapped-digit": Level("swapped-digit", 0.005, 0.0003),
     "year-wrong": Level("year-wrong", 0.015, 0.0015),
     "part-wrong": Level("part-wrong", 0.015, 0.003),
     "same-year": Level("same-year", 0.005, 0.05),
     # Copied from a parent or sibling, or keyed from another document: census-style data shows a few per
     # cent of one child's records with an unrelated date, so this weighs less than a different name.
-    "different": Level("different", 0.04, 0.9434),
+    "different": Level("different", 0.04, 0.9431),
 }
 
 # A partial date (a search that knows only the year, or the year and month) against a full one.
@@ -338,6 +340,9 @@ def compare_date_of_birth(
         return DATE_OF_BIRTH_LEVELS["swapped"]
     if DamerauLevenshtein.distance(asked.strftime("%Y%m%d"), held.strftime("%Y%m%d")) == 1:
         return DATE_OF_BIRTH_LEVELS["digit"]
+    unswapped = f"{asked.year:04d}{asked.day:02d}{asked.month:02d}"
+    if asked.day <= 12 and DamerauLevenshtein.distance(unswapped, held.strftime("%Y%m%d")) == 1:
+        return DATE_OF_BIRTH_LEVELS["swapped-digit"]
     if (asked.month, asked.day) == (held.month, held.day):
         return DATE_OF_BIRTH_LEVELS["year-wrong"]
     if asked.year == held.year and (asked.month == held.month or asked.day == held.day):
@@ -372,7 +377,10 @@ def _names(*names: str) -> frozenset[str]:
 
 def _canonical_names(identity: Identity) -> frozenset[str]:
     """Canonical forms of the forename and the known-as name (Bill and Will both give william)."""
-    return frozenset(canonical_forenames(identity.forename) + canonical_forenames(identity.known_as))
+    return frozenset(
+        canonical_forenames_near(given_forename(identity.forename))
+        + canonical_forenames_near(given_forename(identity.known_as))
+    )
 
 
 def _other_names(identity: Identity) -> frozenset[str]:
