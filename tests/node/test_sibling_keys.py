@@ -42,4 +42,4 @@ def test_a_sibling_is_never_matched_through_a_new_key(kind: KeyKind, sibling: Id
 def test_the_twin_shares_the_keys_of_his_address_and_birthday_and_still_is_no_match() -> None:
     kinds = {key.kind for key in match_keys(TWIN) & match_keys(JACK)}
     assert {KeyKind.POSTCODE_DOB, KeyKind.POSTCODE_SURNAME_YEAR, KeyKind.DOB_SEX_PREFIXES} <= kinds
-    assert score(TWIN, JACK).band == "possible"  # for a person to check, never disclosed as the child
+    assert score(TWIN, JACK).band == "possible"  # shown only as something for a person to check
