@@ -319,6 +319,9 @@ def cmd_bench_match(args: argparse.Namespace) -> int:
 
 
 def register(benchmarks: Any) -> None:
+    from node.bench_calibration import register as register_calibration
+
+    register_calibration(benchmarks, ",".join(DEFAULT_MATCH_COUNCILS))
     p = benchmarks.add_parser("node", help="import rate, lookup latency and memory for one council")
     p.add_argument("--children", type=int, default=10_000)
     p.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
