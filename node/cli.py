@@ -359,6 +359,9 @@ def register(commands: Any, benchmarks: Any) -> None:
     from node.alerts.cli import add_alert_commands
 
     add_alert_commands(node_sub, open_db, with_db)
+    from node.retention_cli import add_retention_commands
+
+    add_retention_commands(node_sub, open_db, with_db)
     _register_optional(node_sub, commands, benchmarks)
 
 

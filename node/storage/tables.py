@@ -49,6 +49,7 @@ class Child(Base):
     shielding_shielded_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     retention_consent_to_25: Mapped[bool] = mapped_column(Boolean, default=False)
     ended_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)  # absent from a full refresh
+    archived_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)  # retention ended (retention.py)
     # Carers, involvements and causes for concern, as JSON (node/storage/record_store.py): a node reads a
     # child's record whole, so one row per child makes a lookup one round trip and an import one insert.
     details: Mapped[str] = mapped_column(Text, default="{}")
