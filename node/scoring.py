@@ -58,7 +58,7 @@ exists), then checked against data the project did not generate (FEBRL 1-3, cens
 `pseudopeople` simulator) and the realistic synthetic England; `whoelse bench calibration` prints the share
 of candidates that are truly the child by score (docs/benchmarks.md, with the plot) and the m and u that EM
 estimates from unlabelled candidates beside these. EM on candidates is poorly conditioned here, because the
-opening rule leaves almost only true pairs to score (770 of 793 candidates in its default run), so its
+opening rule leaves almost only true pairs to score (1,545 of 1,614 candidates in its default run), so its
 estimates are reported, not adopted.
 
 Known limits: twins whose forenames are one letter apart (Lily and Lila) cannot be told from a typo by the
