@@ -6,7 +6,8 @@ nicknames, fake names ("Baby", "Girl", "Mr"), blank fields, swapped month and da
 and names copied from another member of the household. Two copies noised with different seeds stand for
 two councils' records of the same children; its households give siblings and twins at one address.
 
-Adapted deterministically (`dataset`): only people under 18 in the first copy; the census year (2020) is
+Adapted deterministically (`dataset`): only people under 17 in the first copy (so that six years on none
+has turned 18 and been archived); the census year (2020) is
 moved to 2026 by adding six years to every birth year written with four digits (other dates are passed as
 written, so an OCR-garbled year stays an error); each household gets a real UK postcode from node/synth's
 sample, and a share of the second copies (MOVED_SHARE) a different one, since a child known to two councils
@@ -27,6 +28,7 @@ from node.synth.postcodes import postcode_samples
 SEEDS = (1, 2)
 """pseudopeople seeds of the two copies (the held one, the searched one)."""
 YEAR_SHIFT = 6
+MAX_AGE = 17
 MOVED_SHARE = 0.2
 POSTCODE_SEED = "census-postcodes-v1"
 _SEX = {"Female": "F", "Male": "M"}
@@ -65,7 +67,8 @@ def dataset() -> tuple[list[Any], list[Any]]:
     from node.bench_febrl import ChildCopy
 
     held_rows, searched_rows = _copies()
-    children = {r["simulant_id"] for r in held_rows if r["age"].isdigit() and int(r["age"]) < 18}
+    # Under 17 at the census: six years on, every one of them is still under 18 (none archived yet).
+    children = {r["simulant_id"] for r in held_rows if r["age"].isdigit() and int(r["age"]) < MAX_AGE}
     postcodes = sorted(p.postcode for sample in postcode_samples().values() for p in sample)
     rng = random.Random(POSTCODE_SEED)
     rng.shuffle(postcodes)

@@ -30,7 +30,7 @@ def test_em_finds_agreement_likelier_for_the_same_child_without_seeing_the_truth
 
 def test_census_children_keep_their_households_and_move_on_six_years() -> None:
     held, searched = dataset()
-    assert len(held) > 2000 and 2000 < len(searched) <= len(held)
+    assert len(held) > 1900 and 1900 < len(searched) <= len(held)
     assert {c.sex for c in held} <= {"F", "M", "U"}
     entities = {c.entity for c in held}
     assert all(c.entity in entities for c in searched)  # every search is for a child the council holds
