@@ -23,10 +23,12 @@ from node.tags import LOCAL_SCHEME
 RECORDS_PER_BATCH = 250  # ≈ 3,000 keys: one directory call, well under its per-call limit
 
 
-def pending_children(session: Session, scheme: str, limit: int) -> list[int]:
-    """Records with no tags under `scheme` (new, re-imported, or from before a key rotation)."""
+def pending_children(session: Session, scheme: str, limit: int, after: int = 0) -> list[int]:
+    """Records with no tags under `scheme` (new, re-imported, or from before a key rotation), with internal
+    ids above `after`, in id order."""
     has_tags = exists().where(MatchTag.child_id == Child.id, MatchTag.scheme == scheme)
-    return list(session.scalars(select(Child.id).where(~has_tags).order_by(Child.id).limit(limit)))
+    query = select(Child.id).where(~has_tags, Child.id > after).order_by(Child.id).limit(limit)
+    return list(session.scalars(query))
 
 
 def tokenise_pending(
@@ -37,13 +39,18 @@ def tokenise_pending(
     *,
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Tokenise every record lacking tags under `key_id`; returns how many records were tokenised."""
+    """Tokenise every record lacking tags under `key_id`; returns how many records were tokenised.
+
+    One pass in id order: a record too sparse to have any match key (a forename alone, say) gets no tags and
+    is passed over, not fetched again and again."""
     done = 0
+    after = 0
     while True:
         with db.session() as session:
-            ids = pending_children(session, key_id, RECORDS_PER_BATCH)
+            ids = pending_children(session, key_id, RECORDS_PER_BATCH, after)
             if not ids:
                 return done
+            after = ids[-1]
             records = load_records(session, ids)
         keys_of: dict[int, list[MatchKey]] = {
             child_id: sorted(match_keys(identity_of(r)), key=lambda k: k.encode())
