@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from flask_wtf import CSRFProtect
 from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 
@@ -47,6 +49,22 @@ class PortalConfig:
     lifetime: Lifetime = field(default_factory=Lifetime)
     searches_per_minute: int = 20  # a practitioner's searches; the node's own limits also apply
     secret_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+
+
+def _timing(node: NodeApi) -> tuple[Callable[[], None], Callable[[Response], Response]]:
+    """Server-Timing: the request's whole time in the portal (`app`) and the part spent waiting for the node
+    (`node`, e.g. the federated search), so a benchmark can tell the portal's own cost apart."""
+
+    def start() -> None:
+        node.take_time()
+        g.started = time.perf_counter()
+
+    def finish(response: Response) -> Response:
+        total = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+        response.headers["Server-Timing"] = f"app;dur={total:.2f}, node;dur={node.take_time() * 1000:.2f}"
+        return response
+
+    return start, finish
 
 
 def _security_headers(response: Response) -> Response:
@@ -138,4 +156,7 @@ def create_app(config: PortalConfig, node: NodeApi, records: OwnRecords | None =
     CSRFProtect(app)
     app.register_blueprint(views.pages)
     app.after_request(_security_headers)
+    start, finish = _timing(node)
+    app.before_request(start)
+    app.after_request(finish)
     return app

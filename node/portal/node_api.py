@@ -5,6 +5,8 @@ Errors come back as the node's domain errors (federation/errors.py), with the no
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,15 +29,25 @@ class NodeApi:
         self._channel = grpc.secure_channel(endpoint, credentials)
         self._stub = practitioner_pb2_grpc.PractitionerStub(self._channel)
         self._timeout = timeout_s
+        self._spent = threading.local()  # seconds in node calls, per serving thread (Server-Timing)
 
     def close(self) -> None:
         self._channel.close()
 
+    def take_time(self) -> float:
+        """Seconds this thread has spent waiting for the node since the last call to take_time."""
+        spent = float(getattr(self._spent, "seconds", 0.0))
+        self._spent.seconds = 0.0
+        return spent
+
     def _call(self, method: Callable[..., Any], request: Any) -> Any:
+        started = time.perf_counter()
         try:
             return method(request, timeout=self._timeout)
         except grpc.RpcError as exc:
             raise domain_error(exc) from exc
+        finally:
+            self._spent.seconds = getattr(self._spent, "seconds", 0.0) + time.perf_counter() - started
 
     def login(self, username: str, password: str, totp_code: str) -> pp.LoginResponse:
         request = pp.LoginRequest(username=username, password=password, totp_code=totp_code)

@@ -108,12 +108,7 @@ def error_list(form: FlaskForm, general: list[str] | None = None) -> list[dict[s
 def page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
     config = portal().config
     signed_in = "token" in session
-    unread = 0
-    if signed_in:
-        try:
-            unread = len(portal().node.alerts(str(session["token"]), unread_only=True))
-        except WhoElseError:
-            unread = 0
+    unread = _unread() if signed_in else 0
     lifetime = config.lifetime
     return (
         render_template(
@@ -128,6 +123,24 @@ def page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
         ),
         status,
     )
+
+
+UNREAD_FRESH_S = 15.0
+
+
+def _unread(fresh: list[str] | None = None) -> int:
+    """The unread count in the navigation: asked of the node at most every UNREAD_FRESH_S seconds (a search's
+    results page would otherwise wait for a second node call); the alerts page always asks."""
+    now = time.monotonic()
+    if fresh is None and now - float(session.get("unread_at", -UNREAD_FRESH_S)) < UNREAD_FRESH_S:
+        return int(session.get("unread", 0))
+    if fresh is None:
+        try:
+            fresh = [a.alert_id for a in portal().node.alerts(str(session["token"]), unread_only=True)]
+        except WhoElseError:
+            return int(session.get("unread", 0))
+    session["unread"], session["unread_at"] = len(fresh), now
+    return len(fresh)
 
 
 def signed_in_only(view: F) -> F:
@@ -363,6 +376,7 @@ def alerts() -> Any:
     try:
         found = portal().node.alerts(token)
         unread = {a.alert_id for a in portal().node.alerts(token, unread_only=True)}
+        _unread(sorted(unread))
     except Unauthenticated:
         return _sign_out("inactive")
     except WhoElseError:
