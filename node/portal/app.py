@@ -93,17 +93,8 @@ def _option(choice: Any, selected: str | None) -> dict[str, Any]:
     return {"value": value, "text": label, "selected": value == selected}
 
 
-INVOLVEMENT_COLUMNS = ("Practitioner", "Role", "Organisation", "Contact", "Service")
-SEARCH_COLUMNS = ("When", "Reason", "Found", "Councils answered", "Reference")
-
-
-def _cells(columns: tuple[str, ...], values: tuple[str, ...]) -> list[dict[str, Any]]:
-    """Table cells, each naming its column for the stacked layout at narrow widths (portal.css)."""
-    return [{"text": v, "attributes": {"data-label": c}} for c, v in zip(columns, values, strict=True)]
-
-
 def _involvement_row(i: Involvement) -> list[dict[str, Any]]:
-    return _cells(INVOLVEMENT_COLUMNS, (i.practitioner, i.role, i.organisation, i.contact, i.service))
+    return [{"text": v} for v in (i.practitioner, i.role, i.organisation, i.contact, i.service)]
 
 
 def _search_row(entry: dict[str, Any]) -> list[dict[str, Any]]:
@@ -113,7 +104,7 @@ def _search_row(entry: dict[str, Any]) -> list[dict[str, Any]]:
     answered = f"{entry['councils_answered']} of {entry['councils_asked']}"
     if entry["unanswered"]:
         answered += " (not: " + ", ".join(entry["unanswered"]) + ")"
-    return _cells(SEARCH_COLUMNS, (entry["at"], entry["purpose"], found, answered, entry["query_id"]))
+    return [{"text": v} for v in (entry["at"], entry["purpose"], found, answered, entry["query_id"])]
 
 
 def create_app(config: PortalConfig, node: NodeApi, records: OwnRecords | None = None) -> Flask:

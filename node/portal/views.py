@@ -270,17 +270,14 @@ def search() -> Any:
                 _remember(found, purpose)
                 home = portal().config.council_code
                 # what this practitioner may record against: this council's records in this answer
-                session["own_records"] = [
-                    h.record_id for c in found.children for h in c.holdings if h.council_code == home
-                ]
+                own = [h.record_id for c in found.children for h in c.holdings if h.council_code == home]
+                session["own_records"] = own
                 return page(
                     "results.html",
                     found=found,
                     purpose=PURPOSE_LABELS.get(purpose, purpose),
                     recording=portal().records is not None,
                     home_code=home,
-                    involvement=InvolvementForm(formdata=None),
-                    concern=ConcernForm(formdata=None),
                 )
     elif form.is_submitted():
         status = 400
@@ -323,6 +320,8 @@ def _record(form: InvolvementForm | ConcernForm, kind: str, done: str) -> Any:
     status = 400
     if records is None:
         return page("error.html", 404, heading="Page not found", message="This portal cannot record changes.")
+    if request.form.get("start"):  # the results page's button (its CSRF token checked): the empty question
+        return page("recording.html", form=form, kind=kind, errors=[])
     if form.validate_on_submit():
         record_id = str(form.record_id.data)
         token = str(session["token"])

@@ -41,6 +41,11 @@ def test_no_serious_or_critical_violations_on_the_main_pages(portals: Portals, p
     search(page, "Mia", "Brooks", "2012-05-05")
     expect(page.locator("h1")).to_have_text("Search results")
     checked["results"] = serious_violations(page)
+    page.locator(f"[data-council={WAKEFIELD}] button", has_text="Record my involvement").click()
+    checked["record my involvement"] = serious_violations(page)
+    page.click("button:has-text('Record my involvement')")
+    expect(page.locator(".govuk-error-summary")).to_be_visible()
+    checked["record my involvement with errors"] = serious_violations(page)
     for name in ("alerts", "searches", "accessibility"):
         page.goto(url + name)
         checked[name] = serious_violations(page)
