@@ -17,7 +17,7 @@ from flask_wtf import CSRFProtect
 from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 
 from federation.errors import WhoElseError
-from node.portal.node_api import NodeApi, OwnRecords
+from node.portal.node_api import NodeApi, NodeServices
 from node.portal.results import SHIELDED_WORDING, Involvement
 from node.portal.sessions import Lifetime, SessionStore, cookie_name
 
@@ -107,7 +107,7 @@ def _search_row(entry: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"text": v} for v in (entry["at"], entry["purpose"], found, answered, entry["query_id"])]
 
 
-def create_app(config: PortalConfig, node: NodeApi, records: OwnRecords | None = None) -> Flask:
+def create_app(config: PortalConfig, node: NodeApi, services: NodeServices | None = None) -> Flask:
     from node.portal import views
 
     app = Flask(__name__, static_folder="static", static_url_path="/static")
@@ -143,7 +143,7 @@ def create_app(config: PortalConfig, node: NodeApi, records: OwnRecords | None =
     app.session_interface = SessionStore(
         config.lifetime, cookie_name(config.council_code), on_end=end_node_session
     )
-    app.extensions["whoelse_portal"] = views.Portal(config, node, end_node_session, records)
+    app.extensions["whoelse_portal"] = views.Portal(config, node, end_node_session, services)
     CSRFProtect(app)
     app.register_blueprint(views.pages)
     app.after_request(_security_headers)

@@ -18,7 +18,9 @@ from whoelse.v1 import records_pb2 as pb
 
 from federation.practitioner_client import _error as domain_error
 from node.accounts.service import AccountService
+from node.alerts import store as alert_store
 from node.recording import Recorder
+from node.storage.database import Database
 
 
 class NodeApi:
@@ -68,16 +70,16 @@ class NodeApi:
         return list(reply.alerts)
 
 
-class OwnRecords:
-    """Recording on this council's own records (record my involvement, raise a cause for concern).
+class NodeServices:
+    """What the portal does that the Practitioner gRPC service has no call for yet: record my involvement,
+    raise a cause for concern, mark alerts read. The portal runs in the node's process, so it calls the same
+    domain services a servicer would: the session is authorised first (as for a search, to record), then
+    node/recording.py applies the import's rules, alerts and audit."""
 
-    The Practitioner gRPC service has no call for this yet, so the portal calls the same domain services a
-    servicer would: the session is authorised as for a search, then node/recording.py applies the import's
-    rules, alerts and audit."""
-
-    def __init__(self, accounts: AccountService, recorder: Recorder) -> None:
+    def __init__(self, accounts: AccountService, recorder: Recorder, db: Database) -> None:
         self._accounts = accounts
         self._recorder = recorder
+        self._db = db
 
     def record_involvement(
         self, token: str, record_id: str, service_type: str, sensitive_basis: str, override_reason: str
@@ -93,3 +95,9 @@ class OwnRecords:
 
     def raise_concern(self, token: str, record_id: str) -> None:
         self._recorder.raise_concern(self._accounts.authorise_search(token), record_id)
+
+    def mark_alerts_read(self, token: str, alert_ids: list[str]) -> int:
+        """Only the practitioner's own alerts are marked (node/alerts/store.py)."""
+        practitioner = self._accounts.authenticate(token)
+        with self._db.session() as session:
+            return alert_store.mark_read(session, practitioner.display_name, alert_ids)

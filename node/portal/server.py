@@ -18,7 +18,7 @@ from waitress.server import create_server
 
 from federation.errors import ConfigError
 from node.portal.app import PortalConfig, create_app
-from node.portal.node_api import NodeApi, OwnRecords
+from node.portal.node_api import NodeApi, NodeServices
 from node.recording import Recorder
 
 if TYPE_CHECKING:
@@ -71,9 +71,9 @@ def start_portal(
         )
     council = runtime.settings.council
     node = NodeApi(f"localhost:{servers.practitioner_port}", runtime.config.tls.ca)
-    records = OwnRecords(runtime.accounts, Recorder(runtime.db, runtime.settings))
+    services = NodeServices(runtime.accounts, Recorder(runtime.db, runtime.settings), runtime.db)
     config = config or PortalConfig(council.name, council.code, council.records_team_contact)
-    app = create_app(config, node, records)
+    app = create_app(config, node, services)
     try:
         server = create_server(app, host=host, port=port, threads=8, ident="whoelse-portal")
     except OSError as exc:

@@ -44,7 +44,7 @@ from node.portal.forms import (
     involvement_field_for,
     service_name,
 )
-from node.portal.node_api import NodeApi, OwnRecords
+from node.portal.node_api import NodeApi, NodeServices
 from node.portal.sessions import PortalSession
 from node.recording import RecordingRejected
 
@@ -68,7 +68,7 @@ class Portal:
     config: PortalConfig
     node: NodeApi
     end_node_session: Callable[[dict[str, Any]], None]
-    records: OwnRecords | None = None  # record my involvement / raise a cause for concern
+    services: NodeServices | None = None  # record my involvement, raise a concern, mark alerts read
 
     def __post_init__(self) -> None:
         self._searches: dict[str, deque[float]] = {}
@@ -276,7 +276,7 @@ def search() -> Any:
                     "results.html",
                     found=found,
                     purpose=PURPOSE_LABELS.get(purpose, purpose),
-                    recording=portal().records is not None,
+                    recording=portal().services is not None,
                     home_code=home,
                 )
     elif form.is_submitted():
@@ -315,7 +315,7 @@ def concern() -> Any:
 
 def _record(form: InvolvementForm | ConcernForm, kind: str, done: str) -> Any:
     """Record an involvement or a concern on one of this council's records from the latest search."""
-    records = portal().records
+    records = portal().services
     general: list[str] = []
     status = 400
     if records is None:
@@ -380,7 +380,28 @@ def alerts() -> Any:
         return _sign_out("inactive")
     except WhoElseError:
         return page("alerts.html", 503, alerts=[], errors=[{"text": UNAVAILABLE, "href": "#main-content"}])
-    return page("alerts.html", alerts=[results.alert(a) for a in found], new=unread, errors=[])
+    session["unread_shown"] = sorted(unread)  # what "Mark as read" marks: only alerts seen on this page
+    return page(
+        "alerts.html",
+        alerts=[results.alert(a) for a in found],
+        new=unread,
+        can_mark=portal().services is not None,
+        errors=[],
+    )
+
+
+@pages.post("/alerts/read")
+@signed_in_only
+def alerts_read() -> Any:
+    services = portal().services
+    shown = [str(i) for i in session.pop("unread_shown", [])]
+    if services is not None and shown:
+        try:
+            services.mark_alerts_read(str(session["token"]), shown)
+        except Unauthenticated:
+            return _sign_out("inactive")
+        session.pop("unread_at", None)  # the navigation's count is asked again
+    return redirect(url_for("pages.alerts"))
 
 
 @pages.get("/accessibility")

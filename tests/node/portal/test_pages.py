@@ -212,6 +212,11 @@ def test_record_my_involvement_and_a_concern_reach_the_inbox_at_another_council(
     nurse.goto(portals.bradford.url + "alerts")
     expect(nurse.locator(".govuk-service-navigation")).to_contain_text("Alerts (2 unread)")
     expect(nurse.locator(".portal-alert").first).to_contain_text("A cause for concern has been raised")
+    expect(nurse.locator(".portal-alert .govuk-tag")).to_have_count(2)
+    nurse.click("button:has-text('Mark 2 new alerts as read')")
+    expect(nurse.locator(".govuk-service-navigation")).not_to_contain_text("unread")
+    expect(nurse.locator(".portal-alert")).to_have_count(2)
+    expect(nurse.locator(".portal-alert .govuk-tag")).to_have_count(0)
     portals.federation.run_upkeep()
 
 
