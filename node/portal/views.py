@@ -4,6 +4,7 @@ template; the rules (who may search, what a search may contain, what is disclose
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 from collections import deque
 from collections.abc import Callable
@@ -54,6 +55,7 @@ if TYPE_CHECKING:  # app.py imports this module
 pages = Blueprint("pages", __name__)
 UNAVAILABLE = "The service is not available at the moment. Try again in a few minutes."
 MAX_HISTORY = 50
+UNREAD_FRESH_S = 15.0
 NOT_FROM_SEARCH = (
     "search for the child first: you can record only against a record found at this council in your "
     "latest search"
@@ -91,8 +93,9 @@ def portal() -> Portal:
 
 
 def _portal_session() -> PortalSession:
-    assert isinstance(session, PortalSession) or hasattr(session, "sid")
-    return session  # type: ignore[return-value]
+    if not isinstance(session, PortalSession):  # app.py installs SessionStore, which opens only these
+        raise RuntimeError("portal: sessions are not the portal's server-side sessions")
+    return session
 
 
 def error_list(form: FlaskForm, general: list[str] | None = None) -> list[dict[str, str]]:
@@ -100,7 +103,8 @@ def error_list(form: FlaskForm, general: list[str] | None = None) -> list[dict[s
     items = [{"text": text, "href": "#main-content"} for text in general or []]
     for field in form:
         for message in field.errors:
-            anchor = "dob-day" if field.name == "dob_day" else field.id  # a radio group's first item
+            # a radio group's or checkbox's field id is also its first item's (GOV.UK radios idPrefix)
+            anchor = "dob-day" if field.name == "dob_day" else field.id
             items.append({"text": str(message), "href": f"#{anchor}"})
     return items
 
@@ -125,9 +129,6 @@ def page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
     )
 
 
-UNREAD_FRESH_S = 15.0
-
-
 def _unread(fresh: list[str] | None = None) -> int:
     """The unread count in the navigation: asked of the node at most every UNREAD_FRESH_S seconds (a search's
     results page would otherwise wait for a second node call); the alerts page always asks."""
@@ -144,6 +145,7 @@ def _unread(fresh: list[str] | None = None) -> int:
 
 
 def signed_in_only(view: F) -> F:
+    @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if "token" not in session:
             if _portal_session().ended:
@@ -151,7 +153,6 @@ def signed_in_only(view: F) -> F:
             return redirect(url_for("pages.sign_in"))
         return view(*args, **kwargs)
 
-    wrapper.__name__ = view.__name__
     return wrapper  # type: ignore[return-value]
 
 

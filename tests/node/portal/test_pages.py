@@ -231,8 +231,11 @@ def test_the_timeout_warning_comes_two_minutes_ahead_and_signing_out_is_server_s
     expect(dialog).to_contain_text("You’re about to be signed out")
     expect(dialog.locator(".portal-timeout__countdown")).to_contain_text("2 minutes")
     screenshot(page, "13-timeout-warning")
-    page.click("#stay-signed-in")
+    with page.expect_response(lambda r: r.url.endswith("/keep-alive")) as kept:
+        page.click("#stay-signed-in")
+    assert (kept.value.status, kept.value.headers["content-type"]) == (200, "application/json")  # CSRF ok
     expect(dialog).to_be_hidden()
+    expect(page.locator("h1")).to_have_text("Search for a child")
     page.goto(portals.short_session.url + "signed-out?reason=inactive")  # where the warning sends you
     expect(page.locator("h1")).to_have_text("You have been signed out")
     screenshot(page, "14-signed-out")
