@@ -108,7 +108,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if args.portal_port is not None:  # the web portal (node/portal): council i on --portal-port + i
             from node.portal.server import portal_starter
 
-            portal = portal_starter(args.portal_host, args.portal_port, args.portal_allow_remote)
+            portal = portal_starter(
+                args.portal_host, args.portal_port, args.portal_allow_remote, args.portal_records_team or ()
+            )
         serve_forever([NodeRuntime(c, workers=workers) for c in configs], portal)
         return 0
     from node.server import serve
@@ -255,6 +257,12 @@ def register(commands: Any, benchmarks: Any) -> None:
         "--portal-allow-remote",
         action="store_true",
         help="allow a non-loopback --portal-host (plain HTTP: only behind a TLS-terminating proxy)",
+    )
+    portal.add_argument(
+        "--portal-records-team",
+        action="append",
+        metavar="USERNAME",
+        help="a practitioner account that may use the portal's records team pages (repeat for each)",
     )
     p.set_defaults(handler=cmd_serve)
 

@@ -37,6 +37,7 @@ from federation.errors import (
 from node.portal import results
 from node.portal.forms import (
     PURPOSE_LABELS,
+    AccountForm,
     ConcernForm,
     InvolvementForm,
     SearchForm,
@@ -56,6 +57,7 @@ pages = Blueprint("pages", __name__)
 UNAVAILABLE = "The service is not available at the moment. Try again in a few minutes."
 MAX_HISTORY = 50
 UNREAD_FRESH_S = 15.0
+RECORDS_TEAM_ONLY = "This page is for the council's records team. Ask them if you need something changed."
 NOT_FROM_SEARCH = (
     "search for the child first: you can record only against a record found at this council in your "
     "latest search"
@@ -120,6 +122,7 @@ def page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
             council_name=config.council_name,
             signed_in=signed_in,
             username=session.get("username", ""),
+            records_team=bool(session.get("records_team")),
             unread=unread,
             idle_seconds=int(lifetime.idle.total_seconds()),
             warn_seconds=int(lifetime.warn_before.total_seconds()),
@@ -191,6 +194,8 @@ def sign_in() -> Any:
             session["token"] = reply.session_token
             session["username"] = (form.username.data or "").strip().lower()
             session["searches"] = []
+            services = portal().services
+            session["records_team"] = services is not None and session["username"] in services.records_team
             return redirect(url_for("pages.search"))
     elif form.is_submitted():
         status = 400
@@ -212,8 +217,8 @@ def sign_out() -> Response:
 def signed_out() -> Any:
     if "token" in session:  # reached directly (the timeout warning's redirect): end the session here
         return _sign_out(request.args.get("reason", "signed-out"))
-    inactive = request.args.get("reason") == "inactive"
-    return page("signed_out.html", inactive=inactive)
+    reason = request.args.get("reason", "")
+    return page("signed_out.html", reason=reason if reason in ("inactive", "ended") else "signed-out")
 
 
 @pages.post("/keep-alive")
@@ -223,7 +228,7 @@ def keep_alive() -> Any:
     try:
         portal().node.alerts(str(session["token"]), unread_only=True)  # and the node's idle timer
     except Unauthenticated:
-        return _sign_out("inactive")
+        return _sign_out("ended")
     except WhoElseError:
         pass
     return jsonify(ok=True)
@@ -254,7 +259,7 @@ def search() -> Any:
             try:
                 response = portal().node.search(str(session["token"]), identity, purpose)
             except Unauthenticated:
-                return _sign_out("inactive")
+                return _sign_out("ended")
             except InvalidInput as exc:
                 name, message = field_for(str(exc))
                 if name is None:
@@ -340,7 +345,7 @@ def _record(form: InvolvementForm | ConcernForm, kind: str, done: str) -> Any:
             else:
                 records.raise_concern(token, record_id)
         except Unauthenticated:
-            return _sign_out("inactive")
+            return _sign_out("ended")
         except RecordingRejected as exc:
             service = str((getattr(form, "service_type", None) and form.service_type.data) or "")
             for problem in exc.problems:
@@ -357,6 +362,61 @@ def _record(form: InvolvementForm | ConcernForm, kind: str, done: str) -> Any:
         else:
             return page("recorded.html", heading=done, record_id=record_id)
     return page("recording.html", status, form=form, kind=kind, errors=error_list(form, general))
+
+
+def _records_team() -> NodeServices | None:
+    services = portal().services
+    return services if services is not None and session.get("records_team") else None
+
+
+def _not_records_team() -> Any:
+    return page("error.html", 403, heading="You cannot use this page", message=RECORDS_TEAM_ONLY)
+
+
+@pages.get("/records-team")
+@signed_in_only
+def records_team() -> Any:
+    services = _records_team()
+    if services is None:
+        return _not_records_team()
+    token = str(session["token"])
+    try:
+        accounts = services.practitioners(token)
+        head, report = services.audit_status(token)
+    except Unauthenticated:
+        return _sign_out("ended")
+    except PermissionDenied:
+        return _not_records_team()
+    rows = [results.account(p, locked) for p, locked in accounts]
+    done = session.pop("records_team_done", "")
+    return page("records_team.html", accounts=rows, head=results.tree_head(head), report=report, done=done)
+
+
+@pages.post("/records-team/account")
+@signed_in_only
+def records_team_account() -> Any:
+    services = _records_team()
+    if services is None:
+        return _not_records_team()
+    form = AccountForm()
+    if not form.validate_on_submit():
+        return page("error.html", 400, heading="That did not work", message="Go back and try again.")
+    username, action = str(form.username.data), str(form.action.data)
+    reason = (form.reason.data or "").strip()
+    if action == "suspend" and (request.form.get("start") or not reason):
+        if not request.form.get("start"):
+            form.reason.errors = ["Say why you are suspending this account"]
+        errors = error_list(form) if form.reason.errors else []
+        return page("suspend.html", 400 if errors else 200, form=form, errors=errors)
+    try:
+        services.change_account(str(session["token"]), username, action, reason)
+    except Unauthenticated:
+        return _sign_out("ended")
+    except (PermissionDenied, InvalidInput, NotFound) as exc:
+        return page("error.html", 400, heading="That did not work", message=_sentence(str(exc)))
+    done = {"suspend": "suspended", "reinstate": "reinstated", "unlock": "unlocked"}[action]
+    session["records_team_done"] = f"{username} has been {done}."
+    return redirect(url_for("pages.records_team"))
 
 
 @pages.get("/searches")
@@ -378,7 +438,7 @@ def alerts() -> Any:
         unread = {a.alert_id for a in portal().node.alerts(token, unread_only=True)}
         _unread(sorted(unread))
     except Unauthenticated:
-        return _sign_out("inactive")
+        return _sign_out("ended")
     except WhoElseError:
         return page("alerts.html", 503, alerts=[], errors=[{"text": UNAVAILABLE, "href": "#main-content"}])
     session["unread_shown"] = sorted(unread)  # what "Mark as read" marks: only alerts seen on this page
@@ -400,7 +460,7 @@ def alerts_read() -> Any:
         try:
             services.mark_alerts_read(str(session["token"]), shown)
         except Unauthenticated:
-            return _sign_out("inactive")
+            return _sign_out("ended")
         session.pop("unread_at", None)  # the navigation's count is asked again
     return redirect(url_for("pages.alerts"))
 

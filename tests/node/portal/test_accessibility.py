@@ -9,7 +9,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.integration.harness import PASSWORD, totp_now
 from tests.integration.test_federation import WAKEFIELD
-from tests.node.portal.conftest import Portals, new_practitioner, screenshot, search, sign_in
+from tests.node.portal.conftest import RECORDS_TEAM_2, Portals, new_practitioner, screenshot, search, sign_in
 
 AXE = (Path(__file__).resolve().parents[2] / "assets" / "axe-core" / "axe.min.js").read_text(encoding="utf-8")
 
@@ -49,6 +49,13 @@ def test_no_serious_or_critical_violations_on_the_main_pages(portals: Portals, p
     for name in ("alerts", "searches", "accessibility"):
         page.goto(url + name)
         checked[name] = serious_violations(page)
+    page.goto(url + "sign-out")
+    sign_in(page, portals.wakefield, portals, WAKEFIELD, RECORDS_TEAM_2)
+    page.goto(url + "records-team")
+    expect(page.locator("h1")).to_have_text("Records team")
+    checked["records team"] = serious_violations(page)
+    page.locator("button", has_text="Suspend").first.click()
+    checked["suspend"] = serious_violations(page)
     page.goto(url + "sign-out")
     checked["signed out"] = serious_violations(page)
     assert {name: v for name, v in checked.items() if v} == {}

@@ -10,7 +10,7 @@ from node.disclosure import SPECIALIST_SERVICES_NOTE
 from node.portal.results import SHIELDED_WORDING
 from tests.integration.harness import PASSWORD
 from tests.integration.test_federation import BRADFORD, LEEDS, WAKEFIELD
-from tests.node.portal.conftest import Portals, new_practitioner, screenshot, search, sign_in
+from tests.node.portal.conftest import Portals, fail_sign_in, new_practitioner, screenshot, search, sign_in
 
 
 def test_sign_in_with_totp_then_find_a_child_known_to_two_councils(portals: Portals, page: Page) -> None:
@@ -102,13 +102,7 @@ def test_a_suspended_practitioner_is_refused_with_a_clear_message(portals: Porta
 
 def test_lock_out_then_the_council_unlocks_at_once(portals: Portals, page: Page) -> None:
     user = new_practitioner(portals, WAKEFIELD)
-    for _ in range(3):
-        page.goto(portals.wakefield.url + "sign-in")
-        page.fill("#username", user)
-        page.fill("#password", "not the password")
-        page.fill("#totp_code", "000000")
-        page.click("button:has-text('Sign in')")
-        expect(page.locator(".govuk-error-summary")).to_contain_text("Log-in failed")
+    fail_sign_in(page, portals.wakefield, user, 3)
     sign_in(page, portals.wakefield, portals, WAKEFIELD, user)  # the right details, but locked
     expect(page.locator(".govuk-error-summary")).to_contain_text("locked after 3 failed attempts")
     expect(page.locator(".govuk-error-summary")).to_contain_text("records team to unlock it now")
