@@ -16,7 +16,8 @@ DEFAULT_DB = "whoelse-directory.sqlite"
 
 
 def _db(args: argparse.Namespace) -> DirectoryDatabase:
-    return DirectoryDatabase.open(args.db)
+    """The existing directory database (only `init` creates one)."""
+    return DirectoryDatabase.open_existing(args.db)
 
 
 def _hex32(value: str, what: str) -> bytes:
@@ -28,7 +29,7 @@ def _hex32(value: str, what: str) -> bytes:
 def cmd_init(args: argparse.Namespace) -> int:
     from directory.setup import initialise
 
-    db = _db(args)
+    db = DirectoryDatabase.open(args.db)
     signing_key, first = initialise(db, args.dir)
     print(f"directory initialised; keys in {Path(args.dir).resolve()} (secrets mode 0600)")
     print(f"directory verify key (give {Path(args.dir) / 'directory.pub'} to every node): ", end="")

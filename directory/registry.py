@@ -12,6 +12,7 @@ State changes:
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -32,6 +33,8 @@ from federation.council_list import CouncilEntry, CouncilList, CouncilStatus
 from federation.errors import InvalidInput, NotFound, PermissionDenied
 from federation.sealing import KEY_BYTES as SEALING_KEY_BYTES
 from federation.signing import VERIFY_KEY_BYTES
+
+log = logging.getLogger(__name__)
 
 ONS_CODE = re.compile(r"[EWSN]\d{8}")
 """An upper-tier local authority's ONS code, e.g. E09000033."""
@@ -173,8 +176,10 @@ class Registry:
         certificate_fingerprint: str,
     ) -> CouncilStatus:
         """A council asks to join, or re-joins with new details. The caller's certificate must name the
-        council. New: pending. Same keys: the status is kept and name/endpoint/certificate updated. Different
-        keys on an active council: back to pending until approved again. Suspended or revoked: refused."""
+        council. New: pending. Same keys: the status is kept and endpoint/certificate updated. Different
+        keys on an active council: back to pending until approved again. Suspended or revoked: refused.
+        A council in the signed list keeps its listed name: a new name is only logged, for the operator to
+        approve with `whoelse directory add` (the name is what practitioners see an answer come from)."""
         if caller != code:
             raise PermissionDenied(
                 f"a council may only join as itself: certificate names {caller}, not {code}"
@@ -199,6 +204,16 @@ class Registry:
                 raise PermissionDenied(denial(code, held))
             same_keys = (held.signing_key, held.sealing_key) == (signing_key, sealing_key)
             updated = replace(wanted, status=held.status if same_keys else CouncilStatus.PENDING)
+            if held.status is not CouncilStatus.PENDING and updated.name != held.name:
+                log.warning(
+                    "council %s asked to be renamed %r (listed as %r): not renamed; the operator approves a "
+                    "new name with `whoelse directory add %s --name …`",
+                    code,
+                    updated.name,
+                    held.name,
+                    code,
+                )
+                updated = replace(updated, name=held.name)
             if updated != held:
                 self._update(session, row, updated)
             return updated.status

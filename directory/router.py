@@ -7,8 +7,10 @@ fan-out to 153 councils costs 153 in-flight calls on already-open connections, n
 Each non-answer is reported as
     "timeout"      the node did not answer within the deadline (DEADLINE_EXCEEDED),
     "unavailable"  the node could not be reached (UNAVAILABLE, connection refused or reset),
-    "refused"      the node answered with any other error (its message is the detail), the council is not
-                   registered ("unknown council") or not active ("council E06000001 is suspended").
+    "refused"      the node answered with any other error (its message is the detail), or the council is not
+                   active ("council E06000001 is suspended").
+A query to a council the directory never registered, or larger than the bounds below, is refused whole
+(INVALID_ARGUMENT) before it is logged or sent.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 import grpc
 from whoelse.v1 import federation_pb2, federation_pb2_grpc
 
-from directory.registry import Registry, denial, now_ms
+from directory.registry import Registry, Snapshot, denial, now_ms
 from directory.routing_log import RoutingEntry, RoutingLog
 from federation.errors import InvalidInput, PermissionDenied
 from federation.purposes import parse_purpose
@@ -34,7 +36,11 @@ log = logging.getLogger(__name__)
 DEFAULT_DEADLINE_MS = 5_000
 MAX_DEADLINE_MS = 30_000
 MAX_DELIVERIES = 200
-MAX_SEALED_BYTES = 256 * 1024
+MAX_SEALED_BYTES = 256 * 1024  # one council's sealed answer
+# A sealed query to one council is about 3 KB and a search to all 153 about 0.5 MB; these bounds leave ample
+# room and refuse, before anything is logged or sent, a query built to fill the directory's log or links.
+MAX_DELIVERY_BYTES = 64 * 1024
+MAX_ROUTED_BYTES = 4 * 1024 * 1024
 MAX_QUERY_ID = 64
 _REPLY_MARGIN_S = 0.05  # time kept back from the caller's own deadline to send the answers home
 _MAX_DETAIL = 300
@@ -134,8 +140,10 @@ class _Unanswered:
         return federation_pb2.Unanswered(council=self.council, reason=self.reason, detail=self.detail)
 
 
-def _validate(query: federation_pb2.RoutedQuery) -> None:
-    """InvalidInput naming the first thing wrong with a routed query's envelope."""
+def _validate(query: federation_pb2.RoutedQuery, snapshot: Snapshot) -> None:
+    """InvalidInput naming the first thing wrong with a routed query's envelope. A recipient the directory
+    has never registered is an error (the origin's signed list names only registered councils), not a
+    council that failed to answer."""
     if not 1 <= len(query.query_id) <= MAX_QUERY_ID:
         raise InvalidInput(f"query_id must be 1-{MAX_QUERY_ID} characters")
     parse_purpose(query.purpose, allow_notification=True)
@@ -145,12 +153,17 @@ def _validate(query: federation_pb2.RoutedQuery) -> None:
         raise InvalidInput(
             f"a routed query holds at most {MAX_DELIVERIES} deliveries, got {len(query.deliveries)}"
         )
+    size = query.ByteSize()
+    if size > MAX_ROUTED_BYTES:
+        raise InvalidInput(f"a routed query is at most {MAX_ROUTED_BYTES} bytes, got {size}")
     seen: set[str] = set()
     for delivery in query.deliveries:
-        if len(delivery.sealed) > MAX_SEALED_BYTES:
+        if delivery.recipient not in snapshot.councils:
+            raise InvalidInput(f"council {delivery.recipient[:20]!r} is not registered with the directory")
+        if len(delivery.sealed) > MAX_DELIVERY_BYTES:
             raise InvalidInput(
                 f"the delivery to {delivery.recipient[:20]} is {len(delivery.sealed)} bytes; "
-                f"at most {MAX_SEALED_BYTES} allowed"
+                f"at most {MAX_DELIVERY_BYTES} allowed"
             )
         if delivery.query_id != query.query_id or delivery.origin != query.origin:
             raise InvalidInput(f"the delivery to {delivery.recipient[:20]} names another query or origin")
@@ -197,7 +210,7 @@ class Router:
             )
         snapshot = self._registry.snapshot()
         snapshot.require_active(caller)
-        _validate(query)
+        _validate(query, snapshot)
         deadline_s = min(query.deadline_ms or DEFAULT_DEADLINE_MS, MAX_DEADLINE_MS) / 1000
         if time_remaining_s is not None:
             deadline_s = max(0.0, min(deadline_s, time_remaining_s - _REPLY_MARGIN_S))
@@ -205,10 +218,8 @@ class Router:
         unanswered: list[_Unanswered] = []
         targets: list[tuple[federation_pb2.Delivery, str]] = []
         for delivery in query.deliveries:
-            entry = snapshot.councils.get(delivery.recipient)
-            if entry is None:
-                unanswered.append(_Unanswered(delivery.recipient, REFUSED, "unknown council"))
-            elif not entry.active:
+            entry = snapshot.councils[delivery.recipient]
+            if not entry.active:
                 unanswered.append(_Unanswered(delivery.recipient, REFUSED, denial(delivery.recipient, entry)))
             else:
                 targets.append((delivery, entry.endpoint))

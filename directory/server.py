@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import threading
-from concurrent import futures
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -21,6 +20,7 @@ from directory.servicer import DirectoryServicer
 from directory.storage import DirectoryDatabase
 from directory.token_service import TokenLimits, TokenService
 from directory.tree_heads import TreeHeadStore
+from federation.malformed_requests import new_server
 from federation.serving import wait_for_stop
 from federation.transport import SERVER_OPTIONS, MtlsIdentity, add_secure_port
 
@@ -51,7 +51,7 @@ def create_server(
         signing_key=signing_key,
     )
     # Route holds a worker while its fan-out runs (up to the deadline), so workers bound concurrent searches.
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), options=list(SERVER_OPTIONS))
+    server = new_server(workers, SERVER_OPTIONS)
     federation_pb2_grpc.add_DirectoryServicer_to_server(servicer, server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

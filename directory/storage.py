@@ -107,6 +107,19 @@ class DirectoryDatabase(SqlDatabase):
         db.create_tables()
         return db
 
+    @classmethod
+    def open_existing(cls, url: str) -> DirectoryDatabase:
+        """The directory database that `whoelse directory init` made: what every command but `init` opens,
+        so a mistyped path is an error rather than a new, empty directory."""
+        db = cls(url)
+        try:
+            db.require_tables(SettingRow.__tablename__, "whoelse directory init")
+            db.create_tables()  # any table added since (create_all leaves existing ones alone)
+        except Exception:
+            db.dispose()
+            raise
+        return db
+
     def create_tables(self) -> None:
         try:
             Base.metadata.create_all(self.engine)

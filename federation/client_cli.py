@@ -11,8 +11,9 @@ from rich.console import Console
 from rich.table import Table
 from whoelse.v1 import records_pb2 as pb
 
+from federation.errors import InvalidInput
 from federation.practitioner_client import PractitionerClient, load_account, search_to_json
-from federation.purposes import PRACTITIONER_PURPOSES
+from federation.purposes import PRACTITIONER_PURPOSES, parse_purpose
 
 
 def _client(args: argparse.Namespace) -> PractitionerClient:
@@ -25,9 +26,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     client = _client(args)
     try:
         identity = pb.SearchIdentity(
-            forename=args.forename,
-            surname=args.surname,
-            date_of_birth=args.dob,
+            forename=args.forename or "",
+            surname=args.surname or "",
+            date_of_birth=args.dob or "",
             sex=args.sex.upper(),
             postcode=args.postcode,
             nhs_number=args.nhs_number,
@@ -59,10 +60,9 @@ def _print_search(result: dict[str, Any]) -> None:
             )
             continue
         child = r["child"]
-        title = (
-            f"{r['council_name']} ({r['council']}) — {child['forename']} {child['surname']}, born "
-            f"{child['date_of_birth']} — {r['band']} (score {r['score']})"
-        )
+        name = " ".join(n for n in (child["forename"], child["surname"]) if n)
+        born = f"born {child['date_of_birth']}" if "date_of_birth" in child else "date of birth not recorded"
+        title = f"{r['council_name']} ({r['council']}) — {name}, {born} — {r['band']} (score {r['score']})"
         table = Table(title=title, title_justify="left", show_lines=False)
         for column in ("practitioner", "role", "organisation", "contact", "service"):
             table.add_column(column)
@@ -119,12 +119,19 @@ def _alert(a: Any) -> dict[str, Any]:
 
 def add_identity_args(p: argparse.ArgumentParser) -> None:
     """The searched identity as options: a federated search here, a local one at a node (`node/cli.py`)."""
-    p.add_argument("--forename", required=True)
-    p.add_argument("--surname", required=True)
-    p.add_argument("--dob", required=True, help="date of birth YYYY-MM-DD")
+    p.add_argument("--forename", default="", help="leave out if not known (a newborn not yet named)")
+    p.add_argument("--surname", default="")
+    p.add_argument("--dob", default="", help="date of birth YYYY-MM-DD, or YYYY-MM or YYYY if that is all")
     p.add_argument("--sex", default="U", choices=["F", "M", "U", "f", "m", "u"])
     p.add_argument("--postcode", default="")
     p.add_argument("--nhs-number", default="")
+
+
+def _purpose(value: str) -> str:
+    try:
+        return parse_purpose(value).value
+    except InvalidInput as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def register(commands: Any, benchmarks: Any) -> None:
@@ -132,7 +139,12 @@ def register(commands: Any, benchmarks: Any) -> None:
     p.add_argument("--dir", default="whoelse-demo", help="the demo's folder (holds federation.json)")
     p.add_argument("--as", dest="as_user", required=True, help="the practitioner's username")
     add_identity_args(p)
-    p.add_argument("--purpose", default="safeguarding", choices=[x.value for x in PRACTITIONER_PURPOSES])
+    p.add_argument(
+        "--purpose",
+        required=True,  # recorded in every council's log and told to the family: never assumed
+        type=_purpose,
+        help=f"why you are searching, one of: {', '.join(x.value for x in PRACTITIONER_PURPOSES)}",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_search)
 

@@ -11,12 +11,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy import Engine, MetaData, create_engine, event, inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from federation.errors import ConfigError
+from federation.errors import ConfigError, NotFound, Unavailable
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -60,6 +60,7 @@ class SqlDatabase:
         if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
             parsed = parsed.set(drivername="postgresql+psycopg")
         self.url = parsed
+        self.what = what
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         # A server connection can drop while pooled, so PostgreSQL connections are pinged on checkout; a
         # SQLite file cannot, and the ping would cost every federated answer a round of SQL for nothing.
@@ -67,6 +68,21 @@ class SqlDatabase:
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def require_tables(self, table: str, init_command: str) -> None:
+        """Refuse, before anything creates a file or a table, a database that does not exist (a mistyped
+        path) or holds no `table` (not initialised): only the init command may create one."""
+        path = Path(str(self.url.database)) if self.is_sqlite and self.url.database else None
+        shown = str(path) if path is not None else self.where
+        hint = f"create it with `{init_command} --db {shown} …`"
+        if path is not None and str(path) != ":memory:" and not path.is_file():
+            raise NotFound(f"{self.what}: no database at {shown}; {hint}")
+        try:
+            tables = inspect(self.engine).get_table_names()
+        except OperationalError as exc:
+            raise Unavailable(f"{self.what}: cannot reach {self.where}") from exc
+        if table not in tables:
+            raise ConfigError(f"{self.what}: {shown} is not initialised; {hint}")
 
     @property
     def where(self) -> str:

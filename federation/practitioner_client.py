@@ -20,7 +20,7 @@ from whoelse.v1 import practitioner_pb2_grpc
 from whoelse.v1 import records_pb2 as pb
 
 from federation.errors import InvalidInput, NotFound, Unauthenticated, Unavailable, WhoElseError
-from federation.status import STATUS, call_status
+from federation.status import STATUS, answered_by_server, call_status
 
 REFERRAL_BAND = "referral"
 """A council holds a record sharing a single detail with the search: it discloses nothing and refers the
@@ -67,6 +67,8 @@ def load_account(federation_file: Path, username: str) -> Account:
 def _error(exc: grpc.RpcError) -> WhoElseError:
     code, detail = call_status(exc)
     if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        if answered_by_server(exc):  # the home node answered: something behind it is down
+            return Unavailable(f"your council's node could not complete this: {detail}")
         return Unavailable(f"home node unreachable: {detail}")
     for kind, status in STATUS.items():
         if status == code:
@@ -181,7 +183,7 @@ def search_to_json(response: pp.SearchResponse) -> dict[str, Any]:
                     "child": {
                         "forename": d.forename,
                         "surname": d.surname,
-                        "date_of_birth": d.date_of_birth,
+                        **({"date_of_birth": d.date_of_birth} if d.date_of_birth else {}),
                         "sex": d.sex,
                         **({"nhs_number": d.nhs_number} if d.nhs_number else {}),
                         **({"postcode": d.address.postcode} if d.HasField("address") else {}),

@@ -40,6 +40,15 @@ def status_for(exc: WhoElseError) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
+ANSWERED_BY_SERVER = "whoelse-answered"
+
+
+def answered_by_server(exc: grpc.RpcError) -> bool:
+    """Whether a failed call's status came from a WhoElse servicer (not from gRPC failing to reach it)."""
+    trailing = exc.trailing_metadata() if hasattr(exc, "trailing_metadata") else None
+    return any(key == ANSWERED_BY_SERVER for key, _ in trailing or ())
+
+
 def call_status(exc: grpc.RpcError) -> tuple[grpc.StatusCode | None, str]:
     """The status code and details of a failed call; (None, a description) for an error that is not a call."""
     if hasattr(exc, "code") and hasattr(exc, "details"):
@@ -58,6 +67,9 @@ def grpc_errors(method: F) -> F:
         try:
             return method(self, request, context)
         except WhoElseError as exc:
+            # Marks the status as the server's own answer, so a client can tell "the node answered that the
+            # directory is unreachable" from "the node could not be reached".
+            context.set_trailing_metadata(((ANSWERED_BY_SERVER, "1"),))
             context.abort(status_for(exc), str(exc))
         except Exception:
             # Never send internals (or a child's details in a stack) to the caller; log the type only.

@@ -159,6 +159,15 @@ def _auth_value(context: grpc.ServicerContext, key: str) -> bytes | None:
     return bytes(values[0]) if len(values) == 1 else None
 
 
+def client_source(peer: str) -> str:
+    """Where a call came from, as gRPC names the peer, without the client's port: "ipv4:192.0.2.7:51234"
+    → "ipv4:192.0.2.7", "ipv6:[2001:db8::1]:443" → "ipv6:[2001:db8::1]". Behind a proxy: the proxy."""
+    kind, _, address = peer.partition(":")
+    if kind in ("ipv4", "ipv6") and ":" in address:
+        return f"{kind}:{address.rsplit(':', 1)[0]}"
+    return peer
+
+
 def peer_council(context: grpc.ServicerContext) -> str:
     """The common name in the caller's verified certificate: its council's ONS code, or "directory".
 

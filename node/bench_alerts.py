@@ -24,7 +24,7 @@ from federation.practitioner_client import Account, PractitionerClient
 from node.accounts.service import AccountService
 from node.bench import percentile
 from node.changes import import_with_changes
-from node.demo_accounts import DEMO_PASSWORDS, add_eligible
+from node.demo_accounts import add_eligible
 from node.local_federation import Layout, build, shared_children, start, stop, wait_ready
 from node.settings import load
 from node.storage.database import Database
@@ -68,14 +68,14 @@ def bench_alerts(rounds: int, children: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="whoelse-bench-alerts-") as tmp:
         from node.local_federation import choose_councils
 
-        layout = build(Path(tmp), choose_councils(2), children=children, seed=5)
+        layout = build(Path(tmp), choose_councils(2), children=children, seed=5, password_cost="light")
         at_a, at_b = _shared_child(layout)
         council_b = layout.councils[1]
         # The watcher is involved with the child at B, and has an account there.
         at_b = {**at_b, "involvements": [*at_b.get("involvements", []), _involvement(WATCHER)]}
         _import(council_b.database, at_b, alerts=False)
         db = Database(str(council_b.database))
-        accounts = AccountService(db, passwords=DEMO_PASSWORDS)
+        accounts = AccountService(db, passwords=layout.passwords)
         totp = add_eligible(
             accounts,
             username="watcher@bench",

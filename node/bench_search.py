@@ -130,6 +130,7 @@ def bench_search(
             # of both the search and the floor measurement alike (every node still runs it once at start).
             upkeep_interval_ms=600_000,
             alert_poll_ms=5_000,
+            password_cost="light",  # every node then uses it for every log-in: no account stands out
         )
         per_process = per_process or max(1, math.ceil(councils / 6))
         pids = start(layout, councils_per_process=per_process, solo_first=True)

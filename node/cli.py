@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
+from whoelse.v1 import records_pb2 as pb
+
 from federation.client_cli import add_identity_args
 from federation.errors import InvalidInput, WhoElseError
 from federation.identity import Identity
 from node.storage.database import Database
+from node.wire import identity_from_pb
 
 DEFAULT_DB = "whoelse-node.sqlite"
 
 
 def open_db(args: argparse.Namespace) -> Database:
-    db = Database(args.db)
-    db.migrate()
-    return db
+    """The council's existing, initialised database (only `init` creates one)."""
+    return Database.open_initialised(args.db)
 
 
 def _settings(db: Database) -> Any:
@@ -33,30 +34,84 @@ def _settings(db: Database) -> Any:
 def cmd_init(args: argparse.Namespace) -> int:
     from node.settings import initialise
 
-    db = open_db(args)
+    db = Database(args.db)
+    db.migrate()
     with db.session() as session:
         settings = initialise(session, args.council, args.name, args.records_contact)
     print(f"node initialised for {settings.council.name} ({settings.council.code})")
     return 0
 
 
+EXIT_REFUSED = 2
+EXIT_PARTIAL = 3  # `import --on-error quarantine`: the valid rows were imported, some rows were not
+
+
 def cmd_import(args: argparse.Namespace) -> int:
+    """Import (or with --check only validate) a file.
+
+    Exit 0, 2 (nothing was written) or 3 (the valid rows were written, the rest quarantined)."""
+    try:
+        return _import(args)
+    except InvalidInput as exc:
+        if not args.json:
+            raise
+        print(json.dumps({"file": Path(args.file).name, "error": str(exc)}))
+        print(f"whoelse: error: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+
+
+def _import(args: argparse.Namespace) -> int:
     import getpass
 
     from node.changes import import_with_changes
-    from node.importer import MAX_ERRORS_SHOWN, ImportRejected
-    from node.storage.record_store import count_records
+    from node.import_files import file_kind, printable
+    from node.importer import (
+        MAX_ERRORS_SHOWN,
+        ImportRejected,
+        ImportReport,
+        Mode,
+        OnError,
+        check_file,
+        describe,
+    )
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise InvalidInput(f"{printable(args.file, 200)}: no such file")
+    file_kind(path)
+    mode, on_error = Mode(args.mode), OnError(args.on_error)
+    problems_path = Path(args.problems) if args.problems else None
+    if problems_path is None and on_error is OnError.QUARANTINE:
+        problems_path = path.with_name(
+            f"{path.stem}.problems{path.suffix.lower().replace('.ndjson', '.jsonl')}"
+        )
+
+    def finish(report: ImportReport, status: int) -> int:
+        if args.json:
+            print(json.dumps({**report.to_json(), "exit_status": status}, ensure_ascii=False))
+        for problem in report.problems[:MAX_ERRORS_SHOWN]:
+            print(f"whoelse: error: {problem}", file=sys.stderr)
+        if report.problem_count > MAX_ERRORS_SHOWN:
+            print(f"whoelse: error: … and {report.problem_count - MAX_ERRORS_SHOWN} more", file=sys.stderr)
+        return status
+
+    if args.check:
+        report = check_file(path, problems_path=problems_path, mode=mode)
+        if not args.json:
+            print(describe(report) + ("" if report.problem_count else "; the file is valid"))
+        return finish(report, EXIT_REFUSED if report.problem_count else 0)
 
     db = open_db(args)
     settings = _settings(db)
-    path = Path(args.file)
-    if not path.is_file():
-        raise InvalidInput(f"{args.file}: no such file")
-    with db.session() as session:
-        # The first load of a council's records is not news: alerts start with the next import.
-        alerts = not args.no_alerts and count_records(session) > 0
-    by = f"import of {path.name} by {getpass.getuser()}"
-    show_progress = args.progress or (sys.stderr.isatty() and not args.quiet)
+    by = f"import of {printable(path.name, 100)} by {printable(getpass.getuser(), 40)}"
+    show_progress = args.progress or (sys.stderr.isatty() and not args.quiet and not args.json)
+    options: dict[str, Any] = {
+        "alerts": not args.no_alerts,
+        "by": by,
+        "mode": mode,
+        "on_error": on_error,
+        "problems_path": problems_path,
+    }
     try:
         if show_progress:
             from rich.progress import Progress
@@ -67,24 +122,26 @@ def cmd_import(args: argparse.Namespace) -> int:
                     db,
                     path,
                     settings,
-                    alerts=alerts,
-                    by=by,
                     progress=lambda done, total: bar.update(task, completed=done, total=total),
+                    **options,
                 )
         else:
-            report = import_with_changes(db, path, settings, alerts=alerts, by=by)
+            report = import_with_changes(db, path, settings, **options)
     except ImportRejected as exc:
-        for problem in exc.problems[:MAX_ERRORS_SHOWN]:
-            print(f"whoelse: error: {problem}", file=sys.stderr)
-        if len(exc.problems) > MAX_ERRORS_SHOWN:
-            print(f"whoelse: error: … and {len(exc.problems) - MAX_ERRORS_SHOWN} more", file=sys.stderr)
-        print(
-            f"whoelse: error: {path.name}: {len(exc.problems)} problems; nothing was imported",
-            file=sys.stderr,
+        rejected = ImportReport(
+            path.name,
+            0,
+            rejected_rows=len({p.line for p in exc.problems}),
+            problem_count=exc.total,
+            problems=exc.problems,
+            mode=mode,
         )
-        return 2
-    print(f"imported {report.records} records from {report.file} into {settings.council.name}")
-    return 0
+        finish(rejected, EXIT_REFUSED)
+        print(f"whoelse: error: {path.name}: {exc.total} problems; nothing was imported", file=sys.stderr)
+        return EXIT_REFUSED
+    if not args.json:
+        print(f"{describe(report)} into {settings.council.name}")
+    return finish(report, EXIT_PARTIAL if report.rejected_rows else 0)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -138,11 +195,11 @@ def cmd_seed_practitioners(args: argparse.Namespace) -> int:
     """Demo only: create eligible accounts for synthetic practitioners and write their credentials."""
     from node.accounts.credentials import generate_password
     from node.accounts.service import AccountService
-    from node.demo_accounts import DEMO_PASSWORDS, add_eligible
+    from node.demo_accounts import add_eligible
 
     db = open_db(args)
     council = _settings(db).council.code
-    accounts = AccountService(db, passwords=DEMO_PASSWORDS)
+    accounts = AccountService(db)  # the node's own password cost: demo accounts are no easier to spot
     out = []
     for line in Path(args.source).read_text(encoding="utf-8").splitlines():
         if not line.strip():
@@ -184,17 +241,16 @@ def cmd_seed_practitioners(args: argparse.Namespace) -> int:
 
 
 def _search_identity(args: argparse.Namespace) -> Identity:
-    try:
-        born = dt.date.fromisoformat(args.dob)
-    except ValueError:
-        raise InvalidInput(f"--dob {args.dob!r} is not a date YYYY-MM-DD") from None
-    return Identity(
-        forename=args.forename,
-        surname=args.surname,
-        date_of_birth=born,
-        sex=args.sex.upper(),
-        postcode=args.postcode or "",
-        nhs_number=args.nhs_number or "",
+    """The searched identity, through the same checks as a practitioner's search (node/wire.py)."""
+    return identity_from_pb(
+        pb.SearchIdentity(
+            forename=args.forename or "",
+            surname=args.surname or "",
+            date_of_birth=args.dob or "",
+            sex=args.sex.upper(),
+            postcode=args.postcode or "",
+            nhs_number=args.nhs_number or "",
+        )
     )
 
 
@@ -208,8 +264,8 @@ def cmd_local_search(args: argparse.Namespace) -> int:
             "score": round(c.score, 2),
             "band": c.band,
             "record_id": c.disclosure.record_id,
-            "name": f"{c.disclosure.forename} {c.disclosure.surname}",
-            "date_of_birth": c.disclosure.date_of_birth.isoformat(),
+            "name": " ".join(n for n in (c.disclosure.forename, c.disclosure.surname) if n),
+            "date_of_birth": c.disclosure.date_of_birth.isoformat() if c.disclosure.date_of_birth else "",
             "shielded": c.disclosure.shielded,
         }
         for c in found
@@ -239,6 +295,28 @@ def register(commands: Any, benchmarks: Any) -> None:
     p.add_argument("--progress", action="store_true", help="always show a progress bar")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--no-alerts", action="store_true", help="do not alert other councils about these changes")
+    p.add_argument("--check", action="store_true", help="validate only: report every problem, write nothing")
+    p.add_argument(
+        "--on-error",
+        choices=["reject", "quarantine"],
+        default="reject",
+        help="reject: any bad row and nothing is imported (default); quarantine: import the valid rows, "
+        "list the rest in the problems file and exit 3",
+    )
+    p.add_argument(
+        "--problems",
+        metavar="FILE",
+        help="write every problem to FILE (.jsonl or .csv; default with "
+        "quarantine: NAME.problems.jsonl or .csv beside the file)",
+    )
+    p.add_argument(
+        "--mode",
+        choices=["upsert", "full"],
+        default="upsert",
+        help="upsert: add or replace these records (default); full: the file lists every child, so end "
+        "(never delete) the records it does not list",
+    )
+    p.add_argument("--json", action="store_true", help="print the report as JSON on standard output")
     p.set_defaults(handler=cmd_import)
 
     p = with_db(node_sub.add_parser("serve", help="run the node's gRPC servers"))
@@ -286,6 +364,12 @@ def register(commands: Any, benchmarks: Any) -> None:
     p = with_db(node_sub.add_parser("migrate", help="bring the database schema up to date"))
     p.set_defaults(handler=lambda a: (open_db(a), 0)[1])
 
+    from node.alerts.cli import add_alert_commands
+
+    add_alert_commands(node_sub, open_db, with_db)
+    from node.retention_cli import add_retention_commands
+
+    add_retention_commands(node_sub, open_db, with_db)
     _register_optional(node_sub, commands, benchmarks)
 
 
@@ -304,9 +388,12 @@ def _audit_account_changes(practitioner: argparse.ArgumentParser) -> None:
 
             from node.audit import AuditLog
 
+            # Opened first: a database that cannot take the audit entry must not get the account change
+            # (nor a new account's password and TOTP secret printed for handing over).
+            audit = AuditLog.of(open_db(args))
             result = int(inner(args))
             if result == 0:
-                AuditLog.of(open_db(args)).account_event(args.username, action, getpass.getuser())
+                audit.account_event(args.username, action, getpass.getuser())
             return result
 
         parser.set_defaults(handler=audited)

@@ -10,10 +10,12 @@ Validated when loaded; every error names the bad key. Example (`whoelse demo` wr
     tls: {ca: ca.crt, cert: E08000035.crt, key: E08000035.key}
     directory_verify_key: directory.pub           # pins the directory's council-list signing key (hex file)
     state_dir: /var/lib/whoelse/leeds             # council-list cache and other local state
+    alert_give_up_after_s: 86400                  # optional: how long an unanswered alert is retried
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,15 +25,20 @@ from typing import Any
 import yaml
 
 from federation.errors import ConfigError
+from node.alerts.retry import RetryPolicy
 
 _KEYS = {
     "database", "listen_federation", "listen_practitioner", "directory", "tls", "directory_verify_key",
     "state_dir", "search_deadline_ms", "upkeep_interval_ms", "alert_poll_ms", "advertise_federation",
+    "alert_retry_first_ms", "alert_retry_max_ms", "alert_give_up_after_s", "password_cost",
 }  # fmt: skip
 _OPTIONAL = {
     "search_deadline_ms": (5000, 100, 30000),
     "upkeep_interval_ms": (2000, 200, 600000),
     "alert_poll_ms": (250, 50, 60000),
+    "alert_retry_first_ms": (2000, 10, 600000),
+    "alert_retry_max_ms": (600000, 10, 86400000),
+    "alert_give_up_after_s": (86400, 0, 30 * 86400),
 }
 _TLS_KEYS = {"ca", "cert", "key"}
 
@@ -56,6 +63,21 @@ class NodeConfig:
     upkeep_interval_ms: int = 2000  # how often the node refreshes, tokenises, sends alerts, publishes heads
     alert_poll_ms: int = 250  # how often queued alerts are sent and received-entries written
     advertise_federation: str = ""  # the address the directory should dial, when not the listen address
+    # An alert some council did not answer is retried after 2 s, 4 s, … (at most alert_retry_max_ms apart),
+    # until alert_give_up_after_s after the change, then listed by `whoelse node alerts undelivered`.
+    alert_retry_first_ms: int = 2000
+    alert_retry_max_ms: int = 600000
+    alert_give_up_after_s: int = 86400
+    # argon2id cost of every password hash at this node: "standard", or "light" for benchmark federations.
+    password_cost: str = "standard"
+
+    @property
+    def alert_retry(self) -> RetryPolicy:
+        return RetryPolicy(
+            first_delay=dt.timedelta(milliseconds=self.alert_retry_first_ms),
+            max_delay=dt.timedelta(milliseconds=self.alert_retry_max_ms),
+            give_up_after=dt.timedelta(seconds=self.alert_give_up_after_s),
+        )
 
 
 def _address(value: Any, key: str) -> str:
@@ -77,7 +99,11 @@ def parse_config(raw: Mapping[str, Any], base: Path) -> NodeConfig:
     unknown = sorted(set(raw) - _KEYS)
     if unknown:
         raise ConfigError(f"config key {unknown[0]}: unknown key")
-    missing = sorted(k for k in _KEYS - set(_OPTIONAL) - {"advertise_federation"} if raw.get(k) in (None, ""))
+    missing = sorted(
+        k
+        for k in _KEYS - set(_OPTIONAL) - {"advertise_federation", "password_cost"}
+        if raw.get(k) in (None, "")
+    )
     if missing:
         raise ConfigError(f"config key {missing[0]}: required")
     tls = raw["tls"]
@@ -92,6 +118,9 @@ def parse_config(raw: Mapping[str, Any], base: Path) -> NodeConfig:
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
             raise ConfigError(f"config key {key}: expected a whole number from {low} to {high}")
         numbers[key] = value
+    password_cost = raw.get("password_cost", "standard")
+    if password_cost not in ("standard", "light"):
+        raise ConfigError("config key password_cost: expected standard or light")
     database = raw["database"]
     if not isinstance(database, str):
         raise ConfigError("config key database: expected a path or URL")
@@ -108,6 +137,10 @@ def parse_config(raw: Mapping[str, Any], base: Path) -> NodeConfig:
         search_deadline_ms=numbers["search_deadline_ms"],
         upkeep_interval_ms=numbers["upkeep_interval_ms"],
         alert_poll_ms=numbers["alert_poll_ms"],
+        alert_retry_first_ms=numbers["alert_retry_first_ms"],
+        alert_retry_max_ms=numbers["alert_retry_max_ms"],
+        alert_give_up_after_s=numbers["alert_give_up_after_s"],
+        password_cost=password_cost,
         advertise_federation=(
             _address(raw["advertise_federation"], "advertise_federation")
             if raw.get("advertise_federation")

@@ -8,11 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from node.accounts.credentials import Passwords
 from node.accounts.service import AccountService, TotpEnrolment
-
-# Weak argon2 settings so 153 councils' demo accounts are made in seconds. Never for real accounts.
-DEMO_PASSWORDS = Passwords(time_cost=1, memory_kib=8192, parallelism=1)
 
 
 def add_eligible(

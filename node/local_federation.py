@@ -28,9 +28,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from federation import ca
 from federation.errors import InvalidInput, Unavailable
-from node.accounts.credentials import generate_password
+from node.accounts.credentials import Passwords, generate_password
 from node.accounts.service import AccountService
-from node.demo_accounts import DEMO_PASSWORDS, add_eligible
+from node.demo_accounts import add_eligible
 from node.importer import import_file
 from node.matching import record_tags
 from node.settings import initialise
@@ -107,6 +107,7 @@ class Layout:
     root: Path
     directory_port: int
     councils: list[CouncilSetup]
+    passwords: Passwords  # the one argon2 cost of every account at every node
 
     @property
     def ca_dir(self) -> Path:
@@ -134,8 +135,10 @@ def _fresh(root: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def _seed_practitioners(db: Database, staff: Sequence[Any], council: str) -> list[dict[str, Any]]:
-    accounts = AccountService(db, passwords=DEMO_PASSWORDS)
+def _seed_practitioners(
+    db: Database, staff: Sequence[Any], council: str, passwords: Passwords
+) -> list[dict[str, Any]]:
+    accounts = AccountService(db, passwords=passwords)
     out = []
     for p in staff:
         password = generate_password()
@@ -170,15 +173,22 @@ def build(
     upkeep_interval_ms: int = 2000,
     alert_poll_ms: int = 250,
     progress: bool = False,
+    records: dict[str, Path] | None = None,
+    password_cost: str = "standard",
     portals: bool = False,
 ) -> Layout:
+    """Everything on disk for a federation of `councils`. `records` names an import file to load instead of
+    the synthetic records for some councils (by code): how a benchmark puts data from outside the project
+    into a real federation. Accounts are hashed at the cost every node then uses for all log-ins
+    (`password_cost`): "light" only for benchmarks, whose 153 councils' accounts would otherwise take
+    minutes to make."""
     from node.synth.generate import generate
     from node.synth.writer import write
 
     root = root.resolve()
     _fresh(root)
     ports = Ports()
-    layout = Layout(root, ports.take(), [])
+    layout = Layout(root, ports.take(), [], Passwords.named(password_cost))
     ca_key, ca_cert = ca.init_ca("WhoElse demo federation CA")
     ca.write_ca(layout.ca_dir, ca_key, ca_cert)
     key_pem, cert_pem = ca.issue(ca_key, ca_cert, "directory", dns_names=("localhost",), ips=("127.0.0.1",))
@@ -203,8 +213,14 @@ def build(
             settings = initialise(
                 session, code, name, f"{name} children's records team, records@{code.lower()}.whoelse.test"
             )
-        import_file(db, layout.data_dir / f"{code}.jsonl", LocalTagger(settings.tag_key), record_tags)
-        setup.practitioners = _seed_practitioners(db, population.practitioners[code], code)  # type: ignore[index]
+        source = (records or {}).get(code, layout.data_dir / f"{code}.jsonl")
+        import_file(db, source, LocalTagger(settings.tag_key), record_tags)
+        setup.practitioners = _seed_practitioners(
+            db,
+            population.practitioners[code],  # type: ignore[index]
+            code,
+            layout.passwords,
+        )
         db.dispose()
         key_pem, cert_pem = ca.issue(ca_key, ca_cert, code, dns_names=("localhost",), ips=("127.0.0.1",))
         key_path, cert_path = ca.write_credentials(layout.ca_dir, code, key_pem, cert_pem)
@@ -218,6 +234,7 @@ def build(
             "state_dir": str(root / "nodes" / code),
             "upkeep_interval_ms": upkeep_interval_ms,
             "alert_poll_ms": alert_poll_ms,
+            "password_cost": password_cost,
         }
         setup.config.write_text(json.dumps(config, indent=2), encoding="utf-8")
         enrol.append(

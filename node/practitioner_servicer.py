@@ -15,6 +15,7 @@ from whoelse.v1 import practitioner_pb2_grpc
 from federation.errors import WhoElseError
 from federation.purposes import parse_purpose
 from federation.status import grpc_errors, status_for
+from federation.transport import client_source
 from node.accounts.service import AccountService, Practitioner
 from node.federation.searcher import FederatedSearch, Outcome, Searcher
 from node.wire import identity_from_pb
@@ -48,7 +49,9 @@ class PractitionerServicer(practitioner_pb2_grpc.PractitionerServicer):
 
     @grpc_errors
     def Login(self, request: pp.LoginRequest, context: grpc.ServicerContext) -> pp.LoginResponse:
-        session = self._accounts.login(request.username, request.password, request.totp_code)
+        session = self._accounts.login(
+            request.username, request.password, request.totp_code, source=client_source(context.peer())
+        )
         return pp.LoginResponse(
             session_token=session.token, expires_at_ms=int(session.expires_at.timestamp() * 1000)
         )

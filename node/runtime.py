@@ -9,10 +9,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import random
 import threading
 from collections.abc import Callable
-from concurrent import futures
 from dataclasses import dataclass
 
 import grpc
@@ -26,7 +27,8 @@ from whoelse.v1 import (
 )
 
 from federation.council_list import CouncilListCache, load_verify_key
-from federation.errors import ConfigError, NotFound, WhoElseError
+from federation.errors import ConfigError, WhoElseError
+from federation.malformed_requests import new_server
 from federation.purposes import Purpose
 from federation.serving import wait_for_stop
 from federation.transport import (
@@ -36,6 +38,8 @@ from federation.transport import (
     council_list_fetcher,
     secure_channel,
 )
+from node import retention
+from node.accounts.credentials import Passwords
 from node.accounts.service import AccountService
 from node.alerts import store as alert_store
 from node.alerts.events import to_proto
@@ -69,8 +73,7 @@ class NodeRuntime:
     def __init__(self, config: NodeConfig, *, workers: int = 32) -> None:
         self.config = config
         self._workers = workers
-        self.db = Database(config.database)
-        self.db.migrate()
+        self.db = Database.open_initialised(config.database)
         with self.db.session() as session:
             self.settings: NodeSettings = load(session)
         self.identity = MtlsIdentity.from_files(config.tls.ca, config.tls.cert, config.tls.key)
@@ -87,7 +90,7 @@ class NodeRuntime:
         self.channel = secure_channel(config.directory, self.identity)
         self.directory = federation_pb2_grpc.DirectoryStub(self.channel)
         self.fetch_councils = council_list_fetcher(self.channel)
-        self.accounts = AccountService(self.db)
+        self.accounts = AccountService(self.db, passwords=Passwords.named(config.password_cost))
         self.audit = AuditLog(self.db, self.settings.council.code, self.settings.signing_key)
         self.federation_audit = FederationAudit(self.audit, self.council_name, batched=True)
         self.alerts = Alerts(self.db, self.audit)
@@ -122,13 +125,11 @@ class NodeRuntime:
 
     def start(self, *, background: bool = True) -> Servers:
         """Bind and start both servers; `background=False` leaves upkeep to the caller (tests)."""
-        fed = grpc.server(futures.ThreadPoolExecutor(max_workers=self._workers), options=list(SERVER_OPTIONS))
+        fed = new_server(self._workers, SERVER_OPTIONS)
         federation_pb2_grpc.add_FederationNodeServicer_to_server(FederationNodeServicer(self.holder), fed)
         fed_port = add_secure_port(fed, self.config.listen_federation, self.identity)
 
-        prac = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=self._workers), options=list(SERVER_OPTIONS)
-        )
+        prac = new_server(self._workers, SERVER_OPTIONS)
         practitioner_pb2_grpc.add_PractitionerServicer_to_server(
             PractitionerServicer(
                 self.accounts,
@@ -184,22 +185,25 @@ class NodeRuntime:
     # ---- upkeep ----------------------------------------------------------------------------------------
 
     def _upkeep_loop(self) -> None:
+        failures = 0
         while not self._stop.is_set():
             interval = self.config.upkeep_interval_ms / 1000
             try:
                 self.upkeep()
                 self._health.set(self._practitioner_service, health_pb2.HealthCheckResponse.SERVING)
                 self._ready.set()
-            except WhoElseError as exc:
-                log.warning("upkeep: %s", exc)
-                interval = min(interval, RETRY_S)
-            except grpc.RpcError as exc:
-                code = exc.code() if isinstance(exc, grpc.Call) else exc
-                log.warning("upkeep: directory call failed: %s", code)
-                interval = min(interval, RETRY_S)
-            except Exception:
-                log.exception("upkeep failed")
-                interval = min(interval, RETRY_S)
+                failures = 0
+            except Exception as exc:
+                if isinstance(exc, WhoElseError):
+                    log.warning("upkeep: %s", exc)
+                elif isinstance(exc, grpc.RpcError):
+                    code = exc.code() if isinstance(exc, grpc.Call) else exc
+                    log.warning("upkeep: directory call failed: %s", code)
+                else:
+                    log.exception("upkeep failed")
+                # Soon after a failed round (the directory restarting), then backing off while it stays down.
+                failures += 1
+                interval = min(interval, RETRY_S * 2 ** min(failures - 1, 6)) * random.uniform(0.5, 1.0)
             self._stop.wait(interval)
 
     def _alert_loop(self) -> None:
@@ -229,6 +233,7 @@ class NodeRuntime:
     def upkeep(self) -> None:
         """One round of background work; safe to call repeatedly (tests call it directly)."""
         self.federation_audit.flush()
+        self.run_retention()
         if not self._joined:
             status = self.join()
             self._joined = status == "active"
@@ -247,47 +252,73 @@ class NodeRuntime:
         drop_schemes_except(self.db, {councils.oprf_key_id, *councils.previous_oprf_key_ids})
         self.publish_tree_head()
 
-    def send_alerts(self) -> int:
-        with self._sending:  # one sender at a time, so an item is never sent twice
-            return self._send_alerts()
+    def run_retention(self, today: dt.date | None = None) -> None:
+        """Archive and purge on the council's schedule, once a day (node/retention.py)."""
+        day = today or dt.date.today()
+        with self.db.session() as session:
+            if not retention.due(session, day):
+                return
+        done = retention.run(self.db, self.audit, day, by="node upkeep")
+        if done.archived or done.purged:
+            log.info("retention: archived %d records, purged %d", done.archived, done.purged)
 
-    def _send_alerts(self) -> int:
-        """Send each queued change as a signed notification to every council (routed like a search).
+    def send_alerts(self, now: dt.datetime | None = None) -> int:
+        """Send the alerts that are due (`now` lets tests step past a backoff). Returns how many were
+        delivered to every council they were for."""
+        with self._sending:  # one sender at a time, so an item is never sent twice
+            return self._send_alerts(now or dt.datetime.now(dt.UTC))
+
+    def _send_alerts(self, now: dt.datetime) -> int:
+        """Send each due change as a signed notification to the councils that have not answered it yet
+        (routed like a search); only the councils that answer are marked delivered.
 
         What leaves: the child's match tokens and demographics sealed as in a search, and an AlertEvent
         already filtered by this council's disclosure rules (node/alerts/events.py)."""
         council = self.settings.council
         with self.db.session() as session:
-            items = alert_store.pending(session, limit=50)
+            items = alert_store.pending(session, limit=50, now=now)
             records = records_by_record_id(session, [i.record_id for i in items])
-        sent = 0
+        delivered = 0
         for item in items:
             record = records.get(item.record_id)
+            if record is None:
+                with self.db.session() as session:
+                    alert_store.give_up(session, item.id, f"record {item.record_id} no longer exists", now)
+                continue
+            waiting: list[str] | None
             try:
-                if record is None:
-                    raise NotFound(f"record {item.record_id} no longer exists")
                 outcome = self.search.send(
                     SYSTEM_SENDER,
                     identity_of(record),
                     Purpose.NOTIFICATION,
                     event=to_proto(item.event, council),
+                    only=item.waiting_for,
                 )
-                self.audit.search_sent(
-                    outcome.query_id,
-                    SYSTEM_SENDER.username,
-                    Purpose.NOTIFICATION.value,
-                    outcome.asked,
-                    outcome.answered,
+                if outcome.asked:
+                    self.audit.search_sent(
+                        outcome.query_id,
+                        SYSTEM_SENDER.username,
+                        Purpose.NOTIFICATION.value,
+                        outcome.asked,
+                        outcome.answered,
+                    )
+                waiting = sorted({code for code, _, _ in outcome.unanswered} - set(outcome.answered))
+                error = "; ".join(
+                    f"{code}: {reason} ({detail})" for code, reason, detail in outcome.unanswered
                 )
             except WhoElseError as exc:
-                log.warning("alert %s not sent: %s", item.id, exc)
-                with self.db.session() as session:
-                    alert_store.mark_failed(session, item.id)
-                continue
+                waiting, error = None, str(exc)  # no council was asked: the same ones wait
             with self.db.session() as session:
-                alert_store.mark_sent(session, [item.id])
-            sent += 1
-        return sent
+                result = alert_store.record_attempt(
+                    session, item.id, waiting, self.config.alert_retry, error=error, now=now
+                )
+            if result is alert_store.Attempt.DELIVERED:
+                delivered += 1
+            elif result is alert_store.Attempt.UNDELIVERED:
+                log.warning("alert %s undelivered, retries given up: %s", item.id, error)
+            else:
+                log.info("alert %s will be retried: %s", item.id, error)
+        return delivered
 
     def publish_tree_head(self) -> None:
         """Sign the audit log head and publish it to the directory: history cannot be rewritten unseen."""

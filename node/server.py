@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import threading
-from concurrent import futures
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -14,6 +13,7 @@ from grpc_reflection.v1alpha import reflection
 from whoelse.v1 import node_pb2, node_pb2_grpc
 
 from federation.errors import ConfigError
+from federation.malformed_requests import new_server
 from federation.serving import wait_for_stop
 from node.servicer import CouncilNodeServicer
 from node.settings import load
@@ -25,9 +25,9 @@ MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 def create_server(address: str, db: Database, *, workers: int = 16) -> tuple[grpc.Server, int]:
     with db.session() as session:
         settings = load(session)
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=workers),
-        options=[
+    server = new_server(
+        workers,
+        [
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
         ],

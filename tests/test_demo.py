@@ -56,6 +56,8 @@ def test_demo_detach_search_and_stop(tmp_path: Path) -> None:
             sample["dob"],
             "--sex",
             sample["sex"],
+            "--purpose",
+            "safeguarding",
             "--json",
         )
         assert found.returncode == 0, found.stderr
@@ -80,6 +82,8 @@ def test_demo_detach_search_and_stop(tmp_path: Path) -> None:
             "B",
             "--dob",
             "2015-01-01",
+            "--purpose",
+            "education",
         )
         assert unknown.returncode == 2
         assert unknown.stderr.strip().startswith("whoelse: error: no practitioner 'nobody@nowhere'")

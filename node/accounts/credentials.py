@@ -33,6 +33,7 @@ class Passwords:
     """
 
     def __init__(self, *, time_cost: int = 3, memory_kib: int = 64 * 1024, parallelism: int = 4) -> None:
+        self.parameters = (time_cost, memory_kib, parallelism)
         self._hasher = argon2.PasswordHasher(
             time_cost=time_cost,
             memory_cost=memory_kib,
@@ -41,6 +42,17 @@ class Passwords:
             salt_len=16,
             type=argon2.Type.ID,
         )
+
+    @classmethod
+    def named(cls, cost: str) -> Passwords:
+        """The node's password cost by its configured name: "standard" (RFC 9106), or "light" (t=1, 8 MiB)
+        for synthetic benchmark federations — every account at a node, and its unknown-username check, MUST
+        use the same cost, or the time a log-in takes tells which usernames exist."""
+        if cost == "light":
+            return cls(time_cost=1, memory_kib=8192, parallelism=1)
+        if cost != "standard":
+            raise InvalidInput(f"password cost {cost!r}: expected standard or light")
+        return cls()
 
     def hash(self, password: str) -> str:
         return self._hasher.hash(password)
@@ -57,10 +69,11 @@ class Passwords:
 
     def verify_nobody(self, password: str) -> None:
         """Do a real verification's work for a username that does not exist, so timing reveals nothing."""
-        self.verify(self._dummy_hash, password)
+        self.verify(self.dummy_hash, password)
 
     @cached_property
-    def _dummy_hash(self) -> str:
+    def dummy_hash(self) -> str:
+        """A hash of a random password with this node's parameters, that unknown usernames verify against."""
         return self._hasher.hash(secrets.token_urlsafe(16))
 
 

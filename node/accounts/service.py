@@ -30,7 +30,7 @@ from node.accounts.credentials import (
 )
 from node.accounts.eligibility import AccountStatus, NotEligible, check_eligibility, require_eligible
 from node.accounts.lockout import FailureRecord, LockoutPolicy, LoginThrottled
-from node.accounts.tables import LoginFailureRow, PractitionerRow, SessionRow
+from node.accounts.tables import LoginFailureRow, LoginSourceRow, PractitionerRow, SessionRow
 from node.storage.database import Database
 
 Clock = Callable[[], dt.datetime]
@@ -113,6 +113,10 @@ def normalise_username(username: str) -> str:
 
 def _username_key(username: str) -> str:
     return hashlib.sha256(normalise_username(username).encode("utf-8")).hexdigest()
+
+
+def _source_key(username_key: str, source: str) -> str:
+    return hashlib.sha256(f"{username_key}\0{source}".encode()).hexdigest()
 
 
 def _token_hash(token: str) -> str:
@@ -309,9 +313,7 @@ class AccountService:
             row.totp_secret = secret
             row.totp_last_step = None
             s.execute(delete(SessionRow).where(SessionRow.practitioner_id == row.id))
-            s.execute(
-                delete(LoginFailureRow).where(LoginFailureRow.username_key == _username_key(row.username))
-            )
+            self._forget_failures(s, _username_key(row.username))
             return TotpEnrolment(secret=secret, uri=totp_uri(secret, row.username, self._issuer))
 
     def get(self, username: str) -> Practitioner:
@@ -351,23 +353,33 @@ class AccountService:
         """Lift a log-in lock or slow-down at once. Returns whether there was anything to lift."""
         with self._db.session() as s:
             self._row(s, username)
-            result = s.execute(
-                delete(LoginFailureRow).where(LoginFailureRow.username_key == _username_key(username))
-            )
-            return bool(getattr(result, "rowcount", 0))
+            return self._forget_failures(s, _username_key(username))
 
     def locked_until(self, username: str) -> dt.datetime | None:
-        """When the log-in lock on this username ends, or None if it is not locked (slow-downs aside)."""
+        """When the last log-in lock on this username ends (from any source, or the account's ceiling for
+        new sources), or None if none is locked (slow-downs aside)."""
+        key = _username_key(username)
+        now = self.now()
         with self._db.session() as s:
-            row = s.get(LoginFailureRow, _username_key(username))
-            record = FailureRecord(row.failures, row.last_failure_at) if row is not None else FailureRecord()
-        refusal = self._lockout.refusal(record, self.now())
-        return refusal.retry_at if refusal is not None and refusal.locked else None
+            account = s.get(LoginFailureRow, key)
+            sources = s.scalars(select(LoginSourceRow).where(LoginSourceRow.username_key == key)).all()
+            refusals = [
+                self._lockout.refusal(FailureRecord(r.failures, r.last_failure_at), now) for r in sources
+            ]
+            if account is not None:
+                refusals.append(
+                    self._lockout.ceiling_refusal(
+                        FailureRecord(account.failures, account.last_failure_at), now
+                    )
+                )
+        locks = [r.retry_at for r in refusals if r is not None and r.locked]
+        return max(locks) if locks else None
 
     # --- practitioners' operations ---------------------------------------------------------------------
 
-    def login(self, username: str, password: str, totp_code: str) -> Session:
-        """Check username, password and TOTP code and open a session.
+    def login(self, username: str, password: str, totp_code: str, *, source: str = "") -> Session:
+        """Check username, password and TOTP code and open a session. `source` is where the attempt comes
+        from (the client's network address), which the slow-down and lock are counted against.
 
         Raises LoginThrottled (an Unauthenticated) while slowed down or locked, Unauthenticated with the same
         message for an unknown username, wrong password or wrong/reused code, and NotEligible (a
@@ -376,7 +388,7 @@ class AccountService:
         now = self.now()
         key = _username_key(username)
         name = normalise_username(username)
-        candidate = self._count_attempt(key, name, now)
+        candidate = self._count_attempt(key, _source_key(key, source), name, now)
 
         # Phase 2: the expensive check, outside any transaction. Unknown usernames cost the same argon2 work.
         if candidate is None:
@@ -403,7 +415,7 @@ class AccountService:
                 replayed = True
             else:
                 replayed = False
-                s.execute(delete(LoginFailureRow).where(LoginFailureRow.username_key == key))
+                self._count_success(s, key, _source_key(key, source), now)
                 row = s.get_one(PractitionerRow, candidate.practitioner_id)
                 if self._passwords.needs_rehash(row.password_hash):
                     row.password_hash = self._passwords.hash(password)
@@ -483,24 +495,37 @@ class AccountService:
 
     # --- internals -------------------------------------------------------------------------------------
 
-    def _count_attempt(self, key: str, name: str, now: dt.datetime) -> _Candidate | None:
-        """Phase 1 of a log-in: refuse if throttled, else count the attempt as a failure in advance.
+    def _count_attempt(self, key: str, source_key: str, name: str, now: dt.datetime) -> _Candidate | None:
+        """Phase 1 of a log-in: refuse if this source is throttled, or the account's ceiling is reached and
+        this source has not logged in to it lately; else count the attempt as a failure in advance, against
+        the source and the account.
 
-        Counting before checking means parallel guesses are each counted; a successful log-in clears it.
+        Counting before checking means parallel guesses are each counted; a successful log-in clears the
+        source's count and takes its own attempt back off the account's.
         """
         throttled: LoginThrottled | None = None
         candidate: _Candidate | None = None
         with self._attempts_lock, self._db.session() as s:
-            failure = s.get(LoginFailureRow, key, with_for_update=True)
-            record = FailureRecord(failure.failures, failure.last_failure_at) if failure else FailureRecord()
+            account = s.get(LoginFailureRow, key, with_for_update=True)
+            source = s.get(LoginSourceRow, source_key, with_for_update=True)
+            record = FailureRecord(source.failures, source.last_failure_at) if source else FailureRecord()
+            total = FailureRecord(account.failures, account.last_failure_at) if account else FailureRecord()
             throttled = self._lockout.refusal(record, now)
+            if throttled is None and not self._lockout.trusts(
+                source.last_success_at if source else None, now
+            ):
+                throttled = self._lockout.ceiling_refusal(total, now)
             if throttled is None:
                 counted = self._lockout.after_failure(record, now)
-                if failure is None:
+                if source is None:
+                    source = LoginSourceRow(source_key=source_key, username_key=key, last_success_at=None)
+                    s.add(source)
+                source.failures, source.last_failure_at = counted.failures, now
+                counted = self._lockout.after_failure(total, now)
+                if account is None:
                     s.add(LoginFailureRow(username_key=key, failures=counted.failures, last_failure_at=now))
                 else:
-                    failure.failures = counted.failures
-                    failure.last_failure_at = counted.last_failure_at
+                    account.failures, account.last_failure_at = counted.failures, now
                 row = s.scalar(select(PractitionerRow).where(PractitionerRow.username == name))
                 # Accounts that may not log in still go through the full check, so the answer to a wrong
                 # password never says whether the account exists or what state it is in.
@@ -509,6 +534,28 @@ class AccountService:
         if throttled is not None:
             raise throttled
         return candidate
+
+    @staticmethod
+    def _count_success(s: DbSession, key: str, source_key: str, now: dt.datetime) -> None:
+        """The source's failures are forgotten and it is trusted from now on; the account keeps others'."""
+        source = s.get_one(LoginSourceRow, source_key)
+        source.failures, source.last_failure_at, source.last_success_at = 0, None, now
+        account = s.get(LoginFailureRow, key)
+        if account is not None:
+            account.failures -= 1  # this attempt, counted in advance
+            if account.failures <= 0:
+                s.delete(account)
+
+    @staticmethod
+    def _forget_failures(s: DbSession, key: str) -> bool:
+        """The council lifts every slow-down and lock on a username. Returns whether there was any."""
+        counted = s.execute(delete(LoginFailureRow).where(LoginFailureRow.username_key == key))
+        locked = s.scalars(
+            select(LoginSourceRow).where(LoginSourceRow.username_key == key, LoginSourceRow.failures > 0)
+        ).all()
+        for source in locked:
+            source.failures, source.last_failure_at = 0, None
+        return bool(getattr(counted, "rowcount", 0)) or bool(locked)
 
     def _validated(self, facts: dict[str, Any]) -> dict[str, Any]:
         """The given (non-None) facts, stripped and checked; a manager named without a date is dated today."""

@@ -89,7 +89,8 @@ class SessionRow(Base):
 
 
 class LoginFailureRow(Base):
-    """Recent failed log-ins for one username as typed, existing or not.
+    """Recent failed log-ins for one username as typed, existing or not, from every source together: the
+    account's ceiling (node/accounts/lockout.py).
 
     Keyed by a hash of the username so that passwords typed into the username box are not kept readable.
     """
@@ -99,3 +100,19 @@ class LoginFailureRow(Base):
     username_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     last_failure_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+
+
+class LoginSourceRow(Base):
+    """Recent failed log-ins for one username from one client source (its network address), and when that
+    source last logged in to the account: the per-source throttle, and the sources the ceiling spares.
+
+    Keyed by a hash of username and source together; neither is kept readable.
+    """
+
+    __tablename__ = "login_sources"
+
+    source_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username_key: Mapped[str] = mapped_column(String(64), index=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    last_success_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)

@@ -1,7 +1,9 @@
 """Storing alerts: the outbox of changes at this council, and the alerts received for practitioners here.
 
 Sending side: the importer `enqueue`s the events of a changed record; the node server takes `pending` items,
-sends each to every council as a notification, then calls `mark_sent` (or `mark_failed`, to retry later).
+sends each as a notification to every council still `waiting_for` it, then calls `record_attempt` with those
+that did not answer: an item is sent once all have answered, retried with backoff (node/alerts/retry.py)
+until its bound, then kept as `undelivered` for the records team (`whoelse node alerts undelivered`).
 
 Receiving side: when a notification matches a local record, `deliver` stores one alert for each practitioner
 involved with the child today; practitioners read them with `list_for` and `mark_read`.
@@ -10,18 +12,21 @@ involved with the child today; practitioners read them with `list_for` and `mark
 from __future__ import annotations
 
 import datetime as dt
+import enum
+import random
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 from whoelse.v1 import federation_pb2, practitioner_pb2
 
 from federation.errors import InvalidInput, NotFound
 from node.alerts.events import ChangeEvent, EventType
+from node.alerts.retry import RetryPolicy
 from node.alerts.tables import CONTACT as CONTACT_LENGTH
-from node.alerts.tables import COUNCIL_CODE, NAME, SUMMARY, AlertOutboxRow, AlertRow
+from node.alerts.tables import COUNCIL_CODE, LAST_ERROR, NAME, SUMMARY, AlertOutboxRow, AlertRow
 from node.disclosure import is_disclosable
 from node.records import ChildRecord, RecordId
 from node.storage.tables import Child
@@ -45,13 +50,23 @@ def child_name(forename: str, surname: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class OutboxItem:
-    """A queued change at this council, to be sent to every council as a notification."""
+    """A queued change at this council, to be sent as a notification to the councils still waiting for it."""
 
     id: int
     record_id: RecordId
     event: ChangeEvent
     created_at: dt.datetime
     attempts: int
+    waiting_for: frozenset[str] | None = None  # None: not yet routed, so every active council
+    next_attempt_at: dt.datetime | None = None
+    undelivered_at: dt.datetime | None = None
+    last_error: str | None = None
+
+
+class Attempt(enum.Enum):
+    DELIVERED = "delivered"  # every council asked has now answered
+    RETRY = "retry"  # some have not; tried again after a backoff
+    UNDELIVERED = "undelivered"  # the bound has passed: recorded for the records team
 
 
 def enqueue(
@@ -78,24 +93,37 @@ def enqueue(
     return len(rows)
 
 
-def pending(session: Session, limit: int = 100) -> list[OutboxItem]:
-    """Unsent items, oldest first; ones that already failed go after fresh ones, so none holds up the rest."""
+def _item(row: AlertOutboxRow) -> OutboxItem:
+    return OutboxItem(
+        id=row.id,
+        record_id=RecordId(row.record_id),
+        event=ChangeEvent(EventType(row.event_type), row.occurred_on, row.summary, row.contact),
+        created_at=row.created_at,
+        attempts=row.attempts,
+        waiting_for=None if row.waiting_for is None else frozenset(row.waiting_for.split()),
+        next_attempt_at=row.next_attempt_at,
+        undelivered_at=row.undelivered_at,
+        last_error=row.last_error,
+    )
+
+
+def pending(session: Session, limit: int = 100, now: dt.datetime | None = None) -> list[OutboxItem]:
+    """Items due to be sent: neither delivered nor given up, and past their backoff. Oldest first; ones that
+    already failed go after fresh ones, so none holds up the rest."""
     rows = session.scalars(
         select(AlertOutboxRow)
-        .where(AlertOutboxRow.sent_at.is_(None))
+        .where(
+            AlertOutboxRow.sent_at.is_(None),
+            AlertOutboxRow.undelivered_at.is_(None),
+            or_(
+                AlertOutboxRow.next_attempt_at.is_(None),
+                AlertOutboxRow.next_attempt_at <= (now or _utc_now()),
+            ),
+        )
         .order_by(AlertOutboxRow.attempts, AlertOutboxRow.id)
         .limit(limit)
     )
-    return [
-        OutboxItem(
-            id=row.id,
-            record_id=RecordId(row.record_id),
-            event=ChangeEvent(EventType(row.event_type), row.occurred_on, row.summary, row.contact),
-            created_at=row.created_at,
-            attempts=row.attempts,
-        )
-        for row in rows
-    ]
+    return [_item(row) for row in rows]
 
 
 def mark_sent(session: Session, ids: Iterable[int], now: dt.datetime | None = None) -> int:
@@ -106,18 +134,59 @@ def mark_sent(session: Session, ids: Iterable[int], now: dt.datetime | None = No
     result = session.execute(
         update(AlertOutboxRow)
         .where(AlertOutboxRow.id.in_(wanted), AlertOutboxRow.sent_at.is_(None))
-        .values(sent_at=now or _utc_now())
+        .values(sent_at=now or _utc_now(), waiting_for="", next_attempt_at=None)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def mark_failed(session: Session, item_id: int) -> int:
-    """Count a failed attempt; the item stays pending. Returns the attempts so far."""
+def record_attempt(
+    session: Session,
+    item_id: int,
+    waiting_for: Iterable[str] | None,
+    policy: RetryPolicy,
+    *,
+    error: str = "",
+    now: dt.datetime | None = None,
+    rng: random.Random | None = None,
+) -> Attempt:
+    """Record one attempt at sending an item: `waiting_for` are the councils that still have not answered
+    (None when the attempt never reached the directory, so no council was asked)."""
     row = session.get(AlertOutboxRow, item_id)
     if row is None:
         raise NotFound(f"alert outbox: no item {item_id}")
+    now = now or _utc_now()
+    if waiting_for is not None:
+        row.waiting_for = " ".join(sorted(set(waiting_for)))
+        if not row.waiting_for:
+            row.sent_at, row.next_attempt_at = now, None
+            return Attempt.DELIVERED
     row.attempts += 1
-    return row.attempts
+    row.last_error = error[:LAST_ERROR] or None
+    if policy.gives_up(row.created_at, now):
+        row.undelivered_at, row.next_attempt_at = now, None
+        return Attempt.UNDELIVERED
+    row.next_attempt_at = now + policy.delay(row.attempts, rng)
+    return Attempt.RETRY
+
+
+def give_up(session: Session, item_id: int, error: str, now: dt.datetime | None = None) -> None:
+    """Record an item undelivered at once (e.g. its record has been removed since it was queued)."""
+    row = session.get(AlertOutboxRow, item_id)
+    if row is None:
+        raise NotFound(f"alert outbox: no item {item_id}")
+    row.undelivered_at, row.next_attempt_at, row.last_error = now or _utc_now(), None, error[:LAST_ERROR]
+
+
+def undelivered(session: Session, limit: int | None = None) -> list[OutboxItem]:
+    """Items given up on, newest first: the changes some council never heard of, for the records team."""
+    query = (
+        select(AlertOutboxRow)
+        .where(AlertOutboxRow.undelivered_at.is_not(None))
+        .order_by(AlertOutboxRow.undelivered_at.desc(), AlertOutboxRow.id.desc())
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return [_item(row) for row in session.scalars(query)]
 
 
 # --- receiving: alerts for practitioners here ---------------------------------------------------------------

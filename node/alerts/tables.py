@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Date, Index, Integer, String
+from sqlalchemy import Date, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from node.accounts.tables import UtcDateTime
@@ -18,10 +18,12 @@ SUMMARY = 400
 CONTACT = 320  # a practitioner's name and contact
 NAME = 100
 COUNCIL_CODE = 16
+LAST_ERROR = 500
 
 
 class AlertOutboxRow(Base):
-    """A change at this council, queued until the node server has sent it to every council."""
+    """A change at this council, queued until every council has answered it (`sent_at`) or the retry bound
+    has passed (`undelivered_at`: the councils in `waiting_for` never heard of it)."""
 
     __tablename__ = "alert_outbox"
 
@@ -34,6 +36,12 @@ class AlertOutboxRow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Council codes, space-separated, that have not answered yet; NULL until the first attempt reaches the
+    # directory (every active council is then asked).
+    waiting_for: Mapped[str | None] = mapped_column(Text, nullable=True)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    undelivered_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(LAST_ERROR), nullable=True)
 
     # The sender asks "what is still unsent?" on every poll.
     __table_args__ = (Index("ix_alert_outbox_unsent", "sent_at", "attempts", "id"),)

@@ -8,7 +8,7 @@ the query id, the purpose and the time; nothing about the child.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 import grpc
@@ -28,6 +28,7 @@ from node.federation.holder import council_lookup
 from node.settings import NodeSettings
 
 ROUTE_SLACK_S = 2.0
+NOT_LISTED = "not an active council in the directory's list"
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,9 @@ class FederatedSearch:
         purpose: Purpose,
         *,
         event: federation_pb2.AlertEvent | None = None,
+        only: Collection[str] | None = None,
     ) -> Outcome:
+        """Ask every active council (or, with `only`, those of them named: an alert's retry)."""
         councils = self._council_list()
         keys = sorted(match_keys(identity), key=lambda k: k.encode())
         if not keys:
@@ -139,7 +142,7 @@ class FederatedSearch:
             identity=pb.SearchIdentity(
                 forename=identity.forename,
                 surname=identity.surname,
-                date_of_birth=identity.date_of_birth.isoformat(),
+                date_of_birth=identity.born.isoformat() if identity.born else "",
                 sex=identity.sex,
                 postcode=identity.postcode,
                 nhs_number=identity.nhs_number,
@@ -151,7 +154,10 @@ class FederatedSearch:
             now_ms=now_ms,
         )
         signed = sign_query(query, self._settings.signing_key)
-        recipients = [(c.code, c.sealing_key) for c in councils.active()]
+        recipients = [(c.code, c.sealing_key) for c in councils.active() if only is None or c.code in only]
+        gone = sorted(set(only or ()) - {code for code, _ in recipients})
+        if not recipients:
+            return Outcome(query.query_id, unanswered=[(c, "unavailable", NOT_LISTED) for c in gone])
         routed = federation_pb2.RoutedQuery(
             query_id=query.query_id,
             origin=query.origin,
@@ -165,6 +171,7 @@ class FederatedSearch:
         except grpc.RpcError as exc:
             raise _rpc_error("route", exc) from exc
         outcome = Outcome(query_id=query.query_id, asked=[code for code, _ in recipients])
+        outcome.unanswered += [(code, "unavailable", NOT_LISTED) for code in gone]
         answered: set[str] = set()
         for sealed in reply.answers:
             try:

@@ -22,6 +22,23 @@ class Database(SqlDatabase):
     def __init__(self, url: str) -> None:
         super().__init__(url, "database")
 
+    @classmethod
+    def open_initialised(cls, url: str) -> Database:
+        """An existing council database that `whoelse node init` made, brought up to date: what every
+        command but `init` opens, so a mistyped path is an error rather than a new, empty database."""
+        db = cls(url)
+        try:
+            db.require_tables("node_settings", "whoelse node init")
+            db.migrate()
+            from node.settings import load
+
+            with db.session() as session:
+                load(session)
+        except Exception:
+            db.dispose()
+            raise
+        return db
+
     def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision."""
         from node.storage.migrate import upgrade

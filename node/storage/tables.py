@@ -33,7 +33,7 @@ class Child(Base):
     surname: Mapped[str] = mapped_column(String(NAME))
     known_as: Mapped[str] = mapped_column(String(NAME), default="")
     previous_surnames: Mapped[str] = mapped_column(String(4 * NAME), default="")  # ";"-joined
-    date_of_birth: Mapped[dt.date] = mapped_column(Date)
+    date_of_birth: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     sex: Mapped[str] = mapped_column(String(1))
     nhs_number: Mapped[str] = mapped_column(String(10), default="")
     address_line1: Mapped[str] = mapped_column(String(CONTACT))
@@ -48,6 +48,8 @@ class Child(Base):
     shielding_shielded_by: Mapped[str] = mapped_column(String(NAME), default="")
     shielding_shielded_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     retention_consent_to_25: Mapped[bool] = mapped_column(Boolean, default=False)
+    ended_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)  # absent from a full refresh
+    archived_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)  # retention ended (retention.py)
     # Carers, involvements and causes for concern, as JSON (node/storage/record_store.py): a node reads a
     # child's record whole, so one row per child makes a lookup one round trip and an import one insert.
     details: Mapped[str] = mapped_column(Text, default="{}")
@@ -68,5 +70,8 @@ class MatchTag(Base):
     child_id: Mapped[int] = mapped_column(ForeignKey("children.id", ondelete="CASCADE"), index=True)
     # For OPRF tags: the key that opens demographics sent with this tag (derived from the token).
     secret: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+    # The kind of match key behind the tag (federation/match_keys.KeyKind), for the opening rule: what a
+    # record shares with a search is weighed by the details its keys are made of, not by their number.
+    kind: Mapped[str] = mapped_column(String(24), default="")
 
     __table_args__ = (Index("ix_match_tags_tag", "tag"),)

@@ -79,6 +79,18 @@ def test_join_approve_suspend_revoke(directory: Directory) -> None:
         directory.registry.approve(NEWCOMER)
 
 
+def test_join_does_not_rename_a_listed_council_without_the_operator(directory: Directory) -> None:
+    assert join(directory) == "pending"
+    assert join(directory, council_name="Durham (pending)") == "pending"  # not listed yet: may change
+    assert directory.registry.get(NEWCOMER).name == "Durham (pending)"  # type: ignore[union-attr]
+    directory.registry.approve(NEWCOMER)
+    version = listed(directory).version
+
+    assert join(directory, council_name="Leeds") == "active"
+    assert listed(directory).entry(NEWCOMER).name == "Durham (pending)"
+    assert listed(directory).version == version  # nothing changed in the signed list
+
+
 def test_a_council_can_only_join_as_itself(directory: Directory) -> None:
     with pytest.raises(grpc.RpcError) as refused:
         join(directory, code=NEWCOMER, as_council=LEEDS)

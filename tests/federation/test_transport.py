@@ -17,6 +17,7 @@ from federation.transport import (
     SERVER_OPTIONS,
     MtlsIdentity,
     add_secure_port,
+    client_source,
     peer_council,
     require_peer,
     secure_channel,
@@ -122,3 +123,16 @@ def test_binding_a_busy_address_is_a_config_error(pki: Path, node: tuple[int, in
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=1), options=SERVER_OPTIONS)
     with pytest.raises(ConfigError, match=f"cannot bind 127.0.0.1:{node[0]}"):
         add_secure_port(server, f"127.0.0.1:{node[0]}", identity(pki, LEEDS))
+
+
+@pytest.mark.parametrize(
+    ("peer", "source"),
+    [
+        ("ipv4:192.0.2.7:51234", "ipv4:192.0.2.7"),
+        ("ipv6:[2001:db8::1]:443", "ipv6:[2001:db8::1]"),
+        ("unix:/run/whoelse.sock", "unix:/run/whoelse.sock"),
+    ],
+)
+def test_a_callers_source_is_its_address_without_its_port(peer: str, source: str) -> None:
+    # The log-in throttle counts per source: a client's next connection (a new port) is the same source.
+    assert client_source(peer) == source

@@ -6,6 +6,7 @@ upkeep loop is driven by the test (`run_upkeep`) so that tokenising and alert se
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,11 +25,12 @@ from directory.token_service import TokenLimits
 from federation import ca
 from federation.practitioner_client import Account, PractitionerClient
 from federation.transport import MtlsIdentity
+from node.accounts.credentials import Passwords
 from node.accounts.lockout import LockoutPolicy
 from node.accounts.service import AccountService
 from node.changes import import_with_changes
 from node.config import NodeConfig, TlsFiles
-from node.demo_accounts import DEMO_PASSWORDS, add_eligible
+from node.demo_accounts import add_eligible
 from node.importer import import_file
 from node.matching import record_tags
 from node.runtime import NodeRuntime, Servers
@@ -46,6 +48,7 @@ class Council:
     runtime: NodeRuntime
     servers: Servers
     practitioners: dict[str, str] = field(default_factory=dict)  # username → TOTP secret
+    running: bool = True
 
     @property
     def practitioner_endpoint(self) -> str:
@@ -103,7 +106,12 @@ class Federation:
     # ---- councils ----------------------------------------------------------------------------------------
 
     def add_council(
-        self, code: str, name: str, records: list[dict[str, Any]], lockout: LockoutPolicy | None = None
+        self,
+        code: str,
+        name: str,
+        records: list[dict[str, Any]],
+        lockout: LockoutPolicy | None = None,
+        **config: Any,
     ) -> Council:
         folder = self.root / code
         folder.mkdir()
@@ -117,7 +125,7 @@ class Federation:
         import_file(db, data, LocalTagger(settings.tag_key), record_tags)
         db.dispose()
         key_path, cert_path = self._issue(code)
-        config = NodeConfig(
+        node_config = NodeConfig(
             database=str(db_path),
             listen_federation="127.0.0.1:0",
             listen_practitioner="127.0.0.1:0",
@@ -126,10 +134,10 @@ class Federation:
             directory_verify_key=self.root / "directory-keys" / "directory.pub",
             state_dir=folder / "state",
             search_deadline_ms=3000,
+            password_cost="light",  # every account and unknown-username check alike, and fast
+            **config,
         )
-        runtime = NodeRuntime(config)
-        runtime.accounts = AccountService(runtime.db, passwords=DEMO_PASSWORDS, lockout=lockout)
-        servers = runtime.start(background=False)
+        runtime, servers = self._start_node(node_config, lockout)
         self.registry.register_active(
             code,
             name,
@@ -141,6 +149,33 @@ class Federation:
         council = Council(code, name, runtime, servers)
         self.councils[code] = council
         return council
+
+    @staticmethod
+    def _start_node(
+        config: NodeConfig, lockout: LockoutPolicy | None = None
+    ) -> tuple[NodeRuntime, Servers]:
+        runtime = NodeRuntime(config)
+        if lockout is not None:  # a faster lock-out for tests that lock an account
+            runtime.accounts = AccountService(
+                runtime.db, passwords=Passwords.named(config.password_cost), lockout=lockout
+            )
+        return runtime, runtime.start(background=False)
+
+    def stop_council(self, council: Council) -> None:
+        """Stop a council's node, as a crash or a maintenance window would (its database stays)."""
+        council.runtime.stop(council.servers)
+        council.running = False
+
+    def restart_council(self, council: Council) -> None:
+        """Start a stopped council's node again on the same ports, so the directory dials it as before."""
+        config = dataclasses.replace(
+            council.runtime.config,
+            listen_federation=f"127.0.0.1:{council.servers.federation_port}",
+            listen_practitioner=f"127.0.0.1:{council.servers.practitioner_port}",
+        )
+        council.runtime, council.servers = self._start_node(config)
+        council.running = True
+        council.runtime.upkeep()
 
     def add_practitioner(
         self, council: Council, username: str, name: str, role: str = "Social worker"
@@ -191,7 +226,8 @@ class Federation:
         for client in self._clients.values():
             client.close()
         for council in self.councils.values():
-            council.runtime.stop(council.servers)
+            if council.running:
+                council.runtime.stop(council.servers)
         if self.directory_server is not None:
             self.stop_directory()
         self.directory_db.dispose()

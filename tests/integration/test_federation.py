@@ -147,8 +147,11 @@ def test_stopped_council_is_named_within_the_deadline(federation: Federation) ->
 def test_nodes_carry_on_after_the_directory_restarts(federation: Federation) -> None:
     federation.stop_directory()
     leeds = federation.councils[LEEDS]
-    with pytest.raises(Unavailable, match="directory unreachable"):
+    with pytest.raises(Unavailable) as down:
         search(federation, leeds, "sw@leeds", forename="Zoe", surname="O'Neill", date_of_birth="2015-03-07")
+    # Leeds's node answered: the message names the directory, not the node, as what is down.
+    assert str(down.value).startswith("your council's node could not complete this: directory unreachable")
+    assert "home node unreachable" not in str(down.value)
     federation.start_directory()  # same port, same keys: no manual step at any node
     deadline = time.monotonic() + 20
     while True:
@@ -160,6 +163,15 @@ def test_nodes_carry_on_after_the_directory_restarts(federation: Federation) -> 
                 raise
             time.sleep(0.5)
     assert set(by_council(response)) == {LEEDS, BRADFORD}
+
+
+def test_a_stopped_home_node_is_named_as_unreachable(federation: Federation) -> None:
+    leeds = federation.councils[LEEDS]
+    client = federation.client(leeds, "sw@leeds")
+    client.login()
+    federation.stop_council(leeds)
+    with pytest.raises(Unavailable, match=r"^home node unreachable: "):
+        client.search(pb.SearchIdentity(**ZOE_SEARCHED), "safeguarding", timeout=3)
 
 
 def test_subject_access_report_names_the_search_from_another_council(federation: Federation) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ def test_valid_file_resolves_paths_relative_to_itself(files: Path) -> None:
         2000,
         "",
     )
+    assert config.alert_retry.give_up_after == dt.timedelta(hours=24)  # an alert is retried for a day
 
 
 @pytest.mark.parametrize(
@@ -64,6 +66,10 @@ def test_valid_file_resolves_paths_relative_to_itself(files: Path) -> None:
             "config key search_deadline_ms: expected a whole number from 100 to 30000",
         ),
         ({"advertise_federation": "leeds"}, "config key advertise_federation: expected HOST:PORT"),
+        (
+            {"alert_give_up_after_s": -1},
+            "config key alert_give_up_after_s: expected a whole number from 0 to 2592000",
+        ),
     ],
 )
 def test_bad_value_names_the_key(files: Path, changes: dict[str, Any], message: str) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 
 from federation.errors import NotFound
+from node.accounts.credentials import Passwords
 from node.accounts.service import AccountService, Practitioner
 from node.alerts import store as alert_store
 from node.audit import AuditLog
-from node.demo_accounts import DEMO_PASSWORDS, add_eligible
+from node.demo_accounts import add_eligible
 from node.matching import record_tags
 from node.recording import Recorder, RecordingRejected
 from node.records import SensitiveBasis, ServiceType
@@ -24,7 +25,7 @@ def _setup(db: Database) -> tuple[Recorder, Practitioner]:
         settings = load(session)
         tagger = LocalTagger(settings.tag_key)
         upsert_records(session, [child()], lambda r: record_tags(tagger, r), tagger.scheme)
-    accounts = AccountService(db, passwords=DEMO_PASSWORDS)
+    accounts = AccountService(db, passwords=Passwords.named("light"))
     add_eligible(
         accounts,
         username="kim@leeds",

@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from pathlib import Path
+from typing import ClassVar
 
+import argon2
 import pytest
 
 from federation.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
@@ -56,9 +58,9 @@ def code(totp: TotpEnrolment, clock: FakeClock) -> str:
     return totp_code(totp.secret, clock())
 
 
-def fail_login(accounts: AccountService, username: str = "sam.patel") -> Exception:
+def fail_login(accounts: AccountService, username: str = "sam.patel", source: str = "") -> Exception:
     with pytest.raises(Unauthenticated) as caught:
-        accounts.login(username, "wrong password!!", "000000")
+        accounts.login(username, "wrong password!!", "000000", source=source)
     return caught.value
 
 
@@ -142,9 +144,11 @@ def test_suspended_practitioner_with_right_credentials_is_told_why(
 def test_unknown_username_is_indistinguishable_from_wrong_password(db: Database, clock: FakeClock) -> None:
     class CountingPasswords(Passwords):
         verifications = 0
+        verified: ClassVar[list[str]] = []
 
         def verify(self, encoded: str, password: str) -> bool:
             CountingPasswords.verifications += 1
+            CountingPasswords.verified.append(encoded)
             return super().verify(encoded, password)
 
     accounts = AccountService(
@@ -156,6 +160,9 @@ def test_unknown_username_is_indistinguishable_from_wrong_password(db: Database,
     assert CountingPasswords.verifications == before + 1
     unknown_user = fail_login(accounts, "no.such.person")
     assert CountingPasswords.verifications == before + 2  # a dummy argon2 verification: the same work
+    sams, dummy = CountingPasswords.verified[-2:]
+    assert dummy == accounts._passwords.dummy_hash
+    assert argon2.extract_parameters(dummy) == argon2.extract_parameters(sams)  # at the same cost
     assert type(wrong_password) is type(unknown_user) is Unauthenticated
     assert str(wrong_password) == str(unknown_user) == LOGIN_FAILED
     # The slow-down and lock apply to unknown usernames just the same, so they reveal nothing either.
@@ -207,14 +214,14 @@ def test_failed_log_ins_slow_down_exponentially(accounts: AccountService, clock:
     assert not isinstance(fail_login(accounts), LoginThrottled)
 
 
-def lock_out(accounts: AccountService, clock: FakeClock) -> LoginThrottled:
+def lock_out(accounts: AccountService, clock: FakeClock, source: str = "") -> LoginThrottled:
     for _ in range(10):
-        error = fail_login(accounts)
+        error = fail_login(accounts, source=source)
         if isinstance(error, LoginThrottled):
             clock.now = error.retry_at
-            error = fail_login(accounts)
+            error = fail_login(accounts, source=source)
         assert not isinstance(error, LoginThrottled)
-    locked = fail_login(accounts)
+    locked = fail_login(accounts, source=source)
     assert isinstance(locked, LoginThrottled) and locked.locked
     return locked
 
@@ -234,6 +241,38 @@ def test_ten_failures_lock_for_a_bounded_time_then_unlock_by_themselves(
     assert accounts.locked_until("sam.patel") is None
     session = accounts.login("sam.patel", PASSWORD, code(totp, clock))
     assert accounts.authenticate(session.token).username == "sam.patel"
+
+
+SAMS_DESK, STRANGER = "ipv4:10.20.0.5", "ipv4:203.0.113.9"
+
+
+def test_a_strangers_guesses_from_elsewhere_do_not_lock_out_the_practitioner(
+    accounts: AccountService, clock: FakeClock
+) -> None:
+    totp = add_sam(accounts)
+    locked = lock_out(accounts, clock, source=STRANGER)
+    assert "locked after 10 failed attempts" in str(locked)
+    assert isinstance(fail_login(accounts, source=STRANGER), LoginThrottled)  # the stranger stays locked
+    session = accounts.login("sam.patel", PASSWORD, code(totp, clock), source=SAMS_DESK)  # Sam is not
+    assert accounts.authenticate(session.token).username == "sam.patel"
+    assert accounts.locked_until("sam.patel") == locked.retry_at  # the records team can see the lock
+
+
+def test_guesses_from_many_sources_reach_a_ceiling_that_spares_the_practitioners_own_source(
+    accounts: AccountService, clock: FakeClock
+) -> None:
+    totp = add_sam(accounts)
+    accounts.login("sam.patel", PASSWORD, code(totp, clock), source=SAMS_DESK)  # where Sam logs in
+    for n in range(5):  # 5 × 10 failures: the account's ceiling of 50
+        lock_out(accounts, clock, source=f"ipv4:198.51.100.{n}")
+    refused = fail_login(accounts, source="ipv4:192.0.2.77")  # a sixth source is refused unchecked
+    assert isinstance(refused, LoginThrottled) and refused.locked
+    assert "from new places are locked after 50 failed attempts" in str(refused)
+    clock.advance(seconds=30)
+    session = accounts.login("sam.patel", PASSWORD, code(totp, clock), source=SAMS_DESK)
+    assert accounts.authenticate(session.token).username == "sam.patel"
+    assert accounts.unlock("sam.patel") is True  # the council lifts the ceiling at once, too
+    assert not isinstance(fail_login(accounts, source="ipv4:192.0.2.77"), LoginThrottled)
 
 
 def test_council_can_unlock_at_once(accounts: AccountService, clock: FakeClock) -> None:
@@ -268,6 +307,16 @@ def test_failed_usernames_are_not_stored_readably(accounts: AccountService, db: 
     with db.session() as s:
         keys = [row.username_key for row in s.query(LoginFailureRow)]
     assert keys and all("MySecret" not in key and "mysecret" not in key for key in keys)
+
+
+@pytest.mark.parametrize("cost", ["standard", "light"])
+def test_the_dummy_hash_has_the_same_parameters_as_every_account(cost: str) -> None:
+    passwords = Passwords.named(cost)
+    made = argon2.extract_parameters(passwords.hash(PASSWORD))
+    assert argon2.extract_parameters(passwords.dummy_hash) == made
+    assert (made.time_cost, made.memory_cost, made.parallelism) == passwords.parameters
+    if cost == "standard":
+        assert passwords.parameters == (3, 64 * 1024, 4)  # RFC 9106's second recommended option
 
 
 # --- sessions ---------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -15,6 +16,7 @@ import node.storage.schema  # noqa: F401  (registers every node table)
 from federation.errors import InvalidInput, NotFound
 from node.alerts import store
 from node.alerts.events import ChangeEvent, EventType
+from node.alerts.retry import RetryPolicy
 from node.records import ChildRecord, RecordId
 from node.storage.base import Base
 from node.storage.database import Database
@@ -75,21 +77,72 @@ def test_queued_changes_wait_in_order_until_sent(db: Database) -> None:
         assert [i.event for i in store.pending(s)] == [CONCERN]
 
 
-def test_a_failed_send_stays_pending_behind_fresh_changes(db: Database) -> None:
-    with db.session() as s:
-        store.enqueue(s, RecordId("LDS-0001"), [MOVED])
-        store.enqueue(s, RecordId("LDS-0002"), [CONCERN])
-        first = store.pending(s)[0]
-        assert store.mark_failed(s, first.id) == 1
-        assert store.mark_failed(s, first.id) == 2
-    with db.session() as s:
-        assert [(i.record_id, i.attempts) for i in store.pending(s)] == [("LDS-0002", 0), ("LDS-0001", 2)]
-        assert [i.record_id for i in store.pending(s, limit=1)] == ["LDS-0002"]
+POLICY = RetryPolicy(
+    first_delay=dt.timedelta(seconds=2),
+    max_delay=dt.timedelta(seconds=30),
+    give_up_after=dt.timedelta(hours=1),
+)
 
 
-def test_marking_an_unknown_outbox_item_failed_is_an_error(db: Database) -> None:
+def test_an_unanswered_send_waits_out_a_growing_backoff_behind_fresh_changes(db: Database) -> None:
+    with db.session() as s:
+        store.enqueue(s, RecordId("LDS-0001"), [MOVED], now=NOON)
+        store.enqueue(s, RecordId("LDS-0002"), [CONCERN], now=NOON)
+        first = store.pending(s, now=NOON)[0]
+        assert store.record_attempt(s, first.id, None, POLICY, error="directory down", now=NOON) is (
+            store.Attempt.RETRY
+        )
+    with db.session() as s:
+        assert [i.record_id for i in store.pending(s, now=NOON)] == ["LDS-0002"]  # LDS-0001 backs off
+        later = NOON + dt.timedelta(seconds=2)  # the first delay's ceiling
+        assert [(i.record_id, i.attempts) for i in store.pending(s, now=later)] == [
+            ("LDS-0002", 0),
+            ("LDS-0001", 1),
+        ]
+        assert [i.record_id for i in store.pending(s, limit=1, now=later)] == ["LDS-0002"]
+
+
+def test_backoff_doubles_with_jitter_up_to_its_ceiling() -> None:
+    rng = random.Random(7)
+    for attempts, ceiling in ((1, 2), (2, 4), (3, 8), (4, 16), (5, 30), (40, 30)):
+        delay = POLICY.delay(attempts, rng).total_seconds()
+        assert ceiling / 2 <= delay <= ceiling
+
+
+def test_only_the_councils_that_answered_are_done_with(db: Database) -> None:
+    with db.session() as s:
+        store.enqueue(s, RecordId("LDS-0001"), [MOVED], now=NOON)
+        [item] = store.pending(s, now=NOON)
+        assert store.record_attempt(s, item.id, ["E08000032"], POLICY, now=NOON) is store.Attempt.RETRY
+    with db.session() as s:
+        [item] = store.pending(s, now=NOON + dt.timedelta(minutes=1))
+        assert item.waiting_for == frozenset({"E08000032"})
+        assert store.record_attempt(s, item.id, [], POLICY, now=NOON) is store.Attempt.DELIVERED
+    with db.session() as s:
+        assert store.pending(s, now=NOON + dt.timedelta(days=1)) == []
+        assert store.undelivered(s) == []
+
+
+def test_past_the_bound_an_item_is_undelivered_naming_who_never_answered(db: Database) -> None:
+    with db.session() as s:
+        store.enqueue(s, RecordId("LDS-0001"), [MOVED], now=NOON)
+        [item] = store.pending(s, now=NOON)
+        past = NOON + POLICY.give_up_after
+        result = store.record_attempt(s, item.id, ["E08000032"], POLICY, error="E08000032: down", now=past)
+        assert result is store.Attempt.UNDELIVERED
+    with db.session() as s:
+        assert store.pending(s, now=past + dt.timedelta(days=1)) == []
+        [given_up] = store.undelivered(s)
+        assert (given_up.waiting_for, given_up.undelivered_at, given_up.last_error) == (
+            frozenset({"E08000032"}),
+            past,
+            "E08000032: down",
+        )
+
+
+def test_recording_an_attempt_at_an_unknown_outbox_item_is_an_error(db: Database) -> None:
     with db.session() as s, pytest.raises(NotFound, match="no item 99"):
-        store.mark_failed(s, 99)
+        store.record_attempt(s, 99, [], POLICY)
 
 
 # --- delivery ----------------------------------------------------------------------------------------------

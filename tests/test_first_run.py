@@ -1,0 +1,78 @@
+"""A newcomer's first commands: only `init` creates a database; every other command refuses a mistyped or
+uninitialised one with one line and a non-zero exit, before printing a secret or creating a file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from federation.cli import main
+
+SAM = [
+    "--username", "sam.patel", "--name", "Sam Patel", "--role", "Social worker",
+    "--organisation", "Leeds Children's Services", "--contact", "0113 496 0002", "--manager", "Jo Manager",
+    "--dbs-checked", "2025-01-15", "--trained", "2025-01-10", "--agreement-signed", "2025-01-10",
+    "--accredited",
+]  # fmt: skip
+NODE_COMMANDS = [
+    ["node", "practitioner", "add", *SAM],
+    ["node", "practitioner", "list"],
+    ["node", "practitioner", "unlock", "sam.patel"],
+    ["node", "import", "records.csv"],
+    ["node", "keys"],
+    ["node", "migrate"],
+    ["node", "search", "--forename", "Zoe", "--surname", "Smith", "--dob", "2015-03-07"],
+    ["node", "sar", "L-1"],
+    ["node", "audit", "checkpoint"],
+    ["node", "alerts", "undelivered"],
+]
+DIRECTORY_COMMANDS = [
+    ["directory", "list"],
+    ["directory", "oprf-keys"],
+    ["directory", "approve", "E08000035"],
+]
+
+
+def run(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, str, str]:
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("argv", NODE_COMMANDS + DIRECTORY_COMMANDS, ids=lambda a: " ".join(a[:3]))
+def test_a_mistyped_database_is_refused_and_not_created(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    typo = tmp_path / "typo.sqlite"
+    code, out, err = run(capsys, [*argv, "--db", str(typo)])
+    assert code == 2
+    assert out == ""  # no password or TOTP secret handed over for an account that was never made
+    init = "whoelse node init" if argv[0] == "node" else "whoelse directory init"
+    assert (
+        err == f"whoelse: error: {'database' if argv[0] == 'node' else 'db'}: no database at {typo}; "
+        f"create it with `{init} --db {typo} …`\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv", NODE_COMMANDS + DIRECTORY_COMMANDS, ids=lambda a: " ".join(a[:3]))
+def test_an_uninitialised_database_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    empty = tmp_path / "empty.sqlite"
+    empty.touch()
+    code, out, err = run(capsys, [*argv, "--db", str(empty)])
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and f"{empty} is not initialised; create it with `whoelse" in err
+
+
+def test_a_search_must_give_its_purpose(capsys: pytest.CaptureFixture[str]) -> None:
+    identity = ["--as", "sam", "--forename", "Zoe", "--surname", "Smith", "--dob", "2015-03-07"]
+    with pytest.raises(SystemExit) as refused:
+        main(["search", *identity])
+    assert refused.value.code == 2
+    assert "the following arguments are required: --purpose" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["search", *identity, "--purpose", "curiosity"])
+    assert "purpose 'curiosity' is not a lawful purpose" in capsys.readouterr().err
