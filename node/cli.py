@@ -165,7 +165,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if args.portal_port is not None:  # the web portal (node/portal): council i on --portal-port + i
             from node.portal.server import portal_starter
 
-            portal = portal_starter(args.portal_host, args.portal_port, args.portal_allow_remote)
+            portal = portal_starter(
+                args.portal_host, args.portal_port, args.portal_allow_remote, args.portal_records_team or ()
+            )
         serve_forever([NodeRuntime(c, workers=workers) for c in configs], portal)
         return 0
     from node.server import serve
@@ -334,6 +336,12 @@ def register(commands: Any, benchmarks: Any) -> None:
         action="store_true",
         help="allow a non-loopback --portal-host (plain HTTP: only behind a TLS-terminating proxy)",
     )
+    portal.add_argument(
+        "--portal-records-team",
+        action="append",
+        metavar="USERNAME",
+        help="a practitioner account that may use the portal's records team pages (repeat for each)",
+    )
     p.set_defaults(handler=cmd_serve)
 
     p = with_db(
@@ -397,6 +405,7 @@ def _register_optional(node_sub: Any, commands: Any, benchmarks: Any) -> None:
     from node.audit_cli import add_audit_commands
     from node.bench import register as register_bench
     from node.bench_alerts import register as register_bench_alerts
+    from node.bench_portal import register as register_bench_portal
     from node.bench_search import register as register_bench_search
     from node.demo import register as register_demo
 
@@ -406,6 +415,7 @@ def _register_optional(node_sub: Any, commands: Any, benchmarks: Any) -> None:
     register_bench(benchmarks)
     register_bench_search(benchmarks)
     register_bench_alerts(benchmarks)
+    register_bench_portal(benchmarks)
     register_demo(commands)
     try:
         from node.synth.cli import register as register_synth  # type: ignore[import-not-found,unused-ignore]

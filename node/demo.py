@@ -127,6 +127,7 @@ def print_portals(root: Path, federation: dict[str, Any]) -> None:
         code = pyotp.TOTP(who["totp_secret"]).now()
         print(f"  {c['name']:<28} {c['portal']}")
         print(f"    sign in as {who['username']}  password {who['password']}  code {code}")
+    print("  (each of these also has the records team's page)")
     print(f"\n  A fresh code for anyone: whoelse demo totp USERNAME --dir {root}")
 
 

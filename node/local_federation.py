@@ -332,6 +332,8 @@ def start(
             args += ["--config", str(setup.config)]
         if len(group) == 1 and group[0].portal_port:
             args += ["--portal-port", str(group[0].portal_port)]
+            if group[0].practitioners:  # the demo's first practitioner also has the records team's pages
+                args += ["--portal-records-team", group[0].practitioners[0]["username"]]
         pids[name] = spawn(args, logs / f"{name}.log").pid
     return pids
 

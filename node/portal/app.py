@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from flask_wtf import CSRFProtect
 from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 
 from federation.errors import WhoElseError
-from node.portal.node_api import NodeApi, OwnRecords
+from node.portal.node_api import NodeApi, NodeServices
 from node.portal.results import SHIELDED_WORDING, Involvement
 from node.portal.sessions import Lifetime, SessionStore, cookie_name
 
@@ -49,6 +51,22 @@ class PortalConfig:
     secret_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
 
 
+def _timing(node: NodeApi) -> tuple[Callable[[], None], Callable[[Response], Response]]:
+    """Server-Timing: the request's whole time in the portal (`app`) and the part spent waiting for the node
+    (`node`, e.g. the federated search), so a benchmark can tell the portal's own cost apart."""
+
+    def start() -> None:
+        node.take_time()
+        g.started = time.perf_counter()
+
+    def finish(response: Response) -> Response:
+        total = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+        response.headers["Server-Timing"] = f"app;dur={total:.2f}, node;dur={node.take_time() * 1000:.2f}"
+        return response
+
+    return start, finish
+
+
 def _security_headers(response: Response) -> Response:
     response.headers["Content-Security-Policy"] = CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -75,11 +93,11 @@ def _option(choice: Any, selected: str | None) -> dict[str, Any]:
     return {"value": value, "text": label, "selected": value == selected}
 
 
-def _involvement_row(i: Involvement) -> list[dict[str, str]]:
+def _involvement_row(i: Involvement) -> list[dict[str, Any]]:
     return [{"text": v} for v in (i.practitioner, i.role, i.organisation, i.contact, i.service)]
 
 
-def _search_row(entry: dict[str, Any]) -> list[dict[str, str]]:
+def _search_row(entry: dict[str, Any]) -> list[dict[str, Any]]:
     found = f"{entry['children']} {'child' if entry['children'] == 1 else 'children'}"
     if entry["referrals"]:
         found += f", {entry['referrals']} to ask about"
@@ -89,7 +107,7 @@ def _search_row(entry: dict[str, Any]) -> list[dict[str, str]]:
     return [{"text": v} for v in (entry["at"], entry["purpose"], found, answered, entry["query_id"])]
 
 
-def create_app(config: PortalConfig, node: NodeApi, records: OwnRecords | None = None) -> Flask:
+def create_app(config: PortalConfig, node: NodeApi, services: NodeServices | None = None) -> Flask:
     from node.portal import views
 
     app = Flask(__name__, static_folder="static", static_url_path="/static")
@@ -125,8 +143,11 @@ def create_app(config: PortalConfig, node: NodeApi, records: OwnRecords | None =
     app.session_interface = SessionStore(
         config.lifetime, cookie_name(config.council_code), on_end=end_node_session
     )
-    app.extensions["whoelse_portal"] = views.Portal(config, node, end_node_session, records)
+    app.extensions["whoelse_portal"] = views.Portal(config, node, end_node_session, services)
     CSRFProtect(app)
     app.register_blueprint(views.pages)
     app.after_request(_security_headers)
+    start, finish = _timing(node)
+    app.before_request(start)
+    app.after_request(finish)
     return app

@@ -21,7 +21,7 @@ from wtforms import (
 from wtforms.fields.choices import (  # type: ignore[attr-defined,unused-ignore]  # not in types-WTForms yet
     SelectChoice,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp, ValidationError
+from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional, Regexp, ValidationError
 
 from federation.purposes import PRACTITIONER_PURPOSES
 from node.records import ServiceType
@@ -196,3 +196,14 @@ _INVOLVEMENT_FIELDS = {"service_type": "service_type", "sensitive_basis": "sensi
 def involvement_field_for(problem_field: str) -> str | None:
     """The form field an import rule's error is about ("involvement.sensitive_basis" → sensitive_basis)."""
     return _INVOLVEMENT_FIELDS.get(problem_field.rsplit(".", 1)[-1])
+
+
+class AccountForm(FlaskForm):
+    """A records team action on one practitioner's account; suspending needs a reason."""
+
+    username = HiddenField(validators=[DataRequired(), Length(max=64)])
+    action = HiddenField(validators=[DataRequired(), AnyOf(("suspend", "reinstate", "unlock"))])
+    reason = TextAreaField(
+        "Why are you suspending this account?",
+        validators=[Optional(), Length(max=200, message="Use 200 characters or fewer")],
+    )

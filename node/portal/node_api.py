@@ -5,6 +5,9 @@ Errors come back as the node's domain errors (federation/errors.py), with the no
 
 from __future__ import annotations
 
+import datetime as dt
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,9 +17,15 @@ from whoelse.v1 import practitioner_pb2 as pp
 from whoelse.v1 import practitioner_pb2_grpc
 from whoelse.v1 import records_pb2 as pb
 
+from federation.errors import InvalidInput, PermissionDenied
+from federation.merkle import SignedTreeHead
 from federation.practitioner_client import _error as domain_error
-from node.accounts.service import AccountService
+from federation.transparency_log import VerificationReport
+from node.accounts.service import AccountService, Practitioner
+from node.alerts import store as alert_store
+from node.audit import AuditLog
 from node.recording import Recorder
+from node.storage.database import Database
 
 
 class NodeApi:
@@ -27,15 +36,25 @@ class NodeApi:
         self._channel = grpc.secure_channel(endpoint, credentials)
         self._stub = practitioner_pb2_grpc.PractitionerStub(self._channel)
         self._timeout = timeout_s
+        self._spent = threading.local()  # seconds in node calls, per serving thread (Server-Timing)
 
     def close(self) -> None:
         self._channel.close()
 
+    def take_time(self) -> float:
+        """Seconds this thread has spent waiting for the node since the last call to take_time."""
+        spent = float(getattr(self._spent, "seconds", 0.0))
+        self._spent.seconds = 0.0
+        return spent
+
     def _call(self, method: Callable[..., Any], request: Any) -> Any:
+        started = time.perf_counter()
         try:
             return method(request, timeout=self._timeout)
         except grpc.RpcError as exc:
             raise domain_error(exc) from exc
+        finally:
+            self._spent.seconds = getattr(self._spent, "seconds", 0.0) + time.perf_counter() - started
 
     def login(self, username: str, password: str, totp_code: str) -> pp.LoginResponse:
         request = pp.LoginRequest(username=username, password=password, totp_code=totp_code)
@@ -56,16 +75,27 @@ class NodeApi:
         return list(reply.alerts)
 
 
-class OwnRecords:
-    """Recording on this council's own records (record my involvement, raise a cause for concern).
+class NodeServices:
+    """What the portal does that the Practitioner gRPC service has no call for yet: record my involvement,
+    raise a cause for concern, mark alerts read. The portal runs in the node's process, so it calls the same
+    domain services a servicer would: the session is authorised first (as for a search, to record), then
+    node/recording.py applies the import's rules, alerts and audit."""
 
-    The Practitioner gRPC service has no call for this yet, so the portal calls the same domain services a
-    servicer would: the session is authorised as for a search, then node/recording.py applies the import's
-    rules, alerts and audit."""
-
-    def __init__(self, accounts: AccountService, recorder: Recorder) -> None:
+    def __init__(
+        self,
+        accounts: AccountService,
+        recorder: Recorder,
+        db: Database,
+        audit: AuditLog,
+        verify_key: bytes,
+        records_team: frozenset[str] = frozenset(),
+    ) -> None:
         self._accounts = accounts
         self._recorder = recorder
+        self._db = db
+        self._audit = audit
+        self._verify_key = verify_key
+        self.records_team = records_team  # usernames who may use the records team's pages
 
     def record_involvement(
         self, token: str, record_id: str, service_type: str, sensitive_basis: str, override_reason: str
@@ -81,3 +111,40 @@ class OwnRecords:
 
     def raise_concern(self, token: str, record_id: str) -> None:
         self._recorder.raise_concern(self._accounts.authorise_search(token), record_id)
+
+    def mark_alerts_read(self, token: str, alert_ids: list[str]) -> int:
+        """Only the practitioner's own alerts are marked (node/alerts/store.py)."""
+        practitioner = self._accounts.authenticate(token)
+        with self._db.session() as session:
+            return alert_store.mark_read(session, practitioner.display_name, alert_ids)
+
+    # --- the records team's pages: only for the usernames the node was started with (--portal-records-team)
+
+    def _records_team_member(self, token: str) -> Practitioner:
+        member = self._accounts.authenticate(token)
+        if member.username not in self.records_team:
+            raise PermissionDenied("these pages are for the council's records team")
+        return member
+
+    def practitioners(self, token: str) -> list[tuple[Practitioner, dt.datetime | None]]:
+        """Every account with when its log-in lock ends (None: not locked)."""
+        self._records_team_member(token)
+        return [(p, self._accounts.locked_until(p.username)) for p in self._accounts.list()]
+
+    def change_account(self, token: str, username: str, action: str, reason: str) -> None:
+        """Suspend, reinstate or unlock an account; the audit log records who did it, as for the CLI."""
+        member = self._records_team_member(token)
+        if action == "suspend":
+            self._accounts.suspend(username, reason)
+        elif action == "reinstate":
+            self._accounts.reinstate(username, reason)
+        elif action == "unlock":
+            self._accounts.unlock(username)
+        else:
+            raise InvalidInput(f"action: {action[:20]!r} is not suspend, reinstate or unlock")
+        self._audit.account_event(username, action, f"{member.username} through the portal")
+
+    def audit_status(self, token: str) -> tuple[SignedTreeHead | None, VerificationReport]:
+        """The audit log's latest signed tree head, and a full verification of the log against it."""
+        self._records_team_member(token)
+        return self._audit.latest_head(), self._audit.verify(self._verify_key)

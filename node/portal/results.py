@@ -14,7 +14,9 @@ from whoelse.v1 import practitioner_pb2 as pp
 from whoelse.v1 import records_pb2 as pb
 
 from federation.identity import canonical_forename, phonetic
+from federation.merkle import SignedTreeHead
 from federation.practitioner_client import REFERRAL_BAND
+from node.accounts.service import Practitioner
 
 SHIELDED_WORDING = (
     "This record is shielded. Only the child's name, identifier, sex and date of birth are shown. "
@@ -217,3 +219,49 @@ def alert(a: pp.Alert) -> AlertView:
         summary=a.summary,
         contact=a.contact,
     )
+
+
+@dataclass(frozen=True)
+class AccountView:
+    username: str
+    name: str
+    role: str
+    status: str
+    locked_until: str
+    actions: tuple[str, ...]  # what the records team may do now: suspend, reinstate, unlock
+
+
+def _when(at: dt.datetime) -> str:
+    local = at.astimezone(ENGLAND)
+    return f"{local.day} {local:%B %Y at %H:%M}"
+
+
+def account(p: Practitioner, locked_until: dt.datetime | None) -> AccountView:
+    status = p.status.value
+    actions: list[str] = []
+    if status == "active":
+        actions.append("suspend")
+    elif status == "suspended":
+        actions.append("reinstate")
+    if locked_until is not None:
+        actions.append("unlock")
+    return AccountView(
+        username=p.username,
+        name=p.display_name,
+        role=p.role,
+        status=status.capitalize()
+        + (f": {p.status_reason}" if p.status_reason and status != "active" else ""),
+        locked_until=_when(locked_until) if locked_until else "",
+        actions=tuple(actions),
+    )
+
+
+def tree_head(head: SignedTreeHead | None) -> dict[str, str]:
+    """The audit log's latest signed head as the records team reads it."""
+    if head is None:
+        return {}
+    return {
+        "entries": str(head.tree_size),
+        "signed": _when(dt.datetime.fromtimestamp(head.timestamp_ms / 1000, dt.UTC)),
+        "root": head.root_hash.hex(),
+    }

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +18,7 @@ from waitress.server import create_server
 
 from federation.errors import ConfigError
 from node.portal.app import PortalConfig, create_app
-from node.portal.node_api import NodeApi, OwnRecords
+from node.portal.node_api import NodeApi, NodeServices
 from node.recording import Recorder
 
 if TYPE_CHECKING:
@@ -62,6 +62,7 @@ def start_portal(
     *,
     allow_remote: bool = False,
     config: PortalConfig | None = None,
+    records_team: Iterable[str] = (),
 ) -> PortalServer:
     """Start the portal for a started node; it calls the node's practitioner port like any client."""
     if not allow_remote and not _loopback(host):
@@ -71,9 +72,16 @@ def start_portal(
         )
     council = runtime.settings.council
     node = NodeApi(f"localhost:{servers.practitioner_port}", runtime.config.tls.ca)
-    records = OwnRecords(runtime.accounts, Recorder(runtime.db, runtime.settings))
+    services = NodeServices(
+        runtime.accounts,
+        Recorder(runtime.db, runtime.settings),
+        runtime.db,
+        runtime.audit,
+        runtime.settings.signing_key.verify_key_bytes,
+        frozenset(u.strip().lower() for u in records_team),
+    )
     config = config or PortalConfig(council.name, council.code, council.records_team_contact)
-    app = create_app(config, node, records)
+    app = create_app(config, node, services)
     try:
         server = create_server(app, host=host, port=port, threads=8, ident="whoelse-portal")
     except OSError as exc:
@@ -85,13 +93,15 @@ def start_portal(
 
 
 def portal_starter(
-    host: str, first_port: int, allow_remote: bool = False
+    host: str, first_port: int, allow_remote: bool = False, records_team: Iterable[str] = ()
 ) -> Callable[[int, NodeRuntime, Servers], Callable[[], None]]:
     """For `whoelse node serve --portal-port P`: council i of this process gets port P + i (or any, for 0)."""
 
     def start(index: int, runtime: NodeRuntime, servers: Servers) -> Callable[[], None]:
         port = first_port + index if first_port else 0
-        portal = start_portal(runtime, servers, host, port, allow_remote=allow_remote)
+        portal = start_portal(
+            runtime, servers, host, port, allow_remote=allow_remote, records_team=records_team
+        )
         print(f"portal {runtime.settings.council.code}: {portal.url}", flush=True)
         return portal.stop
 

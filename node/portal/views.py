@@ -4,6 +4,7 @@ template; the rules (who may search, what a search may contain, what is disclose
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 from collections import deque
 from collections.abc import Callable
@@ -36,6 +37,7 @@ from federation.errors import (
 from node.portal import results
 from node.portal.forms import (
     PURPOSE_LABELS,
+    AccountForm,
     ConcernForm,
     InvolvementForm,
     SearchForm,
@@ -44,7 +46,7 @@ from node.portal.forms import (
     involvement_field_for,
     service_name,
 )
-from node.portal.node_api import NodeApi, OwnRecords
+from node.portal.node_api import NodeApi, NodeServices
 from node.portal.sessions import PortalSession
 from node.recording import RecordingRejected
 
@@ -54,6 +56,8 @@ if TYPE_CHECKING:  # app.py imports this module
 pages = Blueprint("pages", __name__)
 UNAVAILABLE = "The service is not available at the moment. Try again in a few minutes."
 MAX_HISTORY = 50
+UNREAD_FRESH_S = 15.0
+RECORDS_TEAM_ONLY = "This page is for the council's records team. Ask them if you need something changed."
 NOT_FROM_SEARCH = (
     "search for the child first: you can record only against a record found at this council in your "
     "latest search"
@@ -68,7 +72,7 @@ class Portal:
     config: PortalConfig
     node: NodeApi
     end_node_session: Callable[[dict[str, Any]], None]
-    records: OwnRecords | None = None  # record my involvement / raise a cause for concern
+    services: NodeServices | None = None  # record my involvement, raise a concern, mark alerts read
 
     def __post_init__(self) -> None:
         self._searches: dict[str, deque[float]] = {}
@@ -91,8 +95,9 @@ def portal() -> Portal:
 
 
 def _portal_session() -> PortalSession:
-    assert isinstance(session, PortalSession) or hasattr(session, "sid")
-    return session  # type: ignore[return-value]
+    if not isinstance(session, PortalSession):  # app.py installs SessionStore, which opens only these
+        raise RuntimeError("portal: sessions are not the portal's server-side sessions")
+    return session
 
 
 def error_list(form: FlaskForm, general: list[str] | None = None) -> list[dict[str, str]]:
@@ -100,7 +105,8 @@ def error_list(form: FlaskForm, general: list[str] | None = None) -> list[dict[s
     items = [{"text": text, "href": "#main-content"} for text in general or []]
     for field in form:
         for message in field.errors:
-            anchor = "dob-day" if field.name == "dob_day" else field.id  # a radio group's first item
+            # a radio group's or checkbox's field id is also its first item's (GOV.UK radios idPrefix)
+            anchor = "dob-day" if field.name == "dob_day" else field.id
             items.append({"text": str(message), "href": f"#{anchor}"})
     return items
 
@@ -108,12 +114,7 @@ def error_list(form: FlaskForm, general: list[str] | None = None) -> list[dict[s
 def page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
     config = portal().config
     signed_in = "token" in session
-    unread = 0
-    if signed_in:
-        try:
-            unread = len(portal().node.alerts(str(session["token"]), unread_only=True))
-        except WhoElseError:
-            unread = 0
+    unread = _unread() if signed_in else 0
     lifetime = config.lifetime
     return (
         render_template(
@@ -121,6 +122,7 @@ def page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
             council_name=config.council_name,
             signed_in=signed_in,
             username=session.get("username", ""),
+            records_team=bool(session.get("records_team")),
             unread=unread,
             idle_seconds=int(lifetime.idle.total_seconds()),
             warn_seconds=int(lifetime.warn_before.total_seconds()),
@@ -130,7 +132,23 @@ def page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
     )
 
 
+def _unread(fresh: list[str] | None = None) -> int:
+    """The unread count in the navigation: asked of the node at most every UNREAD_FRESH_S seconds (a search's
+    results page would otherwise wait for a second node call); the alerts page always asks."""
+    now = time.monotonic()
+    if fresh is None and now - float(session.get("unread_at", -UNREAD_FRESH_S)) < UNREAD_FRESH_S:
+        return int(session.get("unread", 0))
+    if fresh is None:
+        try:
+            fresh = [a.alert_id for a in portal().node.alerts(str(session["token"]), unread_only=True)]
+        except WhoElseError:
+            return int(session.get("unread", 0))
+    session["unread"], session["unread_at"] = len(fresh), now
+    return len(fresh)
+
+
 def signed_in_only(view: F) -> F:
+    @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if "token" not in session:
             if _portal_session().ended:
@@ -138,7 +156,6 @@ def signed_in_only(view: F) -> F:
             return redirect(url_for("pages.sign_in"))
         return view(*args, **kwargs)
 
-    wrapper.__name__ = view.__name__
     return wrapper  # type: ignore[return-value]
 
 
@@ -177,6 +194,8 @@ def sign_in() -> Any:
             session["token"] = reply.session_token
             session["username"] = (form.username.data or "").strip().lower()
             session["searches"] = []
+            services = portal().services
+            session["records_team"] = services is not None and session["username"] in services.records_team
             return redirect(url_for("pages.search"))
     elif form.is_submitted():
         status = 400
@@ -198,8 +217,8 @@ def sign_out() -> Response:
 def signed_out() -> Any:
     if "token" in session:  # reached directly (the timeout warning's redirect): end the session here
         return _sign_out(request.args.get("reason", "signed-out"))
-    inactive = request.args.get("reason") == "inactive"
-    return page("signed_out.html", inactive=inactive)
+    reason = request.args.get("reason", "")
+    return page("signed_out.html", reason=reason if reason in ("inactive", "ended") else "signed-out")
 
 
 @pages.post("/keep-alive")
@@ -209,7 +228,7 @@ def keep_alive() -> Any:
     try:
         portal().node.alerts(str(session["token"]), unread_only=True)  # and the node's idle timer
     except Unauthenticated:
-        return _sign_out("inactive")
+        return _sign_out("ended")
     except WhoElseError:
         pass
     return jsonify(ok=True)
@@ -240,7 +259,7 @@ def search() -> Any:
             try:
                 response = portal().node.search(str(session["token"]), identity, purpose)
             except Unauthenticated:
-                return _sign_out("inactive")
+                return _sign_out("ended")
             except InvalidInput as exc:
                 name, message = field_for(str(exc))
                 if name is None:
@@ -257,17 +276,14 @@ def search() -> Any:
                 _remember(found, purpose)
                 home = portal().config.council_code
                 # what this practitioner may record against: this council's records in this answer
-                session["own_records"] = [
-                    h.record_id for c in found.children for h in c.holdings if h.council_code == home
-                ]
+                own = [h.record_id for c in found.children for h in c.holdings if h.council_code == home]
+                session["own_records"] = own
                 return page(
                     "results.html",
                     found=found,
                     purpose=PURPOSE_LABELS.get(purpose, purpose),
-                    recording=portal().records is not None,
+                    recording=portal().services is not None,
                     home_code=home,
-                    involvement=InvolvementForm(formdata=None),
-                    concern=ConcernForm(formdata=None),
                 )
     elif form.is_submitted():
         status = 400
@@ -305,11 +321,13 @@ def concern() -> Any:
 
 def _record(form: InvolvementForm | ConcernForm, kind: str, done: str) -> Any:
     """Record an involvement or a concern on one of this council's records from the latest search."""
-    records = portal().records
+    records = portal().services
     general: list[str] = []
     status = 400
     if records is None:
         return page("error.html", 404, heading="Page not found", message="This portal cannot record changes.")
+    if request.form.get("start"):  # the results page's button (its CSRF token checked): the empty question
+        return page("recording.html", form=form, kind=kind, errors=[])
     if form.validate_on_submit():
         record_id = str(form.record_id.data)
         token = str(session["token"])
@@ -327,7 +345,7 @@ def _record(form: InvolvementForm | ConcernForm, kind: str, done: str) -> Any:
             else:
                 records.raise_concern(token, record_id)
         except Unauthenticated:
-            return _sign_out("inactive")
+            return _sign_out("ended")
         except RecordingRejected as exc:
             service = str((getattr(form, "service_type", None) and form.service_type.data) or "")
             for problem in exc.problems:
@@ -344,6 +362,61 @@ def _record(form: InvolvementForm | ConcernForm, kind: str, done: str) -> Any:
         else:
             return page("recorded.html", heading=done, record_id=record_id)
     return page("recording.html", status, form=form, kind=kind, errors=error_list(form, general))
+
+
+def _records_team() -> NodeServices | None:
+    services = portal().services
+    return services if services is not None and session.get("records_team") else None
+
+
+def _not_records_team() -> Any:
+    return page("error.html", 403, heading="You cannot use this page", message=RECORDS_TEAM_ONLY)
+
+
+@pages.get("/records-team")
+@signed_in_only
+def records_team() -> Any:
+    services = _records_team()
+    if services is None:
+        return _not_records_team()
+    token = str(session["token"])
+    try:
+        accounts = services.practitioners(token)
+        head, report = services.audit_status(token)
+    except Unauthenticated:
+        return _sign_out("ended")
+    except PermissionDenied:
+        return _not_records_team()
+    rows = [results.account(p, locked) for p, locked in accounts]
+    done = session.pop("records_team_done", "")
+    return page("records_team.html", accounts=rows, head=results.tree_head(head), report=report, done=done)
+
+
+@pages.post("/records-team/account")
+@signed_in_only
+def records_team_account() -> Any:
+    services = _records_team()
+    if services is None:
+        return _not_records_team()
+    form = AccountForm()
+    if not form.validate_on_submit():
+        return page("error.html", 400, heading="That did not work", message="Go back and try again.")
+    username, action = str(form.username.data), str(form.action.data)
+    reason = (form.reason.data or "").strip()
+    if action == "suspend" and (request.form.get("start") or not reason):
+        if not request.form.get("start"):
+            form.reason.errors = ["Say why you are suspending this account"]
+        errors = error_list(form) if form.reason.errors else []
+        return page("suspend.html", 400 if errors else 200, form=form, errors=errors)
+    try:
+        services.change_account(str(session["token"]), username, action, reason)
+    except Unauthenticated:
+        return _sign_out("ended")
+    except (PermissionDenied, InvalidInput, NotFound) as exc:
+        return page("error.html", 400, heading="That did not work", message=_sentence(str(exc)))
+    done = {"suspend": "suspended", "reinstate": "reinstated", "unlock": "unlocked"}[action]
+    session["records_team_done"] = f"{username} has been {done}."
+    return redirect(url_for("pages.records_team"))
 
 
 @pages.get("/searches")
@@ -363,11 +436,33 @@ def alerts() -> Any:
     try:
         found = portal().node.alerts(token)
         unread = {a.alert_id for a in portal().node.alerts(token, unread_only=True)}
+        _unread(sorted(unread))
     except Unauthenticated:
-        return _sign_out("inactive")
+        return _sign_out("ended")
     except WhoElseError:
         return page("alerts.html", 503, alerts=[], errors=[{"text": UNAVAILABLE, "href": "#main-content"}])
-    return page("alerts.html", alerts=[results.alert(a) for a in found], new=unread, errors=[])
+    session["unread_shown"] = sorted(unread)  # what "Mark as read" marks: only alerts seen on this page
+    return page(
+        "alerts.html",
+        alerts=[results.alert(a) for a in found],
+        new=unread,
+        can_mark=portal().services is not None,
+        errors=[],
+    )
+
+
+@pages.post("/alerts/read")
+@signed_in_only
+def alerts_read() -> Any:
+    services = portal().services
+    shown = [str(i) for i in session.pop("unread_shown", [])]
+    if services is not None and shown:
+        try:
+            services.mark_alerts_read(str(session["token"]), shown)
+        except Unauthenticated:
+            return _sign_out("ended")
+        session.pop("unread_at", None)  # the navigation's count is asked again
+    return redirect(url_for("pages.alerts"))
 
 
 @pages.get("/accessibility")

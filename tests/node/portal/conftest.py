@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
 from node.accounts.lockout import LockoutPolicy
 from node.portal.app import PortalConfig
@@ -35,6 +35,10 @@ from tests.integration.test_federation import (
 
 CHROMIUM = os.environ.get("WHOELSE_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "test-output" / "portal"
+RECORDS_TEAM = "records@wakefield"
+RECORDS_TEAM_2 = "records2@wakefield"
+"""Wakefield's records officers: the accounts its portal lets use the records team's pages (two, so two
+tests can sign in within one TOTP step)."""
 FAST_LOCKOUT = LockoutPolicy(free_failures=2, max_delay=dt.timedelta(0), lock_after=3)
 """Wakefield locks a username after 3 failures with no slow-down in between, so the test need not wait."""
 
@@ -62,9 +66,13 @@ def portals(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portals]:
         fed.add_council(BRADFORD, "Bradford", [ZOE_BRADFORD])
         fed.add_council(WAKEFIELD, "Wakefield", [SHIELDED_WAKEFIELD], lockout=FAST_LOCKOUT)
         fed.run_upkeep()
+        for officer in (RECORDS_TEAM, RECORDS_TEAM_2):
+            fed.add_practitioner(fed.councils[WAKEFIELD], officer, "Rae Records", "Records officer")
         for code in (WAKEFIELD, BRADFORD, LEEDS):
             council = fed.councils[code]
-            started.append(start_portal(council.runtime, council.servers))
+            started.append(
+                start_portal(council.runtime, council.servers, records_team=[RECORDS_TEAM, RECORDS_TEAM_2])
+            )
         wakefield = fed.councils[WAKEFIELD]
         settings = wakefield.runtime.settings.council
         short = PortalConfig(
@@ -121,6 +129,17 @@ def sign_in(page: Page, portal: PortalServer, portals: Portals, code: str, usern
     page.fill("#password", PASSWORD)
     page.fill("#totp_code", totp_now(portals.council(code).practitioners[username]))
     page.click("button:has-text('Sign in')")
+
+
+def fail_sign_in(page: Page, portal: PortalServer, username: str, times: int) -> None:
+    """Wrong password and code, `times` times: Wakefield (FAST_LOCKOUT) locks a username after 3."""
+    for _ in range(times):
+        page.goto(portal.url + "sign-in")
+        page.fill("#username", username)
+        page.fill("#password", "not the password")
+        page.fill("#totp_code", "000000")
+        page.click("button:has-text('Sign in')")
+        expect(page.locator(".govuk-error-summary")).to_contain_text("Log-in failed")
 
 
 def search(page: Page, forename: str, surname: str, dob: str, sex: str = "F") -> None:

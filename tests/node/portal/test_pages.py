@@ -10,7 +10,7 @@ from node.disclosure import SPECIALIST_SERVICES_NOTE
 from node.portal.results import SHIELDED_WORDING
 from tests.integration.harness import PASSWORD
 from tests.integration.test_federation import BRADFORD, LEEDS, WAKEFIELD
-from tests.node.portal.conftest import Portals, new_practitioner, screenshot, search, sign_in
+from tests.node.portal.conftest import Portals, fail_sign_in, new_practitioner, screenshot, search, sign_in
 
 
 def test_sign_in_with_totp_then_find_a_child_known_to_two_councils(portals: Portals, page: Page) -> None:
@@ -102,13 +102,7 @@ def test_a_suspended_practitioner_is_refused_with_a_clear_message(portals: Porta
 
 def test_lock_out_then_the_council_unlocks_at_once(portals: Portals, page: Page) -> None:
     user = new_practitioner(portals, WAKEFIELD)
-    for _ in range(3):
-        page.goto(portals.wakefield.url + "sign-in")
-        page.fill("#username", user)
-        page.fill("#password", "not the password")
-        page.fill("#totp_code", "000000")
-        page.click("button:has-text('Sign in')")
-        expect(page.locator(".govuk-error-summary")).to_contain_text("Log-in failed")
+    fail_sign_in(page, portals.wakefield, user, 3)
     sign_in(page, portals.wakefield, portals, WAKEFIELD, user)  # the right details, but locked
     expect(page.locator(".govuk-error-summary")).to_contain_text("locked after 3 failed attempts")
     expect(page.locator(".govuk-error-summary")).to_contain_text("records team to unlock it now")
@@ -172,11 +166,11 @@ def test_record_my_involvement_and_a_concern_reach_the_inbox_at_another_council(
     visitor = new_practitioner(portals, LEEDS, "Kim Ray", "Health visitor")
     sign_in(page, portals.leeds, portals, LEEDS, visitor)
     search(page, "Zoe", "O'Neill", "2015-03-07")
-    own = page.locator(f"[data-council={LEEDS}]")
-    own.locator("summary", has_text="Record my involvement").click()
+    page.locator(f"[data-council={LEEDS}]").locator("button", has_text="Record my involvement").click()
+    expect(page.locator("h1")).to_have_text("Record my involvement")
     # a sensitive service needs consent or an override: the import's rule, beside its field
-    own.locator("select[name=service_type]").select_option("camhs_tier2")
-    own.locator("button", has_text="Record my involvement").click()
+    page.select_option("#service_type", "camhs_tier2")
+    page.click("button:has-text('Record my involvement')")
     expect(page.locator("#sensitive_basis-error")).to_contain_text("CAMHS tier 2 is a sensitive service")
     expect(page.locator(".govuk-error-summary a")).to_have_attribute("href", "#sensitive_basis")
     screenshot(page, "10-record-involvement-errors")
@@ -202,14 +196,21 @@ def test_record_my_involvement_and_a_concern_reach_the_inbox_at_another_council(
     search(page, "Zoe", "O'Neill", "2015-03-07")
     own = page.locator(f"[data-council={LEEDS}]")
     expect(own.locator("table")).to_contain_text("Kim Ray")
-    own.locator("summary", has_text="Raise a cause for concern").click()
-    own.locator("input[name=confirm]").check()
     own.locator("button", has_text="Raise a cause for concern").click()
+    page.click("button:has-text('Raise a cause for concern')")  # without confirming
+    expect(page.locator("#confirm-error")).to_contain_text("Confirm that you have a concern")
+    page.check("input[name=confirm]")
+    page.click("button:has-text('Raise a cause for concern')")
     expect(page.locator(".govuk-panel")).to_contain_text("Your cause for concern has been recorded")
     assert leeds.send_alerts() == 1
     nurse.goto(portals.bradford.url + "alerts")
     expect(nurse.locator(".govuk-service-navigation")).to_contain_text("Alerts (2 unread)")
     expect(nurse.locator(".portal-alert").first).to_contain_text("A cause for concern has been raised")
+    expect(nurse.locator(".portal-alert .govuk-tag")).to_have_count(2)
+    nurse.click("button:has-text('Mark 2 new alerts as read')")
+    expect(nurse.locator(".govuk-service-navigation")).not_to_contain_text("unread")
+    expect(nurse.locator(".portal-alert")).to_have_count(2)
+    expect(nurse.locator(".portal-alert .govuk-tag")).to_have_count(0)
     portals.federation.run_upkeep()
 
 
@@ -224,8 +225,11 @@ def test_the_timeout_warning_comes_two_minutes_ahead_and_signing_out_is_server_s
     expect(dialog).to_contain_text("You’re about to be signed out")
     expect(dialog.locator(".portal-timeout__countdown")).to_contain_text("2 minutes")
     screenshot(page, "13-timeout-warning")
-    page.click("#stay-signed-in")
+    with page.expect_response(lambda r: r.url.endswith("/keep-alive")) as kept:
+        page.click("#stay-signed-in")
+    assert (kept.value.status, kept.value.headers["content-type"]) == (200, "application/json")  # CSRF ok
     expect(dialog).to_be_hidden()
+    expect(page.locator("h1")).to_have_text("Search for a child")
     page.goto(portals.short_session.url + "signed-out?reason=inactive")  # where the warning sends you
     expect(page.locator("h1")).to_have_text("You have been signed out")
     screenshot(page, "14-signed-out")
