@@ -9,7 +9,8 @@ from node.bench_census import YEAR_SHIFT, dataset
 
 
 def test_calibration_bins_candidates_by_score_with_the_share_that_is_the_child() -> None:
-    rows = [((), 1.0, False), ((), 1.5, False), ((), 18.2, True), ((), 19.9, True), ((), 18.0, False)]
+    no: tuple[str, ...] = ()
+    rows = [(no, 1.0, False), (no, 1.5, False), (no, 18.2, True), (no, 19.9, True), (no, 18.0, False)]
     assert calibration(rows) == [
         {"score_from": 0.0, "candidates": 2, "true_match_rate": 0.0},
         {"score_from": 18.0, "candidates": 3, "true_match_rate": 0.6667},
