@@ -79,10 +79,10 @@ def dataset() -> tuple[list[Any], list[Any]]:
 
     entity = {simulant: n for n, simulant in enumerate(sorted(children))}
 
-    def copy(row: dict[str, str], prefix: str, postcode: str) -> ChildCopy:
+    def copy(row: dict[str, str], suffix: str, postcode: str) -> ChildCopy:
         written = _date(row["date_of_birth"])
         return ChildCopy(
-            record_id=f"{prefix}-{entity[row['simulant_id']]}",
+            record_id=f"rec-{entity[row['simulant_id']]}-{suffix}",  # FEBRL's naming: rec-7-org, rec-7-dup-0
             entity=entity[row["simulant_id"]],
             forename=row["first_name"],
             surname=row["last_name"],
@@ -93,12 +93,12 @@ def dataset() -> tuple[list[Any], list[Any]]:
             sex=_SEX.get(row["sex"], "U"),
         )
 
-    held = [copy(r, "census-a", home(r["household_id"])) for r in held_rows if r["simulant_id"] in children]
+    held = [copy(r, "org", home(r["household_id"])) for r in held_rows if r["simulant_id"] in children]
     moves = random.Random(POSTCODE_SEED + "-moves")
 
     def now_at(row: dict[str, str]) -> str:
         moved = moves.random() < MOVED_SHARE
         return postcodes[moves.randrange(len(postcodes))] if moved else home(row["household_id"])
 
-    searched = [copy(r, "census-b", now_at(r)) for r in searched_rows if r["simulant_id"] in children]
+    searched = [copy(r, "dup-0", now_at(r)) for r in searched_rows if r["simulant_id"] in children]
     return held, searched
