@@ -362,6 +362,9 @@ def register(commands: Any, benchmarks: Any) -> None:
     from node.retention_cli import add_retention_commands
 
     add_retention_commands(node_sub, open_db, with_db)
+    from node.records_api.cli import add_system_commands
+
+    add_system_commands(node_sub, open_db, with_db)
     _register_optional(node_sub, commands, benchmarks)
 
 
