@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -326,3 +327,25 @@ def test_the_example_client_sends_an_import_file_and_a_rerun_changes_nothing(api
     assert first.stdout.splitlines() == ["EX-0001: version 1", "EX-0002: version 1", "EX-0003: version 1"]
     again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
     assert again.stdout.splitlines()[0] == "EX-0001: version 1 (already applied)"
+
+
+NODE_CLIENT = Path(__file__).resolve().parents[2] / "clients" / "node"
+
+
+@pytest.mark.skipif(
+    shutil.which("node") is None or not (NODE_CLIENT / "node_modules").is_dir(),
+    reason="needs Node.js and `npm ci --prefix tests/clients/node` (.ci/run does both)",
+)
+def test_a_nodejs_system_loads_the_proto_files_and_calls_the_api(api: Api) -> None:
+    command = [
+        "node", str(NODE_CLIENT / "client.js"), f"localhost:{api.port}", str(api.certs / "ca.crt"),
+        str(api.certs / "mosaic.crt"), str(api.certs / "mosaic.key"),
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    first, retry, bad, version = map(json.loads, done.stdout.splitlines())
+    assert (first["record_id"], first["version"], first["replayed"]) == ("NODE-1", 1, False)
+    assert retry["replayed"] is True
+    assert (bad["code"], bad["details"]) == ("INVALID_ARGUMENT", "sex: must be F, M or U")
+    assert version["version"] == 1
+    assert stored(api.db, "NODE-1").forename == "Zoë"
