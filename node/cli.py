@@ -400,6 +400,7 @@ def _register_optional(node_sub: Any, commands: Any, benchmarks: Any) -> None:
     from node.audit_cli import add_audit_commands
     from node.bench import register as register_bench
     from node.bench_alerts import register as register_bench_alerts
+    from node.bench_records import register as register_bench_records
     from node.bench_search import register as register_bench_search
     from node.demo import register as register_demo
 
@@ -409,6 +410,7 @@ def _register_optional(node_sub: Any, commands: Any, benchmarks: Any) -> None:
     register_bench(benchmarks)
     register_bench_search(benchmarks)
     register_bench_alerts(benchmarks)
+    register_bench_records(benchmarks)
     register_demo(commands)
     try:
         from node.synth.cli import register as register_synth  # type: ignore[import-not-found,unused-ignore]
