@@ -75,6 +75,8 @@ def _import(args: argparse.Namespace) -> int:
         describe,
     )
 
+    # The database first: a mistyped --db is named before anything about the file (only init creates one).
+    db = None if args.check else open_db(args)
     path = Path(args.file)
     if not path.is_file():
         raise InvalidInput(f"{printable(args.file, 200)}: no such file")
@@ -101,7 +103,7 @@ def _import(args: argparse.Namespace) -> int:
             print(describe(report) + ("" if report.problem_count else "; the file is valid"))
         return finish(report, EXIT_REFUSED if report.problem_count else 0)
 
-    db = open_db(args)
+    assert db is not None
     settings = _settings(db)
     by = f"import of {printable(path.name, 100)} by {printable(getpass.getuser(), 40)}"
     show_progress = args.progress or (sys.stderr.isatty() and not args.quiet and not args.json)
@@ -140,7 +142,7 @@ def _import(args: argparse.Namespace) -> int:
         print(f"whoelse: error: {path.name}: {exc.total} problems; nothing was imported", file=sys.stderr)
         return EXIT_REFUSED
     if not args.json:
-        print(f"{describe(report)} into {settings.council.name}")
+        print(describe(report, settings.council.name))
     return finish(report, EXIT_PARTIAL if report.rejected_rows else 0)
 
 

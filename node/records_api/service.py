@@ -136,7 +136,8 @@ class RecordsService:
                         "for a different change"
                     )
                 return ChangeResult(applied.record_id, applied.version, replayed=True)
-            row = session.scalar(select(Child).where(Child.record_id == record_id))
+            # FOR UPDATE (PostgreSQL): an import committing this record meanwhile waits, or is waited for.
+            row = session.scalar(select(Child).where(Child.record_id == record_id).with_for_update())
             current = row.version if row is not None else 0
             if change.expected_version != current:
                 raise StaleVersion(
