@@ -34,5 +34,13 @@ class Unavailable(WhoElseError):
     """A peer or dependency did not answer."""
 
 
+class StaleVersion(WhoElseError):
+    """A change started from a version of a record that has since changed (a lost update, refused)."""
+
+
+class AlreadyUsed(WhoElseError):
+    """An identifier meant to be used once (a change id) was used before for something else."""
+
+
 class ConfigError(WhoElseError):
     """Configuration failed validation; the message names the bad key."""

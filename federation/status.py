@@ -10,11 +10,13 @@ from typing import Any, TypeVar
 import grpc
 
 from federation.errors import (
+    AlreadyUsed,
     ConfigError,
     InvalidInput,
     NotFound,
     PermissionDenied,
     Refused,
+    StaleVersion,
     Unauthenticated,
     Unavailable,
     WhoElseError,
@@ -30,6 +32,8 @@ STATUS: dict[type[WhoElseError], grpc.StatusCode] = {
     Refused: grpc.StatusCode.PERMISSION_DENIED,
     Unavailable: grpc.StatusCode.UNAVAILABLE,
     ConfigError: grpc.StatusCode.FAILED_PRECONDITION,
+    StaleVersion: grpc.StatusCode.FAILED_PRECONDITION,
+    AlreadyUsed: grpc.StatusCode.ALREADY_EXISTS,
 }
 
 

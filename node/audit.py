@@ -57,6 +57,7 @@ class AuditKind(enum.StrEnum):
     RECORD_ENDED = "record_ended"  # a full refresh found the child absent from the council's export
     RECORD_ARCHIVED = "record_archived"  # retention ended (node/retention.py)
     RECORD_PURGED = "record_purged"  # deleted on the council's retention schedule
+    RECORD_CHANGED = "record_changed"  # by a case-management system, through the records API
 
 
 def audit_log_id(council_code: str) -> str:
@@ -347,6 +348,27 @@ class AuditLog:
             "by": _text("by", by),
         }
         return self._append(AuditKind.RECORD_ENDED, at, fields, session)
+
+    def record_changed(
+        self,
+        record_id: str,
+        change: str,
+        system: str,
+        change_id: str,
+        version: int,
+        at: dt.datetime | None = None,
+        *,
+        session: Session | None = None,
+    ) -> int:
+        """A records system changed a record through the records API (which change, by which system)."""
+        fields = {
+            "record_id": _text("record id", record_id, 64),
+            "change": _text("change", change),
+            "system": _text("system", system, 40),
+            "change_id": _text("change id", change_id, 64),
+            "version": int(version),
+        }
+        return self._append(AuditKind.RECORD_CHANGED, at, fields, session)
 
     def record_retention(
         self,

@@ -75,6 +75,8 @@ def _import(args: argparse.Namespace) -> int:
         describe,
     )
 
+    # The database first: a mistyped --db is named before anything about the file (only init creates one).
+    db = None if args.check else open_db(args)
     path = Path(args.file)
     if not path.is_file():
         raise InvalidInput(f"{printable(args.file, 200)}: no such file")
@@ -101,7 +103,7 @@ def _import(args: argparse.Namespace) -> int:
             print(describe(report) + ("" if report.problem_count else "; the file is valid"))
         return finish(report, EXIT_REFUSED if report.problem_count else 0)
 
-    db = open_db(args)
+    assert db is not None
     settings = _settings(db)
     by = f"import of {printable(path.name, 100)} by {printable(getpass.getuser(), 40)}"
     show_progress = args.progress or (sys.stderr.isatty() and not args.quiet and not args.json)
@@ -140,7 +142,7 @@ def _import(args: argparse.Namespace) -> int:
         print(f"whoelse: error: {path.name}: {exc.total} problems; nothing was imported", file=sys.stderr)
         return EXIT_REFUSED
     if not args.json:
-        print(f"{describe(report)} into {settings.council.name}")
+        print(describe(report, settings.council.name))
     return finish(report, EXIT_PARTIAL if report.rejected_rows else 0)
 
 
@@ -370,6 +372,9 @@ def register(commands: Any, benchmarks: Any) -> None:
     from node.retention_cli import add_retention_commands
 
     add_retention_commands(node_sub, open_db, with_db)
+    from node.records_api.cli import add_system_commands
+
+    add_system_commands(node_sub, open_db, with_db)
     _register_optional(node_sub, commands, benchmarks)
 
 
@@ -406,6 +411,7 @@ def _register_optional(node_sub: Any, commands: Any, benchmarks: Any) -> None:
     from node.bench import register as register_bench
     from node.bench_alerts import register as register_bench_alerts
     from node.bench_portal import register as register_bench_portal
+    from node.bench_records import register as register_bench_records
     from node.bench_search import register as register_bench_search
     from node.demo import register as register_demo
 
@@ -416,6 +422,7 @@ def _register_optional(node_sub: Any, commands: Any, benchmarks: Any) -> None:
     register_bench_search(benchmarks)
     register_bench_alerts(benchmarks)
     register_bench_portal(benchmarks)
+    register_bench_records(benchmarks)
     register_demo(commands)
     try:
         from node.synth.cli import register as register_synth  # type: ignore[import-not-found,unused-ignore]

@@ -6,6 +6,8 @@ Validated when loaded; every error names the bad key. Example (`whoelse demo` wr
     listen_federation: 127.0.0.1:7101             # FederationNode, mutual TLS, called by the directory
     listen_practitioner: 127.0.0.1:7201           # Practitioner + CouncilNode, TLS, for practitioners
     advertise_federation: leeds:7101              # optional: the address the directory dials
+    listen_records: 127.0.0.1:7301                # optional: the records API (mutual TLS) for case-management
+                                                  # systems registered with `whoelse node system add`
     directory: 127.0.0.1:7000                     # the directory's address
     tls: {ca: ca.crt, cert: E08000035.crt, key: E08000035.key}
     directory_verify_key: directory.pub           # pins the directory's council-list signing key (hex file)
@@ -30,7 +32,7 @@ from node.alerts.retry import RetryPolicy
 _KEYS = {
     "database", "listen_federation", "listen_practitioner", "directory", "tls", "directory_verify_key",
     "state_dir", "search_deadline_ms", "upkeep_interval_ms", "alert_poll_ms", "advertise_federation",
-    "alert_retry_first_ms", "alert_retry_max_ms", "alert_give_up_after_s", "password_cost",
+    "alert_retry_first_ms", "alert_retry_max_ms", "alert_give_up_after_s", "password_cost", "listen_records",
 }  # fmt: skip
 _OPTIONAL = {
     "search_deadline_ms": (5000, 100, 30000),
@@ -70,6 +72,7 @@ class NodeConfig:
     alert_give_up_after_s: int = 86400
     # argon2id cost of every password hash at this node: "standard", or "light" for benchmark federations.
     password_cost: str = "standard"
+    listen_records: str = ""  # the records API (node/records_api), not served when empty
 
     @property
     def alert_retry(self) -> RetryPolicy:
@@ -101,7 +104,7 @@ def parse_config(raw: Mapping[str, Any], base: Path) -> NodeConfig:
         raise ConfigError(f"config key {unknown[0]}: unknown key")
     missing = sorted(
         k
-        for k in _KEYS - set(_OPTIONAL) - {"advertise_federation", "password_cost"}
+        for k in _KEYS - set(_OPTIONAL) - {"advertise_federation", "password_cost", "listen_records"}
         if raw.get(k) in (None, "")
     )
     if missing:
@@ -146,6 +149,7 @@ def parse_config(raw: Mapping[str, Any], base: Path) -> NodeConfig:
             if raw.get("advertise_federation")
             else ""
         ),
+        listen_records=_address(raw["listen_records"], "listen_records") if raw.get("listen_records") else "",
     )
 
 

@@ -180,9 +180,8 @@ def _scan(path: Path, today: dt.date, sink: _ProblemsFile | None) -> _Scan:
 
 
 def _records(path: Path, today: dt.date, skip: set[int]) -> Iterator[ChildRecord]:
-    for row, result in _validated(path.name, read_rows(path), today):
-        if row.line in skip:
-            continue
+    rows = (row for row in read_rows(path) if row.line not in skip)
+    for row, result in _validated(path.name, rows, today):
         if isinstance(result, list):
             raise InvalidInput(
                 f"{path.name} changed while it was being imported (line {row.line} is no longer valid); "
@@ -312,10 +311,12 @@ def import_file(
     return report
 
 
-def describe(report: ImportReport) -> str:
+def describe(report: ImportReport, into: str = "") -> str:
     """One line for the operator: what was (or would be) imported, rejected and ended."""
-    verb = "would import" if report.checked_only else "imported"
-    text = f"{report.file}: {verb} {report.records} records"
+    if report.checked_only:
+        text = f"{report.file}: would import {report.records} records"
+    else:
+        text = f"imported {report.records} records from {report.file}" + (f" into {into}" if into else "")
     if report.rejected_rows:
         text += f"; rejected {report.rejected_rows} rows ({report.problem_count} problems)"
         if report.problems_file:

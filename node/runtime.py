@@ -67,6 +67,8 @@ class Servers:
     federation_port: int
     practitioner: grpc.Server
     practitioner_port: int
+    records: grpc.Server | None = None  # the records API, when `listen_records` is configured
+    records_port: int = 0
 
 
 class NodeRuntime:
@@ -164,6 +166,14 @@ class NodeRuntime:
         if self.config.listen_federation.endswith(":0") and not self.config.advertise_federation:
             host = self.config.listen_federation.rsplit(":", 1)[0]
             self.advertise = f"{host}:{fed_port}"
+        records, records_port = None, 0
+        if self.config.listen_records:
+            from node.records_api.server import create_records_server
+            from node.records_api.service import RecordsService
+
+            service = RecordsService(self.db, self.settings)
+            records, records_port = create_records_server(self.config.listen_records, service, self.identity)
+            records.start()
         fed.start()
         prac.start()
         if background:
@@ -171,13 +181,15 @@ class NodeRuntime:
             threading.Thread(target=self._alert_loop, name="alerts", daemon=True).start()
         else:
             self._health.set(self._practitioner_service, health_pb2.HealthCheckResponse.SERVING)
-        return Servers(fed, fed_port, prac, prac_port)
+        return Servers(fed, fed_port, prac, prac_port, records, records_port)
 
     def stop(self, servers: Servers) -> None:
         self._stop.set()
         self.alerts.broker.close()
         self.federation_audit.flush()
         servers.federation.stop(grace=1)
+        if servers.records is not None:
+            servers.records.stop(grace=1)
         servers.practitioner.stop(grace=1).wait()
         self.channel.close()
         self.db.dispose()

@@ -463,3 +463,62 @@ def validate_record(raw: Mapping[str, Any], today: dt.date) -> ChildRecord | lis
         retention_consent_to_25=consent_25,
         previous_surnames=tuple(previous),
     )
+
+
+def record_to_row(record: ChildRecord) -> dict[str, Any]:
+    """A record as an import row (the inverse of validate_record), keys in the documented order: what the
+    synthetic exports write, and what the records API changes and validates again."""
+    address = record.address
+    education = record.education
+    gp = record.gp
+    shielding = record.shielding
+    return {
+        "record_id": record.record_id,
+        "forename": record.forename,
+        "middle_names": record.middle_names,
+        "surname": record.surname,
+        "known_as": record.known_as,
+        "previous_surnames": list(record.previous_surnames),
+        "date_of_birth": record.date_of_birth.isoformat() if record.date_of_birth else "",
+        "sex": record.sex.value,
+        "nhs_number": record.nhs_number,
+        "address": {
+            "line1": address.line1,
+            "line2": address.line2,
+            "town": address.town,
+            "postcode": address.postcode,
+        },
+        "education": None
+        if education is None
+        else {"institution": education.institution, "contact": education.contact},
+        "gp": None if gp is None else {"practice": gp.practice, "contact": gp.contact},
+        "carers": [
+            {"name": c.name, "relationship": c.relationship, "contact": c.contact} for c in record.carers
+        ],
+        "involvements": [
+            {
+                "practitioner": i.practitioner,
+                "organisation": i.organisation,
+                "role": i.role,
+                "contact": i.contact,
+                "service_type": i.service_type.value,
+                "start_date": i.start_date.isoformat(),
+                "end_date": None if i.end_date is None else i.end_date.isoformat(),
+                "sensitive_basis": None if i.sensitive_basis is None else i.sensitive_basis.value,
+                "override_reason": i.override_reason,
+            }
+            for i in record.involvements
+        ],
+        "concerns": [
+            {"raised_by": c.raised_by, "contact": c.contact, "raised_on": c.raised_on.isoformat()}
+            for c in record.concerns
+        ],
+        "shielding": None
+        if shielding is None
+        else {
+            "reason": shielding.reason,
+            "shielded_by": shielding.shielded_by,
+            "shielded_on": shielding.shielded_on.isoformat(),
+        },
+        "retention_consent_to_25": record.retention_consent_to_25,
+    }

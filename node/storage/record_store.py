@@ -101,13 +101,21 @@ def upsert_records(session: Session, records: Sequence[ChildRecord], tag_fn: Tag
     now = dt.datetime.now(dt.UTC)
     by_id = {r.record_id: r for r in records}  # the last copy of an id in one batch wins
     conn = session.connection()
+    stored = select(Child.record_id, Child.version).where(Child.record_id.in_(list(by_id)))
+    versions = {record_id: int(version) for record_id, version in conn.execute(stored)}
     conn.execute(delete(Child).where(Child.record_id.in_(list(by_id))))
     if conn.dialect.name == "postgresql":
         # Ids are assigned here rather than by RETURNING (far faster in bulk); one writer at a time.
         conn.execute(text("LOCK TABLE children IN SHARE ROW EXCLUSIVE MODE"))
     next_id = int(conn.execute(select(func.coalesce(func.max(Child.id), 0))).scalar_one()) + 1
     pk = {record_id: next_id + n for n, record_id in enumerate(by_id)}
-    conn.execute(insert(Child), [{"id": pk[r.record_id], **_child_row(r, now)} for r in by_id.values()])
+    conn.execute(
+        insert(Child),
+        [
+            {"id": pk[r.record_id], "version": versions.get(r.record_id, 0) + 1, **_child_row(r, now)}
+            for r in by_id.values()
+        ],
+    )
     tags = [
         {"tag": tag, "scheme": scheme, "child_id": pk[record_id], "kind": kind}
         for record_id, r in by_id.items()
@@ -257,3 +265,8 @@ def end_absent_records(session: Session, present: set[str], today: dt.date) -> l
         chunk = absent[start : start + 500]
         session.execute(update(Child).where(Child.record_id.in_(chunk)).values(ended_on=today))
     return absent
+
+
+def record_version(session: Session, record_id: str) -> int:
+    """The stored version of a record (each write adds one), or 0 when this council does not hold it."""
+    return int(session.scalar(select(Child.version).where(Child.record_id == record_id)) or 0)

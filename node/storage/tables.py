@@ -50,6 +50,9 @@ class Child(Base):
     retention_consent_to_25: Mapped[bool] = mapped_column(Boolean, default=False)
     ended_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)  # absent from a full refresh
     archived_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)  # retention ended (retention.py)
+    # Incremented by every write (import or records API), so a system's change can name the version it
+    # started from and a change made meanwhile is not overwritten (node/records_api/service.py).
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     # Carers, involvements and causes for concern, as JSON (node/storage/record_store.py): a node reads a
     # child's record whole, so one row per child makes a lookup one round trip and an import one insert.
     details: Mapped[str] = mapped_column(Text, default="{}")

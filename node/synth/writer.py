@@ -23,66 +23,11 @@ from node.records import ChildRecord
 from node.synth.generate import Population, TrueChild
 from node.synth.sampling import gc_paused
 from node.synth.services import Practitioner
+from node.validation import record_to_row
 
 FORMATS = ("jsonl", "csv")
 
-
-def record_to_json(record: ChildRecord) -> dict[str, Any]:
-    """The import-format JSON object for one record, keys in the documented order."""
-    address = record.address
-    education = record.education
-    gp = record.gp
-    shielding = record.shielding
-    return {
-        "record_id": record.record_id,
-        "forename": record.forename,
-        "middle_names": record.middle_names,
-        "surname": record.surname,
-        "known_as": record.known_as,
-        "previous_surnames": list(record.previous_surnames),
-        "date_of_birth": record.date_of_birth.isoformat() if record.date_of_birth else "",
-        "sex": record.sex.value,
-        "nhs_number": record.nhs_number,
-        "address": {
-            "line1": address.line1,
-            "line2": address.line2,
-            "town": address.town,
-            "postcode": address.postcode,
-        },
-        "education": None
-        if education is None
-        else {"institution": education.institution, "contact": education.contact},
-        "gp": None if gp is None else {"practice": gp.practice, "contact": gp.contact},
-        "carers": [
-            {"name": c.name, "relationship": c.relationship, "contact": c.contact} for c in record.carers
-        ],
-        "involvements": [
-            {
-                "practitioner": i.practitioner,
-                "organisation": i.organisation,
-                "role": i.role,
-                "contact": i.contact,
-                "service_type": i.service_type.value,
-                "start_date": i.start_date.isoformat(),
-                "end_date": None if i.end_date is None else i.end_date.isoformat(),
-                "sensitive_basis": None if i.sensitive_basis is None else i.sensitive_basis.value,
-                "override_reason": i.override_reason,
-            }
-            for i in record.involvements
-        ],
-        "concerns": [
-            {"raised_by": c.raised_by, "contact": c.contact, "raised_on": c.raised_on.isoformat()}
-            for c in record.concerns
-        ],
-        "shielding": None
-        if shielding is None
-        else {
-            "reason": shielding.reason,
-            "shielded_by": shielding.shielded_by,
-            "shielded_on": shielding.shielded_on.isoformat(),
-        },
-        "retention_consent_to_25": record.retention_consent_to_25,
-    }
+record_to_json = record_to_row  # the import-format object for one record (node/validation.py)
 
 
 _SCALARS = ("record_id", "forename", "middle_names", "surname", "known_as")

@@ -114,7 +114,7 @@ def test_quarantine_imports_the_good_rows_and_lists_every_bad_one_in_a_csv_probl
     )
     assert status == 3  # partial success
     out = capsys.readouterr()
-    assert "imported 4 records; rejected 3 rows (4 problems)" in out.out
+    assert "imported 4 records from export.jsonl into Leeds; rejected 3 rows (4 problems)" in out.out
     with problems.open(encoding="utf-8", newline="") as handle:
         listed = [(int(r["line"]), r["record_id"], r["field"]) for r in csv.DictReader(handle)]
     assert sorted(listed) == [

@@ -1,6 +1,7 @@
 """children.date_of_birth nullable (a record may arrive before its date of birth is known), and
 children.ended_on (the day a full refresh found the child absent from the council's export), and
-children.archived_on (the day retention ended and the record was archived)
+children.archived_on (the day retention ended and the record was archived), children.version (for the
+records API's lost-update guard), and the records API's tables: registered systems and applied changes
 
 Revision ID: 0005
 Revises: 0004
@@ -21,6 +22,29 @@ def upgrade() -> None:
         batch_op.alter_column('date_of_birth', existing_type=sa.Date(), nullable=True)
         batch_op.add_column(sa.Column('ended_on', sa.Date(), nullable=True))
         batch_op.add_column(sa.Column('archived_on', sa.Date(), nullable=True))
+        batch_op.add_column(sa.Column('version', sa.Integer(), nullable=False, server_default='1'))
+    op.create_table(
+        'records_systems',
+        sa.Column('name', sa.String(length=40), nullable=False),
+        sa.Column('fingerprint', sa.String(length=64), nullable=False),
+        sa.Column('scopes', sa.String(length=200), nullable=False),
+        sa.Column('added_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint('name'),
+        sa.UniqueConstraint('fingerprint'),
+    )
+    op.create_table(
+        'records_changes',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('system', sa.String(length=40), nullable=False),
+        sa.Column('change_id', sa.String(length=64), nullable=False),
+        sa.Column('request_digest', sa.LargeBinary(length=32), nullable=False),
+        sa.Column('record_id', sa.String(length=64), nullable=False),
+        sa.Column('version', sa.Integer(), nullable=False),
+        sa.Column('applied_at', sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint('id'),
+        sa.UniqueConstraint('system', 'change_id', name='uq_records_changes_system_change'),
+    )
 
 
 def downgrade() -> None:
@@ -28,7 +52,10 @@ def downgrade() -> None:
     bind = op.get_bind()
     if bind.execute(sa.text("SELECT count(*) FROM children WHERE date_of_birth IS NULL")).scalar():
         raise RuntimeError("children without a date of birth exist; add their dates before downgrading")
+    op.drop_table('records_changes')
+    op.drop_table('records_systems')
     with op.batch_alter_table('children', schema=None) as batch_op:
+        batch_op.drop_column('version')
         batch_op.drop_column('archived_on')
         batch_op.drop_column('ended_on')
         batch_op.alter_column('date_of_birth', existing_type=sa.Date(), nullable=False)
