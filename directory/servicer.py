@@ -6,7 +6,8 @@ Who may call what (the caller is the common name of its verified certificate):
     Join            any council, as itself (suspended and revoked councils are refused)
     GetCouncilList  active and pending councils (a pending node can see the list it is about to join)
     EvaluateTokens, Route, PublishTreeHead   active councils only
-    GetTreeHeads    active councils and the federation's auditor certificate (CN "auditor")
+    GetTreeHeads    the federation's auditor certificate (CN "auditor"): every head; an active council: only
+                    its own head and the routing log's (another council's head would show its log's growth)
 """
 
 from __future__ import annotations
@@ -145,9 +146,11 @@ class DirectoryServicer(federation_pb2_grpc.DirectoryServicer):
         self, request: federation_pb2.TreeHeadsRequest, context: grpc.ServicerContext
     ) -> federation_pb2.TreeHeadsResponse:
         caller = peer_council(context)
+        heads = self._heads.latest()
         if caller != AUDITOR_CN:
             self._registry.require_active(caller)
-        heads = [*self._heads.latest(), self._routing_log.head()]
+            heads = [h for h in heads if h.log_id == caller]
+        heads = [*heads, self._routing_log.head()]
         return federation_pb2.TreeHeadsResponse(
             heads=[
                 federation_pb2.TreeHead(

@@ -92,13 +92,12 @@ class NodeRuntime:
         self.accounts = AccountService(self.db, passwords=Passwords.named(config.password_cost))
         self.audit = AuditLog(self.db, self.settings.council.code, self.settings.signing_key)
         self.federation_audit = FederationAudit(self.audit, self.council_name, batched=True)
-        self.alerts = Alerts(self.db, self.audit)
+        self.alerts = Alerts(self.db)
         self.holder = Holder(
             self.db,
             self.settings,
             self.councils,
             on_received=self.federation_audit.received,
-            on_disclosure=self.federation_audit.disclosed,
             on_notification=self.alerts.deliver,
         )
         self.search = FederatedSearch(

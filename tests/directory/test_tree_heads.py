@@ -45,7 +45,7 @@ def test_heads_are_stored_and_returned_with_the_directorys_own(directory: Direct
     publish(directory, head(directory, 5, ROOT_A))
     publish(directory, head(directory, 5, ROOT_A))  # the same head again is fine
     publish(directory, head(directory, 9, ROOT_B))
-    heads = directory.stub(WESTMINSTER).GetTreeHeads(federation_pb2.TreeHeadsRequest(), timeout=5).heads
+    heads = directory.stub("auditor").GetTreeHeads(federation_pb2.TreeHeadsRequest(), timeout=5).heads
     by_log = {h.log_id: h for h in heads}
     assert (by_log[LEEDS].tree_size, by_log[LEEDS].root_hash) == (9, ROOT_B)
     own = by_log["directory"]
@@ -65,3 +65,15 @@ def test_a_shrunken_or_forked_or_forged_head_is_refused(directory: Directory) ->
     assert "may publish only its own log's head" in refusal(
         directory, head(directory, 12, ROOT_B), WESTMINSTER
     )
+
+
+def test_a_council_reads_only_its_own_head_and_the_routing_logs(directory: Directory) -> None:
+    # Another council's head would show how its log grows with each query (docs/threat-model.md, "Heads").
+    publish(directory, head(directory, 5, ROOT_A))
+    request = federation_pb2.TreeHeadsRequest()
+    others = directory.stub(WESTMINSTER).GetTreeHeads(request, timeout=5).heads
+    assert [h.log_id for h in others] == ["directory"]
+    own = directory.stub(LEEDS).GetTreeHeads(request, timeout=5).heads
+    assert [(h.log_id, h.tree_size) for h in own] == [(LEEDS, 5), ("directory", own[1].tree_size)]
+    every = directory.stub("auditor").GetTreeHeads(request, timeout=5).heads
+    assert [h.log_id for h in every] == [LEEDS, "directory"]
