@@ -27,7 +27,7 @@ from federation.errors import Unavailable
 from federation.identity import Identity
 from federation.match_keys import match_keys
 from federation.purposes import Purpose
-from federation.query import build_query, seal_deliveries, sign_query
+from federation.query import MAX_SEALED_QUERY_BYTES, build_query, seal_deliveries, sign_query
 from federation.signing import SigningKey
 from federation.token_keys import lookup_tag
 from federation.tokens import tokenise
@@ -304,7 +304,7 @@ def test_each_refusal_is_a_clear_status_and_discloses_nothing(
             delivery.sealed = b"\x00" * 200
         elif case == "oversized":
             delivery = make_delivery(leeds, BRADFORD)
-            delivery.sealed = b"\x00" * ((1 << 20) + 1)
+            delivery.sealed = b"\x00" * (MAX_SEALED_QUERY_BYTES + 1)
         else:
             delivery = make_delivery(leeds, BRADFORD)
             as_name = LEEDS  # a council calling another council's federation port directly
