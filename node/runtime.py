@@ -27,6 +27,7 @@ from whoelse.v1 import (
 )
 
 from federation.council_list import CouncilListCache, load_verify_key
+from federation.database import private_folder
 from federation.errors import ConfigError, WhoElseError
 from federation.malformed_requests import new_server
 from federation.purposes import Purpose
@@ -82,7 +83,7 @@ class NodeRuntime:
                 f"config key tls.cert: the certificate names {self.identity.common_name}, "
                 f"but this node is {self.settings.council.code}"
             )
-        config.state_dir.mkdir(parents=True, exist_ok=True)
+        private_folder(config.state_dir)
         self.councils = CouncilListCache(
             config.state_dir / "council-list.bin", load_verify_key(config.directory_verify_key)
         )
