@@ -2,7 +2,8 @@
 standing in the registry, and converts between protobuf and the registry, token service, router and tree-head
 store. Domain errors become gRPC statuses in federation/status.py.
 
-Who may call what (the caller is the common name of its verified certificate):
+Who may call what (the caller is the common name of its verified certificate, and the certificate MUST be the
+one the registry pinned for that council and not revoked; checked on every call before anything else):
     Join            any council, as itself (suspended and revoked councils are refused)
     GetCouncilList  active and pending councils (a pending node can see the list it is about to join)
     EvaluateTokens, Route, PublishTreeHead   active councils only
@@ -12,6 +13,7 @@ Who may call what (the caller is the common name of its verified certificate):
 
 from __future__ import annotations
 
+import functools
 import threading
 
 import grpc
@@ -31,6 +33,12 @@ from federation.status import grpc_errors
 from federation.transport import peer_certificate_pem, peer_council
 
 AUDITOR_CN = "auditor"
+
+
+@functools.lru_cache(maxsize=1024)
+def _fingerprint(certificate_pem: bytes) -> str:
+    """Cached: each council presents the same certificate on every call."""
+    return ca.fingerprint(certificate_pem)
 
 
 class DirectoryServicer(federation_pb2_grpc.DirectoryServicer):
@@ -53,8 +61,17 @@ class DirectoryServicer(federation_pb2_grpc.DirectoryServicer):
         self._signed_version = -1
         self._lock = threading.Lock()
 
-    def _active_caller(self, context: grpc.ServicerContext) -> str:
+    def _caller(self, context: grpc.ServicerContext) -> str:
+        """The caller's common name, once its certificate is known to be the pinned, unrevoked one."""
         caller = peer_council(context)
+        certificate = peer_certificate_pem(context)
+        if certificate is None:
+            raise Unauthenticated("the caller presented no federation certificate (mutual TLS is required)")
+        self._registry.check_certificate(caller, _fingerprint(certificate))
+        return caller
+
+    def _active_caller(self, context: grpc.ServicerContext) -> str:
+        caller = self._caller(context)
         self._registry.require_active(caller)
         return caller
 
@@ -62,10 +79,9 @@ class DirectoryServicer(federation_pb2_grpc.DirectoryServicer):
     def Join(
         self, request: federation_pb2.JoinRequest, context: grpc.ServicerContext
     ) -> federation_pb2.JoinResponse:
-        caller = peer_council(context)
+        caller = self._caller(context)
         certificate = peer_certificate_pem(context)
-        if certificate is None:
-            raise Unauthenticated("Join needs the caller's certificate (mutual TLS)")
+        assert certificate is not None  # _caller refused a call without one
         status = self._registry.join(
             caller,
             request.council_code,
@@ -73,7 +89,7 @@ class DirectoryServicer(federation_pb2_grpc.DirectoryServicer):
             request.endpoint,
             bytes(request.signing_key),
             bytes(request.sealing_key),
-            ca.fingerprint(certificate),
+            _fingerprint(certificate),
         )
         return federation_pb2.JoinResponse(status=status.value)
 
@@ -81,7 +97,7 @@ class DirectoryServicer(federation_pb2_grpc.DirectoryServicer):
     def GetCouncilList(
         self, request: federation_pb2.CouncilListRequest, context: grpc.ServicerContext
     ) -> federation_pb2.SignedCouncilList:
-        caller = peer_council(context)
+        caller = self._caller(context)
         entry = self._registry.get(caller)
         if entry is None or entry.status not in (CouncilStatus.ACTIVE, CouncilStatus.PENDING):
             raise PermissionDenied(denial(caller, entry))
@@ -123,14 +139,14 @@ class DirectoryServicer(federation_pb2_grpc.DirectoryServicer):
     def Route(
         self, request: federation_pb2.RoutedQuery, context: grpc.ServicerContext
     ) -> federation_pb2.RoutedAnswers:
-        caller = peer_council(context)
+        caller = self._caller(context)
         return self._router.route(caller, request, context.time_remaining())
 
     @grpc_errors
     def PublishTreeHead(
         self, request: federation_pb2.TreeHead, context: grpc.ServicerContext
     ) -> federation_pb2.PublishTreeHeadResponse:
-        caller = peer_council(context)
+        caller = self._caller(context)
         head = SignedTreeHead(
             request.log_id,
             request.tree_size,
@@ -145,7 +161,7 @@ class DirectoryServicer(federation_pb2_grpc.DirectoryServicer):
     def GetTreeHeads(
         self, request: federation_pb2.TreeHeadsRequest, context: grpc.ServicerContext
     ) -> federation_pb2.TreeHeadsResponse:
-        caller = peer_council(context)
+        caller = self._caller(context)
         heads = self._heads.latest()
         if caller != AUDITOR_CN:
             self._registry.require_active(caller)

@@ -43,6 +43,18 @@ class CouncilRow(Base):
     updated_at_ms: Mapped[int] = mapped_column(BigInteger)
 
 
+class RevokedCertificateRow(Base):
+    """A certificate the directory refuses for good, by SHA-256 fingerprint, whatever its name and validity:
+    a council's replaced certificate (rotation), or one reported lost or mis-issued."""
+
+    __tablename__ = "revoked_certificates"
+
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))  # the common name it was issued for, as the operator gave
+    reason: Mapped[str] = mapped_column(Text)
+    revoked_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
 class SettingRow(Base):
     """Small named values: the council-list version, where the key files live."""
 
