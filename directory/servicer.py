@@ -5,7 +5,8 @@ store. Domain errors become gRPC statuses in federation/status.py.
 Who may call what (the caller is the common name of its verified certificate, and the certificate MUST be the
 one the registry pinned for that council and not revoked; checked on every call before anything else):
     Join            any council, as itself (suspended and revoked councils are refused)
-    GetCouncilList  active and pending councils (a pending node can see the list it is about to join)
+    GetCouncilList  active and pending councils (a pending node can see the list it is about to join), and
+                    the auditor
     EvaluateTokens, Route, PublishTreeHead   active councils only
     GetTreeHeads    the federation's auditor certificate (CN "auditor"): every head; an active council: only
                     its own head and the routing log's (another council's head would show its log's growth)
@@ -99,6 +100,8 @@ class DirectoryServicer(federation_pb2_grpc.DirectoryServicer):
     ) -> federation_pb2.SignedCouncilList:
         caller = self._caller(context)
         entry = self._registry.get(caller)
+        if caller == AUDITOR_CN:
+            return self._signed_list()  # the auditor checks heads against the councils' listed keys
         if entry is None or entry.status not in (CouncilStatus.ACTIVE, CouncilStatus.PENDING):
             raise PermissionDenied(denial(caller, entry))
         return self._signed_list()
@@ -154,7 +157,7 @@ class DirectoryServicer(federation_pb2_grpc.DirectoryServicer):
             request.timestamp_ms,
             bytes(request.signature),
         )
-        self._heads.publish(caller, head)
+        self._heads.publish(caller, head, [bytes(h) for h in request.consistency_proof])
         return federation_pb2.PublishTreeHeadResponse(accepted=True)
 
     @grpc_errors
@@ -162,11 +165,11 @@ class DirectoryServicer(federation_pb2_grpc.DirectoryServicer):
         self, request: federation_pb2.TreeHeadsRequest, context: grpc.ServicerContext
     ) -> federation_pb2.TreeHeadsResponse:
         caller = self._caller(context)
-        heads = self._heads.latest()
+        heads = self._heads.history() if request.history else [(h, []) for h in self._heads.latest()]
         if caller != AUDITOR_CN:
             self._registry.require_active(caller)
-            heads = [h for h in heads if h.log_id == caller]
-        heads = [*heads, self._routing_log.head()]
+            heads = [(h, proof) for h, proof in heads if h.log_id == caller]
+        heads.append((self._routing_log.head(), []))
         return federation_pb2.TreeHeadsResponse(
             heads=[
                 federation_pb2.TreeHead(
@@ -175,7 +178,8 @@ class DirectoryServicer(federation_pb2_grpc.DirectoryServicer):
                     root_hash=h.root_hash,
                     timestamp_ms=h.timestamp_ms,
                     signature=h.signature,
+                    consistency_proof=proof,
                 )
-                for h in heads
+                for h, proof in heads
             ]
         )

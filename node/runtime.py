@@ -309,10 +309,20 @@ class NodeRuntime:
         return delivered
 
     def publish_tree_head(self) -> None:
-        """Sign the audit log head and publish it to the directory: history cannot be rewritten unseen."""
+        """Sign the audit log head and publish it to the directory with a consistency proof from the head the
+        directory last accepted: history cannot be rewritten unseen. An idle log publishes nothing new."""
         head = self.audit.checkpoint()
         if head.tree_size == self._published_size:
             return
+        if self._published_size < 0:  # since start: ask which head the directory holds for this log
+            held = self.directory.GetTreeHeads(federation_pb2.TreeHeadsRequest(), timeout=5).heads
+            sizes = [h.tree_size for h in held if h.log_id == head.log_id]
+            if sizes and sizes[0] == head.tree_size:
+                self._published_size = head.tree_size
+                return
+            self._published_size = sizes[0] if sizes else 0
+        with self.db.session() as session:
+            proof = self.audit.log.consistency_proof(session, self._published_size, head.tree_size)
         self.directory.PublishTreeHead(
             federation_pb2.TreeHead(
                 log_id=head.log_id,
@@ -320,6 +330,7 @@ class NodeRuntime:
                 root_hash=head.root_hash,
                 timestamp_ms=head.timestamp_ms,
                 signature=head.signature,
+                consistency_proof=proof,
             ),
             timeout=5,
         )

@@ -102,8 +102,11 @@ class Federation:
         self.directory_server = None
 
     def directory_as(self, name: str) -> federation_pb2_grpc.DirectoryStub:
-        """A Directory stub presenting a certificate the federation CA issued for name (e.g. "auditor")."""
-        key_path, cert_path = self._issue(name)
+        """A Directory stub presenting name's certificate (a council's own, or one the federation CA issues
+        now, e.g. for "auditor")."""
+        key_path, cert_path = self.ca_dir / f"{name}.key", self.ca_dir / f"{name}.crt"
+        if not cert_path.exists():
+            key_path, cert_path = self._issue(name)
         identity = MtlsIdentity.from_files(self.ca_dir / "ca.crt", cert_path, key_path)
         channel = secure_channel(f"localhost:{self.directory_port}", identity)
         self._channels_opened.append(channel)
