@@ -318,6 +318,7 @@ def _register_optional(node_sub: Any, commands: Any, benchmarks: Any) -> None:
     from node.bench import register as register_bench
     from node.bench_alerts import register as register_bench_alerts
     from node.bench_search import register as register_bench_search
+    from node.bench_timing import register as register_bench_timing
     from node.demo import register as register_demo
 
     practitioner = add_practitioner_commands(node_sub, open_db)
@@ -326,6 +327,7 @@ def _register_optional(node_sub: Any, commands: Any, benchmarks: Any) -> None:
     register_bench(benchmarks)
     register_bench_search(benchmarks)
     register_bench_alerts(benchmarks)
+    register_bench_timing(benchmarks)
     register_demo(commands)
     try:
         from node.synth.cli import register as register_synth  # type: ignore[import-not-found,unused-ignore]

@@ -125,7 +125,8 @@ class NodeRuntime:
     def start(self, *, background: bool = True) -> Servers:
         """Bind and start both servers; `background=False` leaves upkeep to the caller (tests)."""
         fed = new_server(self._workers, SERVER_OPTIONS)
-        federation_pb2_grpc.add_FederationNodeServicer_to_server(FederationNodeServicer(self.holder), fed)
+        servicer = FederationNodeServicer(self.holder, answer_floor_ms=self.config.answer_floor_ms)
+        federation_pb2_grpc.add_FederationNodeServicer_to_server(servicer, fed)
         fed_port = add_secure_port(fed, self.config.listen_federation, self.identity)
 
         prac = new_server(self._workers, SERVER_OPTIONS)

@@ -1,6 +1,14 @@
-"""The FederationNode gRPC servicer: only the directory may call it (mutual TLS, CN "directory")."""
+"""The FederationNode gRPC servicer: only the directory may call it (mutual TLS, CN "directory").
+
+Deliver MUST NOT answer sooner than `answer_floor_ms` after the call arrived, whatever the holder did: a
+council holding the child loads, scores, discloses and logs, one holding nothing does one indexed look-up,
+and without the floor the directory (and anyone watching the link) could tell them apart by the time each
+took (docs/benchmarks.md, "Answer timing"). Refusals wait the same.
+"""
 
 from __future__ import annotations
+
+import time
 
 import grpc
 from whoelse.v1 import federation_pb2, federation_pb2_grpc
@@ -14,15 +22,22 @@ MAX_PING_BYTES = 64 * 1024
 
 
 class FederationNodeServicer(federation_pb2_grpc.FederationNodeServicer):
-    def __init__(self, holder: Holder) -> None:
+    def __init__(self, holder: Holder, *, answer_floor_ms: int = 0) -> None:
         self._holder = holder
+        self._floor_s = answer_floor_ms / 1000
 
     @grpc_errors
     def Deliver(
         self, request: federation_pb2.Delivery, context: grpc.ServicerContext
     ) -> federation_pb2.SealedAnswer:
-        require_peer(context, DIRECTORY_CN)
-        return self._holder.answer(request)
+        arrived = time.monotonic()
+        try:
+            require_peer(context, DIRECTORY_CN)
+            return self._holder.answer(request)
+        finally:
+            left = self._floor_s - (time.monotonic() - arrived)
+            if left > 0:
+                time.sleep(left)
 
     @grpc_errors
     def Ping(
