@@ -35,6 +35,8 @@ from directory.storage import (
     RevokedCertificateRow,
     bump_council_list_version,
     council_list_version,
+    get_setting,
+    set_setting,
 )
 from federation.council_list import CouncilEntry, CouncilList, CouncilStatus
 from federation.errors import InvalidInput, NotFound, PermissionDenied
@@ -47,6 +49,9 @@ ONS_CODE = re.compile(r"[EWSN]\d{8}")
 """An upper-tier local authority's ONS code, e.g. E09000033."""
 _ENDPOINT = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251})|\[[0-9A-Fa-f:.]+\]):\d{1,5}")
 _FINGERPRINT = re.compile(r"[0-9a-f]{64}")
+
+
+DIRECTORY_CERTIFICATE = "directory_certificate_fingerprint"
 
 
 def now_ms() -> int:
@@ -160,6 +165,14 @@ class Registry:
         """The council's entry if it is active; PermissionDenied("council E06000001 is revoked") if not."""
         return self.snapshot().require_active(code)
 
+    def use_directory_certificate(self, fingerprint: str) -> None:
+        """Name the directory's own certificate in the signed list (nodes accept its calls only); a new one
+        gets a new list version, so every node fetches it."""
+        with self._db.session() as session:
+            if get_setting(session, DIRECTORY_CERTIFICATE) != fingerprint:
+                set_setting(session, DIRECTORY_CERTIFICATE, fingerprint)
+                bump_council_list_version(session)
+
     def check_certificate(self, name: str, fingerprint: str) -> None:
         """See Snapshot.check_certificate (as of now)."""
         self.snapshot().check_certificate(name, fingerprint)
@@ -180,6 +193,7 @@ class Registry:
                 .order_by(CouncilRow.code)
             ).all()
             keys = session.scalars(select(OprfKeyRow).order_by(OprfKeyRow.created_at_ms)).all()
+            directory_fingerprint = get_setting(session, DIRECTORY_CERTIFICATE)
         current = [key for key in keys if key.state == "current"]
         return CouncilList(
             version=version,
@@ -188,6 +202,7 @@ class Registry:
             oprf_key_id=current[-1].key_id if current else "",
             oprf_public_key=bytes(current[-1].public_key) if current else b"",
             previous_oprf_key_ids=tuple(key.key_id for key in keys if key.state == "previous"),
+            directory_certificate_fingerprint=directory_fingerprint or "",
         )
 
     # ---- changing ----

@@ -14,7 +14,6 @@ one the registry pinned for that council and not revoked; checked on every call 
 
 from __future__ import annotations
 
-import functools
 import threading
 
 import grpc
@@ -25,21 +24,14 @@ from directory.router import Router
 from directory.routing_log import RoutingLog
 from directory.token_service import RateLimited, TokenService
 from directory.tree_heads import TreeHeadStore
-from federation import ca
 from federation.council_list import CouncilStatus, sign
-from federation.errors import PermissionDenied, Unauthenticated
+from federation.errors import PermissionDenied
 from federation.merkle import SignedTreeHead
 from federation.signing import SigningKey
 from federation.status import grpc_errors
-from federation.transport import peer_certificate_pem, peer_council
+from federation.transport import peer_council, peer_fingerprint
 
 AUDITOR_CN = "auditor"
-
-
-@functools.lru_cache(maxsize=1024)
-def _fingerprint(certificate_pem: bytes) -> str:
-    """Cached: each council presents the same certificate on every call."""
-    return ca.fingerprint(certificate_pem)
 
 
 class DirectoryServicer(federation_pb2_grpc.DirectoryServicer):
@@ -65,10 +57,7 @@ class DirectoryServicer(federation_pb2_grpc.DirectoryServicer):
     def _caller(self, context: grpc.ServicerContext) -> str:
         """The caller's common name, once its certificate is known to be the pinned, unrevoked one."""
         caller = peer_council(context)
-        certificate = peer_certificate_pem(context)
-        if certificate is None:
-            raise Unauthenticated("the caller presented no federation certificate (mutual TLS is required)")
-        self._registry.check_certificate(caller, _fingerprint(certificate))
+        self._registry.check_certificate(caller, peer_fingerprint(context))
         return caller
 
     def _active_caller(self, context: grpc.ServicerContext) -> str:
@@ -81,8 +70,6 @@ class DirectoryServicer(federation_pb2_grpc.DirectoryServicer):
         self, request: federation_pb2.JoinRequest, context: grpc.ServicerContext
     ) -> federation_pb2.JoinResponse:
         caller = self._caller(context)
-        certificate = peer_certificate_pem(context)
-        assert certificate is not None  # _caller refused a call without one
         status = self._registry.join(
             caller,
             request.council_code,
@@ -90,7 +77,7 @@ class DirectoryServicer(federation_pb2_grpc.DirectoryServicer):
             request.endpoint,
             bytes(request.signing_key),
             bytes(request.sealing_key),
-            _fingerprint(certificate),
+            peer_fingerprint(context),
         )
         return federation_pb2.JoinResponse(status=status.value)
 

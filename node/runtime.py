@@ -117,6 +117,11 @@ class NodeRuntime:
 
     # ---- servers ---------------------------------------------------------------------------------------
 
+    def _directory_certificate(self) -> str:
+        """The directory's certificate as the signed council list names it ("" before the first list)."""
+        current = self.councils.current
+        return current.directory_certificate_fingerprint if current else ""
+
     def council_name(self, code: str) -> str:
         current = self.councils.current
         entry = current.find(code) if current else None
@@ -125,7 +130,11 @@ class NodeRuntime:
     def start(self, *, background: bool = True) -> Servers:
         """Bind and start both servers; `background=False` leaves upkeep to the caller (tests)."""
         fed = new_server(self._workers, SERVER_OPTIONS)
-        servicer = FederationNodeServicer(self.holder, answer_floor_ms=self.config.answer_floor_ms)
+        servicer = FederationNodeServicer(
+            self.holder,
+            answer_floor_ms=self.config.answer_floor_ms,
+            directory_certificate=self._directory_certificate,
+        )
         federation_pb2_grpc.add_FederationNodeServicer_to_server(servicer, fed)
         fed_port = add_secure_port(fed, self.config.listen_federation, self.identity)
 

@@ -21,7 +21,7 @@ from whoelse.v1 import federation_pb2, federation_pb2_grpc
 from whoelse.v1 import records_pb2 as pb
 
 from directory.keys import KeyDirectory
-from federation import oprf
+from federation import ca, oprf
 from federation.answers import open_answer
 from federation.errors import Unavailable
 from federation.identity import Identity
@@ -274,6 +274,11 @@ def test_a_genuine_delivery_is_answered_then_its_replay_refused(federation: Fede
         ("malformed", grpc.StatusCode.PERMISSION_DENIED, "cannot open"),
         ("oversized", grpc.StatusCode.INVALID_ARGUMENT, "sealed:"),
         ("caller is not the directory", grpc.StatusCode.PERMISSION_DENIED, "only directory may call"),
+        (
+            "second directory certificate",  # issued by the CA in the directory's name (issue #13)
+            grpc.StatusCode.PERMISSION_DENIED,
+            "the caller's certificate is not the directory's registered one",
+        ),
     ],
 )
 def test_each_refusal_is_a_clear_status_and_discloses_nothing(
@@ -305,6 +310,12 @@ def test_each_refusal_is_a_clear_status_and_discloses_nothing(
         elif case == "oversized":
             delivery = make_delivery(leeds, BRADFORD)
             delivery.sealed = b"\x00" * (MAX_SEALED_QUERY_BYTES + 1)
+        elif case == "second directory certificate":
+            delivery = make_delivery(leeds, BRADFORD)
+            key, cert = ca.issue(*federation._ca, "directory", dns_names=("localhost",))
+            (federation.ca_dir / "rogue.key").write_bytes(key)
+            (federation.ca_dir / "rogue.crt").write_bytes(cert)
+            as_name = "rogue"
         else:
             delivery = make_delivery(leeds, BRADFORD)
             as_name = LEEDS  # a council calling another council's federation port directly

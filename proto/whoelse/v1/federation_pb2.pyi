@@ -146,11 +146,14 @@ class CouncilList(_message.Message):
     OPRF_KEY_ID_FIELD_NUMBER: _builtins.int
     OPRF_PUBLIC_KEY_FIELD_NUMBER: _builtins.int
     PREVIOUS_OPRF_KEY_IDS_FIELD_NUMBER: _builtins.int
+    DIRECTORY_CERTIFICATE_FINGERPRINT_FIELD_NUMBER: _builtins.int
     version: _builtins.int
     issued_at_ms: _builtins.int
     oprf_key_id: _builtins.str
     """the current match-token key"""
     oprf_public_key: _builtins.bytes
+    directory_certificate_fingerprint: _builtins.str
+    """SHA-256 of the directory's own TLS certificate: the only one a node accepts FederationNode calls from."""
     @_builtins.property
     def councils(self) -> _containers.RepeatedCompositeFieldContainer[Global___CouncilEntry]: ...
     @_builtins.property
@@ -166,10 +169,11 @@ class CouncilList(_message.Message):
         oprf_key_id: _builtins.str = ...,
         oprf_public_key: _builtins.bytes = ...,
         previous_oprf_key_ids: _abc.Iterable[_builtins.str] | None = ...,
+        directory_certificate_fingerprint: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["councils", b"councils", "issued_at_ms", b"issued_at_ms", "oprf_key_id", b"oprf_key_id", "oprf_public_key", b"oprf_public_key", "previous_oprf_key_ids", b"previous_oprf_key_ids", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["councils", b"councils", "directory_certificate_fingerprint", b"directory_certificate_fingerprint", "issued_at_ms", b"issued_at_ms", "oprf_key_id", b"oprf_key_id", "oprf_public_key", b"oprf_public_key", "previous_oprf_key_ids", b"previous_oprf_key_ids", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
