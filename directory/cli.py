@@ -111,6 +111,41 @@ def cmd_add_many(args: argparse.Namespace) -> int:
     return 0
 
 
+def _certificate(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"--cert: cannot read {path}") from exc
+
+
+def cmd_certificate_rotate(args: argparse.Namespace) -> int:
+    from directory.registry import Registry
+    from federation import ca
+
+    cert_pem = _certificate(args.cert)
+    if ca.council_of(cert_pem) != args.code:
+        raise InvalidInput(f"--cert names {ca.council_of(cert_pem)}, not {args.code}")
+    entry = Registry(_db(args)).rotate_certificate(args.code, ca.fingerprint(cert_pem))
+    print(f"council {entry.code} now uses certificate {entry.certificate_fingerprint}; the old is revoked")
+    return 0
+
+
+def cmd_certificate_revoke(args: argparse.Namespace) -> int:
+    from directory.registry import Registry
+    from federation import ca
+
+    if bool(args.cert) == bool(args.fingerprint):
+        raise InvalidInput("give exactly one of --cert FILE and --fingerprint HEX")
+    if args.cert:
+        cert_pem = _certificate(args.cert)
+        fingerprint, name = ca.fingerprint(cert_pem), ca.council_of(cert_pem)
+    else:
+        fingerprint, name = args.fingerprint.strip().lower(), args.name
+    revoked = Registry(_db(args)).revoke_certificate(fingerprint, name, args.reason)
+    print(f"certificate {fingerprint} {'revoked' if revoked else 'was already revoked'}")
+    return 0
+
+
 def _status_command(action: str) -> Any:
     def handler(args: argparse.Namespace) -> int:
         from directory.registry import Registry
@@ -223,6 +258,19 @@ def register(commands: Any, benchmarks: Any) -> None:
         p = with_db(sub.add_parser(action, help=text))
         p.add_argument("code")
         p.set_defaults(handler=_status_command(action))
+
+    certificate = sub.add_parser("certificate", help="rotate or revoke a single TLS certificate")
+    certificate_sub = certificate.add_subparsers(dest="certificate_command", required=True)
+    p = with_db(certificate_sub.add_parser("rotate", help="pin a council's new certificate, revoke the old"))
+    p.add_argument("code")
+    p.add_argument("--cert", required=True, help="the council's new TLS certificate (PEM)")
+    p.set_defaults(handler=cmd_certificate_rotate)
+    p = with_db(certificate_sub.add_parser("revoke", help="refuse one certificate for good"))
+    p.add_argument("--cert", help="the certificate (PEM)")
+    p.add_argument("--fingerprint", help="or its SHA-256 fingerprint (hex)")
+    p.add_argument("--name", default="", help="with --fingerprint: whom it was issued to")
+    p.add_argument("--reason", default="", help="recorded with the revocation")
+    p.set_defaults(handler=cmd_certificate_revoke)
 
     p = with_db(sub.add_parser("list", help="list councils and their status"))
     p.add_argument("--json", action="store_true")

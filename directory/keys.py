@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 from federation.council_list import write_verify_key
+from federation.database import private_folder
 from federation.errors import ConfigError, NotFound
 from federation.oprf import OprfServerKey
 from federation.signing import SigningKey
@@ -53,7 +54,7 @@ class KeyDirectory:
     def create_signing_key(self) -> SigningKey:
         """Generate the directory's signing key and write the secret and the public verify key files.
         Refuses to overwrite an existing key (nodes have pinned its verify key)."""
-        self.path.mkdir(parents=True, exist_ok=True)
+        private_folder(self.path)
         target = self.path / SIGNING_KEY_FILE
         if target.exists():
             raise ConfigError(f"dir: {target} already exists; the directory is already initialised")
@@ -71,7 +72,7 @@ class KeyDirectory:
         return self.path / f"oprf-{key_id}.key"
 
     def write_oprf_key(self, key: OprfServerKey) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
+        private_folder(self.path)
         _write_secret(self._oprf_path(key.key_id), key.to_bytes())
 
     def oprf_key(self, key_id: str) -> OprfServerKey:

@@ -8,6 +8,12 @@ cache the signed list can refuse an older one.
 State changes:
     (none) --join--> pending --approve--> active --suspend--> suspended --approve--> active
     active --join with different keys--> pending          any --revoke--> revoked (final)
+
+Certificates: each council's TLS certificate is pinned by its SHA-256 fingerprint, and every call to the
+directory MUST come with the pinned one (`check_certificate`): a second certificate the CA issued for a
+registered council's name is refused, naming why. Rotation is a registry operation
+(`rotate_certificate`, which revokes the old one); any single certificate can be revoked
+(`revoke_certificate`), e.g. an auditor's, and is then refused for good.
 """
 
 from __future__ import annotations
@@ -26,8 +32,11 @@ from directory.storage import (
     CouncilRow,
     DirectoryDatabase,
     OprfKeyRow,
+    RevokedCertificateRow,
     bump_council_list_version,
     council_list_version,
+    get_setting,
+    set_setting,
 )
 from federation.council_list import CouncilEntry, CouncilList, CouncilStatus
 from federation.errors import InvalidInput, NotFound, PermissionDenied
@@ -40,6 +49,9 @@ ONS_CODE = re.compile(r"[EWSN]\d{8}")
 """An upper-tier local authority's ONS code, e.g. E09000033."""
 _ENDPOINT = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251})|\[[0-9A-Fa-f:.]+\]):\d{1,5}")
 _FINGERPRINT = re.compile(r"[0-9a-f]{64}")
+
+
+DIRECTORY_CERTIFICATE = "directory_certificate_fingerprint"
 
 
 def now_ms() -> int:
@@ -89,10 +101,25 @@ def denial(code: str, entry: CouncilEntry | None) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """The registry at one council-list version: every council by code."""
+    """The registry at one council-list version: every council by code, and the revoked certificates."""
 
     version: int
     councils: Mapping[str, CouncilEntry]
+    revoked: frozenset[str] = frozenset()
+
+    def check_certificate(self, name: str, fingerprint: str) -> None:
+        """PermissionDenied unless the certificate (common name, SHA-256 fingerprint) may call: not revoked,
+        and, for a registered council, the one pinned for it."""
+        if fingerprint in self.revoked:
+            raise PermissionDenied(f"certificate {fingerprint[:16]}… for {name} has been revoked")
+        entry = self.councils.get(name)
+        if entry is not None and entry.certificate_fingerprint != fingerprint:
+            raise PermissionDenied(
+                f"certificate {fingerprint[:16]}… is not the one registered for council {name} "
+                f"({entry.certificate_fingerprint[:16]}…): a second certificate for a registered council is "
+                f"refused; the directory operator registers a new one with `whoelse directory certificate "
+                f"rotate {name} --cert FILE`"
+            )
 
     def require_active(self, code: str) -> CouncilEntry:
         entry = self.councils.get(code)
@@ -120,7 +147,8 @@ class Registry:
             if version == self._snapshot.version:
                 return self._snapshot
             rows = session.scalars(select(CouncilRow)).all()
-            snapshot = Snapshot(version, {row.code: _entry(row) for row in rows})
+            revoked = frozenset(session.scalars(select(RevokedCertificateRow.fingerprint)).all())
+            snapshot = Snapshot(version, {row.code: _entry(row) for row in rows}, revoked)
         with self._lock:
             if snapshot.version >= self._snapshot.version:
                 self._snapshot = snapshot
@@ -136,6 +164,18 @@ class Registry:
     def require_active(self, code: str) -> CouncilEntry:
         """The council's entry if it is active; PermissionDenied("council E06000001 is revoked") if not."""
         return self.snapshot().require_active(code)
+
+    def use_directory_certificate(self, fingerprint: str) -> None:
+        """Name the directory's own certificate in the signed list (nodes accept its calls only); a new one
+        gets a new list version, so every node fetches it."""
+        with self._db.session() as session:
+            if get_setting(session, DIRECTORY_CERTIFICATE) != fingerprint:
+                set_setting(session, DIRECTORY_CERTIFICATE, fingerprint)
+                bump_council_list_version(session)
+
+    def check_certificate(self, name: str, fingerprint: str) -> None:
+        """See Snapshot.check_certificate (as of now)."""
+        self.snapshot().check_certificate(name, fingerprint)
 
     def council_list_version(self) -> int:
         """The version of the list nodes cache (bumped by every change to a council or a match-token key)."""
@@ -153,6 +193,7 @@ class Registry:
                 .order_by(CouncilRow.code)
             ).all()
             keys = session.scalars(select(OprfKeyRow).order_by(OprfKeyRow.created_at_ms)).all()
+            directory_fingerprint = get_setting(session, DIRECTORY_CERTIFICATE)
         current = [key for key in keys if key.state == "current"]
         return CouncilList(
             version=version,
@@ -161,6 +202,7 @@ class Registry:
             oprf_key_id=current[-1].key_id if current else "",
             oprf_public_key=bytes(current[-1].public_key) if current else b"",
             previous_oprf_key_ids=tuple(key.key_id for key in keys if key.state == "previous"),
+            directory_certificate_fingerprint=directory_fingerprint or "",
         )
 
     # ---- changing ----
@@ -202,6 +244,7 @@ class Registry:
             held = _entry(row)
             if held.status in (CouncilStatus.SUSPENDED, CouncilStatus.REVOKED):
                 raise PermissionDenied(denial(code, held))
+            Snapshot(0, {code: held}).check_certificate(code, certificate_fingerprint)
             same_keys = (held.signing_key, held.sealing_key) == (signing_key, sealing_key)
             updated = replace(wanted, status=held.status if same_keys else CouncilStatus.PENDING)
             if held.status is not CouncilStatus.PENDING and updated.name != held.name:
@@ -241,13 +284,60 @@ class Registry:
         _check_entry(entry)
         with self._db.session() as session:
             row = session.get(CouncilRow, code)
+            if row is None or _entry(row) != entry:
+                self._refuse_revoked(session, certificate_fingerprint)
             if row is None:
                 self._insert(session, entry)
             elif row.status == CouncilStatus.REVOKED.value:
                 raise PermissionDenied(f"council {code} is revoked; revocation is final")
             elif _entry(row) != entry:
+                if row.certificate_fingerprint != certificate_fingerprint:
+                    self._revoke(session, row.certificate_fingerprint, code, "replaced")
                 self._update(session, row, entry)
         return entry
+
+    def rotate_certificate(self, code: str, certificate_fingerprint: str) -> CouncilEntry:
+        """Pin a council's new certificate and revoke the one it replaces (the operator checked the new one
+        out of band). A revoked certificate cannot be pinned again."""
+        if not _FINGERPRINT.fullmatch(certificate_fingerprint):
+            raise InvalidInput("certificate fingerprint must be 64 lowercase hex digits")
+        with self._db.session() as session:
+            row = session.get(CouncilRow, code)
+            if row is None:
+                raise NotFound(f"council {code} is not registered with the directory")
+            held = _entry(row)
+            if held.certificate_fingerprint == certificate_fingerprint:
+                return held
+            self._refuse_revoked(session, certificate_fingerprint)
+            self._revoke(session, held.certificate_fingerprint, code, "replaced by a rotation")
+            updated = replace(held, certificate_fingerprint=certificate_fingerprint)
+            self._update(session, row, updated)
+            return updated
+
+    def revoke_certificate(self, fingerprint: str, name: str, reason: str) -> bool:
+        """Refuse one certificate for good; False if it was already revoked. A council whose pinned
+        certificate is revoked cannot call until the operator rotates it."""
+        if not _FINGERPRINT.fullmatch(fingerprint):
+            raise InvalidInput("certificate fingerprint must be 64 lowercase hex digits")
+        with self._db.session() as session:
+            if session.get(RevokedCertificateRow, fingerprint) is not None:
+                return False
+            self._revoke(session, fingerprint, name, reason.strip() or "revoked by the operator")
+            bump_council_list_version(session)  # the registry snapshot (and its revoked set) is re-read
+            return True
+
+    def _refuse_revoked(self, session: Session, fingerprint: str) -> None:
+        if session.get(RevokedCertificateRow, fingerprint) is not None:
+            raise PermissionDenied(
+                f"certificate {fingerprint[:16]}… has been revoked; it cannot be registered"
+            )
+
+    def _revoke(self, session: Session, fingerprint: str, name: str, reason: str) -> None:
+        session.add(
+            RevokedCertificateRow(
+                fingerprint=fingerprint, name=name[:64], reason=reason[:500], revoked_at_ms=self._clock()
+            )
+        )
 
     def approve(self, code: str) -> CouncilEntry:
         """Pending or suspended → active. Revocation is final."""

@@ -37,8 +37,9 @@ DEFAULT_DEADLINE_MS = 5_000
 MAX_DEADLINE_MS = 30_000
 MAX_DELIVERIES = 200
 MAX_SEALED_BYTES = 256 * 1024  # one council's sealed answer
-# A sealed query to one council is about 3 KB and a search to all 153 about 0.5 MB; these bounds leave ample
-# room and refuse, before anything is logged or sent, a query built to fill the directory's log or links.
+# A sealed query to one council is padded to 16 KiB (federation/query.py QUERY_BUCKETS; the largest bucket is
+# MAX_DELIVERY_BYTES) and a search to all 153 is about 2.5 MB; these bounds leave room and refuse, before
+# anything is logged or sent, a query built to fill the directory's log or links.
 MAX_DELIVERY_BYTES = 64 * 1024
 MAX_ROUTED_BYTES = 4 * 1024 * 1024
 MAX_QUERY_ID = 64

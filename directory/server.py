@@ -41,6 +41,7 @@ def create_server(
     router's pool of node connections; the caller closes it after stopping the server."""
     signing_key = keys.signing_key()
     registry = Registry(db)
+    registry.use_directory_certificate(identity.fingerprint)
     routing_log = RoutingLog(db, signing_key)
     servicer = DirectoryServicer(
         registry=registry,

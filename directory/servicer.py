@@ -2,11 +2,14 @@
 standing in the registry, and converts between protobuf and the registry, token service, router and tree-head
 store. Domain errors become gRPC statuses in federation/status.py.
 
-Who may call what (the caller is the common name of its verified certificate):
+Who may call what (the caller is the common name of its verified certificate, and the certificate MUST be the
+one the registry pinned for that council and not revoked; checked on every call before anything else):
     Join            any council, as itself (suspended and revoked councils are refused)
-    GetCouncilList  active and pending councils (a pending node can see the list it is about to join)
+    GetCouncilList  active and pending councils (a pending node can see the list it is about to join), and
+                    the auditor
     EvaluateTokens, Route, PublishTreeHead   active councils only
-    GetTreeHeads    active councils and the federation's auditor certificate (CN "auditor")
+    GetTreeHeads    the federation's auditor certificate (CN "auditor"): every head; an active council: only
+                    its own head and the routing log's (another council's head would show its log's growth)
 """
 
 from __future__ import annotations
@@ -21,13 +24,12 @@ from directory.router import Router
 from directory.routing_log import RoutingLog
 from directory.token_service import RateLimited, TokenService
 from directory.tree_heads import TreeHeadStore
-from federation import ca
 from federation.council_list import CouncilStatus, sign
-from federation.errors import PermissionDenied, Unauthenticated
+from federation.errors import PermissionDenied
 from federation.merkle import SignedTreeHead
 from federation.signing import SigningKey
 from federation.status import grpc_errors
-from federation.transport import peer_certificate_pem, peer_council
+from federation.transport import peer_council, peer_fingerprint
 
 AUDITOR_CN = "auditor"
 
@@ -52,8 +54,14 @@ class DirectoryServicer(federation_pb2_grpc.DirectoryServicer):
         self._signed_version = -1
         self._lock = threading.Lock()
 
-    def _active_caller(self, context: grpc.ServicerContext) -> str:
+    def _caller(self, context: grpc.ServicerContext) -> str:
+        """The caller's common name, once its certificate is known to be the pinned, unrevoked one."""
         caller = peer_council(context)
+        self._registry.check_certificate(caller, peer_fingerprint(context))
+        return caller
+
+    def _active_caller(self, context: grpc.ServicerContext) -> str:
+        caller = self._caller(context)
         self._registry.require_active(caller)
         return caller
 
@@ -61,10 +69,7 @@ class DirectoryServicer(federation_pb2_grpc.DirectoryServicer):
     def Join(
         self, request: federation_pb2.JoinRequest, context: grpc.ServicerContext
     ) -> federation_pb2.JoinResponse:
-        caller = peer_council(context)
-        certificate = peer_certificate_pem(context)
-        if certificate is None:
-            raise Unauthenticated("Join needs the caller's certificate (mutual TLS)")
+        caller = self._caller(context)
         status = self._registry.join(
             caller,
             request.council_code,
@@ -72,7 +77,7 @@ class DirectoryServicer(federation_pb2_grpc.DirectoryServicer):
             request.endpoint,
             bytes(request.signing_key),
             bytes(request.sealing_key),
-            ca.fingerprint(certificate),
+            peer_fingerprint(context),
         )
         return federation_pb2.JoinResponse(status=status.value)
 
@@ -80,8 +85,10 @@ class DirectoryServicer(federation_pb2_grpc.DirectoryServicer):
     def GetCouncilList(
         self, request: federation_pb2.CouncilListRequest, context: grpc.ServicerContext
     ) -> federation_pb2.SignedCouncilList:
-        caller = peer_council(context)
+        caller = self._caller(context)
         entry = self._registry.get(caller)
+        if caller == AUDITOR_CN:
+            return self._signed_list()  # the auditor checks heads against the councils' listed keys
         if entry is None or entry.status not in (CouncilStatus.ACTIVE, CouncilStatus.PENDING):
             raise PermissionDenied(denial(caller, entry))
         return self._signed_list()
@@ -122,14 +129,14 @@ class DirectoryServicer(federation_pb2_grpc.DirectoryServicer):
     def Route(
         self, request: federation_pb2.RoutedQuery, context: grpc.ServicerContext
     ) -> federation_pb2.RoutedAnswers:
-        caller = peer_council(context)
+        caller = self._caller(context)
         return self._router.route(caller, request, context.time_remaining())
 
     @grpc_errors
     def PublishTreeHead(
         self, request: federation_pb2.TreeHead, context: grpc.ServicerContext
     ) -> federation_pb2.PublishTreeHeadResponse:
-        caller = peer_council(context)
+        caller = self._caller(context)
         head = SignedTreeHead(
             request.log_id,
             request.tree_size,
@@ -137,17 +144,19 @@ class DirectoryServicer(federation_pb2_grpc.DirectoryServicer):
             request.timestamp_ms,
             bytes(request.signature),
         )
-        self._heads.publish(caller, head)
+        self._heads.publish(caller, head, [bytes(h) for h in request.consistency_proof])
         return federation_pb2.PublishTreeHeadResponse(accepted=True)
 
     @grpc_errors
     def GetTreeHeads(
         self, request: federation_pb2.TreeHeadsRequest, context: grpc.ServicerContext
     ) -> federation_pb2.TreeHeadsResponse:
-        caller = peer_council(context)
+        caller = self._caller(context)
+        heads = self._heads.history() if request.history else [(h, []) for h in self._heads.latest()]
         if caller != AUDITOR_CN:
             self._registry.require_active(caller)
-        heads = [*self._heads.latest(), self._routing_log.head()]
+            heads = [(h, proof) for h, proof in heads if h.log_id == caller]
+        heads.append((self._routing_log.head(), []))
         return federation_pb2.TreeHeadsResponse(
             heads=[
                 federation_pb2.TreeHead(
@@ -156,7 +165,8 @@ class DirectoryServicer(federation_pb2_grpc.DirectoryServicer):
                     root_hash=h.root_hash,
                     timestamp_ms=h.timestamp_ms,
                     signature=h.signature,
+                    consistency_proof=proof,
                 )
-                for h in heads
+                for h, proof in heads
             ]
         )

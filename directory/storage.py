@@ -43,6 +43,18 @@ class CouncilRow(Base):
     updated_at_ms: Mapped[int] = mapped_column(BigInteger)
 
 
+class RevokedCertificateRow(Base):
+    """A certificate the directory refuses for good, by SHA-256 fingerprint, whatever its name and validity:
+    a council's replaced certificate (rotation), or one reported lost or mis-issued."""
+
+    __tablename__ = "revoked_certificates"
+
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))  # the common name it was issued for, as the operator gave
+    reason: Mapped[str] = mapped_column(Text)
+    revoked_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
 class SettingRow(Base):
     """Small named values: the council-list version, where the key files live."""
 
@@ -76,17 +88,33 @@ class TokenUsageRow(Base):
     at_ms: Mapped[int] = mapped_column(BigInteger)
 
 
-class TreeHeadRow(Base):
-    """The latest signed tree head each council published for its audit log."""
+class SignedHeadColumns:
+    """A signed tree head as the directory received it (shared by the latest and the history tables)."""
 
-    __tablename__ = "tree_heads"
-
-    log_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     tree_size: Mapped[int] = mapped_column(BigInteger)
     root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     timestamp_ms: Mapped[int] = mapped_column(BigInteger)
     signature: Mapped[bytes] = mapped_column(LargeBinary(64))
     received_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class TreeHeadRow(SignedHeadColumns, Base):
+    """The latest signed tree head each council published for its audit log."""
+
+    __tablename__ = "tree_heads"
+
+    log_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class TreeHeadHistoryRow(SignedHeadColumns, Base):
+    """Every head the directory accepted for a council's log, with the consistency proof that linked it to the
+    head before (empty for the first): the chain an auditor fetches (`whoelse audit collect-heads`)."""
+
+    __tablename__ = "tree_head_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    log_id: Mapped[str] = mapped_column(String(64), index=True)
+    consistency_proof: Mapped[bytes] = mapped_column(LargeBinary)  # the proof's hashes, concatenated
 
 
 ROUTING_LOG = define_log_table(Base.metadata, "routing_log")

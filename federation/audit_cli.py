@@ -1,5 +1,6 @@
-"""`whoelse audit verify`: an auditor's independent check of a council's audit log or the directory's
-routing log, straight from a copy of its database.
+"""`whoelse audit collect-heads` and `whoelse audit verify`: an auditor fetches, checks and keeps the signed
+heads every council published to the directory, then checks a council's audit log (or the directory's
+routing log) against them, straight from a copy of its database.
 
 It needs only the database, the log's public verify key (from the directory's signed council list, not from
 the database being checked) and, ideally, heads the log published elsewhere (`whoelse directory` keeps
@@ -18,11 +19,23 @@ from sqlalchemy import MetaData, create_engine, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session
+from whoelse.v1 import federation_pb2, federation_pb2_grpc
+from whoelse.v1.federation_pb2 import CouncilListRequest
 
-from federation.errors import ConfigError, InvalidInput, NotFound, Unavailable
-from federation.merkle import SignedTreeHead
+from federation.council_list import verify_signed
+from federation.database import private_folder
+from federation.errors import ConfigError, InvalidInput, NotFound, Refused, Unavailable
+from federation.merkle import SignedTreeHead, verify_consistency
 from federation.signing import VERIFY_KEY_BYTES
-from federation.transparency_log import VerificationReport, define_log_table, load_trusted_heads, verify_log
+from federation.transparency_log import (
+    VerificationReport,
+    define_log_table,
+    head_to_json,
+    load_trusted_heads,
+    verify_log,
+)
+
+ROUTING_LOG_ID = "directory"
 
 EXIT_PROBLEMS = 1
 
@@ -93,6 +106,64 @@ def verify_database(
         engine.dispose()
 
 
+def collect_heads(
+    stub: federation_pb2_grpc.DirectoryStub, directory_key: bytes
+) -> dict[str, list[SignedTreeHead]]:
+    """Every head the directory accepted, by log id, each checked: signed by its council's key from the
+    directory-signed council list (or by the directory, for its routing log) and, for each council, every
+    head proved to extend the one before. Refused names the first head that fails."""
+    council_list = verify_signed(stub.GetCouncilList(CouncilListRequest(), timeout=10), directory_key)
+    response = stub.GetTreeHeads(federation_pb2.TreeHeadsRequest(history=True), timeout=30)
+    logs: dict[str, list[SignedTreeHead]] = {}
+    for message in response.heads:
+        head = SignedTreeHead(
+            message.log_id, message.tree_size, bytes(message.root_hash), message.timestamp_ms,
+            bytes(message.signature),
+        )  # fmt: skip
+        if head.log_id == ROUTING_LOG_ID:
+            key = directory_key
+        else:
+            entry = council_list.find(head.log_id)
+            if entry is None:
+                raise Refused(f"head for {head.log_id}: no such council in the signed council list")
+            key = entry.signing_key
+        try:
+            head.verify(key)
+        except Refused as exc:
+            raise Refused(f"head for {head.log_id} at size {head.tree_size}: bad signature") from exc
+        chain = logs.setdefault(head.log_id, [])
+        if chain:
+            previous = chain[-1]
+            try:
+                verify_consistency(
+                    previous.tree_size, head.tree_size, previous.root_hash, head.root_hash,
+                    [bytes(h) for h in message.consistency_proof],
+                )  # fmt: skip
+            except Refused as exc:
+                raise Refused(
+                    f"head for {head.log_id} at size {head.tree_size} does not extend the one at size "
+                    f"{previous.tree_size}: {exc}"
+                ) from None
+        chain.append(head)
+    return logs
+
+
+def cmd_collect_heads(args: argparse.Namespace) -> int:
+    from federation.transport import MtlsIdentity, secure_channel
+
+    identity = MtlsIdentity.from_files(args.ca, args.cert, args.key)
+    with secure_channel(args.directory, identity) as channel:
+        logs = collect_heads(federation_pb2_grpc.DirectoryStub(channel), read_verify_key(args.directory_key))
+    out = private_folder(Path(args.out))
+    for log_id, heads in sorted(logs.items()):
+        if args.log_id and log_id not in args.log_id:
+            continue
+        path = out / f"{log_id}.heads.json"
+        path.write_text(json.dumps([head_to_json(h) for h in heads], indent=2) + "\n", encoding="utf-8")
+        print(f"{log_id}: {len(heads)} head(s) up to size {heads[-1].tree_size}, checked; saved to {path}")
+    return 0
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     key = read_verify_key(args.key)
     trusted = load_trusted_heads(Path(args.trusted_heads)) if args.trusted_heads else []
@@ -134,3 +205,19 @@ def register(commands: Any, benchmarks: Any) -> None:
     )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(handler=cmd_verify)
+
+    p = sub.add_parser(
+        "collect-heads",
+        help="fetch every head the councils published to the directory, check them, and save them as "
+        "trusted-heads files (one per log) for `audit verify`",
+    )
+    p.add_argument("--directory", required=True, help="the directory's HOST:PORT")
+    p.add_argument("--ca", required=True, help="federation CA certificate (PEM)")
+    p.add_argument("--cert", required=True, help="the auditor's certificate (common name 'auditor')")
+    p.add_argument("--key", required=True, help="the auditor's private key (PEM)")
+    p.add_argument(
+        "--directory-key", required=True, help="the directory's verify key (directory.pub: hex, or a file)"
+    )
+    p.add_argument("--out", required=True, help="folder for <log id>.heads.json files")
+    p.add_argument("--log-id", action="append", help="only this log (repeatable); default every log")
+    p.set_defaults(handler=cmd_collect_heads)

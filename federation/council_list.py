@@ -83,6 +83,7 @@ class CouncilList:
     oprf_key_id: str
     oprf_public_key: bytes
     previous_oprf_key_ids: tuple[str, ...] = ()
+    directory_certificate_fingerprint: str = ""  # the one certificate nodes accept the directory's calls from
     _by_code: dict[str, CouncilEntry] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -98,6 +99,12 @@ class CouncilList:
             "oprf_key_id": self.oprf_key_id,
             "oprf_public_key": self.oprf_public_key,
             "previous_oprf_key_ids": list(self.previous_oprf_key_ids),
+            # Only when set, so lists signed before it existed still verify.
+            **(
+                {"directory_certificate_fingerprint": self.directory_certificate_fingerprint}
+                if self.directory_certificate_fingerprint
+                else {}
+            ),
         }
 
     def find(self, code: str) -> CouncilEntry | None:
@@ -145,6 +152,7 @@ def to_proto(council_list: CouncilList) -> federation_pb2.CouncilList:
         oprf_key_id=council_list.oprf_key_id,
         oprf_public_key=council_list.oprf_public_key,
         previous_oprf_key_ids=list(council_list.previous_oprf_key_ids),
+        directory_certificate_fingerprint=council_list.directory_certificate_fingerprint,
     )
 
 
@@ -174,6 +182,7 @@ def from_proto(message: federation_pb2.CouncilList) -> CouncilList:
         oprf_key_id=message.oprf_key_id,
         oprf_public_key=bytes(message.oprf_public_key),
         previous_oprf_key_ids=tuple(message.previous_oprf_key_ids),
+        directory_certificate_fingerprint=message.directory_certificate_fingerprint,
     )
 
 

@@ -2,10 +2,15 @@
 
 SQLite (a file path, or sqlite:///…) runs in WAL mode so an operator's command can write while a server
 reads; PostgreSQL URLs use psycopg 3. Each side subclasses `SqlDatabase` with its own schema handling.
+
+A SQLite file this module creates MUST be readable by its owner only: it is created 0600 (SQLite gives its
+-wal and -shm files the database file's mode) in folders created 0700, whatever the umask. It holds every
+record, the practitioners' credentials and the audit log.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,6 +44,36 @@ def database_url(value: str) -> str:
     return f"sqlite:///{Path(value).expanduser().resolve()}"
 
 
+PRIVATE_FILE = 0o600
+PRIVATE_FOLDER = 0o700
+
+
+def private_folder(path: Path) -> Path:
+    """Create path and any missing parent folders with mode 0700 (existing folders are left alone)."""
+    missing = []
+    folder = path
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for created in reversed(missing):
+        created.mkdir(mode=PRIVATE_FOLDER, exist_ok=True)
+        created.chmod(PRIVATE_FOLDER)  # mkdir's mode is masked by the umask
+    return path
+
+
+def _create_private_file(path: Path) -> None:
+    """Create an empty file 0600 (and its folders 0700) unless it exists, before SQLite opens it."""
+    if path.exists():
+        return
+    private_folder(path.parent)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+    except FileExistsError:
+        return
+    os.fchmod(fd, PRIVATE_FILE)
+    os.close(fd)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL: readers never block a writer; synchronous=NORMAL is durable at each commit under WAL.
@@ -67,6 +102,10 @@ class SqlDatabase:
         self.engine: Engine = create_engine(parsed, pool_pre_ping=not self.is_sqlite)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            if parsed.database and parsed.database != ":memory:":
+                path = Path(parsed.database)
+                # On first connect, not here: a command that only reads must not create the file.
+                event.listen(self.engine, "do_connect", lambda *_: _create_private_file(path))
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def require_tables(self, table: str, init_command: str) -> None:

@@ -10,7 +10,7 @@ hashes; verification costs O(log n) and needs only the proof.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,6 +124,36 @@ def consistency_proof(
     size = _check_size(new_size, len(leaf_hashes))
     if not 0 <= old_size <= size:
         raise InvalidInput(f"old tree size {old_size} is not between 0 and the new size {size}")
+    return _consistency_path(old_size, size, lambda start, end: _subtree_root(leaf_hashes, start, end))
+
+
+def consistency_proof_extending(
+    old_roots: Sequence[bytes], old_size: int, new_leaves: Sequence[bytes]
+) -> list[bytes]:
+    """PROOF(old_size, D[old_size + len(new_leaves)]) from the old tree's compact range (the roots of its
+    perfect subtrees, largest first) and only the leaves added since: O(new leaves + log n) rather than a pass
+    over the whole log. Every node of the proof is either one of those old roots or a subtree of new leaves
+    (the recursion of RFC 9162 §2.1.4.1 never splits an old perfect subtree nor straddles old_size)."""
+    if len(old_roots) != old_size.bit_count():
+        raise InvalidInput(f"a tree of size {old_size} has {old_size.bit_count()} perfect subtrees")
+    known: dict[tuple[int, int], bytes] = {}
+    start = 0
+    for bit in reversed(range(old_size.bit_length())):
+        if old_size >> bit & 1:
+            known[(start, start + (1 << bit))] = old_roots[len(known)]
+            start += 1 << bit
+
+    def subtree(begin: int, end: int) -> bytes:
+        if (begin, end) in known:
+            return known[(begin, end)]
+        if begin < old_size:
+            raise InvalidInput(f"subtree [{begin}, {end}) is neither old nor new")  # unreachable by RFC 9162
+        return _subtree_root(new_leaves, begin - old_size, end - old_size)
+
+    return _consistency_path(old_size, old_size + len(new_leaves), subtree)
+
+
+def _consistency_path(old_size: int, size: int, subtree: Callable[[int, int], bytes]) -> list[bytes]:
     if old_size in (0, size):
         return []
     proof: list[bytes] = []
@@ -132,13 +162,13 @@ def consistency_proof(
     while m != end - start:
         k = _split(end - start)
         if m <= k:
-            proof.append(_subtree_root(leaf_hashes, start + k, end))
+            proof.append(subtree(start + k, end))
             end = start + k
         else:
-            proof.append(_subtree_root(leaf_hashes, start, start + k))
+            proof.append(subtree(start, start + k))
             start, m, complete = start + k, m - k, False
     if not complete:
-        proof.append(_subtree_root(leaf_hashes, start, end))
+        proof.append(subtree(start, end))
     proof.reverse()
     return proof
 

@@ -5,8 +5,13 @@ SPEC — what is signed and sealed:
 - The origin serialises a `Query` and signs it with its Ed25519 council key (federation/signing.py) over
   canonical_json({"query": <the serialised Query bytes>}) under context "whoelse/v1/query". The signature
   therefore covers the exact bytes the recipient parses; `SignedQuery` = {query: those bytes, signature}.
-- The serialised `SignedQuery` is sealed (HPKE, federation/sealing.py) to each recipient's X25519 key with
-  associated data canonical_json({"seal": "delivery", "query_id", "recipient"}), one `Delivery` each.
+- The serialised `SignedQuery` is padded (federation/sealing.py pad: 4-byte length prefix, zeros) to the
+  smallest of QUERY_BUCKETS that holds it, then sealed (HPKE, federation/sealing.py) to each recipient's
+  X25519 key with associated data canonical_json({"seal": "delivery", "query_id", "recipient"}), one
+  `Delivery` each. The first bucket holds any search of up to MAX_KEYS match keys with ordinary names
+  (each sealed identity in its smallest bucket) and practitioner name, role and username at their limits,
+  so a delivery's size MUST NOT depend on who searched or on how many keys the identity yielded; only
+  rare queries (names near the import limits, a notification carrying its event) reach a larger one.
 
 A recipient MUST check, in this order (each failure is a domain error; nothing is looked up or logged as a
 disclosure before all pass): addressed to this council (before any crypto); the sealed blob opens; it parses;
@@ -33,7 +38,8 @@ from federation.canonical import canonical_json
 from federation.errors import InvalidInput, NotFound, Refused
 from federation.purposes import Purpose, parse_purpose
 from federation.replay import ReplayCache
-from federation.sealing import SealingKey, seal
+from federation.sealing import LENGTH_PREFIX_BYTES, SealingKey, pad, seal, unpad
+from federation.sealing import OVERHEAD as SEAL_OVERHEAD
 from federation.token_keys import (
     MAX_SEALED_BYTES,
     TAG_BYTES,
@@ -56,8 +62,12 @@ MAX_TAGS = 64
 NONCE_BYTES = 16
 MAX_TEXT_CHARS = 200
 """Longest practitioner, name, role or key id a query may carry."""
-MAX_SEALED_QUERY_BYTES = 1 << 20
-"""A sealed delivery larger than this is refused before any crypto (64 tags of the largest entries fit)."""
+QUERY_BUCKETS = (16 << 10, 32 << 10, (64 << 10) - SEAL_OVERHEAD)
+"""Padded sizes of a serialised SignedQuery before sealing (see the module docstring). A search or a
+notification of up to MAX_KEYS keys fits the first; the last, sealed, is the directory's limit for one
+delivery (directory/router.py MAX_DELIVERY_BYTES)."""
+MAX_SEALED_QUERY_BYTES = QUERY_BUCKETS[-1] + SEAL_OVERHEAD
+"""A sealed delivery larger than this is refused before any crypto."""
 
 _QUERY_ID = re.compile(r"[0-9a-f]{32}")
 _M = TypeVar("_M", bound=Message)
@@ -171,6 +181,7 @@ def seal_deliveries(
     """One Delivery per (council code, X25519 sealing public key), each readable only by that council."""
     query = _parse(federation_pb2.Query(), signed.query, "query")
     payload = signed.SerializeToString()
+    payload = pad(payload, query_bucket(len(payload)))
     return [
         federation_pb2.Delivery(
             query_id=query.query_id,
@@ -180,6 +191,14 @@ def seal_deliveries(
         )
         for code, public_key in recipients
     ]
+
+
+def query_bucket(length: int) -> int:
+    """The padded size for a serialised SignedQuery of `length` bytes: the smallest bucket it fits."""
+    for size in QUERY_BUCKETS:
+        if length + LENGTH_PREFIX_BYTES <= size:
+            return size
+    raise InvalidInput(f"query: {length} bytes signed; at most {QUERY_BUCKETS[-1] - LENGTH_PREFIX_BYTES}")
 
 
 # ---- recipient side ------------------------------------------------------------------------------------
@@ -280,7 +299,9 @@ def open_delivery(
         payload = my_sealing_key.open(delivery.sealed, delivery_associated_data(delivery.query_id, my_code))
     except Refused as exc:
         raise Refused("cannot open: not sealed to this council") from exc
-    signed = _parse(federation_pb2.SignedQuery(), payload, "signed query")
+    if len(payload) not in QUERY_BUCKETS:
+        raise InvalidInput(f"sealed: {len(payload)} bytes opened, not one of the padded sizes")
+    signed = _parse(federation_pb2.SignedQuery(), unpad(payload), "signed query")
     query = _parse(federation_pb2.Query(), signed.query, "query")
     if query.origin != delivery.origin:
         raise Refused(f"query origin {query.origin[:20]!r} is not the delivery's {delivery.origin[:20]!r}")

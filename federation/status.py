@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
@@ -60,6 +61,16 @@ def call_status(exc: grpc.RpcError) -> tuple[grpc.StatusCode | None, str]:
     return None, str(exc) or type(exc).__name__
 
 
+def _raised_at(exc: BaseException) -> str:
+    """' at module.py:123' for the innermost frame of exc's traceback (a file name and line, no values)."""
+    tb = exc.__traceback__
+    if tb is None:
+        return ""
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return f" at {Path(tb.tb_frame.f_code.co_filename).name}:{tb.tb_lineno}"
+
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -75,9 +86,11 @@ def grpc_errors(method: F) -> F:
             # directory is unreachable" from "the node could not be reached".
             context.set_trailing_metadata(((ANSWERED_BY_SERVER, "1"),))
             context.abort(status_for(exc), str(exc))
-        except Exception:
-            # Never send internals (or a child's details in a stack) to the caller; log the type only.
-            log.exception("internal error in %s", method.__name__)
+        except Exception as exc:
+            # Never send internals to the caller, and never log the message or a traceback: either can hold
+            # a child's details or a secret (the frames' locals, an SQL statement's parameters). The type
+            # and where it was raised are enough to find the bug.
+            log.error("internal error in %s: %s%s", method.__name__, type(exc).__name__, _raised_at(exc))
             context.abort(grpc.StatusCode.INTERNAL, "internal error; the node operator has the details")
 
     return wrapper  # type: ignore[return-value]

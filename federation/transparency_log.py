@@ -144,6 +144,10 @@ class CompactRange:
             result = merkle.node_hash(left, result)
         return result
 
+    @property
+    def roots(self) -> tuple[bytes, ...]:
+        return tuple(self._roots)
+
     def to_bytes(self) -> bytes:
         return b"".join(self._roots)
 
@@ -355,7 +359,40 @@ class TransparencyLog:
         SPEC: RFC 9162 §2.1.4.1."""
         if not 0 <= old_size <= new_size:
             raise InvalidInput(f"old tree size {old_size} is not between 0 and the new size {new_size}")
-        return merkle.consistency_proof(self._leaf_hashes(session, new_size), old_size, new_size)
+        old = self._compact_range_at(session, old_size)
+        if old is None:  # no head was signed at old_size here: from every leaf
+            return merkle.consistency_proof(self._leaf_hashes(session, new_size), old_size, new_size)
+        # From the head signed at old_size and the entries since: a node publishing every few seconds reads
+        # only its new entries, however long its log.
+        table = self.tables.entries
+        rows = session.execute(
+            select(table.c.leaf_hash)
+            .where(table.c.idx >= old_size, table.c.idx < new_size)
+            .order_by(table.c.idx)
+        ).scalars()
+        leaves = [bytes(leaf) for leaf in rows]
+        if len(leaves) != new_size - old_size:
+            raise NotFound(f"log {self.log_id} does not hold entries {old_size} to {new_size - 1}")
+        return merkle.consistency_proof_extending(old.roots, old_size, leaves)
+
+    def _compact_range_at(self, session: Session, tree_size: int) -> CompactRange | None:
+        """The compact range stored with a head of exactly tree_size, if one reproduces that head's root."""
+        heads = self.tables.heads
+        rows = session.execute(
+            select(heads.c.root_hash, heads.c.compact_range)
+            .where(heads.c.log_id == self.log_id, heads.c.tree_size == tree_size)
+            .order_by(heads.c.id.desc())
+        )
+        for root_hash, stored in rows:
+            if stored is None:
+                continue
+            try:
+                compact = CompactRange.from_bytes(tree_size, bytes(stored))
+            except InvalidInput:
+                continue
+            if compact.root() == bytes(root_hash):
+                return compact
+        return None
 
 
 def _lock(session: Session, table: Table, step: str) -> None:

@@ -18,6 +18,7 @@ A node process uses this module like so:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -184,6 +185,19 @@ def peer_council(context: grpc.ServicerContext) -> str:
 def peer_certificate_pem(context: grpc.ServicerContext) -> bytes | None:
     """The caller's verified certificate (PEM), e.g. to record its fingerprint; None without mutual TLS."""
     return _auth_value(context, "x509_pem_cert")
+
+
+@functools.lru_cache(maxsize=1024)
+def _fingerprint(certificate_pem: bytes) -> str:
+    return ca.fingerprint(certificate_pem)  # each peer presents the same certificate on every call
+
+
+def peer_fingerprint(context: grpc.ServicerContext) -> str:
+    """SHA-256 fingerprint (hex) of the caller's verified certificate; Unauthenticated without mutual TLS."""
+    certificate = peer_certificate_pem(context)
+    if certificate is None:
+        raise Unauthenticated("the caller presented no federation certificate (mutual TLS is required)")
+    return _fingerprint(certificate)
 
 
 def require_peer(context: grpc.ServicerContext, expected: str) -> None:

@@ -1,6 +1,9 @@
-"""The council node's audit log (P5): one tamper-evident entry for every search it sends or receives, every
-disclosure it makes, every consent or override for a sensitive service, every account change and every
-alert it delivers.
+"""The council node's audit log (P5): one tamper-evident entry for every search it sends or receives (a
+received query's entry also records each disclosure made and each alert delivered in answer to it), every
+consent or override for a sensitive service and every account change.
+
+A received query MUST add exactly one entry whatever the answer: the council's published head then grows
+the same way at a council that held the child and at one that did not (docs/threat-model.md, "Heads").
 
 Entries hold what an auditor needs — who, at which council, for which purpose, when, and what kind of thing
 was disclosed — with this council's record id in place of the child. An entry MUST NOT hold a child's name,
@@ -49,11 +52,10 @@ ENTRY_VERSION = 1
 class AuditKind(enum.StrEnum):
     SEARCH_SENT = "search_sent"
     SEARCH_RECEIVED = "search_received"
-    SEARCHES_RECEIVED = "searches_received"  # a batch: every query received in one flush interval
-    DISCLOSURE = "disclosure"
+    DISCLOSURE = "disclosure"  # read from a received entry (entries_about); never an entry of its own
     SENSITIVE_RECORDED = "sensitive_recorded"
     ACCOUNT_EVENT = "account_event"
-    ALERT_DELIVERED = "alert_delivered"
+    ALERT_DELIVERED = "alert_delivered"  # likewise, for a notification received
     RECORD_ENDED = "record_ended"  # a full refresh found the child absent from the council's export
     RECORD_ARCHIVED = "record_archived"  # retention ended (node/retention.py)
     RECORD_PURGED = "record_purged"  # deleted on the council's retention schedule
@@ -145,6 +147,66 @@ def _text(name: str, value: str, limit: int = 200) -> str:
     return value
 
 
+@dataclass(frozen=True, slots=True)
+class DeliveredAlert:
+    """An alert from a received notification, stored for practitioners at this council (usernames)."""
+
+    alert_id: str
+    event_type: str
+    record_id: str
+    practitioners: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """One received query as its audit entry records it (see AuditLog.search_received)."""
+
+    query_id: str
+    origin_council: str
+    practitioner: str
+    purpose: str
+    candidates: int
+    at: dt.datetime
+    disclosures: tuple[tuple[str, DisclosureSummary], ...] = ()
+    alerts: tuple[DeliveredAlert, ...] = ()
+    origin_council_name: str = ""
+
+
+def _received_fields(
+    query_id: str,
+    origin_council: str,
+    practitioner: str,
+    purpose: str,
+    candidates: int,
+    disclosures: Sequence[tuple[str, DisclosureSummary]],
+    alerts: Sequence[DeliveredAlert],
+    origin_council_name: str,
+) -> dict[str, Any]:
+    if candidates < 0:
+        raise InvalidInput("audit: candidates must not be negative")
+    return {
+        "query_id": _text("query id", query_id),
+        "origin_council": _text("origin council", origin_council),
+        "origin_council_name": origin_council_name.strip(),
+        "practitioner": _text("practitioner", practitioner),
+        "purpose": _text("purpose", purpose),
+        "candidates": candidates,
+        "disclosures": [
+            {"record_id": _text("record id", record_id, 64), "disclosed": summary.to_entry()}
+            for record_id, summary in disclosures
+        ],
+        "alerts": [
+            {
+                "alert_id": _text("alert id", alert.alert_id),
+                "event_type": _text("event type", alert.event_type, 40),
+                "record_id": _text("record id", alert.record_id, 64),
+                "practitioners": sorted(set(alert.practitioners)),
+            }
+            for alert in alerts
+        ],
+    }
+
+
 class AuditLog:
     """This council's audit log. Each helper appends one entry and returns its index; with `session` it
     joins the caller's transaction (so the entry commits with the action it records), otherwise it commits
@@ -217,72 +279,37 @@ class AuditLog:
         candidates: int,
         at: dt.datetime | None = None,
         *,
-        session: Session | None = None,
-    ) -> int:
-        """A search from origin_council reached this node; candidates is how many records were disclosed."""
-        if candidates < 0:
-            raise InvalidInput("audit: candidates must not be negative")
-        fields = {
-            "query_id": _text("query id", query_id),
-            "origin_council": _text("origin council", origin_council),
-            "practitioner": _text("practitioner", practitioner),
-            "purpose": _text("purpose", purpose),
-            "candidates": candidates,
-        }
-        return self._append(AuditKind.SEARCH_RECEIVED, at, fields, session)
-
-    def searches_received(
-        self,
-        received: Sequence[tuple[str, str, str, str, int, dt.datetime]],
-        at: dt.datetime | None = None,
-        *,
-        session: Session | None = None,
-    ) -> int:
-        """Many searches that reached this node, as one entry: (query id, origin council, practitioner,
-        purpose, candidates, time received) each. Cheaper than one entry per search when every council
-        receives every query; each search is still recorded, in order, under the log's Merkle root."""
-        searches = []
-        for query_id, origin, practitioner, purpose, candidates, when in received:
-            if candidates < 0:
-                raise InvalidInput("audit: candidates must not be negative")
-            searches.append(
-                {
-                    "query_id": _text("query id", query_id),
-                    "origin_council": _text("origin council", origin),
-                    "practitioner": _text("practitioner", practitioner),
-                    "purpose": _text("purpose", purpose),
-                    "candidates": candidates,
-                    "at": format_time(when),
-                }
-            )
-        return self._append(AuditKind.SEARCHES_RECEIVED, at, {"searches": searches}, session)
-
-    def disclosure(
-        self,
-        query_id: str,
-        origin_council: str,
-        practitioner: str,
-        purpose: str,
-        record_id: str,
-        disclosed: DisclosureSummary,
-        at: dt.datetime | None = None,
-        *,
+        disclosures: Sequence[tuple[str, DisclosureSummary]] = (),
+        alerts: Sequence[DeliveredAlert] = (),
         origin_council_name: str = "",
         session: Session | None = None,
     ) -> int:
-        """This council disclosed (part of) record_id to practitioner at origin_council. The record id is
-        this council's own identifier: it lets a subject access report find the entry, and means nothing
-        outside the council."""
-        fields = {
-            "query_id": _text("query id", query_id),
-            "origin_council": _text("origin council", origin_council),
-            "origin_council_name": origin_council_name.strip(),
-            "practitioner": _text("practitioner", practitioner),
-            "purpose": _text("purpose", purpose),
-            "record_id": _text("record id", record_id, 64),
-            "disclosed": disclosed.to_entry(),
-        }
-        return self._append(AuditKind.DISCLOSURE, at, fields, session)
+        """A query from origin_council reached this node: ONE entry, whatever the answer. candidates is how
+        many candidates the answer carried; each disclosure made in it (this council's record id, what kind
+        of thing was disclosed) and each alert delivered for it are inside this entry, so the log grows by
+        exactly one entry per received query whether or not this council held the child (no activity
+        signal in the published heads; docs/threat-model.md)."""
+        return self._append(
+            AuditKind.SEARCH_RECEIVED,
+            at,
+            _received_fields(
+                query_id, origin_council, practitioner, purpose, candidates, disclosures, alerts,
+                origin_council_name,
+            ),
+            session,
+        )  # fmt: skip
+
+    def searches_received(self, received: Sequence[Received], *, session: Session | None = None) -> int:
+        """Many received queries committed in one transaction (a group commit), still one entry each, in
+        order. Returns how many entries were appended."""
+        with self._session(session) as s:
+            for item in received:
+                self.search_received(
+                    item.query_id, item.origin_council, item.practitioner, item.purpose, item.candidates,
+                    item.at, disclosures=item.disclosures, alerts=item.alerts,
+                    origin_council_name=item.origin_council_name, session=s,
+                )  # fmt: skip
+        return len(received)
 
     def sensitive_recorded(
         self,
@@ -391,28 +418,6 @@ class AuditLog:
         }
         return self._append(kinds[action], at, fields, session)
 
-    def alert_delivered(
-        self,
-        alert_id: str,
-        origin_council: str,
-        event_type: str,
-        record_id: str,
-        practitioners: Sequence[str],
-        at: dt.datetime | None = None,
-        *,
-        session: Session | None = None,
-    ) -> int:
-        """An alert from origin_council about this council's record_id was delivered to practitioners
-        (usernames at this council)."""
-        fields = {
-            "alert_id": _text("alert id", alert_id),
-            "origin_council": _text("origin council", origin_council),
-            "event_type": _text("event type", event_type, 40),
-            "record_id": _text("record id", record_id, 64),
-            "practitioners": sorted(set(practitioners)),
-        }
-        return self._append(AuditKind.ALERT_DELIVERED, at, fields, session)
-
     # -- reading, checkpointing and verifying
 
     def entries_about(self, record_id: str, session: Session | None = None) -> list[LogEntry]:
@@ -439,8 +444,10 @@ class AuditLog:
 
 
 def entries_about(session: Session, record_id: str) -> list[LogEntry]:
-    """Every audit entry whose record_id is record_id, oldest first. Entries are canonical JSON, so the
-    exact text `"record_id":"<id>"` narrows the scan in SQL before each candidate is parsed and checked."""
+    """Every audit entry about record_id, oldest first. A received query's disclosures and alerts are inside
+    its one entry; each that names record_id is returned as its own `disclosure` or `alert_delivered` view
+    of that entry (same index). Entries are canonical JSON, so the exact text `"record_id":"<id>"` narrows
+    the scan in SQL before each candidate is parsed and checked."""
     table = AUDIT_LOG.entries
     needle = '"record_id":' + json.dumps(record_id, ensure_ascii=False)
     rows = session.execute(
@@ -449,6 +456,25 @@ def entries_about(session: Session, record_id: str) -> list[LogEntry]:
     found = []
     for row in rows:
         parsed = parse_leaf_document(row.entry)
-        if parsed is not None and parsed[1].get("record_id") == record_id:
-            found.append(LogEntry(int(row.idx), parsed[1], utc(row.created_at)))
+        if parsed is None:
+            continue
+        index, entry, created = int(row.idx), parsed[1], utc(row.created_at)
+        if entry.get("record_id") == record_id:
+            found.append(LogEntry(index, entry, created))
+        if entry.get("kind") != AuditKind.SEARCH_RECEIVED:
+            continue
+        query = {k: entry[k] for k in _QUERY_FIELDS if k in entry}
+        for disclosure in entry.get("disclosures", ()):
+            if disclosure.get("record_id") == record_id:
+                view = {**query, "kind": AuditKind.DISCLOSURE.value, **disclosure}
+                found.append(LogEntry(index, view, created))
+        for alert in entry.get("alerts", ()):
+            if alert.get("record_id") == record_id:
+                view = {**query, "kind": AuditKind.ALERT_DELIVERED.value, **alert}
+                found.append(LogEntry(index, view, created))
     return found
+
+
+_QUERY_FIELDS = (
+    "v", "council", "at", "query_id", "origin_council", "origin_council_name", "practitioner", "purpose",
+)  # fmt: skip

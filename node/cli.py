@@ -413,6 +413,7 @@ def _register_optional(node_sub: Any, commands: Any, benchmarks: Any) -> None:
     from node.bench_portal import register as register_bench_portal
     from node.bench_records import register as register_bench_records
     from node.bench_search import register as register_bench_search
+    from node.bench_timing import register as register_bench_timing
     from node.demo import register as register_demo
 
     practitioner = add_practitioner_commands(node_sub, open_db)
@@ -423,6 +424,7 @@ def _register_optional(node_sub: Any, commands: Any, benchmarks: Any) -> None:
     register_bench_alerts(benchmarks)
     register_bench_portal(benchmarks)
     register_bench_records(benchmarks)
+    register_bench_timing(benchmarks)
     register_demo(commands)
     try:
         from node.synth.cli import register as register_synth  # type: ignore[import-not-found,unused-ignore]

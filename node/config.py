@@ -29,10 +29,14 @@ import yaml
 from federation.errors import ConfigError
 from node.alerts.retry import RetryPolicy
 
+ANSWER_FLOOR_MS = 20
+"""Default: no answer to a delivered query leaves sooner than this after it arrived (docs/benchmarks.md)."""
+
 _KEYS = {
     "database", "listen_federation", "listen_practitioner", "directory", "tls", "directory_verify_key",
     "state_dir", "search_deadline_ms", "upkeep_interval_ms", "alert_poll_ms", "advertise_federation",
     "alert_retry_first_ms", "alert_retry_max_ms", "alert_give_up_after_s", "password_cost", "listen_records",
+    "answer_floor_ms",
 }  # fmt: skip
 _OPTIONAL = {
     "search_deadline_ms": (5000, 100, 30000),
@@ -41,6 +45,7 @@ _OPTIONAL = {
     "alert_retry_first_ms": (2000, 10, 600000),
     "alert_retry_max_ms": (600000, 10, 86400000),
     "alert_give_up_after_s": (86400, 0, 30 * 86400),
+    "answer_floor_ms": (ANSWER_FLOOR_MS, 0, 1000),
 }
 _TLS_KEYS = {"ca", "cert", "key"}
 
@@ -73,6 +78,9 @@ class NodeConfig:
     # argon2id cost of every password hash at this node: "standard", or "light" for benchmark federations.
     password_cost: str = "standard"
     listen_records: str = ""  # the records API (node/records_api), not served when empty
+    # An answer leaves no sooner than this after its query arrived, holder or not, so that the directory
+    # cannot tell holders by how long they take (docs/threat-model.md P3, "Timing").
+    answer_floor_ms: int = ANSWER_FLOOR_MS
 
     @property
     def alert_retry(self) -> RetryPolicy:
@@ -143,6 +151,7 @@ def parse_config(raw: Mapping[str, Any], base: Path) -> NodeConfig:
         alert_retry_first_ms=numbers["alert_retry_first_ms"],
         alert_retry_max_ms=numbers["alert_retry_max_ms"],
         alert_give_up_after_s=numbers["alert_give_up_after_s"],
+        answer_floor_ms=numbers["answer_floor_ms"],
         password_cost=password_cost,
         advertise_federation=(
             _address(raw["advertise_federation"], "advertise_federation")

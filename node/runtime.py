@@ -27,6 +27,7 @@ from whoelse.v1 import (
 )
 
 from federation.council_list import CouncilListCache, load_verify_key
+from federation.database import private_folder
 from federation.errors import ConfigError, WhoElseError
 from federation.malformed_requests import new_server
 from federation.purposes import Purpose
@@ -85,7 +86,7 @@ class NodeRuntime:
                 f"config key tls.cert: the certificate names {self.identity.common_name}, "
                 f"but this node is {self.settings.council.code}"
             )
-        config.state_dir.mkdir(parents=True, exist_ok=True)
+        private_folder(config.state_dir)
         self.councils = CouncilListCache(
             config.state_dir / "council-list.bin", load_verify_key(config.directory_verify_key)
         )
@@ -95,13 +96,12 @@ class NodeRuntime:
         self.accounts = AccountService(self.db, passwords=Passwords.named(config.password_cost))
         self.audit = AuditLog(self.db, self.settings.council.code, self.settings.signing_key)
         self.federation_audit = FederationAudit(self.audit, self.council_name, batched=True)
-        self.alerts = Alerts(self.db, self.audit)
+        self.alerts = Alerts(self.db)
         self.holder = Holder(
             self.db,
             self.settings,
             self.councils,
             on_received=self.federation_audit.received,
-            on_disclosure=self.federation_audit.disclosed,
             on_notification=self.alerts.deliver,
         )
         self.search = FederatedSearch(
@@ -120,6 +120,11 @@ class NodeRuntime:
 
     # ---- servers ---------------------------------------------------------------------------------------
 
+    def _directory_certificate(self) -> str:
+        """The directory's certificate as the signed council list names it ("" before the first list)."""
+        current = self.councils.current
+        return current.directory_certificate_fingerprint if current else ""
+
     def council_name(self, code: str) -> str:
         current = self.councils.current
         entry = current.find(code) if current else None
@@ -128,7 +133,12 @@ class NodeRuntime:
     def start(self, *, background: bool = True) -> Servers:
         """Bind and start both servers; `background=False` leaves upkeep to the caller (tests)."""
         fed = new_server(self._workers, SERVER_OPTIONS)
-        federation_pb2_grpc.add_FederationNodeServicer_to_server(FederationNodeServicer(self.holder), fed)
+        servicer = FederationNodeServicer(
+            self.holder,
+            answer_floor_ms=self.config.answer_floor_ms,
+            directory_certificate=self._directory_certificate,
+        )
+        federation_pb2_grpc.add_FederationNodeServicer_to_server(servicer, fed)
         fed_port = add_secure_port(fed, self.config.listen_federation, self.identity)
 
         prac = new_server(self._workers, SERVER_OPTIONS)
@@ -333,10 +343,20 @@ class NodeRuntime:
         return delivered
 
     def publish_tree_head(self) -> None:
-        """Sign the audit log head and publish it to the directory: history cannot be rewritten unseen."""
+        """Sign the audit log head and publish it to the directory with a consistency proof from the head the
+        directory last accepted: history cannot be rewritten unseen. An idle log publishes nothing new."""
         head = self.audit.checkpoint()
         if head.tree_size == self._published_size:
             return
+        if self._published_size < 0:  # since start: ask which head the directory holds for this log
+            held = self.directory.GetTreeHeads(federation_pb2.TreeHeadsRequest(), timeout=5).heads
+            sizes = [h.tree_size for h in held if h.log_id == head.log_id]
+            if sizes and sizes[0] == head.tree_size:
+                self._published_size = head.tree_size
+                return
+            self._published_size = sizes[0] if sizes else 0
+        with self.db.session() as session:
+            proof = self.audit.log.consistency_proof(session, self._published_size, head.tree_size)
         self.directory.PublishTreeHead(
             federation_pb2.TreeHead(
                 log_id=head.log_id,
@@ -344,6 +364,7 @@ class NodeRuntime:
                 root_hash=head.root_hash,
                 timestamp_ms=head.timestamp_ms,
                 signature=head.signature,
+                consistency_proof=proof,
             ),
             timeout=5,
         )

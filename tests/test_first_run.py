@@ -3,11 +3,14 @@ uninitialised one with one line and a non-zero exit, before printing a secret or
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from federation.cli import main
+from node.storage.database import Database
 
 SAM = [
     "--username", "sam.patel", "--name", "Sam Patel", "--role", "Social worker",
@@ -76,3 +79,36 @@ def test_a_search_must_give_its_purpose(capsys: pytest.CaptureFixture[str]) -> N
     with pytest.raises(SystemExit):
         main(["search", *identity, "--purpose", "curiosity"])
     assert "purpose 'curiosity' is not a lawful purpose" in capsys.readouterr().err
+
+
+def modes(folder: Path) -> dict[str, int]:
+    return {str(p.relative_to(folder)): p.stat().st_mode & 0o777 for p in sorted(folder.rglob("*"))}
+
+
+def test_init_creates_the_databases_and_their_folders_readable_by_the_owner_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The usual umask would leave a new file 0644: readable by every local user. These files hold every
+    # record, the practitioners' credentials and (the directory's folder) its signing and match-token keys.
+    previous = os.umask(0o022)
+    try:
+        leeds = ["--db", str(tmp_path / "node" / "leeds" / "node.sqlite")]
+        assert run(capsys, ["node", "init", *leeds, "--council", "E08000035", "--name", "Leeds"])[0] == 0
+        keys = tmp_path / "dir" / "keys"
+        directory = ["--db", str(tmp_path / "dir" / "directory.sqlite"), "--dir", str(keys)]
+        assert run(capsys, ["directory", "init", *directory])[0] == 0
+        db = Database(leeds[1])  # a server's open connection: the WAL and shared-memory files exist
+        with db.session() as session:
+            session.execute(text("CREATE TABLE scratch (x INTEGER)"))
+        wal = {"node.sqlite-wal", "node.sqlite-shm"}
+        assert {p.name for p in (tmp_path / "node" / "leeds").iterdir()} >= wal
+        found = modes(tmp_path)
+        db.dispose()
+    finally:
+        os.umask(previous)
+    folders = {"node", "node/leeds", "dir", "dir/keys"}
+    assert {name: mode for name, mode in found.items() if name in folders} == dict.fromkeys(folders, 0o700)
+    databases = {name: mode for name, mode in found.items() if ".sqlite" in name}
+    assert set(databases) >= {"node/leeds/node.sqlite", "node/leeds/node.sqlite-wal", "dir/directory.sqlite"}
+    assert set(databases.values()) == {0o600}
+    assert found["dir/keys/directory-signing.key"] == 0o600

@@ -16,56 +16,59 @@ from federation.query import VerifiedQuery
 from node.accounts.service import Practitioner
 from node.alerts import store as alert_store
 from node.alerts.broker import AlertBroker
-from node.audit import AuditLog, DisclosureSummary
-from node.disclosure import Disclosure
+from node.audit import AuditLog, DeliveredAlert, DisclosureSummary, Received
+from node.federation.holder import Answered
 from node.federation.searcher import Outcome
 from node.records import ChildRecord
 from node.storage.database import Database
 
 
 class FederationAudit:
-    """Hooks for the holder (received, disclosed) and the searcher (sent).
+    """Hooks for the holder (a query received and answered) and the searcher (a query sent).
 
-    A disclosure is logged before the answer carrying it leaves the node. "Search received" entries
-    (every council gets every query) may be group-committed: with `batched=True` they are queued and written
-    as one entry by `flush()`, which the node calls every few hundred milliseconds; a crash can lose at most
-    that window of received-entries, never a disclosure.
+    Every received query is ONE audit entry that also records what was disclosed and which alerts were
+    delivered, so the log grows by one per received query at every council alike (node/audit.py). An entry
+    holding a disclosure or an alert is committed before the answer carrying it leaves the node. Other
+    entries (every council gets every query) may be group-committed: with `batched=True` they are queued
+    and written in one transaction, still one entry each, by `flush()`, which the node calls every few
+    hundred milliseconds and before each head it publishes; a crash can lose at most that window of
+    entries for queries that disclosed nothing.
     """
 
     def __init__(self, audit: AuditLog, council_name: Callable[[str], str], *, batched: bool = False) -> None:
         self._audit = audit
         self._name = council_name
         self._batched = batched
-        self._pending: list[tuple[str, str, str, str, int, dt.datetime]] = []
+        self._pending: list[Received] = []
         self._lock = threading.Lock()
 
-    def received(self, query: VerifiedQuery, candidates: int) -> None:
-        entry = (query.query_id, query.origin, query.practitioner, query.purpose.value, candidates, _utcnow())
+    def received(self, query: VerifiedQuery, answered: Answered) -> None:
+        practitioner = query.practitioner
+        if answered.disclosures:  # as before: the disclosure's entry names the practitioner in full
+            practitioner = f"{query.practitioner_name} ({query.practitioner_role}), {query.practitioner}"
+        entry = Received(
+            query.query_id,
+            query.origin,
+            practitioner,
+            query.purpose.value,
+            answered.candidates,
+            _utcnow(),
+            tuple((record.record_id, DisclosureSummary.of(d)) for record, d in answered.disclosures),
+            answered.alerts,
+            self._name(query.origin),
+        )
         with self._lock:
             self._pending.append(entry)
-        if not self._batched:
+        if not self._batched or entry.disclosures or entry.alerts:
             self.flush()
 
     def flush(self) -> int:
         """Write every queued received-entry in one transaction; returns how many."""
         with self._lock:
             items, self._pending = self._pending, []
-        if len(items) == 1:
-            self._audit.search_received(*items[0][:5], at=items[0][5])
-        elif items:
+        if items:
             self._audit.searches_received(items)
         return len(items)
-
-    def disclosed(self, query: VerifiedQuery, record: ChildRecord, disclosure: Disclosure) -> None:
-        self._audit.disclosure(
-            query.query_id,
-            query.origin,
-            f"{query.practitioner_name} ({query.practitioner_role}), {query.practitioner}",
-            query.purpose.value,
-            record.record_id,
-            DisclosureSummary.of(disclosure),
-            origin_council_name=self._name(query.origin),
-        )
 
     def sent(self, practitioner: Practitioner, purpose: str, outcome: Outcome) -> None:
         self._audit.search_sent(
@@ -76,22 +79,23 @@ class FederationAudit:
 class Alerts:
     """Stores alerts for this council's practitioners and streams them live (Practitioner.WatchAlerts)."""
 
-    def __init__(self, db: Database, audit: AuditLog, broker: AlertBroker | None = None) -> None:
+    def __init__(self, db: Database, broker: AlertBroker | None = None) -> None:
         self._db = db
-        self._audit = audit
         self.broker = broker or AlertBroker()
 
-    def deliver(self, query: VerifiedQuery, record: ChildRecord, event: federation_pb2.AlertEvent) -> int:
+    def deliver(
+        self, query: VerifiedQuery, record: ChildRecord, event: federation_pb2.AlertEvent
+    ) -> list[DeliveredAlert]:
+        """Store and stream the alerts for record; they are audited in the received query's one entry
+        (FederationAudit.received), committed before the answer leaves."""
         with self._db.session() as session:
             stored = alert_store.deliver(session, record, event, dt.date.today())
-            for alert in stored:
-                self._audit.alert_delivered(
-                    alert.alert_id, query.origin, event.event_type, record.record_id,
-                    [alert.practitioner_name], session=session,
-                )  # fmt: skip
         for alert in stored:
             self.broker.publish(alert)
-        return len(stored)
+        return [
+            DeliveredAlert(alert.alert_id, event.event_type, record.record_id, (alert.practitioner_name,))
+            for alert in stored
+        ]
 
     def list_for(self, practitioner: Practitioner, unread_only: bool) -> list[pp.Alert]:
         with self._db.session() as session:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from whoelse.v1 import federation_pb2
@@ -23,6 +23,7 @@ from federation.council_list import CouncilListCache
 from federation.errors import NotFound, Refused
 from federation.query import KIND_NOTIFICATION, OriginKeys, VerifiedQuery, open_delivery
 from federation.replay import ReplayCache
+from node.audit import DeliveredAlert
 from node.disclosure import Disclosure, disclose
 from node.matching import identity_of_row, rank_candidates
 from node.records import ChildRecord
@@ -44,9 +45,19 @@ class Matched:
     score: MatchScore
 
 
-DisclosureHook = Callable[[VerifiedQuery, ChildRecord, Disclosure], None]
-ReceivedHook = Callable[[VerifiedQuery, int], None]
-NotificationHook = Callable[[VerifiedQuery, ChildRecord, federation_pb2.AlertEvent], int]
+@dataclass(frozen=True)
+class Answered:
+    """What this council did with one received query, for its one audit entry: how many candidates the
+    answer carries, what was disclosed from which record, and which alerts were delivered."""
+
+    candidates: int
+    disclosures: tuple[tuple[ChildRecord, Disclosure], ...] = ()
+    alerts: tuple[DeliveredAlert, ...] = ()
+
+
+# Called once per received query, before the answer leaves (so a disclosure is on record first).
+ReceivedHook = Callable[[VerifiedQuery, Answered], None]
+NotificationHook = Callable[[VerifiedQuery, ChildRecord, federation_pb2.AlertEvent], Sequence[DeliveredAlert]]
 
 
 def council_lookup(cache: CouncilListCache) -> Callable[[str], OriginKeys | None]:
@@ -78,7 +89,6 @@ class Holder:
         *,
         replay: ReplayCache | None = None,
         on_received: ReceivedHook | None = None,
-        on_disclosure: DisclosureHook | None = None,
         on_notification: NotificationHook | None = None,
         today: Callable[[], dt.date] = dt.date.today,
     ) -> None:
@@ -88,7 +98,6 @@ class Holder:
         self._lookup = council_lookup(councils)
         self._replay = replay or ReplayCache()
         self._on_received = on_received
-        self._on_disclosure = on_disclosure
         self._on_notification = on_notification
         self._today = today
 
@@ -107,16 +116,22 @@ class Holder:
         )
         matched, referral = self._match(query)
         answer = federation_pb2.Answer(query_id=query.query_id, responder=council.code)
+        disclosures: list[tuple[ChildRecord, Disclosure]] = []
+        alerts: list[DeliveredAlert] = []
         if referral and query.kind != KIND_NOTIFICATION:
             answer.candidates.append(self._referral_candidate())
         elif query.kind == KIND_NOTIFICATION:
+            alerts = self._notify(query, matched)
             # Whether anyone here was told, not how many: a count would reveal how many practitioners work
             # with the child here (including sensitive services).
-            answer.alerts_delivered = min(1, self._notify(query, matched))
+            answer.alerts_delivered = min(1, len(alerts))
         else:
-            answer.candidates.extend(self._disclose(query, matched))
+            candidates, disclosures = self._disclose(matched)
+            answer.candidates.extend(candidates)
         if self._on_received:
-            self._on_received(query, len(answer.candidates))
+            self._on_received(
+                query, Answered(len(answer.candidates), tuple(disclosures), tuple(alerts))
+            )
         try:
             origin_key = self._councils.sealing_key(query.origin)
         except NotFound as exc:
@@ -173,25 +188,26 @@ class Holder:
         )
 
     def _disclose(
-        self, query: VerifiedQuery, matched: list[tuple[Matched, int, bytes]]
-    ) -> list[pb.Candidate]:
+        self, matched: list[tuple[Matched, int, bytes]]
+    ) -> tuple[list[pb.Candidate], list[tuple[ChildRecord, Disclosure]]]:
         today = self._today()
-        candidates = []
+        candidates, disclosures = [], []
         for m, _, _ in matched:
             disclosure = disclose(m.record, self._settings.council, today)
             if disclosure is None:  # retention ended: archived, never disclosed
                 continue
-            if self._on_disclosure:
-                self._on_disclosure(query, m.record, disclosure)
+            disclosures.append((m.record, disclosure))
             candidates.append(
                 pb.Candidate(score=m.score.total, band=m.score.band, disclosure=disclosure_to_pb(disclosure))
             )
-        return candidates
+        return candidates, disclosures
 
-    def _notify(self, query: VerifiedQuery, matched: list[tuple[Matched, int, bytes]]) -> int:
-        delivered = 0
+    def _notify(
+        self, query: VerifiedQuery, matched: list[tuple[Matched, int, bytes]]
+    ) -> list[DeliveredAlert]:
+        delivered: list[DeliveredAlert] = []
         for m, index, secret in matched:
             if m.score.band != "match" or self._on_notification is None:
                 continue  # alerts only for confident matches: a wrong alert would itself disclose
-            delivered += self._on_notification(query, m.record, query.event_for(index, secret))
+            delivered.extend(self._on_notification(query, m.record, query.event_for(index, secret)))
         return delivered

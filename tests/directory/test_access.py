@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from whoelse.v1 import federation_pb2
+from whoelse.v1 import federation_pb2, federation_pb2_grpc
 
 from federation import ca
+from federation.errors import PermissionDenied
 from tests.directory.conftest import (
     LEEDS,
     PENDING,
@@ -96,3 +97,54 @@ def test_a_suspension_applies_to_the_very_next_call(make_directory: DirectoryFac
     with pytest.raises(grpc.RpcError) as refused:
         stub.GetCouncilList(LIST, timeout=5)
     assert refused.value.details() == f"council {LEEDS} is suspended"
+
+
+# ---- pinned certificates (issue #13)
+
+
+def _refusal(stub: federation_pb2_grpc.DirectoryStub) -> str:
+    with pytest.raises(grpc.RpcError) as refused:
+        stub.GetCouncilList(LIST, timeout=5)
+    assert _code(refused.value) == grpc.StatusCode.PERMISSION_DENIED
+    return str(refused.value.details())
+
+
+def test_a_second_certificate_for_a_registered_council_is_refused_naming_the_reason(
+    make_directory: DirectoryFactory,
+) -> None:
+    # The federation CA (or whoever holds its key) issues another certificate in Leeds's name.
+    directory = make_directory()
+    key, cert = ca.issue(directory.pki.ca_key, directory.pki.ca_cert, LEEDS)
+    impostor = directory.stub_with(key, cert)
+    reason = _refusal(impostor)
+    assert reason.startswith(f"certificate {ca.fingerprint(cert)[:16]}… is not the one registered for")
+    assert "a second certificate for a registered council is refused" in reason
+    with pytest.raises(grpc.RpcError) as joined:  # nor can it re-join as Leeds to get itself pinned
+        impostor.Join(federation_pb2.JoinRequest(council_code=LEEDS), timeout=5)
+    assert "is not the one registered for council" in str(joined.value.details())
+    directory.stub(LEEDS).GetCouncilList(LIST, timeout=5)  # Leeds's registered certificate still works
+
+
+def test_a_revoked_certificate_is_refused_while_the_registered_one_works(
+    make_directory: DirectoryFactory,
+) -> None:
+    directory = make_directory()
+    old = directory.stub(LEEDS)
+    old.GetCouncilList(LIST, timeout=5)
+    key, cert = ca.issue(directory.pki.ca_key, directory.pki.ca_cert, LEEDS)
+    directory.registry.rotate_certificate(LEEDS, ca.fingerprint(cert))  # Leeds renewed its certificate
+    old_fingerprint = directory.pki.fingerprint(LEEDS)
+    assert _refusal(old) == f"certificate {old_fingerprint[:16]}… for {LEEDS} has been revoked"
+    directory.stub_with(key, cert).GetCouncilList(LIST, timeout=5)
+
+    # One auditor's certificate is lost: revoked alone, another auditor's still reads the heads.
+    lost_key, lost_cert = ca.issue(directory.pki.ca_key, directory.pki.ca_cert, "auditor")
+    kept_key, kept_cert = ca.issue(directory.pki.ca_key, directory.pki.ca_cert, "auditor")
+    assert directory.registry.revoke_certificate(ca.fingerprint(lost_cert), "auditor", "laptop stolen")
+    heads = federation_pb2.TreeHeadsRequest()
+    with pytest.raises(grpc.RpcError) as refused:
+        directory.stub_with(lost_key, lost_cert).GetTreeHeads(heads, timeout=5)
+    assert "has been revoked" in str(refused.value.details())
+    assert directory.stub_with(kept_key, kept_cert).GetTreeHeads(heads, timeout=5).heads
+    with pytest.raises(PermissionDenied, match="has been revoked; it cannot be registered"):
+        directory.registry.rotate_certificate(LEEDS, directory.pki.fingerprint(LEEDS))  # no going back

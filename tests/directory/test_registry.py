@@ -163,6 +163,21 @@ def test_operator_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert main([*add, "--cert", f"{pki}/ca.crt"]) == 2  # a certificate naming someone else
     assert "--cert names" in capsys.readouterr().err
     assert main(["directory", "init", "--db", db, "--dir", str(tmp_path / "other")]) == 2  # never twice
+    capsys.readouterr()
+
+    # A renewed certificate is pinned by the operator; the old one is then refused for good.
+    old = ca.fingerprint(Path(cert).read_bytes())
+    assert main(["ca", "issue", "--dir", pki, "--name", NEWCOMER]) == 0
+    new = ca.fingerprint(Path(cert).read_bytes())
+    assert main(["directory", "certificate", "rotate", NEWCOMER, "--db", db, "--cert", cert]) == 0
+    assert f"now uses certificate {new}; the old is revoked" in capsys.readouterr().out
+    revoke = ["directory", "certificate", "revoke", "--db", db, "--fingerprint", old, "--reason", "renewed"]
+    assert main(revoke) == 0
+    assert f"certificate {old} was already revoked" in capsys.readouterr().out
+    assert main(["directory", "certificate", "revoke", "--db", db, "--cert", cert]) == 0
+    assert f"certificate {new} revoked" in capsys.readouterr().out
+    assert main([*revoke, "--cert", cert]) == 2
+    assert "exactly one of --cert FILE and --fingerprint HEX" in capsys.readouterr().err
 
 
 def test_key_files_are_private(tmp_path: Path) -> None:

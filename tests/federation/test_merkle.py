@@ -11,6 +11,7 @@ import pytest
 from federation import merkle
 from federation.errors import InvalidInput, Refused
 from federation.signing import SigningKey
+from federation.transparency_log import CompactRange
 
 VECTORS: dict[str, Any] = json.loads(
     (Path(__file__).parents[1] / "assets" / "merkle_rfc6962_vectors.json").read_text()
@@ -197,3 +198,17 @@ def test_signed_tree_head_verifies_and_detects_any_change() -> None:
 def test_signed_tree_head_rejects_a_malformed_root() -> None:
     with pytest.raises(InvalidInput, match="32 bytes"):
         merkle.SignedTreeHead.sign(SigningKey.generate(), "directory", 1, b"short", 0)
+
+
+def test_a_proof_from_the_old_trees_compact_range_and_the_new_leaves_is_the_same_proof() -> None:
+    # How a node proves its next head without reading its whole log (federation/transparency_log.py).
+    leaves = [merkle.leaf_hash(b"%d" % n) for n in range(70)]
+    for new in range(1, len(leaves) + 1):
+        compact = CompactRange()
+        for old in range(new + 1):
+            expected = merkle.consistency_proof(leaves, old, new)
+            assert merkle.consistency_proof_extending(compact.roots, old, leaves[old:new]) == expected
+            if old < new:
+                compact.append(leaves[old])
+    with pytest.raises(InvalidInput, match="a tree of size 3 has 2 perfect subtrees"):
+        merkle.consistency_proof_extending([leaves[0]], 3, leaves[3:5])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 from whoelse.v1 import federation_pb2, records_pb2
@@ -13,12 +13,13 @@ from whoelse.v1 import federation_pb2, records_pb2
 from federation import oprf
 from federation.errors import InvalidInput, NotFound, Refused
 from federation.identity import Identity
-from federation.match_keys import match_keys
+from federation.match_keys import MAX_KEYS, match_keys
 from federation.purposes import Purpose
 from federation.query import (
     FRESHNESS_MS,
     MAX_SEALED_QUERY_BYTES,
     MAX_TAGS,
+    QUERY_BUCKETS,
     OriginKeys,
     VerifiedQuery,
     build_query,
@@ -28,7 +29,8 @@ from federation.query import (
     sign_query,
 )
 from federation.replay import ReplayCache
-from federation.sealing import SealingKey, seal
+from federation.sealing import OVERHEAD as SEAL_OVERHEAD
+from federation.sealing import SealingKey, pad, seal
 from federation.signing import SigningKey
 from federation.tokens import TokenMaterial, tokenise
 
@@ -123,6 +125,30 @@ def _open(
 
 
 # ---- the happy path --------------------------------------------------------------------------------------
+
+
+def test_a_delivery_is_the_same_size_whoever_searched_and_however_many_keys() -> None:
+    # What the directory sees of a query is its size: it must not tell practitioners apart, nor a full
+    # identity (NHS number, postcode: many keys) from a partial one ("Baby Smith", a year of birth).
+    baby = Identity(forename="", surname="Smith", date_of_birth=dt.date(2026, 1, 1), sex="M", postcode="")
+    few, many = _tokens(baby), ZOE_TOKENS
+    assert len(few) < len(many) == len(match_keys(ZOE))
+    longest = "x" * 200
+    queries = [
+        _query(),
+        _query(practitioner="a", practitioner_name="Al", practitioner_role="GP"),
+        _query(practitioner=longest, practitioner_name="é" * 200, practitioner_role=longest),
+        _query(tokens=few, identity=records_pb2.SearchIdentity(surname="Smith", date_of_birth="2026-01-01")),
+        _query(tokens=ZOE_TOKENS[:1]),
+        # As many keys as an identity can yield (a search uses the current key id only), longest names.
+        _query(
+            tokens=[replace(ZOE_TOKENS[0], tag=bytes([n]) * 16) for n in range(MAX_KEYS)],
+            practitioner=longest, practitioner_name="é" * 200, practitioner_role=longest,
+        ),
+    ]
+    sizes = {len(_deliver(q).sealed) for q in queries}
+    assert sizes == {QUERY_BUCKETS[0] + SEAL_OVERHEAD}
+    assert _open(_deliver(queries[2])).practitioner == longest  # the padding comes off at the recipient
 
 
 def test_a_holding_council_reads_the_demographics_and_a_non_holder_learns_nothing() -> None:
@@ -284,14 +310,16 @@ def test_a_delivery_claiming_another_origin_is_refused() -> None:
         _open(delivery)
 
 
-def _sealed_payload(payload: bytes, query_id: str = "a" * 32) -> federation_pb2.Delivery:
+def _sealed_payload(
+    payload: bytes, query_id: str = "a" * 32, padded: bool = True
+) -> federation_pb2.Delivery:
     return federation_pb2.Delivery(
         query_id=query_id,
         origin=LEEDS.code,
         recipient=WESTMINSTER.code,
         sealed=seal(
             WESTMINSTER.sealing.public_key_bytes,
-            payload,
+            pad(payload, QUERY_BUCKETS[0]) if padded else payload,
             delivery_associated_data(query_id, WESTMINSTER.code),
         ),
     )
@@ -303,6 +331,8 @@ def test_malformed_bytes_inside_a_valid_seal_are_invalid_input() -> None:
     inner = federation_pb2.SignedQuery(query=b"\x0a\x05ab", signature=bytes(64)).SerializeToString()
     with pytest.raises(InvalidInput, match="malformed query"):
         _open(_sealed_payload(inner))
+    with pytest.raises(InvalidInput, match="bytes opened, not one of the padded sizes"):
+        _open(_sealed_payload(inner, padded=False))
 
 
 def test_an_oversized_delivery_is_refused_before_opening() -> None:
@@ -408,7 +438,10 @@ def _tampered(**fields: object) -> federation_pb2.Delivery:
         ({"lookup_tags": []}, "lookup_tags: 0 tags"),
         ({"lookup_tags": [bytes(15)] * N}, r"lookup_tags\[0\]: 15 bytes"),
         ({"sealed_demographics": [b"x"]}, f"sealed_demographics: 1 entries for {N}"),
-        ({"sealed_demographics": [bytes(5000)] * N}, r"sealed_demographics\[0\]: 5000 bytes"),
+        (
+            {"lookup_tags": [bytes(16)] * 4, "sealed_demographics": [bytes(5000)] * 4},
+            r"sealed_demographics\[0\]: 5000 bytes",
+        ),
         ({"sealed_event": [b"x"] * N}, "sealed_event: a search carries no event"),
         ({"purpose": "curiosity"}, "not a lawful purpose"),
         ({"purpose": " Safeguarding"}, "not written as a lawful purpose"),

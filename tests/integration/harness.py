@@ -14,6 +14,7 @@ from typing import Any
 
 import grpc
 import pyotp
+from whoelse.v1 import federation_pb2_grpc
 
 from directory.registry import Registry
 from directory.router import NodeChannels
@@ -24,7 +25,7 @@ from directory.storage import DirectoryDatabase
 from directory.token_service import TokenLimits
 from federation import ca
 from federation.practitioner_client import Account, PractitionerClient
-from federation.transport import MtlsIdentity
+from federation.transport import MtlsIdentity, secure_channel
 from node.accounts.credentials import Passwords
 from node.accounts.lockout import LockoutPolicy
 from node.accounts.service import AccountService
@@ -70,6 +71,7 @@ class Federation:
         self.start_directory()
         self.councils: dict[str, Council] = {}
         self._clients: dict[tuple[str, str], PractitionerClient] = {}
+        self._channels_opened: list[grpc.Channel] = []
 
     # ---- directory ---------------------------------------------------------------------------------------
 
@@ -98,6 +100,17 @@ class Federation:
         self.directory_server.stop(None).wait()
         self._channels.close()
         self.directory_server = None
+
+    def directory_as(self, name: str) -> federation_pb2_grpc.DirectoryStub:
+        """A Directory stub presenting name's certificate (a council's own, or one the federation CA issues
+        now, e.g. for "auditor")."""
+        key_path, cert_path = self.ca_dir / f"{name}.key", self.ca_dir / f"{name}.crt"
+        if not cert_path.exists():
+            key_path, cert_path = self._issue(name)
+        identity = MtlsIdentity.from_files(self.ca_dir / "ca.crt", cert_path, key_path)
+        channel = secure_channel(f"localhost:{self.directory_port}", identity)
+        self._channels_opened.append(channel)
+        return federation_pb2_grpc.DirectoryStub(channel)
 
     @property
     def registry(self) -> Registry:
@@ -225,6 +238,8 @@ class Federation:
     def stop(self) -> None:
         for client in self._clients.values():
             client.close()
+        for channel in self._channels_opened:
+            channel.close()
         for council in self.councils.values():
             if council.running:
                 council.runtime.stop(council.servers)

@@ -21,13 +21,13 @@ from whoelse.v1 import federation_pb2, federation_pb2_grpc
 from whoelse.v1 import records_pb2 as pb
 
 from directory.keys import KeyDirectory
-from federation import oprf
+from federation import ca, oprf
 from federation.answers import open_answer
 from federation.errors import Unavailable
 from federation.identity import Identity
 from federation.match_keys import match_keys
 from federation.purposes import Purpose
-from federation.query import build_query, seal_deliveries, sign_query
+from federation.query import MAX_SEALED_QUERY_BYTES, build_query, seal_deliveries, sign_query
 from federation.signing import SigningKey
 from federation.token_keys import lookup_tag
 from federation.tokens import tokenise
@@ -40,6 +40,9 @@ from tests.integration.harness import Federation
 from tests.integration.test_federation import BRADFORD, LEEDS, WAKEFIELD, ZOE_BRADFORD, ZOE_LEEDS, child
 
 KIRKLEES = "E08000034"
+ZOE_SEARCH = pb.SearchIdentity(
+    forename="Zoë", surname="O'Neill", date_of_birth="2015-03-07", sex="F", postcode="LS6 2AB"
+)
 ZOE_DOB = dt.date(2015, 3, 7)
 SECRETS = [
     b"O'Neill",
@@ -128,7 +131,7 @@ def test_directory_and_non_holders_persist_nothing_about_the_child(
     with kirklees_db.session() as session:
         entries = [e for (e,) in session.execute(select(AUDIT_LOG.entries.c.entry))]
     assert any('"search_received"' in e and '"candidates":0' in e for e in entries)
-    assert not any('"disclosure"' in e for e in entries)
+    assert not any('"disclosed"' in e for e in entries)
 
 
 def test_the_directory_never_sees_a_token_it_could_test_guesses_against(
@@ -241,7 +244,7 @@ def refused(
 
 def disclosures_logged(federation: Federation, code: str) -> int:
     with federation.councils[code].runtime.db.session() as session:
-        return sum('"disclosure"' in e for (e,) in session.execute(select(AUDIT_LOG.entries.c.entry)))
+        return sum(e.count('"disclosed"') for (e,) in session.execute(select(AUDIT_LOG.entries.c.entry)))
 
 
 def test_a_genuine_delivery_is_answered_then_its_replay_refused(federation: Federation) -> None:
@@ -271,6 +274,11 @@ def test_a_genuine_delivery_is_answered_then_its_replay_refused(federation: Fede
         ("malformed", grpc.StatusCode.PERMISSION_DENIED, "cannot open"),
         ("oversized", grpc.StatusCode.INVALID_ARGUMENT, "sealed:"),
         ("caller is not the directory", grpc.StatusCode.PERMISSION_DENIED, "only directory may call"),
+        (
+            "second directory certificate",  # issued by the CA in the directory's name (issue #13)
+            grpc.StatusCode.PERMISSION_DENIED,
+            "the caller's certificate is not the directory's registered one",
+        ),
     ],
 )
 def test_each_refusal_is_a_clear_status_and_discloses_nothing(
@@ -301,7 +309,13 @@ def test_each_refusal_is_a_clear_status_and_discloses_nothing(
             delivery.sealed = b"\x00" * 200
         elif case == "oversized":
             delivery = make_delivery(leeds, BRADFORD)
-            delivery.sealed = b"\x00" * ((1 << 20) + 1)
+            delivery.sealed = b"\x00" * (MAX_SEALED_QUERY_BYTES + 1)
+        elif case == "second directory certificate":
+            delivery = make_delivery(leeds, BRADFORD)
+            key, cert = ca.issue(*federation._ca, "directory", dns_names=("localhost",))
+            (federation.ca_dir / "rogue.key").write_bytes(key)
+            (federation.ca_dir / "rogue.crt").write_bytes(cert)
+            as_name = "rogue"
         else:
             delivery = make_delivery(leeds, BRADFORD)
             as_name = LEEDS  # a council calling another council's federation port directly
@@ -342,3 +356,42 @@ def test_a_council_holding_a_different_child_who_shares_one_detail_cannot_read_t
         referral.disclosure.record_id,
         referral.disclosure.date_of_birth,
     ) == ("", "", "")
+
+
+# ---- what the published heads give away (issue #13)
+
+
+def published_sizes(auditor: federation_pb2_grpc.DirectoryStub) -> dict[str, int]:
+    heads = auditor.GetTreeHeads(federation_pb2.TreeHeadsRequest(), timeout=5).heads
+    return {h.log_id: h.tree_size for h in heads if h.log_id != "directory"}
+
+
+def test_head_sizes_after_a_search_are_the_same_for_holders_and_non_holders(federation: Federation) -> None:
+    auditor = federation.directory_as("auditor")
+    federation.run_upkeep()  # the practitioner's account was added since: publish that first
+    before = published_sizes(auditor)
+    client = federation.client(federation.councils[WAKEFIELD], "sw@wakefield")
+    response = client.search(ZOE_SEARCH, "safeguarding")
+    assert {r.council_code for r in response.results} == {LEEDS, BRADFORD}  # two holders disclosed
+    federation.run_upkeep()
+    after = published_sizes(auditor)
+    grown = {code: after[code] - before[code] for code in after}
+    # Holders (Leeds, Bradford) and the non-holder (Kirklees) each logged one entry; the origin
+    # (Wakefield, which also received its own query and held nothing) one more, for the search it sent.
+    assert grown == {LEEDS: 1, BRADFORD: 1, KIRKLEES: 1, WAKEFIELD: 2}
+
+
+def test_a_council_cannot_read_another_councils_head(federation: Federation) -> None:
+    kirklees = federation.directory_as(KIRKLEES)
+    heads = kirklees.GetTreeHeads(federation_pb2.TreeHeadsRequest(), timeout=5).heads
+    assert sorted(h.log_id for h in heads) == sorted([KIRKLEES, "directory"])
+
+
+def test_an_idle_log_publishes_nothing_new(federation: Federation) -> None:
+    auditor = federation.directory_as("auditor")
+    federation.run_upkeep()
+    heads = auditor.GetTreeHeads(federation_pb2.TreeHeadsRequest(), timeout=5).heads
+    federation.run_upkeep()
+    again = auditor.GetTreeHeads(federation_pb2.TreeHeadsRequest(), timeout=5).heads
+    councils = {h.log_id: (h.tree_size, h.timestamp_ms) for h in heads if h.log_id != "directory"}
+    assert {h.log_id: (h.tree_size, h.timestamp_ms) for h in again if h.log_id != "directory"} == councils

@@ -17,7 +17,7 @@ from federation import audit_cli
 from federation.errors import InvalidInput, NotFound
 from federation.merkle import SignedTreeHead
 from federation.transparency_log import ProblemKind
-from node.audit import AUDIT_LOG, AuditLog, DisclosureSummary
+from node.audit import AUDIT_LOG, AuditLog, DeliveredAlert, DisclosureSummary
 from node.audit_cli import add_audit_commands
 from node.disclosure import HoldingCouncil, disclose
 from node.records import SensitiveBasis, ServiceType
@@ -61,28 +61,35 @@ def fill(audit: AuditLog) -> None:
     disclosed = disclose(child(), LEEDS, TODAY)
     assert disclosed is not None
     audit.search_sent("q-1", "sam.patel", "safeguarding", ["E08000032", "E08000035"], ["E08000035"], AT)
-    audit.search_received("q-2", "E08000003", "jo.bloggs", "education", 1, AT)
-    audit.disclosure(
-        "q-2", "E08000003", "jo.bloggs", "education", "LDS-0001", DisclosureSummary.of(disclosed), AT,
-        origin_council_name="Manchester",
+    audit.search_received("q-0", "E08000032", "amy.li", "health", 0, AT)  # held nothing: still one entry
+    audit.search_received(
+        "q-2", "E08000003", "jo.bloggs", "education", 1, AT,
+        disclosures=[("LDS-0001", DisclosureSummary.of(disclosed))], origin_council_name="Manchester",
     )  # fmt: skip
     audit.sensitive_recorded(
         "LDS-0001", ServiceType.CAMHS_TIER3, SensitiveBasis.CONSENT, "", "records.team", AT
     )
     audit.account_event("jo.bloggs", "suspend", "records.team", AT)
-    audit.alert_delivered("a-1", "E08000032", "change_of_address", "LDS-0001", ["sam.patel"], AT)
+    audit.search_received(
+        "q-3", "E08000032", "records-system", "notification", 0, AT,
+        alerts=[DeliveredAlert("a-1", "change_of_address", "LDS-0001", ("sam.patel",))],
+    )  # fmt: skip
 
 
 def test_each_entry_records_who_where_why_and_when(leeds: Database) -> None:
     fill(AuditLog.of(leeds))
-    sent, received, disclosure, sensitive, account, alert = stored_entries(leeds)
+    sent, quiet, received, sensitive, account, notified = stored_entries(leeds)
     assert sent == {
         "v": 1, "kind": "search_sent", "council": "E08000035", "at": "2026-11-23T09:30:00.000Z",
         "query_id": "q-1", "practitioner": "sam.patel", "purpose": "safeguarding",
         "councils_asked": ["E08000032", "E08000035"], "councils_answered": ["E08000035"],
         "councils_unanswered": ["E08000032"],
     }  # fmt: skip
+    assert (quiet["kind"], quiet["candidates"], quiet["disclosures"], quiet["alerts"]) == (
+        "search_received", 0, [], []
+    )
     assert (received["origin_council"], received["candidates"]) == ("E08000003", 1)
+    [disclosure] = received["disclosures"]
     assert disclosure["record_id"] == "LDS-0001"
     assert disclosure["disclosed"] == {
         "fields": [
@@ -93,7 +100,18 @@ def test_each_entry_records_who_where_why_and_when(leeds: Database) -> None:
     }  # fmt: skip
     assert (sensitive["service_type"], sensitive["basis"]) == ("camhs_tier3", "consent")
     assert (account["username"], account["action"], account["by"]) == ("jo.bloggs", "suspend", "records.team")
-    assert alert["practitioners"] == ["sam.patel"]
+    assert notified["alerts"] == [
+        {"alert_id": "a-1", "event_type": "change_of_address", "record_id": "LDS-0001",
+         "practitioners": ["sam.patel"]}
+    ]  # fmt: skip
+    # A subject access report reads each disclosure and alert as its own event about the record.
+    views = AuditLog.of(leeds).entries_about("LDS-0001")
+    assert [(v.index, v.entry["kind"]) for v in views] == [
+        (2, "disclosure"), (3, "sensitive_recorded"), (5, "alert_delivered"),
+    ]  # fmt: skip
+    assert (views[0].entry["practitioner"], views[0].entry["origin_council_name"]) == (
+        "jo.bloggs", "Manchester"
+    )  # fmt: skip
 
 
 def test_a_shielded_disclosure_is_summarised_as_identity_only() -> None:
@@ -158,7 +176,7 @@ def test_entries_about_a_record_match_its_id_exactly(leeds: Database) -> None:
     audit = AuditLog.of(leeds)
     summary = DisclosureSummary(("forename",), False, False)
     for record_id in ("LDS-1", "LDS-10", "LDS_1", "LDS%1"):
-        audit.disclosure("q", "E08000003", "jo", "health", record_id, summary, AT)
+        audit.search_received("q", "E08000003", "jo", "health", 1, AT, disclosures=[(record_id, summary)])
     assert [e.entry["record_id"] for e in audit.entries_about("LDS-1")] == ["LDS-1"]
     assert [e.entry["record_id"] for e in audit.entries_about("LDS%1")] == ["LDS%1"]
 

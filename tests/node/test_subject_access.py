@@ -49,18 +49,19 @@ def looked_up_from_two_councils(db: Database) -> None:
     audit = AuditLog.of(db)
     full = disclose(child(involvements=(camhs(),)), LEEDS, TODAY)
     assert full is not None
-    audit.search_received("q-bradford", "E08000032", "ali.khan", "safeguarding", 1, MONDAY)
-    audit.disclosure(
-        "q-bradford", "E08000032", "Ali Khan (ali.khan)", "safeguarding", "LDS-0001",
-        DisclosureSummary.of(full), MONDAY, origin_council_name="Bradford",
+    audit.search_received("q-none", "E08000032", "ali.khan", "safeguarding", 0, MONDAY)
+    audit.search_received(
+        "q-bradford", "E08000032", "Ali Khan (ali.khan)", "safeguarding", 1, MONDAY,
+        disclosures=[("LDS-0001", DisclosureSummary.of(full))], origin_council_name="Bradford",
     )  # fmt: skip
-    audit.disclosure(
-        "q-manchester", "E08000003", "Jo Bloggs (jo.bloggs)", "education", "LDS-0001",
-        DisclosureSummary.of(full), TUESDAY,
+    audit.search_received(
+        "q-manchester", "E08000003", "Jo Bloggs (jo.bloggs)", "education", 1, TUESDAY,
+        disclosures=[("LDS-0001", DisclosureSummary.of(full))],
     )  # fmt: skip
-    audit.disclosure(  # another child: must not appear
-        "q-other", "E08000036", "Pat Doe", "health", "LDS-0002", DisclosureSummary.of(full), TUESDAY
-    )
+    audit.search_received(  # another child: must not appear
+        "q-other", "E08000036", "Pat Doe", "health", 1, TUESDAY,
+        disclosures=[("LDS-0002", DisclosureSummary.of(full))],
+    )  # fmt: skip
     audit.sensitive_recorded(
         "LDS-0001", ServiceType.CAMHS_TIER3, SensitiveBasis.CONSENT, "", "records.team", MONDAY
     )
@@ -109,9 +110,10 @@ def test_the_report_names_each_practitioner_their_council_the_purpose_and_the_ti
 def test_a_shielded_record_report_says_only_identity_was_shown(leeds: Database) -> None:
     disclosed = disclose(shielded_child(), LEEDS, TODAY)
     assert disclosed is not None
-    AuditLog.of(leeds).disclosure(
-        "q-1", "E08000032", "Ali Khan", "child_in_need", "LDS-0001", DisclosureSummary.of(disclosed), MONDAY
-    )
+    AuditLog.of(leeds).search_received(
+        "q-1", "E08000032", "Ali Khan", "child_in_need", 1, MONDAY,
+        disclosures=[("LDS-0001", DisclosureSummary.of(disclosed))],
+    )  # fmt: skip
     letter = subject_access_report(leeds, "LDS-0001").to_text()
     assert "the record is protected (shielded), so only the child's name, date of birth" in letter
     assert "address" not in letter.split("What they were shown:")[1].split("\n")[0]

@@ -146,11 +146,14 @@ class CouncilList(_message.Message):
     OPRF_KEY_ID_FIELD_NUMBER: _builtins.int
     OPRF_PUBLIC_KEY_FIELD_NUMBER: _builtins.int
     PREVIOUS_OPRF_KEY_IDS_FIELD_NUMBER: _builtins.int
+    DIRECTORY_CERTIFICATE_FINGERPRINT_FIELD_NUMBER: _builtins.int
     version: _builtins.int
     issued_at_ms: _builtins.int
     oprf_key_id: _builtins.str
     """the current match-token key"""
     oprf_public_key: _builtins.bytes
+    directory_certificate_fingerprint: _builtins.str
+    """SHA-256 of the directory's own TLS certificate: the only one a node accepts FederationNode calls from."""
     @_builtins.property
     def councils(self) -> _containers.RepeatedCompositeFieldContainer[Global___CouncilEntry]: ...
     @_builtins.property
@@ -166,10 +169,11 @@ class CouncilList(_message.Message):
         oprf_key_id: _builtins.str = ...,
         oprf_public_key: _builtins.bytes = ...,
         previous_oprf_key_ids: _abc.Iterable[_builtins.str] | None = ...,
+        directory_certificate_fingerprint: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["councils", b"councils", "issued_at_ms", b"issued_at_ms", "oprf_key_id", b"oprf_key_id", "oprf_public_key", b"oprf_public_key", "previous_oprf_key_ids", b"previous_oprf_key_ids", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["councils", b"councils", "directory_certificate_fingerprint", b"directory_certificate_fingerprint", "issued_at_ms", b"issued_at_ms", "oprf_key_id", b"oprf_key_id", "oprf_public_key", b"oprf_public_key", "previous_oprf_key_ids", b"previous_oprf_key_ids", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -625,12 +629,19 @@ class TreeHead(_message.Message):
     ROOT_HASH_FIELD_NUMBER: _builtins.int
     TIMESTAMP_MS_FIELD_NUMBER: _builtins.int
     SIGNATURE_FIELD_NUMBER: _builtins.int
+    CONSISTENCY_PROOF_FIELD_NUMBER: _builtins.int
     log_id: _builtins.str
     """e.g. "E08000035" or "directory" """
     tree_size: _builtins.int
     root_hash: _builtins.bytes
     timestamp_ms: _builtins.int
     signature: _builtins.bytes
+    @_builtins.property
+    def consistency_proof(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bytes]:
+        """PublishTreeHead: RFC 9162 §2.1.4 proof that this head extends the one last accepted for the log (empty
+        for the first head). GetTreeHeads with history: the proof from the head before it in the list.
+        """
+
     def __init__(
         self,
         *,
@@ -639,10 +650,11 @@ class TreeHead(_message.Message):
         root_hash: _builtins.bytes = ...,
         timestamp_ms: _builtins.int = ...,
         signature: _builtins.bytes = ...,
+        consistency_proof: _abc.Iterable[_builtins.bytes] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["log_id", b"log_id", "root_hash", b"root_hash", "signature", b"signature", "timestamp_ms", b"timestamp_ms", "tree_size", b"tree_size"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consistency_proof", b"consistency_proof", "log_id", b"log_id", "root_hash", b"root_hash", "signature", b"signature", "timestamp_ms", b"timestamp_ms", "tree_size", b"tree_size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -671,12 +683,19 @@ Global___PublishTreeHeadResponse: _TypeAlias = PublishTreeHeadResponse  # noqa: 
 class TreeHeadsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
+    HISTORY_FIELD_NUMBER: _builtins.int
+    history: _builtins.bool
+    """Every head the directory accepted, oldest first per log, each with its consistency proof from the one
+    before (for `whoelse audit collect-heads`), rather than the latest only.
+    """
     def __init__(
         self,
+        *,
+        history: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["history", b"history"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
