@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -21,7 +22,7 @@ from directory.storage import DirectoryDatabase
 from directory.token_service import TokenLimits, TokenService
 from directory.tree_heads import TreeHeadStore
 from federation.malformed_requests import new_server
-from federation.serving import wait_for_stop
+from federation.serving import wait_for_stop, write_ports
 from federation.transport import SERVER_OPTIONS, MtlsIdentity, add_secure_port
 
 SERVICE_NAME = federation_pb2.DESCRIPTOR.services_by_name["Directory"].full_name
@@ -70,11 +71,14 @@ def serve(
     *,
     limits: TokenLimits | None = None,
     ready: threading.Event | None = None,
+    port_file: Path | None = None,
 ) -> None:
-    """Run the directory until SIGINT or SIGTERM."""
+    """Run the directory until SIGINT or SIGTERM; `port_file` gets the bound port once it listens."""
     channels = NodeChannels(identity)
     server, port = create_server(address, db, identity, keys, channels, limits=limits)
     server.start()
+    if port_file is not None:
+        write_ports(port_file, {"directory": port})
     print(f"directory listening on port {port}", flush=True)
     wait_for_stop(ready)
     server.stop(grace=2).wait()

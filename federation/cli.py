@@ -9,8 +9,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Callable, Sequence
+
+# gRPC's C core logs each failed TLS handshake (a client that gave up, a scanner, a server still starting) as
+# an informational line on stderr; a whoelse process shows only its errors unless the operator asks for
+# more. It is read once, when grpc is first imported, so it is set before any part is loaded.
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
 from federation.errors import WhoElseError
 

@@ -61,7 +61,8 @@ def start(args: argparse.Namespace) -> int:
     councils = choose_councils(args.councils)
     print(f"WhoElse demo in {root}: a directory and {len(councils)} councils", flush=True)
     layout = build(root, councils, children=args.children, seed=args.seed, progress=True)
-    pids = start_processes(layout)
+    print("  starting the directory and the councils …", flush=True)
+    pids = start_processes(layout, progress=True)
     practitioners = [p for c in layout.councils for p in c.practitioners]
     federation = {
         "ca_file": str(layout.ca_dir / "ca.crt"),
@@ -84,7 +85,7 @@ def start(args: argparse.Namespace) -> int:
     state.touch(mode=0o600)  # it holds demo passwords and TOTP secrets
     state.write_text(json.dumps(federation, indent=2), encoding="utf-8")
     print("  waiting for every council to be healthy and to tokenise its records …", flush=True)
-    wait_ready(layout, pids, READY_TIMEOUT_S)
+    wait_ready(layout, pids, READY_TIMEOUT_S, progress=True)
     _print_tour(root, federation)
     if args.detach:
         return 0

@@ -29,7 +29,7 @@ from federation.council_list import CouncilListCache, load_verify_key
 from federation.errors import ConfigError, WhoElseError
 from federation.malformed_requests import new_server
 from federation.purposes import Purpose
-from federation.serving import wait_for_stop
+from federation.serving import wait_for_stop, write_ports
 from federation.transport import (
     SERVER_OPTIONS,
     MtlsIdentity,
@@ -56,6 +56,7 @@ from node.storage.record_store import records_by_record_id
 
 log = logging.getLogger(__name__)
 RETRY_S = 1.0  # after a failed round (e.g. the directory is restarting), try again soon
+PORTS_FILE = "ports.json"  # in the state dir: the ports `whoelse node serve` bound (port 0 picks any)
 SYSTEM_SENDER = Searcher("records-system", "Records system", "Automatic alert")
 
 
@@ -331,6 +332,10 @@ def serve_forever(runtimes: list[NodeRuntime]) -> None:
     for runtime in runtimes:
         servers = runtime.start()
         started.append((runtime, servers))
+        write_ports(
+            runtime.config.state_dir / PORTS_FILE,
+            {"federation": servers.federation_port, "practitioner": servers.practitioner_port},
+        )
         print(
             f"node {runtime.settings.council.code} ({runtime.settings.council.name}): federation port "
             f"{servers.federation_port}, practitioner port {servers.practitioner_port}",
