@@ -6,6 +6,7 @@ beside the federation file (mode 0600) so repeated commands do not re-use a TOTP
 
 from __future__ import annotations
 
+import binascii
 import json
 import time
 from collections.abc import Iterator
@@ -53,6 +54,13 @@ def load_account(federation_file: Path, username: str) -> Account:
                 raise InvalidInput(
                     f"{federation_file}: practitioner {username} names unknown council {p['council']}"
                 )
+            try:
+                pyotp.TOTP(str(p["totp_secret"])).now()
+            except (ValueError, binascii.Error):  # binascii.Error is a ValueError; named for the reader
+                raise InvalidInput(
+                    f"{federation_file}: practitioner {username}: totp_secret is not a base32 TOTP secret of "
+                    "at least 112 bits"
+                ) from None
             return Account(
                 council=p["council"],
                 username=username,

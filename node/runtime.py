@@ -310,8 +310,8 @@ class NodeRuntime:
 
     def publish_tree_head(self) -> None:
         """Sign the audit log head and publish it to the directory: history cannot be rewritten unseen."""
-        head = self.audit.checkpoint()
-        if head.tree_size == self._published_size:
+        head = self.audit.checkpoint_if_grown()
+        if head is None or head.tree_size == self._published_size:
             return
         self.directory.PublishTreeHead(
             federation_pb2.TreeHead(
