@@ -9,8 +9,6 @@ import threading
 from pathlib import Path
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 from whoelse.v1 import federation_pb2, federation_pb2_grpc
 
 from directory.keys import KeyDirectory
@@ -23,6 +21,7 @@ from directory.token_service import TokenLimits, TokenService
 from directory.tree_heads import TreeHeadStore
 from federation.malformed_requests import new_server
 from federation.serving import wait_for_stop, write_ports
+from federation.standard_services import add_health_and_reflection
 from federation.transport import SERVER_OPTIONS, MtlsIdentity, add_secure_port
 
 SERVICE_NAME = federation_pb2.DESCRIPTOR.services_by_name["Directory"].full_name
@@ -54,12 +53,8 @@ def create_server(
     # Route holds a worker while its fan-out runs (up to the deadline), so workers bound concurrent searches.
     server = new_server(workers, SERVER_OPTIONS)
     federation_pb2_grpc.add_DirectoryServicer_to_server(servicer, server)
-    health_servicer = health.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    add_health_and_reflection(server, [SERVICE_NAME])
     port = add_secure_port(server, address, identity)
-    for name in ("", SERVICE_NAME):
-        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return server, port
 
 

@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from federation.errors import InvalidInput, WhoElseError
-from node.local_federation import alive, build, choose_councils, shared_children, stop, wait_ready
+from node.local_federation import (
+    alive,
+    build,
+    choose_councils,
+    healthy,
+    shared_children,
+    stop,
+    wait_ready,
+)
 from node.local_federation import start as start_processes
 
 DEFAULT_DIR = "whoelse-demo"
@@ -123,7 +131,56 @@ def stop_all(state: Path) -> int:
     return stop(_pids(state))
 
 
+def status(root: Path) -> list[dict[str, Any]]:
+    """Each demo process and port: running or not, and whether each council serves federated search."""
+    state = root / "federation.json"
+    if not state.exists():
+        raise InvalidInput(f"no demo in {root} (no federation.json)")
+    data = json.loads(state.read_text(encoding="utf-8"))
+    ca_pem = Path(data["ca_file"]).read_bytes()
+    rows = [
+        {
+            "name": "directory",
+            "code": "",
+            "pid": data["directory"]["pid"],
+            "running": alive(data["directory"]["pid"]),
+            "endpoint": data["directory"]["endpoint"],
+            "serving": None,
+        }
+    ]
+    for c in data["councils"]:
+        running = alive(c["pid"])
+        rows.append(
+            {
+                "name": c["name"],
+                "code": c["code"],
+                "pid": c["pid"],
+                "running": running,
+                "endpoint": c["practitioner_endpoint"],
+                "serving": running and healthy(c["practitioner_endpoint"], ca_pem),
+            }
+        )
+    return rows
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    rows = status(Path(args.dir).resolve())
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for row in rows:
+            state = "running" if row["running"] else "STOPPED"
+            if row["serving"] is not None:
+                state += ", serving searches" if row["serving"] else ", NOT serving searches"
+            label = f"{row['name']} ({row['code']})" if row["code"] else row["name"]
+            print(f"{label:<32} pid {row['pid']:<8} {row['endpoint']:<18} {state}")
+    # Non-zero when any part is down, so scripts can wait on it.
+    return 0 if all(r["running"] and r["serving"] is not False for r in rows) else 1
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
+    if args.action == "status":
+        return cmd_status(args)
     if args.action == "stop":
         state = Path(args.dir).resolve() / "federation.json"
         if not state.exists():
@@ -144,7 +201,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def register(commands: Any) -> None:
     p = commands.add_parser("demo", help="run a local federation (directory + councils) with sample data")
-    p.add_argument("action", nargs="?", choices=["start", "stop"], default="start")
+    p.add_argument("action", nargs="?", choices=["start", "stop", "status"], default="start")
     p.add_argument("--dir", default=DEFAULT_DIR, help="where the demo keeps its files (default %(default)s)")
     p.add_argument("--councils", type=int, default=DEFAULT_COUNCILS)
     p.add_argument("--children", type=int, default=600, help="children per council (default %(default)s)")
@@ -152,4 +209,5 @@ def register(commands: Any) -> None:
     p.add_argument(
         "--detach", action="store_true", help="return once healthy, leaving the federation running"
     )
+    p.add_argument("--json", action="store_true", help="status: print JSON instead of a table")
     p.set_defaults(handler=cmd_demo)

@@ -1,8 +1,8 @@
 """A running council node: its two gRPC servers and its background upkeep, assembled from a NodeConfig.
 
 - federation port (mutual TLS, only the directory calls it): FederationNode.Deliver / Ping;
-- practitioner port (TLS): Practitioner (log in, search, alerts), with health
-  and reflection;
+- practitioner port (TLS): Practitioner (log in, search, alerts);
+- both with gRPC health and reflection (federation/standard_services.py);
 - upkeep every few seconds: join the directory, refresh the signed council list, tokenise new records under
   the current match-token key, send queued alerts, publish the audit log's tree head.
 """
@@ -16,8 +16,7 @@ import threading
 from dataclasses import dataclass
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_health.v1 import health_pb2
 from whoelse.v1 import (
     federation_pb2,
     federation_pb2_grpc,
@@ -30,6 +29,7 @@ from federation.errors import ConfigError, WhoElseError
 from federation.malformed_requests import new_server
 from federation.purposes import Purpose
 from federation.serving import wait_for_stop, write_ports
+from federation.standard_services import add_health_and_reflection
 from federation.transport import (
     SERVER_OPTIONS,
     MtlsIdentity,
@@ -126,6 +126,9 @@ class NodeRuntime:
         """Bind and start both servers; `background=False` leaves upkeep to the caller (tests)."""
         fed = new_server(self._workers, SERVER_OPTIONS)
         federation_pb2_grpc.add_FederationNodeServicer_to_server(FederationNodeServicer(self.holder), fed)
+        add_health_and_reflection(
+            fed, [federation_pb2.DESCRIPTOR.services_by_name["FederationNode"].full_name]
+        )
         fed_port = add_secure_port(fed, self.config.listen_federation, self.identity)
 
         prac = new_server(self._workers, SERVER_OPTIONS)
@@ -139,14 +142,9 @@ class NodeRuntime:
             ),
             prac,
         )
-        health_servicer = health.HealthServicer()
-        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, prac)
-        names = (
-            practitioner_pb2.DESCRIPTOR.services_by_name["Practitioner"].full_name,
-            health.SERVICE_NAME,
-            reflection.SERVICE_NAME,
-        )
-        reflection.enable_server_reflection(names, prac)
+        practitioner = practitioner_pb2.DESCRIPTOR.services_by_name["Practitioner"].full_name
+        # Federated search is ready once the node has joined and tokenised its records (first upkeep).
+        health_servicer = add_health_and_reflection(prac, [practitioner], serving=False)
         # Practitioners authenticate with password + TOTP, so this port is server-authenticated TLS only.
         credentials = grpc.ssl_server_credentials([(self.identity.key_pem, self.identity.cert_pem)])
         try:
@@ -155,11 +153,8 @@ class NodeRuntime:
             raise ConfigError(
                 f"config key listen_practitioner: cannot bind {self.config.listen_practitioner}"
             ) from exc
-        health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
-        # Federated search is ready once the node has joined and tokenised its records (first upkeep).
-        health_servicer.set(names[0], health_pb2.HealthCheckResponse.NOT_SERVING)
         self._health = health_servicer
-        self._practitioner_service = names[0]
+        self._practitioner_service = practitioner
         if self.config.listen_federation.endswith(":0") and not self.config.advertise_federation:
             host = self.config.listen_federation.rsplit(":", 1)[0]
             self.advertise = f"{host}:{fed_port}"

@@ -88,7 +88,15 @@ def test_demo_detach_search_and_stop(tmp_path: Path) -> None:
         )
         assert unknown.returncode == 2
         assert unknown.stderr.strip().startswith("whoelse: error: no practitioner 'nobody@nowhere'")
+        status = whoelse("demo", "status", "--dir", str(tmp_path), "--json")
+        assert status.returncode == 0, status.stderr
+        rows = json.loads(status.stdout)
+        assert [r["name"] for r in rows] == ["directory", "Leeds", "Bradford", "Wakefield"]
+        assert all(r["running"] for r in rows) and all(r["serving"] for r in rows[1:])
     finally:
         stopped = whoelse("demo", "stop", "--dir", str(tmp_path))
     assert stopped.returncode == 0
     assert not any(running(pid) for pid in pids)
+    after = whoelse("demo", "status", "--dir", str(tmp_path))
+    assert after.returncode == 1  # scripts can tell it is down
+    assert after.stdout.count("STOPPED") == 4
