@@ -49,7 +49,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     identity = MtlsIdentity.from_files(args.ca, args.cert, args.key)
     limits = TokenLimits(max_batch=args.max_batch, per_minute=args.rate_per_minute)
     port_file = Path(args.port_file) if args.port_file else None
-    serve(args.listen, db, identity, key_directory(db, args.dir), limits=limits, port_file=port_file)
+    serve(
+        args.listen,
+        db,
+        identity,
+        key_directory(db, args.dir),
+        limits=limits,
+        port_file=port_file,
+        metrics_listen=args.metrics_listen or "",
+    )
     return 0
 
 
@@ -202,6 +210,7 @@ def register(commands: Any, benchmarks: Any) -> None:
     p.add_argument("--rate-per-minute", type=int, default=20_000, help="match-token evaluations per council")
     p.add_argument("--max-batch", type=int, default=1_000, help="blinded elements per EvaluateTokens call")
     p.add_argument("--port-file", help="write the port actually bound here once listening (for --listen …:0)")
+    p.add_argument("--metrics-listen", help="HOST:PORT for Prometheus /metrics (an internal address only)")
     p.set_defaults(handler=cmd_serve)
 
     p = with_db(sub.add_parser("add", help="enrol a council as active without the Join round trip"))

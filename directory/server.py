@@ -12,6 +12,7 @@ import grpc
 from whoelse.v1 import federation_pb2, federation_pb2_grpc
 
 from directory.keys import KeyDirectory
+from directory.metrics import DirectoryMetrics
 from directory.registry import Registry
 from directory.router import NodeChannels, Router
 from directory.routing_log import RoutingLog
@@ -20,6 +21,7 @@ from directory.storage import DirectoryDatabase
 from directory.token_service import TokenLimits, TokenService
 from directory.tree_heads import TreeHeadStore
 from federation.malformed_requests import new_server
+from federation.metrics_endpoint import serve_metrics
 from federation.serving import wait_for_stop, write_ports
 from federation.standard_services import add_health_and_reflection
 from federation.transport import SERVER_OPTIONS, MtlsIdentity, add_secure_port
@@ -36,6 +38,7 @@ def create_server(
     *,
     limits: TokenLimits | None = None,
     workers: int = 32,
+    metrics: DirectoryMetrics | None = None,
 ) -> tuple[grpc.Server, int]:
     """Build the directory server on address (HOST:PORT, port 0 for any) with mutual TLS. channels is the
     router's pool of node connections; the caller closes it after stopping the server."""
@@ -49,6 +52,7 @@ def create_server(
         heads=TreeHeadStore(db, registry),
         routing_log=routing_log,
         signing_key=signing_key,
+        metrics=metrics,
     )
     # Route holds a worker while its fan-out runs (up to the deadline), so workers bound concurrent searches.
     server = new_server(workers, SERVER_OPTIONS)
@@ -67,10 +71,15 @@ def serve(
     limits: TokenLimits | None = None,
     ready: threading.Event | None = None,
     port_file: Path | None = None,
+    metrics_listen: str = "",
 ) -> None:
-    """Run the directory until SIGINT or SIGTERM; `port_file` gets the bound port once it listens."""
+    """Run the directory until SIGINT or SIGTERM; `port_file` gets the bound port once it listens, and
+    `metrics_listen` (an internal HOST:PORT) serves Prometheus /metrics."""
     channels = NodeChannels(identity)
-    server, port = create_server(address, db, identity, keys, channels, limits=limits)
+    metrics = DirectoryMetrics()
+    if metrics_listen:
+        serve_metrics(metrics_listen, metrics.registry, "--metrics-listen")
+    server, port = create_server(address, db, identity, keys, channels, limits=limits, metrics=metrics)
     server.start()
     if port_file is not None:
         write_ports(port_file, {"directory": port})

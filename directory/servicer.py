@@ -12,10 +12,12 @@ Who may call what (the caller is the common name of its verified certificate):
 from __future__ import annotations
 
 import threading
+import time
 
 import grpc
 from whoelse.v1 import federation_pb2, federation_pb2_grpc
 
+from directory.metrics import DirectoryMetrics
 from directory.registry import Registry, denial
 from directory.router import Router
 from directory.routing_log import RoutingLog
@@ -41,7 +43,9 @@ class DirectoryServicer(federation_pb2_grpc.DirectoryServicer):
         heads: TreeHeadStore,
         routing_log: RoutingLog,
         signing_key: SigningKey,
+        metrics: DirectoryMetrics | None = None,
     ) -> None:
+        self._metrics = metrics or DirectoryMetrics()
         self._registry = registry
         self._tokens = tokens
         self._router = router
@@ -108,12 +112,14 @@ class DirectoryServicer(federation_pb2_grpc.DirectoryServicer):
         try:
             result = self._tokens.evaluate(caller, [bytes(b) for b in request.blinded], request.key_id)
         except RateLimited as exc:
+            self._metrics.token_rate_limited.labels(caller).inc()
             # Not a WhoElseError that federation/status.py maps, so set the status here; the empty response
             # is discarded by gRPC because the status is not OK.
             context.set_trailing_metadata((("retry-after-ms", str(int(exc.retry_after_s * 1000))),))
             context.set_code(grpc.StatusCode.RESOURCE_EXHAUSTED)
             context.set_details(str(exc))
             return federation_pb2.TokenResponse()
+        self._metrics.token_evaluations.labels(caller).inc(len(result.evaluated))
         return federation_pb2.TokenResponse(
             evaluated=result.evaluated, proof=result.proof, key_id=result.key_id
         )
@@ -123,7 +129,10 @@ class DirectoryServicer(federation_pb2_grpc.DirectoryServicer):
         self, request: federation_pb2.RoutedQuery, context: grpc.ServicerContext
     ) -> federation_pb2.RoutedAnswers:
         caller = peer_council(context)
-        return self._router.route(caller, request, context.time_remaining())
+        started = time.perf_counter()
+        answers = self._router.route(caller, request, context.time_remaining())
+        self._metrics.routed(request.purpose, answers, time.perf_counter() - started)
+        return answers
 
     @grpc_errors
     def PublishTreeHead(

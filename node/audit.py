@@ -371,6 +371,11 @@ class AuditLog:
                 return latest
         return self.checkpoint()
 
+    def size(self) -> int:
+        """How many entries the log holds (signed or not yet)."""
+        with self.db.session() as session:
+            return self.log.size(session)
+
     def latest_head(self) -> SignedTreeHead | None:
         with self.db.session() as session:
             return self.log.latest_head(session)

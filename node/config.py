@@ -6,6 +6,7 @@ Validated when loaded; every error names the bad key. Example (`whoelse demo` wr
     listen_federation: 127.0.0.1:7101             # FederationNode, mutual TLS, called by the directory
     listen_practitioner: 127.0.0.1:7201           # Practitioner + CouncilNode, TLS, for practitioners
     advertise_federation: leeds:7101              # optional: the address the directory dials
+    listen_metrics: 127.0.0.1:9101                # optional: Prometheus /metrics (an internal address)
     directory: 127.0.0.1:7000                     # the directory's address
     tls: {ca: ca.crt, cert: E08000035.crt, key: E08000035.key}
     directory_verify_key: directory.pub           # pins the directory's council-list signing key (hex file)
@@ -30,7 +31,7 @@ from node.alerts.retry import RetryPolicy
 _KEYS = {
     "database", "listen_federation", "listen_practitioner", "directory", "tls", "directory_verify_key",
     "state_dir", "search_deadline_ms", "upkeep_interval_ms", "alert_poll_ms", "advertise_federation",
-    "alert_retry_first_ms", "alert_retry_max_ms", "alert_give_up_after_s", "password_cost",
+    "alert_retry_first_ms", "alert_retry_max_ms", "alert_give_up_after_s", "password_cost", "listen_metrics",
 }  # fmt: skip
 _OPTIONAL = {
     "search_deadline_ms": (5000, 100, 30000),
@@ -70,6 +71,7 @@ class NodeConfig:
     alert_give_up_after_s: int = 86400
     # argon2id cost of every password hash at this node: "standard", or "light" for benchmark federations.
     password_cost: str = "standard"
+    listen_metrics: str = ""  # optional HOST:PORT for Prometheus /metrics: an internal address only
 
     @property
     def alert_retry(self) -> RetryPolicy:
@@ -99,11 +101,8 @@ def parse_config(raw: Mapping[str, Any], base: Path) -> NodeConfig:
     unknown = sorted(set(raw) - _KEYS)
     if unknown:
         raise ConfigError(f"config key {unknown[0]}: unknown key")
-    missing = sorted(
-        k
-        for k in _KEYS - set(_OPTIONAL) - {"advertise_federation", "password_cost"}
-        if raw.get(k) in (None, "")
-    )
+    optional = {*_OPTIONAL, "advertise_federation", "password_cost", "listen_metrics"}
+    missing = sorted(k for k in _KEYS - optional if raw.get(k) in (None, ""))
     if missing:
         raise ConfigError(f"config key {missing[0]}: required")
     tls = raw["tls"]
@@ -141,6 +140,9 @@ def parse_config(raw: Mapping[str, Any], base: Path) -> NodeConfig:
         alert_retry_max_ms=numbers["alert_retry_max_ms"],
         alert_give_up_after_s=numbers["alert_give_up_after_s"],
         password_cost=password_cost,
+        listen_metrics=(
+            _address(raw["listen_metrics"], "listen_metrics") if raw.get("listen_metrics") else ""
+        ),
         advertise_federation=(
             _address(raw["advertise_federation"], "advertise_federation")
             if raw.get("advertise_federation")

@@ -27,7 +27,9 @@ from whoelse.v1 import (
 from federation.council_list import CouncilListCache, load_verify_key
 from federation.errors import ConfigError, WhoElseError
 from federation.malformed_requests import new_server
+from federation.metrics_endpoint import serve_metrics
 from federation.purposes import Purpose
+from federation.query import VerifiedQuery
 from federation.serving import wait_for_stop, write_ports
 from federation.standard_services import add_health_and_reflection
 from federation.transport import (
@@ -38,17 +40,19 @@ from federation.transport import (
     secure_channel,
 )
 from node.accounts.credentials import Passwords
-from node.accounts.service import AccountService
+from node.accounts.lockout import LoginThrottled
+from node.accounts.service import AccountService, Practitioner
 from node.alerts import store as alert_store
 from node.alerts.events import to_proto
 from node.audit import AuditLog
 from node.config import NodeConfig
 from node.federation.accountability import Alerts, FederationAudit
 from node.federation.holder import Holder
-from node.federation.searcher import FederatedSearch, Searcher, evaluator
+from node.federation.searcher import FederatedSearch, Outcome, Searcher, evaluator
 from node.federation.servicer import FederationNodeServicer
 from node.federation.tokenise import drop_schemes_except, tokenise_pending
 from node.matching import identity_of
+from node.metrics import NodeMetrics
 from node.practitioner_servicer import PractitionerServicer
 from node.settings import NodeSettings, load
 from node.storage.database import Database
@@ -89,7 +93,10 @@ class NodeRuntime:
         self.channel = secure_channel(config.directory, self.identity)
         self.directory = federation_pb2_grpc.DirectoryStub(self.channel)
         self.fetch_councils = council_list_fetcher(self.channel)
-        self.accounts = AccountService(self.db, passwords=Passwords.named(config.password_cost))
+        self.metrics = NodeMetrics()
+        self.accounts = AccountService(
+            self.db, passwords=Passwords.named(config.password_cost), on_throttled=self._throttled
+        )
         self.audit = AuditLog(self.db, self.settings.council.code, self.settings.signing_key)
         self.federation_audit = FederationAudit(self.audit, self.council_name, batched=True)
         self.alerts = Alerts(self.db, self.audit)
@@ -97,7 +104,7 @@ class NodeRuntime:
             self.db,
             self.settings,
             self.councils,
-            on_received=self.federation_audit.received,
+            on_received=self._received,
             on_disclosure=self.federation_audit.disclosed,
             on_notification=self.alerts.deliver,
         )
@@ -114,6 +121,27 @@ class NodeRuntime:
         self._joined = False
         self._published_size = -1
         self.advertise = config.advertise_federation or config.listen_federation
+
+    # ---- what the operators see -----------------------------------------------------------------------
+
+    def _searched(self, practitioner: Practitioner, purpose: str, outcome: Outcome) -> None:
+        self.federation_audit.sent(practitioner, purpose, outcome)
+        self.metrics.searched(purpose, outcome)
+
+    def _received(self, query: VerifiedQuery, candidates: int) -> None:
+        self.federation_audit.received(query, candidates)
+        self.metrics.queries_received.inc()
+
+    def _throttled(self, refusal: LoginThrottled) -> None:
+        self.metrics.login_refusals.labels("locked" if refusal.locked else "slowed").inc()
+
+    def _alerts_queued(self) -> int:
+        with self.db.session() as session:
+            return alert_store.count_queued(session)
+
+    def _head_timestamp_ms(self) -> int | None:
+        head = self.audit.latest_head()
+        return head.timestamp_ms if head is not None else None
 
     # ---- servers ---------------------------------------------------------------------------------------
 
@@ -138,7 +166,7 @@ class NodeRuntime:
                 self.search,
                 self.council_name,
                 alerts=self.alerts,
-                on_search=self.federation_audit.sent,
+                on_search=self._searched,
             ),
             prac,
         )
@@ -158,6 +186,12 @@ class NodeRuntime:
         if self.config.listen_federation.endswith(":0") and not self.config.advertise_federation:
             host = self.config.listen_federation.rsplit(":", 1)[0]
             self.advertise = f"{host}:{fed_port}"
+        self._metrics_server = None
+        if self.config.listen_metrics:
+            self.metrics.watch(self.audit.size, self._head_timestamp_ms, self._alerts_queued)
+            self._metrics_server, self.metrics_port = serve_metrics(
+                self.config.listen_metrics, self.metrics.registry, "config key listen_metrics"
+            )
         fed.start()
         prac.start()
         if background:
@@ -169,6 +203,9 @@ class NodeRuntime:
 
     def stop(self, servers: Servers) -> None:
         self._stop.set()
+        if self._metrics_server is not None:
+            self._metrics_server.shutdown()
+            self._metrics_server.server_close()
         self.alerts.broker.close()
         self.federation_audit.flush()
         servers.federation.stop(grace=1)
@@ -277,6 +314,7 @@ class NodeRuntime:
                     event=to_proto(item.event, council),
                     only=item.waiting_for,
                 )
+                self.metrics.answered("alert", outcome)
                 if outcome.asked:
                     self.audit.search_sent(
                         outcome.query_id,
@@ -295,6 +333,7 @@ class NodeRuntime:
                 result = alert_store.record_attempt(
                     session, item.id, waiting, self.config.alert_retry, error=error, now=now
                 )
+            self.metrics.alerts.labels(result.value).inc()
             if result is alert_store.Attempt.DELIVERED:
                 delivered += 1
             elif result is alert_store.Attempt.UNDELIVERED:

@@ -15,6 +15,7 @@ from typing import Any
 import grpc
 import pyotp
 
+from directory.metrics import DirectoryMetrics
 from directory.registry import Registry
 from directory.router import NodeChannels
 from directory.server import create_server
@@ -79,6 +80,7 @@ class Federation:
             self.ca_dir / "ca.crt", self.ca_dir / "directory.crt", self.ca_dir / "directory.key"
         )
         self._channels = NodeChannels(identity)
+        self.directory_metrics = DirectoryMetrics()
         server, port = create_server(
             f"127.0.0.1:{self.directory_port}",
             self.directory_db,
@@ -86,6 +88,7 @@ class Federation:
             key_directory(self.directory_db),
             self._channels,
             limits=TokenLimits(max_batch=min(1000, per_minute), per_minute=per_minute),
+            metrics=self.directory_metrics,
         )
         server.start()
         self.directory_server, self.directory_port = server, port
