@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -42,9 +41,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from directory.server import serve
     from directory.setup import key_directory
     from directory.token_service import TokenLimits
+    from federation import logs
     from federation.transport import MtlsIdentity
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logs.configure()
     db = _db(args)
     identity = MtlsIdentity.from_files(args.ca, args.cert, args.key)
     limits = TokenLimits(max_batch=args.max_batch, per_minute=args.rate_per_minute)

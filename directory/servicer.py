@@ -11,6 +11,7 @@ Who may call what (the caller is the common name of its verified certificate):
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
@@ -23,7 +24,7 @@ from directory.router import Router
 from directory.routing_log import RoutingLog
 from directory.token_service import RateLimited, TokenService
 from directory.tree_heads import TreeHeadStore
-from federation import ca
+from federation import ca, logs
 from federation.council_list import CouncilStatus, sign
 from federation.errors import PermissionDenied, Unauthenticated
 from federation.merkle import SignedTreeHead
@@ -32,6 +33,7 @@ from federation.status import grpc_errors
 from federation.transport import peer_certificate_pem, peer_council
 
 AUDITOR_CN = "auditor"
+log = logging.getLogger(__name__)
 
 
 class DirectoryServicer(federation_pb2_grpc.DirectoryServicer):
@@ -130,8 +132,18 @@ class DirectoryServicer(federation_pb2_grpc.DirectoryServicer):
     ) -> federation_pb2.RoutedAnswers:
         caller = peer_council(context)
         started = time.perf_counter()
-        answers = self._router.route(caller, request, context.time_remaining())
-        self._metrics.routed(request.purpose, answers, time.perf_counter() - started)
+        with logs.request(request.query_id[:64]):
+            answers = self._router.route(caller, request, context.time_remaining())
+            seconds = time.perf_counter() - started
+            self._metrics.routed(request.purpose, answers, seconds)
+            log.info(
+                "routed a %s query from %s: %d answered, %d did not, in %.0f ms",
+                request.purpose[:40],
+                caller,
+                len(answers.answers),
+                len(answers.unanswered),
+                seconds * 1000,
+            )
         return answers
 
     @grpc_errors

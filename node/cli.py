@@ -95,12 +95,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not args.config and any(k.startswith(ENV_PREFIX) for k in os.environ):
         args.config = [None]  # configured entirely by WHOELSE_NODE_* variables (containers)
     if args.config:
-        import logging
-
+        from federation import logs
         from node.config import load_config
         from node.runtime import NodeRuntime, serve_forever
 
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        logs.configure()
         configs = [load_config(Path(c) if c else None) for c in args.config]
         # Several councils in one process (benchmarks) share its CPU, so each gets a smaller thread pool.
         workers = 32 if len(configs) == 1 else 4

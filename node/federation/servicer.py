@@ -5,6 +5,7 @@ from __future__ import annotations
 import grpc
 from whoelse.v1 import federation_pb2, federation_pb2_grpc
 
+from federation import logs
 from federation.ca import DIRECTORY_CN
 from federation.status import grpc_errors
 from federation.transport import require_peer
@@ -22,7 +23,8 @@ class FederationNodeServicer(federation_pb2_grpc.FederationNodeServicer):
         self, request: federation_pb2.Delivery, context: grpc.ServicerContext
     ) -> federation_pb2.SealedAnswer:
         require_peer(context, DIRECTORY_CN)
-        return self._holder.answer(request)
+        with logs.request(request.query_id[:64]):
+            return self._holder.answer(request)
 
     @grpc_errors
     def Ping(
