@@ -111,6 +111,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from node.backup import backup
+
+    contents = backup(open_db(args), Path(args.to))
+    print(
+        f"backed up {contents.council}: {contents.records} records, {contents.audit_entries} audit entries "
+        f"to {args.to}"
+    )
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from node.backup import restore
+
+    restored = restore(Path(args.source), args.db)
+    c = restored.contents
+    print(
+        f"restored {c.council} into {args.db}: {c.records} records and {c.audit_entries} audit entries, as "
+        f"backed up at {c.taken_at}; audit log and {restored.verified_heads} signed heads verify"
+    )
+    return 0
+
+
 def cmd_keys(args: argparse.Namespace) -> int:
     """The node's public keys, for enrolment at the directory (never the private halves)."""
     settings = _settings(open_db(args))
@@ -258,6 +281,14 @@ def register(commands: Any, benchmarks: Any) -> None:
 
     p = with_db(node_sub.add_parser("keys", help="print this node's public keys (JSON) for enrolment"))
     p.set_defaults(handler=cmd_keys)
+
+    p = with_db(node_sub.add_parser("backup", help="copy the council's database to a file, consistently"))
+    p.add_argument("--to", required=True, help="the backup file to write (and FILE.json beside it)")
+    p.set_defaults(handler=cmd_backup)
+
+    p = with_db(node_sub.add_parser("restore", help="restore a backup into a new database, and check it"))
+    p.add_argument("--from", dest="source", required=True, help="a file written by `whoelse node backup`")
+    p.set_defaults(handler=cmd_restore)
 
     p = with_db(node_sub.add_parser("migrate", help="bring the database schema up to date"))
     p.set_defaults(handler=lambda a: (open_db(a), 0)[1])
