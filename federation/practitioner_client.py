@@ -164,6 +164,24 @@ class PractitionerClient:
             raise _error(exc) from exc
 
 
+def _address(a: pb.Address) -> dict[str, str]:
+    return {
+        k: v
+        for k, v in (("line1", a.line1), ("line2", a.line2), ("town", a.town), ("postcode", a.postcode))
+        if v
+    }
+
+
+def _contactable(c: pb.Contactable) -> dict[str, str]:
+    fields = (
+        ("name", c.name),
+        ("role", c.relationship_or_role),
+        ("organisation", c.organisation),
+        ("contact", c.contact),
+    )
+    return {k: v for k, v in fields if v}
+
+
 def search_to_json(response: pp.SearchResponse) -> dict[str, Any]:
     """The `whoelse search --json` shape: query id, results (one per candidate), unanswered councils."""
     results = []
@@ -214,6 +232,12 @@ def search_to_json(response: pp.SearchResponse) -> dict[str, Any]:
                     ],
                     **({"school": d.education.name} if d.HasField("education") else {}),
                     **({"gp": d.gp.name} if d.HasField("gp") else {}),
+                    # Everything else the holding council disclosed, so the practitioner sees all that its
+                    # subject access report says they were shown.
+                    **({"address": _address(d.address)} if d.HasField("address") else {}),
+                    **({"school_contact": _contactable(d.education)} if d.HasField("education") else {}),
+                    **({"gp_contact": _contactable(d.gp)} if d.HasField("gp") else {}),
+                    "carers": [_contactable(carer) for carer in d.carers],
                 }
             )
     return {

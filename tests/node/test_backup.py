@@ -77,5 +77,5 @@ def test_a_backup_that_does_not_match_its_manifest_is_refused(leeds: Database, t
     with tampered.engine.begin() as conn:
         conn.execute(text("DELETE FROM children"))
     tampered.dispose()
-    with pytest.raises(Refused, match="holds 0 records .* the backup held 1"):
+    with pytest.raises(Refused, match=r"holds 0 records .* the backup held 1"):
         restore(saved, str(tmp_path / "restored.sqlite"))
