@@ -83,6 +83,10 @@ def cmd_import(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.json:
+        out = {"council": settings.council.code, "file": str(report.file), "records": report.records}
+        print(json.dumps(out, indent=2))
+        return 0
     print(f"imported {report.records} records from {report.file} into {settings.council.name}")
     return 0
 
@@ -229,7 +233,17 @@ def cmd_local_search(args: argparse.Namespace) -> int:
         }
         for c in found
     ]
-    print(json.dumps(out, indent=2))
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    if not out:
+        print("No record here matches.")
+    for row in out:
+        shielded = ", shielded" if row["shielded"] else ""
+        print(
+            f"{row['record_id']}: {row['name']}, born {row['date_of_birth']} — {row['band']} "
+            f"(score {row['score']}){shielded}"
+        )
     return 0
 
 
@@ -254,6 +268,7 @@ def register(commands: Any, benchmarks: Any) -> None:
     p.add_argument("--progress", action="store_true", help="always show a progress bar")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--no-alerts", action="store_true", help="do not alert other councils about these changes")
+    p.add_argument("--json", action="store_true", help="print what was imported as JSON")
     p.set_defaults(handler=cmd_import)
 
     p = with_db(node_sub.add_parser("serve", help="run the node's gRPC servers"))
@@ -277,6 +292,7 @@ def register(commands: Any, benchmarks: Any) -> None:
     p = with_db(node_sub.add_parser("search", help="search this council's own records"))
     add_identity_args(p)
     p.add_argument("--limit", type=int, default=10)
+    p.add_argument("--json", action="store_true", help="print JSON instead of one line a record")
     p.set_defaults(handler=cmd_local_search)
 
     p = with_db(node_sub.add_parser("keys", help="print this node's public keys (JSON) for enrolment"))

@@ -60,7 +60,7 @@ def test_a_restored_backup_verifies_and_finds_the_child(
     out = capsys.readouterr().out
     assert "1 records and 1 audit entries" in out and "audit log and 1 signed heads verify" in out
     search = ["node", "search", "--db", new_database, "--forename", "Zoe", "--surname", "Smith"]
-    assert main([*search, "--dob", "2015-03-07"]) == 0
+    assert main([*search, "--dob", "2015-03-07", "--json"]) == 0
     [found] = json.loads(capsys.readouterr().out)
     assert found["record_id"] == "LDS-0001"
 
