@@ -204,6 +204,8 @@ def build(
             "password_cost": password_cost,
         }
         setup.config.write_text(json.dumps(config, indent=2), encoding="utf-8")
+        # The council's public signing key, as a file `whoelse audit verify --key` reads (the README's tour).
+        (root / "nodes" / f"{code}.pub").write_text(settings.signing_key.verify_key_bytes.hex() + "\n")
         enrol.append(
             {
                 "code": code,
