@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +26,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     client = _client(args)
     try:
         identity = pb.SearchIdentity(
-            forename=args.forename,
-            surname=args.surname,
-            date_of_birth=args.dob,
+            forename=args.forename or "",
+            surname=args.surname or "",
+            date_of_birth=args.dob or "",
             sex=args.sex.upper(),
             postcode=args.postcode,
             nhs_number=args.nhs_number,
@@ -127,24 +125,11 @@ def _alert(a: Any) -> dict[str, Any]:
     }
 
 
-def _date_of_birth(value: str) -> str:
-    """A date of birth as typed: YYYY-MM-DD, a real day, not in the future; each mistake named."""
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
-        raise argparse.ArgumentTypeError(f"{value!r} is not a date YYYY-MM-DD")
-    try:
-        born = dt.date.fromisoformat(value.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value} is not a real date (no such day in that month)") from None
-    if born > dt.date.today():
-        raise argparse.ArgumentTypeError(f"{value} is in the future")
-    return born.isoformat()
-
-
 def add_identity_args(p: argparse.ArgumentParser) -> None:
     """The searched identity as options: a federated search here, a local one at a node (`node/cli.py`)."""
-    p.add_argument("--forename", required=True)
-    p.add_argument("--surname", required=True)
-    p.add_argument("--dob", required=True, type=_date_of_birth, help="date of birth YYYY-MM-DD")
+    p.add_argument("--forename", default="", help="leave out if not known (a newborn not yet named)")
+    p.add_argument("--surname", default="")
+    p.add_argument("--dob", default="", help="date of birth YYYY-MM-DD, or YYYY-MM or YYYY if that is all")
     p.add_argument("--sex", default="U", choices=["F", "M", "U", "f", "m", "u"])
     p.add_argument("--postcode", default="")
     p.add_argument("--nhs-number", default="")

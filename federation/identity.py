@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 import jellyfish
+from rapidfuzz.distance import DamerauLevenshtein
 
 from federation.errors import InvalidInput
 
@@ -206,6 +207,31 @@ def canonical_forenames(forename: str) -> tuple[str, ...]:
     return _nickname_table().get(name, (name,))
 
 
+@functools.cache
+def _nicknames_by_initial() -> dict[str, tuple[str, ...]]:
+    by_initial: dict[str, list[str]] = {}
+    for name in _nickname_table():
+        by_initial.setdefault(name[:1], []).append(name)
+    return {initial: tuple(names) for initial, names in by_initial.items()}
+
+
+@functools.lru_cache(maxsize=65536)
+def canonical_forenames_near(forename: str) -> tuple[str, ...]:
+    """Like `canonical_forenames`, but a name of four letters or more that is not in the table and is one
+    keying slip from a name that is ("Kaitie" for Katie) stands for that name's canonical forms. For
+    scoring only: match keys use the exact table, so that both councils derive the same keys."""
+    name = compact(forename)
+    table = _nickname_table()
+    if not name or name in table or len(name) < 4:
+        return canonical_forenames(forename)
+    near = [
+        other
+        for other in _nicknames_by_initial().get(name[:1], ())
+        if abs(len(other) - len(name)) <= 1 and DamerauLevenshtein.distance(name, other) == 1
+    ]
+    return tuple(dict.fromkeys(c for other in near for c in table[other])) or (name,)
+
+
 def canonical_forename(forename: str) -> str:
     """The first canonical given name for a forename: "Katie" → "catherine", "Harry" → "henry"."""
     canonicals = canonical_forenames(forename)
@@ -266,17 +292,159 @@ def normalise_nhs_number(nhs_number: str) -> str:
     return "".join(char for char in nhs_number if char.isdigit())
 
 
+# Words that stand in for a name nobody recorded: newborns registered before they are named ("Baby",
+# "Baby Girl", "Infant", "Twin 1"), a clerk's filler ("Unknown", "Not Known", "No Name", "NK", "TBC"), or a
+# relationship or title written where the name should be ("Son", "Daughter", "Child", "Mrs"). Census and
+# NHS data-quality reports list the same kinds of filler (e.g. the US Census Bureau's Person Validation
+# System list of "fake" names, and the NHS practice of recording an unnamed newborn as "Baby" + surname).
+# A name made only of these words is treated as missing: two babies both recorded as "Baby" share nothing.
+_FILLER_WORDS = frozenset(
+    {
+        "anon", "anonymous", "declined", "dont", "dontknow", "given", "known", "n/a", "name", "nk", "no",
+        "noname", "none", "not", "null", "of", "refused", "stated", "tba", "tbc", "test", "the", "unk",
+        "unknown", "unnamed", "xx", "xxx", "in", "household", "house", "occupant", "resident",
+        "respondent", "person", "ref", "1", "2", "3", "i", "ii",
+    }
+)
+PLACEHOLDER_FORENAME_WORDS = _FILLER_WORDS | {
+    "adult", "baby", "babyboy", "babygirl", "boy", "brother", "child", "dau", "daughter", "female", "girl",
+    "grandchild", "granddaughter", "grandson", "husband", "infant", "kid", "lady", "male", "man", "master",
+    "minor", "miss", "mr", "mrs", "ms", "mstr", "newborn", "oldest", "one", "parent", "sister", "son",
+    "twin", "two", "unborn", "wife", "woman", "youngest",
+}
+"""Forename words that are not a name (a forename of only these words is missing)."""
+PLACEHOLDER_SURNAME_WORDS = _FILLER_WORDS | {"lastname", "nolastname", "surname", "hh", "hhm"}
+"""Surname words that are not a name; narrower than for forenames, since Son, Man and Na are surnames."""
+
+
+def _only_words(name: str, words: frozenset[str]) -> bool:
+    parts = [w for w in re.split(r"[ -]", normalise_name(name)) if w]
+    return not parts or all(part in words for part in parts)
+
+
+def is_placeholder_forename(name: str) -> bool:
+    """True for a missing forename or one made only of placeholder words ("Baby", "Not Known", "Twin 2")."""
+    return _only_words(name, PLACEHOLDER_FORENAME_WORDS)
+
+
+def is_placeholder_surname(name: str) -> bool:
+    """True for a missing surname or one made only of filler ("Unknown", "NK", "Not Given")."""
+    return _only_words(name, PLACEHOLDER_SURNAME_WORDS)
+
+
+def given_forename(name: str) -> str:
+    """The forename for matching: "" when it is missing, a placeholder or only an initial ("J", "J.")."""
+    return "" if is_placeholder_forename(name) or len(compact(name)) < 2 else name
+
+
+def given_surname(name: str) -> str:
+    """The surname for matching: "" when it is missing, filler or only an initial."""
+    return "" if is_placeholder_surname(name) or len(compact(name)) < 2 else name
+
+
+def initial_of(name: str, placeholder: bool) -> str:
+    """The first letter of a real name, or of a name given only as an initial; "" for a placeholder."""
+    return "" if placeholder else compact(name)[:1]
+
+
+# Letters that optical character recognition and hurried typing put in place of digits (2O08, 2o15-0l-12).
+_DIGIT_LOOKALIKES = str.maketrans({"O": "0", "o": "0", "I": "1", "l": "1", "|": "1", "i": "1", "Z": "2",
+                                   "z": "2", "S": "5", "s": "5", "B": "8", "G": "6", "g": "9", "q": "9"})
+_ISO_DATE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
+_UK_DATE = re.compile(r"^(?:(\d{1,2})/)?(\d{1,2})/(\d{4})$")
+
+
+@dataclass(frozen=True, slots=True)
+class BirthDate:
+    """A date of birth, whole or in part: the year alone, the year and month, or the full date.
+
+    `swapped` marks a date that was written with day and month the wrong way round, so that it was invalid
+    as written (2010-29-11); it is kept as the date it can only have meant (29 November 2010).
+    """
+
+    year: int
+    month: int = 0
+    day: int = 0
+    swapped: bool = False
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.year <= 9999:
+            raise InvalidInput("date_of_birth: the year must have four digits")
+        if not 0 <= self.month <= 12:
+            raise InvalidInput("date_of_birth: the month must be 1-12")
+        if self.day and not self.month:
+            raise InvalidInput("date_of_birth: a day needs a month")
+        if self.day:
+            try:
+                dt.date(self.year, self.month, self.day)
+            except ValueError as exc:
+                raise InvalidInput("date_of_birth: not a real date") from exc
+
+    @property
+    def date(self) -> dt.date | None:
+        """The full date, or None when only the year (and month) are known."""
+        return dt.date(self.year, self.month, self.day) if self.day else None
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.day)
+
+    def isoformat(self) -> str:
+        """YYYY-MM-DD, YYYY-MM or YYYY (what is known), the form a search carries on the wire."""
+        if self.day:
+            return f"{self.year:04d}-{self.month:02d}-{self.day:02d}"
+        return f"{self.year:04d}-{self.month:02d}" if self.month else f"{self.year:04d}"
+
+    @classmethod
+    def of(cls, date: dt.date) -> BirthDate:
+        return cls(date.year, date.month, date.day)
+
+    @classmethod
+    def parse(cls, text: str) -> BirthDate:
+        """YYYY-MM-DD, YYYY-MM or YYYY (or DD/MM/YYYY, MM/YYYY). A full date that is invalid as written
+        but valid with day and month swapped is read swapped and marked so; letters that look like digits
+        (O for 0, l for 1) are read as those digits. InvalidInput otherwise; the message does not repeat
+        the value."""
+        value = text.strip()
+        if not (_ISO_DATE.match(value) or _UK_DATE.match(value)):
+            value = value.translate(_DIGIT_LOOKALIKES)
+        iso, uk = _ISO_DATE.match(value), _UK_DATE.match(value)
+        if iso:
+            year, month, day = int(iso.group(1)), int(iso.group(2) or 0), int(iso.group(3) or 0)
+        elif uk:
+            year, month, day = int(uk.group(3)), int(uk.group(2)), int(uk.group(1) or 0)
+        else:
+            raise InvalidInput("date_of_birth: use YYYY-MM-DD, YYYY-MM or YYYY (e.g. 2015-03-07)")
+        written = (iso.group(2), iso.group(3)) if iso else (uk.group(2), uk.group(1)) if uk else ()
+        if any(part is not None and int(part) == 0 for part in written):
+            raise InvalidInput("date_of_birth: not a real date")
+        if day and not _real(year, month, day) and _real(year, day, month):
+            return cls(year, day, month, swapped=True)
+        return cls(year, month, day)
+
+
+def _real(year: int, month: int, day: int) -> bool:
+    try:
+        dt.date(year, month, day)
+    except ValueError:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class Identity:
     """What a search asks for, or what a record holds, for matching. Constructed from plain fields.
 
-    Values are kept as given (for display); matching normalises them. Construction validates the shape
-    and raises InvalidInput naming the field, never repeating a child's details.
+    Values are kept as given (for display); matching normalises them. A search may leave details out (no
+    forename, a year of birth only, sex "U", no postcode): federation.match_keys.check_searchable decides
+    whether what is left is enough. `date_of_birth` may be a date, a (partial) BirthDate or None; a whole
+    date is stored as a plain date (`born` gives every form as a BirthDate). Construction validates the
+    shape and raises InvalidInput naming the field, never repeating a child's details.
     """
 
     forename: str
     surname: str
-    date_of_birth: dt.date
+    date_of_birth: dt.date | BirthDate | None
     sex: str
     postcode: str = ""
     nhs_number: str = ""
@@ -285,18 +453,25 @@ class Identity:
     previous_surnames: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if not compact(self.forename):
-            raise InvalidInput("forename: must contain at least one letter")
-        if not compact(self.surname):
-            raise InvalidInput("surname: must contain at least one letter")
-        if isinstance(self.date_of_birth, dt.datetime) or not isinstance(self.date_of_birth, dt.date):
+        born = self.date_of_birth
+        if isinstance(born, dt.datetime) or not isinstance(born, dt.date | BirthDate | None):
             raise InvalidInput("date_of_birth: must be a date")
+        if isinstance(born, BirthDate) and born.date is not None:
+            object.__setattr__(self, "date_of_birth", born.date)  # a whole date stays a plain date
         if self.sex not in SEXES:
             raise InvalidInput("sex: must be F, M or U")
         normalise_postcode(self.postcode)
         normalise_nhs_number(self.nhs_number)
         # Accept any iterable of names but store a tuple, so the value stays hashable and comparable.
         object.__setattr__(self, "previous_surnames", tuple(self.previous_surnames))
+
+    @property
+    def born(self) -> BirthDate | None:
+        """The date of birth as far as it is known (None when not given)."""
+        born = self.date_of_birth
+        if isinstance(born, dt.date):
+            return BirthDate.of(born)
+        return born
 
 
 def _unique(items: list[str]) -> tuple[str, ...]:

@@ -23,13 +23,13 @@ from sqlalchemy import select
 
 from federation.errors import InvalidInput
 from node.importer import import_file
-from node.matching import find, identity_of, record_tags
+from node.matching import find, identity_of, rank_candidates, record_tags
 from node.records import ChildRecord
 from node.settings import initialise
 from node.storage.database import LOCAL_POSTGRES, Database, scratch_postgres
-from node.storage.record_store import upsert_records
+from node.storage.record_store import shared_kinds, upsert_records
 from node.storage.tables import Child
-from node.tags import LocalTagger
+from node.tags import LocalTagger, identity_tags
 
 BENCH_COUNCIL = "E08000025"  # Birmingham, the largest council by children
 
@@ -123,11 +123,27 @@ def bench_node(children: int, backend: str, lookups: int, seed: int) -> dict[str
     }
 
 
-def bench_match(councils: list[str], children: int, seed: int, nonholder_queries: int) -> dict[str, Any]:
+def bench_match(
+    councils: list[str], children: int, seed: int, nonholder_queries: int, noise: str = "both"
+) -> dict[str, Any]:
+    """Matching quality at today's noise level and at the realistic one (node/synth/noise.py), separately,
+    and the near-holder exposure of the opening rule (node/bench_exposure.py) on the realistic population."""
+    levels = ["today", "realistic"] if noise == "both" else [noise]
+    result: dict[str, Any] = {"benchmark": "match", "councils": len(councils)}
+    for level in levels:
+        result[level] = _bench_match_level(councils, children, seed, nonholder_queries, level)
+    return result
+
+
+def _bench_match_level(
+    councils: list[str], children: int, seed: int, nonholder_queries: int, noise: str
+) -> dict[str, Any]:
     """Search each council for every child it shares with another, using the other council's copy."""
+    from federation.match_keys import match_keys
+    from node.bench_exposure import near_holder_exposure
     from node.synth.generate import generate
 
-    population = generate(councils, children_per_council=children, seed=seed)
+    population = generate(councils, children_per_council=children, seed=seed, noise=noise)  # type: ignore[arg-type]
     by_council = {code: {r.record_id: r for r in recs} for code, recs in population.records.items()}
     family_of: dict[tuple[str, str], str] = {}
     person_of: dict[tuple[str, str], str] = {}
@@ -145,13 +161,23 @@ def bench_match(councils: list[str], children: int, seed: int, nonholder_queries
                 upsert_records(session, list(recs), _tag_with(tagger), tagger.scheme)
             dbs[code] = (db, tagger)
 
-        pairs = found = returned_matches = correct_matches = sibling_false = possible_found = 0
+        pairs = found = returned_matches = correct_matches = sibling_false = possible_found = referred = 0
         started = time.perf_counter()
 
         def search(code: str, query: ChildRecord) -> list[tuple[str, str]]:
+            """The council's answer: scored records if the opening rule opens, else a referral or nothing."""
             db, tagger = dbs[code]
+            identity = identity_of(query)
             with db.session() as session:
-                return [(s.record.record_id, s.score.band) for s in find(session, tagger, identity_of(query))]
+                results: list[tuple[str, str]] = [
+                    (s.record.record_id, s.score.band) for s in find(session, tagger, identity)
+                ]
+                if not results:
+                    tags = [tag for tag, _ in identity_tags(tagger, identity)]
+                    opened, shared = rank_candidates(shared_kinds(session, tags, tagger.scheme), 1)
+                    if shared and not opened:
+                        results = [("", "referral")]
+                return results
 
         for person in population.people:
             if len(person.copies) < 2:
@@ -168,6 +194,7 @@ def bench_match(councils: list[str], children: int, seed: int, nonholder_queries
                     correct_matches += sum(rid == target.record_id for rid in matches)
                     found += target.record_id in matches
                     possible_found += any(rid == target.record_id for rid, _ in results)
+                    referred += any(band == "referral" for _, band in results)
                     sibling_false += sum(
                         1
                         for rid in matches
@@ -193,20 +220,30 @@ def bench_match(councils: list[str], children: int, seed: int, nonholder_queries
         for db, _ in dbs.values():
             db.dispose()
     overlap = _key_overlap(population, rng, nonholder_queries)
+    people = [
+        (person.person_id, [(c.council, identity_of(by_council[c.council][c.record_id])) for c in copies])
+        for person in population.people
+        if (copies := person.copies)
+    ]
+    keys_per_record = sum(len(match_keys(i)) for _, copies in people for _, i in copies) / max(
+        1, population.record_count
+    )
     return {
-        "benchmark": "match",
-        "councils": len(councils),
+        "noise": noise,
         "records": population.record_count,
         "pairs": pairs,
         "recall": round(found / max(1, pairs), 4),
         "recall_including_possible": round(possible_found / max(1, pairs), 4),
+        "referral_only": round(referred / max(1, pairs), 4),
         "precision": round(correct_matches / max(1, returned_matches), 4),
         "false_matches": returned_matches - correct_matches,
         "sibling_false_matches": sibling_false,
         "nonholder_queries": min(nonholder_queries, len(singles)),
         "nonholder_false_matches": nonholder_false,
         "searches_per_s": round((pairs + min(nonholder_queries, len(singles))) / elapsed, 1),
+        "token_evaluations_per_child": round(keys_per_record, 2),
         **overlap,
+        **near_holder_exposure(people, nonholder_queries, seed),
     }
 
 
@@ -249,7 +286,7 @@ def _key_overlap(population: Any, rng: random.Random, samples: int) -> dict[str,
     }
 
 
-def _tag_with(tagger: LocalTagger) -> Callable[[ChildRecord], list[bytes]]:
+def _tag_with(tagger: LocalTagger) -> Callable[[ChildRecord], list[tuple[bytes, str]]]:
     return lambda record: record_tags(tagger, record)
 
 
@@ -270,14 +307,21 @@ def cmd_bench_node(args: argparse.Namespace) -> int:
 
 
 def cmd_bench_match(args: argparse.Namespace) -> int:
+    if args.dataset:  # data from outside the project, through the real federated search
+        from node.bench_febrl import run
+
+        return run(args.dataset, args.json)
     councils = [c.strip().upper() for c in args.councils.split(",") if c.strip()]
     if len(councils) < 2:
         raise InvalidInput("--councils needs at least two council codes")
-    _print(bench_match(councils, args.children, args.seed, args.nonholder_queries), args.json)
+    _print(bench_match(councils, args.children, args.seed, args.nonholder_queries, args.noise), args.json)
     return 0
 
 
 def register(benchmarks: Any) -> None:
+    from node.bench_calibration import register as register_calibration
+
+    register_calibration(benchmarks, ",".join(DEFAULT_MATCH_COUNCILS))
     p = benchmarks.add_parser("node", help="import rate, lookup latency and memory for one council")
     p.add_argument("--children", type=int, default=10_000)
     p.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
@@ -290,6 +334,15 @@ def register(benchmarks: Any) -> None:
     p.add_argument("--councils", default=",".join(DEFAULT_MATCH_COUNCILS))
     p.add_argument("--children", type=int, default=4000, help="children per council")
     p.add_argument("--nonholder-queries", type=int, default=2000)
+    p.add_argument(
+        "--noise",
+        choices=["today", "realistic", "both"],
+        default="both",
+        help="error model of the second copies (node/synth/noise.py); both reports each separately",
+    )
+    p.add_argument(
+        "--dataset", choices=["febrl1", "febrl2", "febrl3", "febrl"], help="FEBRL 1-3 (all: febrl), not synth"
+    )
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_bench_match)

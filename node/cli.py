@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
+from whoelse.v1 import records_pb2 as pb
+
 from federation.client_cli import add_identity_args
 from federation.errors import InvalidInput, WhoElseError
 from federation.identity import Identity
 from node.storage.database import Database
+from node.wire import identity_from_pb
 
 DEFAULT_DB = "whoelse-node.sqlite"
 
@@ -107,7 +109,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         configs = [load_config(Path(c) if c else None) for c in args.config]
         # Several councils in one process (benchmarks) share its CPU, so each gets a smaller thread pool.
         workers = 32 if len(configs) == 1 else 4
-        serve_forever([NodeRuntime(c, workers=workers) for c in configs])
+        portal = None
+        if args.portal_port is not None:  # the web portal (node/portal): council i on --portal-port + i
+            from node.portal.server import portal_starter
+
+            portal = portal_starter(args.portal_host, args.portal_port, args.portal_allow_remote)
+        serve_forever([NodeRuntime(c, workers=workers) for c in configs], portal)
         return 0
     from node.server import serve
 
@@ -203,17 +210,16 @@ def cmd_seed_practitioners(args: argparse.Namespace) -> int:
 
 
 def _search_identity(args: argparse.Namespace) -> Identity:
-    try:
-        born = dt.date.fromisoformat(args.dob)
-    except ValueError:
-        raise InvalidInput(f"--dob {args.dob!r} is not a date YYYY-MM-DD") from None
-    return Identity(
-        forename=args.forename,
-        surname=args.surname,
-        date_of_birth=born,
-        sex=args.sex.upper(),
-        postcode=args.postcode or "",
-        nhs_number=args.nhs_number or "",
+    """The searched identity, through the same checks as a practitioner's search (node/wire.py)."""
+    return identity_from_pb(
+        pb.SearchIdentity(
+            forename=args.forename or "",
+            surname=args.surname or "",
+            date_of_birth=args.dob or "",
+            sex=args.sex.upper(),
+            postcode=args.postcode or "",
+            nhs_number=args.nhs_number or "",
+        )
     )
 
 
@@ -278,6 +284,16 @@ def register(commands: Any, benchmarks: Any) -> None:
         help="federated node: YAML config (node/config.py); repeat to host several councils in one process",
     )
     p.add_argument("--listen", default="127.0.0.1:50051", help="local-only node: CouncilNode address")
+    portal = p.add_argument_group("web portal (docs/portal.md)")
+    portal.add_argument(
+        "--portal-port", type=int, help="serve the practitioners' web portal on this port (0: any free port)"
+    )
+    portal.add_argument("--portal-host", default="127.0.0.1", help="portal address (default 127.0.0.1)")
+    portal.add_argument(
+        "--portal-allow-remote",
+        action="store_true",
+        help="allow a non-loopback --portal-host (plain HTTP: only behind a TLS-terminating proxy)",
+    )
     p.set_defaults(handler=cmd_serve)
 
     p = with_db(

@@ -68,7 +68,7 @@ def start(args: argparse.Namespace) -> int:
         )
     councils = choose_councils(args.councils)
     print(f"WhoElse demo in {root}: a directory and {len(councils)} councils", flush=True)
-    layout = build(root, councils, children=args.children, seed=args.seed, progress=True)
+    layout = build(root, councils, children=args.children, seed=args.seed, progress=True, portals=True)
     print("  starting the directory and the councils …", flush=True)
     pids = start_processes(layout, progress=True)
     practitioners = [p for c in layout.councils for p in c.practitioners]
@@ -81,6 +81,7 @@ def start(args: argparse.Namespace) -> int:
                 "name": c.name,
                 "federation_endpoint": f"127.0.0.1:{c.federation_port}",
                 "practitioner_endpoint": c.practitioner_endpoint,
+                "portal": c.portal_url,
                 "pid": pids[c.code],
                 "database": str(c.database),
                 "log": str(root / "logs" / f"{c.code}.log"),
@@ -119,7 +120,37 @@ def _print_tour(root: Path, federation: dict[str, Any]) -> None:
             f"--surname {s['surname']!r} --dob {s['dob']} --sex {s['sex']} --purpose safeguarding"
         )
     print(f"\n  whoelse alerts --dir {root} --as {federation['practitioners'][0]['username']}")
+    print_portals(root, federation)
     print(f"  whoelse demo stop --dir {root}\n")
+
+
+def print_portals(root: Path, federation: dict[str, Any]) -> None:
+    """Each council's web portal and a demo sign-in for it (docs/portal.md), with the current TOTP code."""
+    import pyotp
+
+    print("\nWeb portals (plain HTTP on this machine only; sign in with a username, password and code):\n")
+    for c in federation["councils"]:
+        who = next((p for p in federation["practitioners"] if p["council"] == c["code"]), None)
+        if not c.get("portal") or who is None:
+            continue
+        code = pyotp.TOTP(who["totp_secret"]).now()
+        print(f"  {c['name']:<28} {c['portal']}")
+        print(f"    sign in as {who['username']}  password {who['password']}  code {code}")
+    print(f"\n  A fresh code for anyone: whoelse demo totp USERNAME --dir {root}")
+
+
+def cmd_totp(root: Path, username: str) -> int:
+    """`whoelse demo totp USERNAME`: the demo practitioner's current TOTP code (each works once)."""
+    import pyotp
+
+    state = root / "federation.json"
+    if not state.exists():
+        raise InvalidInput(f"no demo in {root} (no federation.json)")
+    for p in json.loads(state.read_text(encoding="utf-8"))["practitioners"]:
+        if p["username"] == username:
+            print(pyotp.TOTP(p["totp_secret"]).now())
+            return 0
+    raise InvalidInput(f"no demo practitioner {username!r} in {state}")
 
 
 def _pids(state: Path) -> dict[str, int]:
@@ -181,6 +212,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     if args.action == "status":
         return cmd_status(args)
+    if args.action == "totp":
+        if not args.username:
+            raise InvalidInput("whoelse demo totp USERNAME: give the practitioner's username")
+        return cmd_totp(Path(args.dir).resolve(), args.username)
     if args.action == "stop":
         state = Path(args.dir).resolve() / "federation.json"
         if not state.exists():
@@ -201,7 +236,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def register(commands: Any) -> None:
     p = commands.add_parser("demo", help="run a local federation (directory + councils) with sample data")
-    p.add_argument("action", nargs="?", choices=["start", "stop", "status"], default="start")
+    p.add_argument("action", nargs="?", choices=["start", "stop", "status", "totp"], default="start")
+    p.add_argument("username", nargs="?", help="totp: the demo practitioner whose current code to print")
     p.add_argument("--dir", default=DEFAULT_DIR, help="where the demo keeps its files (default %(default)s)")
     p.add_argument("--councils", type=int, default=DEFAULT_COUNCILS)
     p.add_argument("--children", type=int, default=600, help="children per council (default %(default)s)")

@@ -22,7 +22,7 @@ from federation.errors import InvalidInput
 from node.records import ChildRecord
 from node.storage.database import Database
 from node.storage.record_store import records_by_record_id, upsert_records
-from node.tags import Tagger
+from node.tags import KindedTag, Tagger
 from node.validation import NESTED, validate_record
 
 BATCH = 2000
@@ -159,7 +159,7 @@ def import_file(
     db: Database,
     path: Path,
     tagger: Tagger,
-    tag_fn: Callable[[Tagger, ChildRecord], list[bytes]],
+    tag_fn: Callable[[Tagger, ChildRecord], list[KindedTag]],
     *,
     today: dt.date | None = None,
     progress: Callable[[int, int], None] | None = None,

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -40,6 +42,27 @@ from node.tags import LocalTagger
 PRACTITIONER_SERVICE = "whoelse.v1.Practitioner"
 UNSTARTED_DIRECTORY = UNSTARTED_NODE = "127.0.0.1:1"  # placeholders until the processes have their ports
 PORT_TIMEOUT_S = 60.0
+
+
+class Ports:
+    """Hands out distinct free ports below Linux's ephemeral range (32768+), for the web portal only: it
+    takes its port on the command line (`node serve --portal-port`) and does not report one it chose itself,
+    so its port is still picked before its process binds it. Every gRPC server binds port 0 instead."""
+
+    def __init__(self, low: int = 20000, high: int = 32000) -> None:
+        self._next = random.randrange(low, high - 2000)
+        self._high = high
+
+    def take(self) -> int:
+        while self._next < self._high:
+            port, self._next = self._next, self._next + 1
+            with socket.socket() as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+        raise Unavailable("no free port left between 20000 and 32000")
 
 
 def whoelse(*args: str) -> str:
@@ -78,9 +101,15 @@ class CouncilSetup:
     def ports_file(self) -> Path:
         return self.config.parent / self.code / PORTS_FILE
 
+    portal_port: int = 0  # the web portal (node/portal), when the council has a process of its own
+
     @property
     def practitioner_endpoint(self) -> str:
         return f"localhost:{self.practitioner_port}"
+
+    @property
+    def portal_url(self) -> str:
+        return f"http://127.0.0.1:{self.portal_port}/" if self.portal_port else ""
 
 
 @dataclass
@@ -154,17 +183,22 @@ def build(
     upkeep_interval_ms: int = 2000,
     alert_poll_ms: int = 250,
     progress: bool = False,
+    records: dict[str, Path] | None = None,
     password_cost: str = "standard",
+    portals: bool = False,
 ) -> Layout:
-    """Everything on disk for a federation of `councils`. Accounts are hashed at the cost every node then
-    uses for all log-ins (`password_cost`): "light" only for benchmarks, whose 153 councils' accounts would
-    otherwise take minutes to make."""
+    """Everything on disk for a federation of `councils`. `records` names an import file to load instead of
+    the synthetic records for some councils (by code): how a benchmark puts data from outside the project
+    into a real federation. Accounts are hashed at the cost every node then uses for all log-ins
+    (`password_cost`): "light" only for benchmarks, whose 153 councils' accounts would otherwise take
+    minutes to make."""
     from node.synth.generate import generate
     from node.synth.writer import write
 
     root = root.resolve()
     _fresh(root)
     layout = Layout(root, [], Passwords.named(password_cost))
+    portal_ports = Ports()
     ca_key, ca_cert = ca.init_ca("WhoElse demo federation CA")
     ca.write_ca(layout.ca_dir, ca_key, ca_cert)
     key_pem, cert_pem = ca.issue(ca_key, ca_cert, "directory", dns_names=("localhost",), ips=("127.0.0.1",))
@@ -174,14 +208,21 @@ def build(
     write(population, layout.data_dir)
     enrol = []
     for code, name in councils:
-        setup = CouncilSetup(code, name, root / "nodes" / f"{code}.yaml", root / "nodes" / f"{code}.sqlite")
+        setup = CouncilSetup(
+            code,
+            name,
+            root / "nodes" / f"{code}.yaml",
+            root / "nodes" / f"{code}.sqlite",
+            portal_port=portal_ports.take() if portals else 0,
+        )
         db = Database(str(setup.database))
         db.migrate()
         with db.session() as session:
             settings = initialise(
                 session, code, name, f"{name} children's records team, records@{code.lower()}.whoelse.test"
             )
-        import_file(db, layout.data_dir / f"{code}.jsonl", LocalTagger(settings.tag_key), record_tags)
+        source = (records or {}).get(code, layout.data_dir / f"{code}.jsonl")
+        import_file(db, source, LocalTagger(settings.tag_key), record_tags)
         setup.practitioners = _seed_practitioners(
             db,
             population.practitioners[code],  # type: ignore[index]
@@ -315,6 +356,8 @@ def start(
         for setup in group:
             args += ["--config", str(setup.config)]
             names[setup.code] = name
+        if len(group) == 1 and group[0].portal_port:
+            args += ["--portal-port", str(group[0].portal_port)]
         pids[name] = spawn(args, logs / f"{name}.log").pid
     for setup in layout.councils:
         ports = _ports(setup.ports_file, names[setup.code], pids, logs)

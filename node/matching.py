@@ -1,7 +1,8 @@
 """Finding a child among this council's records: match keys → indexed tags → candidates → scores.
 
-Lookup cost does not grow with the council's size: candidates come only from an indexed tag lookup,
-and only those few candidates are loaded and scored (node/scoring.py).
+Whether a search may open a council's records at all is the opening rule (`rank_candidates`). Lookup cost
+does not grow with the council's size: candidates come only from an indexed tag lookup, and only those few
+candidates are loaded and scored (node/scoring.py).
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from federation.identity import Identity
+from federation.match_keys import OPENING_BITS, kinds_evidence
 from node.records import ChildRecord
 from node.scoring import MatchScore, score
-from node.storage.record_store import candidate_rows, record_from_row
+from node.storage.record_store import child_rows, record_from_row, shared_kinds
 from node.storage.tables import Child
-from node.tags import Tagger, identity_tags
+from node.tags import KindedTag, Tagger, identity_tags
 
 MAX_CANDIDATES = 200  # a query sharing tags with more records than this is too vague to score them all
 
@@ -50,7 +52,7 @@ def identity_of_row(child: Child) -> Identity:
     )
 
 
-def record_tags(tagger: Tagger, record: ChildRecord) -> list[bytes]:
+def record_tags(tagger: Tagger, record: ChildRecord) -> list[KindedTag]:
     return identity_tags(tagger, identity_of(record))
 
 
@@ -60,20 +62,50 @@ class ScoredRecord:
     score: MatchScore
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """A record sharing match keys with a search, and the evidence (bits) those keys amount to."""
+
+    child_id: int
+    kinds: frozenset[str]
+    evidence: float
+
+
+def rank_candidates(kinds_by_child: dict[int, set[str]], limit: int) -> tuple[list[Candidate], bool]:
+    """The records a search may open, strongest evidence first, and whether any record shares keys at all.
+
+    THE OPENING RULE (P3), the same for a council's own searches and for federated ones: the searched
+    identity is opened (decrypted, scored) only when at least one record's shared keys reach
+    federation.match_keys.OPENING_BITS; then every sharing record is scored, since the identity is already
+    open. When none reaches it the council learns nothing more and can only refer the searcher."""
+    candidates = sorted(
+        (Candidate(cid, frozenset(kinds), kinds_evidence(kinds)) for cid, kinds in kinds_by_child.items()),
+        key=lambda c: (-c.evidence, c.child_id),
+    )
+    if not candidates or candidates[0].evidence < OPENING_BITS:
+        return [], bool(candidates)
+    return candidates[:limit], True
+
+
 def find(session: Session, tagger: Tagger, query: Identity, limit: int = 10) -> list[ScoredRecord]:
     """Records that match or possibly match `query`, best first."""
-    return find_by_tags(session, identity_tags(tagger, query), query, limit=limit, scheme=tagger.scheme)
+    tags = [tag for tag, _ in identity_tags(tagger, query)]
+    return find_by_tags(session, tags, query, limit=limit, scheme=tagger.scheme)
 
 
 def find_by_tags(
     session: Session, tags: list[bytes], query: Identity, *, limit: int = 10, scheme: str | None = None
 ) -> list[ScoredRecord]:
-    """Score the records sharing any of `tags` against `query`; keep those in the match or possible band.
+    """Score the records sharing `tags` with `query`, if the opening rule lets the search open; keep those
+    in the match or possible band.
 
-    One query fetches the candidates' rows; each is scored on its identity columns, and only those that
-    match or possibly match are turned into whole records."""
+    One query fetches the shared kinds, one the candidates' rows; each is scored on its identity columns,
+    and only those that match or possibly match are turned into whole records."""
+    candidates, _ = rank_candidates(shared_kinds(session, tags, scheme), MAX_CANDIDATES)
+    rows = child_rows(session, [c.child_id for c in candidates])
     found = []
-    for child, _ in candidate_rows(session, tags, scheme, MAX_CANDIDATES):
+    for candidate in candidates:
+        child = rows[candidate.child_id]
         result = score(query, identity_of_row(child))
         if result.band != "non-match":
             found.append(ScoredRecord(record_from_row(child), result))

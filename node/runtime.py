@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import grpc
@@ -360,9 +361,14 @@ class NodeRuntime:
         self._published_size = head.tree_size
 
 
-def serve_forever(runtimes: list[NodeRuntime]) -> None:
-    """Run one or more councils' nodes in this process until SIGINT or SIGTERM."""
+StartPortal = Callable[[int, "NodeRuntime", Servers], Callable[[], None]]
+
+
+def serve_forever(runtimes: list[NodeRuntime], portal: StartPortal | None = None) -> None:
+    """Run one or more councils' nodes in this process until SIGINT or SIGTERM; `portal(i, runtime,
+    servers)` starts the i-th council's web portal (node/portal/server.py) and returns how to stop it."""
     started = []
+    stops: list[Callable[[], None]] = []
     for runtime in runtimes:
         servers = runtime.start()
         started.append((runtime, servers))
@@ -375,6 +381,10 @@ def serve_forever(runtimes: list[NodeRuntime]) -> None:
             f"{servers.federation_port}, practitioner port {servers.practitioner_port}",
             flush=True,
         )
+        if portal is not None:
+            stops.append(portal(len(started) - 1, runtime, servers))
     wait_for_stop()
+    for stop in stops:
+        stop()
     for runtime, servers in started:
         runtime.stop(servers)

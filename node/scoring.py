@@ -53,17 +53,24 @@ way to improve them.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
+import re
 from dataclasses import dataclass
 from typing import Literal
 
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
 
 from federation.identity import (
+    BirthDate,
     Identity,
-    canonical_forenames,
+    canonical_forenames_near,
     compact,
+    given_forename,
+    given_surname,
+    initial_of,
+    is_placeholder_forename,
     name_parts,
     normalise_nhs_number,
     postcode_for_matching,
@@ -114,6 +121,14 @@ FORENAME_LEVELS = {
     "different": Level("different", 0.01, 0.9325),
 }
 
+# Forename when one side gives only an initial ("J"): agreement is weak evidence, and disagreement weighs
+# little because a lone letter is as often filler as the child's initial (census "fake name" lists are
+# full of single letters).
+INITIAL_LEVELS = {
+    "initial": Level("initial", 0.7, 0.07),
+    "initial-different": Level("initial-different", 0.3, 0.93),
+}
+
 # Surname. Among candidates, siblings and twins share a surname, so u for "exact" is high (0.02) compared
 # with any one surname's frequency; double-barrelled names, previous surnames and typos share the rest of m.
 SURNAME_LEVELS = {
@@ -129,11 +144,24 @@ SURNAME_LEVELS = {
 # slips are the usual keying errors. A different child born on exactly the swapped date is rarer still than
 # one born on the same date, since twins never land there (u 0.0001).
 DATE_OF_BIRTH_LEVELS = {
-    "exact": Level("exact", 0.92, 0.001),
+    "exact": Level("exact", 0.86, 0.001),
     "swapped": Level("swapped", 0.02, 0.0001),
     "digit": Level("digit", 0.04, 0.001),
-    "same-year": Level("same-year", 0.01, 0.05),
-    "different": Level("different", 0.01, 0.9479),
+    # Two slips at once: day and month swapped and one digit wrong (often the year).
+    "swapped-digit": Level("swapped-digit", 0.005, 0.0003),
+    "year-wrong": Level("year-wrong", 0.015, 0.0015),
+    "part-wrong": Level("part-wrong", 0.015, 0.003),
+    "same-year": Level("same-year", 0.005, 0.05),
+    # Copied from a parent or sibling, or keyed from another document: census-style data shows a few per
+    # cent of one child's records with an unrelated date, so this weighs less than a different name.
+    "different": Level("different", 0.04, 0.9431),
+}
+
+# A partial date (a search that knows only the year, or the year and month) against a full one.
+PARTIAL_DATE_LEVELS = {
+    "year-month": Level("year-month", 0.95, 0.02),
+    "year": Level("year", 0.95, 0.12),
+    "different": Level("different", 0.05, 0.88),
 }
 
 # Sex: the same child's sex is recorded consistently; among candidates it splits about evenly.
@@ -150,6 +178,12 @@ POSTCODE_LEVELS = {
     "district": Level("district", 0.10, 0.05),
     "different": Level("different", 0.30, 0.80),
 }
+
+# The same address *and* the same forename (or a nickname, or a typo of it) and sex: the non-match that
+# shares an address is a twin or sibling, and they do not share a forename, so among candidates that agree
+# this way a shared postcode is far rarer for a different child (u 0.01, assumed) than in general. This is
+# what lets a record whose date of birth was copied from a sibling, or is missing, still be found at home.
+HOUSEHOLD_POSTCODE = Level("exact-same-forename", 0.60, 0.01)
 
 MATCH_THRESHOLD = 17.0
 """Total weight (log2 likelihood ratio) at or above which a candidate is the child searched for."""
@@ -175,23 +209,59 @@ class MatchScore:
     contributions: tuple[Contribution, ...]
 
     @property
+    def twin_blind(self) -> bool:
+        """True when the forenames could not be compared (missing, a placeholder or a lone initial) and no
+        NHS number agrees: a twin would score the same, so such a candidate is at most a possible match."""
+        levels = {c.field: c.level for c in self.contributions}
+        return levels.get("forename") in ("missing", "initial", "initial-different") and (
+            levels.get("nhs_number") != "equal"
+        )
+
+    @property
     def band(self) -> Band:
-        if self.total >= MATCH_THRESHOLD:
+        if self.total >= MATCH_THRESHOLD and not self.twin_blind:
             return "match"
         if self.total >= POSSIBLE_THRESHOLD:
             return "possible"
         return "non-match"
 
 
+NAMES_SWAPPED_PENALTY = 4.0
+"""Bits taken off when the search only fits with forename and surname swapped (about 1 record in 16 of
+those that differ this way between councils: an assumption, argued in the module docstring)."""
+
+
 def score(query: Identity, candidate: Identity) -> MatchScore:
-    """Score a candidate record's identity against the searched identity."""
+    """Score a candidate record's identity against the searched identity.
+
+    A search whose forename and surname fit the record only the other way round is scored swapped, less
+    NAMES_SWAPPED_PENALTY, when that fits better."""
+    straight = _score(query, candidate)
+    if not (given_forename(query.forename) and given_surname(query.surname)):
+        return straight
+    swapped_query = dataclasses.replace(
+        query, forename=query.surname, surname=query.forename, known_as="", previous_surnames=()
+    )
+    swapped = _score(swapped_query, candidate)
+    if swapped.total - NAMES_SWAPPED_PENALTY > straight.total:
+        penalty = Contribution("names", "swapped", -NAMES_SWAPPED_PENALTY)
+        return MatchScore(swapped.total - NAMES_SWAPPED_PENALTY, (*swapped.contributions, penalty))
+    return straight
+
+
+def _score(query: Identity, candidate: Identity) -> MatchScore:
+    forename = compare_forename(query, candidate)
+    sex = compare_sex(query.sex, candidate.sex)
+    postcode = compare_postcode(query.postcode, candidate.postcode)
+    if postcode is POSTCODE_LEVELS["exact"] and forename.weight > 0 and sex is not SEX_LEVELS["disagree"]:
+        postcode = HOUSEHOLD_POSTCODE
     levels = (
         ("nhs_number", compare_nhs_number(query.nhs_number, candidate.nhs_number)),
-        ("forename", compare_forename(query, candidate)),
+        ("forename", forename),
         ("surname", compare_surname(query, candidate)),
-        ("date_of_birth", compare_date_of_birth(query.date_of_birth, candidate.date_of_birth)),
-        ("sex", compare_sex(query.sex, candidate.sex)),
-        ("postcode", compare_postcode(query.postcode, candidate.postcode)),
+        ("date_of_birth", compare_date_of_birth(query.born, candidate.born)),
+        ("sex", sex),
+        ("postcode", postcode),
     )
     contributions = tuple(Contribution(field, level.name, level.weight) for field, level in levels)
     return MatchScore(sum(contribution.weight for contribution in contributions), contributions)
@@ -206,9 +276,16 @@ def compare_nhs_number(query: str, candidate: str) -> Level:
 
 
 def compare_forename(query: Identity, candidate: Identity) -> Level:
-    """The best level between any name the searcher used and any name the child is known by."""
+    """The best level between any name the searcher used and any name the child is known by; missing when
+    either side has no forename (or a placeholder), "initial" when one side gives only a matching initial."""
     asked = _names(query.forename, query.known_as)
     held = _names(candidate.forename, candidate.known_as)
+    if not asked or not held:
+        left = initial_of(query.forename, is_placeholder_forename(query.forename))
+        right = initial_of(candidate.forename, is_placeholder_forename(candidate.forename))
+        if left and right and (len(compact(query.forename)) == 1 or len(compact(candidate.forename)) == 1):
+            return INITIAL_LEVELS["initial" if left == right else "initial-different"]
+        return MISSING
     if asked & held:
         return FORENAME_LEVELS["exact"]
     asked_aliases, held_aliases = _canonical_names(query), _canonical_names(candidate)
@@ -218,11 +295,22 @@ def compare_forename(query: Identity, candidate: Identity) -> Level:
         or held_aliases & _other_names(query)
     ):
         return FORENAME_LEVELS["nickname"]
+    if any(_short_form(left, right) for left in asked for right in held):
+        return FORENAME_LEVELS["nickname"]  # Ally for Allyson, Sam for Samantha: not in the nickname table
     return FORENAME_LEVELS[_similarity_level(asked, held)]
 
 
+def _short_form(left: str, right: str) -> bool:
+    """One name is the other's first three or more letters (Ally / Allyson, Alex / Alexandria)."""
+    short, long = sorted((left, right), key=len)
+    return len(short) >= 3 and len(long) > len(short) and long.startswith(short)
+
+
 def compare_surname(query: Identity, candidate: Identity) -> Level:
-    """Exact, sharing a part or a previous surname, close, similar or different."""
+    """Exact, sharing a part or a previous surname, close, similar or different; missing when either side
+    has no surname."""
+    if not given_surname(query.surname) or not given_surname(candidate.surname):
+        return MISSING
     if compact(query.surname) == compact(candidate.surname):
         return SURNAME_LEVELS["exact"]
     asked, held = _surname_parts(query), _surname_parts(candidate)
@@ -231,15 +319,35 @@ def compare_surname(query: Identity, candidate: Identity) -> Level:
     return SURNAME_LEVELS[_similarity_level(asked, held)]
 
 
-def compare_date_of_birth(query: dt.date, candidate: dt.date) -> Level:
-    """Exact, day and month swapped, one digit wrong or two adjacent digits transposed, same year or not."""
-    if query == candidate:
+def compare_date_of_birth(
+    query: BirthDate | dt.date | None, candidate: BirthDate | dt.date | None
+) -> Level:
+    """Exact, day and month swapped, one digit wrong or two adjacent digits transposed, year or month and
+    day wrong, same year or not. A partial date (year, or year and month) agrees or not on what it gives."""
+    if query is None or candidate is None:
+        return MISSING
+    query = BirthDate.of(query) if isinstance(query, dt.date) else query
+    candidate = BirthDate.of(candidate) if isinstance(candidate, dt.date) else candidate
+    asked, held = query.date, candidate.date
+    if asked is None or held is None:
+        month = query.month and candidate.month
+        if query.year != candidate.year or (month and query.month != candidate.month):
+            return PARTIAL_DATE_LEVELS["different"]
+        return PARTIAL_DATE_LEVELS["year-month" if month else "year"]
+    if asked == held:
         return DATE_OF_BIRTH_LEVELS["exact"]
-    if (query.year, query.month, query.day) == (candidate.year, candidate.day, candidate.month):
+    if (asked.year, asked.month, asked.day) == (held.year, held.day, held.month):
         return DATE_OF_BIRTH_LEVELS["swapped"]
-    if DamerauLevenshtein.distance(query.strftime("%Y%m%d"), candidate.strftime("%Y%m%d")) == 1:
+    if DamerauLevenshtein.distance(asked.strftime("%Y%m%d"), held.strftime("%Y%m%d")) == 1:
         return DATE_OF_BIRTH_LEVELS["digit"]
-    if query.year == candidate.year:
+    unswapped = f"{asked.year:04d}{asked.day:02d}{asked.month:02d}"
+    if asked.day <= 12 and DamerauLevenshtein.distance(unswapped, held.strftime("%Y%m%d")) == 1:
+        return DATE_OF_BIRTH_LEVELS["swapped-digit"]
+    if (asked.month, asked.day) == (held.month, held.day):
+        return DATE_OF_BIRTH_LEVELS["year-wrong"]
+    if asked.year == held.year and (asked.month == held.month or asked.day == held.day):
+        return DATE_OF_BIRTH_LEVELS["part-wrong"]
+    if asked.year == held.year:
         return DATE_OF_BIRTH_LEVELS["same-year"]
     return DATE_OF_BIRTH_LEVELS["different"]
 
@@ -264,12 +372,15 @@ def compare_postcode(query: str, candidate: str) -> Level:
 
 
 def _names(*names: str) -> frozenset[str]:
-    return frozenset(filter(None, (compact(name) for name in names)))
+    return frozenset(filter(None, (compact(given_forename(name)) for name in names)))
 
 
 def _canonical_names(identity: Identity) -> frozenset[str]:
     """Canonical forms of the forename and the known-as name (Bill and Will both give william)."""
-    return frozenset(canonical_forenames(identity.forename) + canonical_forenames(identity.known_as))
+    return frozenset(
+        canonical_forenames_near(given_forename(identity.forename))
+        + canonical_forenames_near(given_forename(identity.known_as))
+    )
 
 
 def _other_names(identity: Identity) -> frozenset[str]:
@@ -283,19 +394,32 @@ def _other_names(identity: Identity) -> frozenset[str]:
 
 
 def _surname_parts(identity: Identity) -> frozenset[str]:
-    parts = set(name_parts(identity.surname))
+    parts = set(name_parts(given_surname(identity.surname)))
     for previous in identity.previous_surnames:
-        parts.update(name_parts(previous))
+        parts.update(name_parts(given_surname(previous)))
     return frozenset(parts)
 
 
+_DOUBLE_LETTERS = re.compile(r"(.)\1+")
+_I_ENDING = re.compile(r"(ie|ey|ee|y)$")
+
+
+def _spelling(name: str) -> str:
+    """A name with the spelling choices that do not change it folded: doubled letters, ph for f, and an
+    ending -ie, -ey, -ee or -y (Jack and Jake stay apart: twins are given names like these)."""
+    return _I_ENDING.sub("i", _DOUBLE_LETTERS.sub(r"\1", name.replace("ph", "f")))
+
+
 def _similarity_level(asked: frozenset[str], held: frozenset[str]) -> str:
-    """close, similar or different: the best over every pair of names from the two sides."""
+    """close, similar or different: the best over every pair of names from the two sides. Spelling variants
+    of one name (Lucie and Lucy, Tracie and Tracy, Elly and Ellie, Phillip and Filip) are close."""
     best = "different"
     for left in asked:
         for right in held:
             similarity = JaroWinkler.similarity(left, right)
             if similarity >= CLOSE_JARO_WINKLER or DamerauLevenshtein.distance(left, right) <= 1:
+                return "close"
+            if _spelling(left) == _spelling(right):
                 return "close"
             if similarity >= SIMILAR_JARO_WINKLER:
                 best = "similar"

@@ -40,5 +40,11 @@ class LocalTagger:
         return [hmac.new(self._key, k.encode(), hashlib.sha256).digest()[:TAG_BYTES] for k in keys]
 
 
-def identity_tags(tagger: Tagger, identity: Identity) -> list[bytes]:
-    return tagger.tags(sorted(match_keys(identity), key=lambda k: k.encode()))
+KindedTag = tuple[bytes, str]
+"""A lookup tag and the kind of match key it was made from (federation/match_keys.KeyKind)."""
+
+
+def identity_tags(tagger: Tagger, identity: Identity) -> list[KindedTag]:
+    """The tags of an identity's match keys, each with its key's kind, in the keys' canonical order."""
+    keys = sorted(match_keys(identity), key=lambda k: k.encode())
+    return list(zip(tagger.tags(keys), (k.kind.value for k in keys), strict=True))

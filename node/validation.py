@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from federation.errors import InvalidInput
-from federation.identity import normalise_nhs_number, normalise_postcode, valid_nhs_number
+from federation.identity import BirthDate, normalise_nhs_number, normalise_postcode, valid_nhs_number
 from node.records import (
     Address,
     Carer,
@@ -123,6 +123,22 @@ def _name(value: Any, field: str, errors: _Errors, *, required: bool) -> str:
         errors.add(field, "not a name: use letters, spaces, apostrophes, hyphens and full stops")
         return ""
     return " ".join(text.split())
+
+
+def _birth_date(value: Any, errors: _Errors, today: dt.date) -> dt.date | None:
+    """The date of birth; one written with day and month the wrong way round (2010-29-11), and so invalid
+    as written, is read as the only date it can mean, as a search reads it (federation.identity.BirthDate)."""
+    if isinstance(value, str) and len(value.strip()) == 10:
+        try:
+            dt.date.fromisoformat(value.strip())
+        except ValueError:
+            try:
+                born = BirthDate.parse(value)
+            except InvalidInput:
+                born = None
+            if born is not None and born.swapped and born.date is not None:
+                value = born.date.isoformat()
+    return _date(value, "date_of_birth", errors, required=True, today=today)
 
 
 def _date(value: Any, field: str, errors: _Errors, *, required: bool, today: dt.date) -> dt.date | None:
@@ -249,6 +265,16 @@ def _involvement(item: Mapping[str, Any], field: str, errors: _Errors, today: dt
     )
 
 
+def validate_involvement(raw: Mapping[str, Any], today: dt.date) -> Involvement | list[FieldError]:
+    """One involvement as an import row's `involvements` item (the portal's "record my involvement")."""
+    errors = _Errors()
+    for key in raw:
+        if key not in NESTED["involvements"]:
+            _key_error(f"involvement.{key}", str(key), errors)
+    involvement = _involvement(raw, "involvement", errors, today)
+    return involvement if involvement is not None and not errors.items else errors.items
+
+
 def validate_record(raw: Mapping[str, Any], today: dt.date) -> ChildRecord | list[FieldError]:
     """A ChildRecord when `raw` follows docs/import-format.md, otherwise every error found."""
     errors = _Errors()
@@ -259,7 +285,8 @@ def validate_record(raw: Mapping[str, Any], today: dt.date) -> ChildRecord | lis
     record_id = _text(raw.get("record_id"), "record_id", errors, required=True, limit=64)
     if record_id and not _RECORD_ID.match(record_id):
         errors.add("record_id", "use letters, digits, '-', '_', '/' or '.'")
-    forename = _name(raw.get("forename"), "forename", errors, required=True)
+    # A newborn may not be named yet: no forename, or a placeholder ("Baby"), which matching treats as none.
+    forename = _name(raw.get("forename"), "forename", errors, required=False)
     surname = _name(raw.get("surname"), "surname", errors, required=True)
     middle = _name(raw.get("middle_names"), "middle_names", errors, required=False)
     known_as = _name(raw.get("known_as"), "known_as", errors, required=False)
@@ -273,7 +300,7 @@ def validate_record(raw: Mapping[str, Any], today: dt.date) -> ChildRecord | lis
         for i, p in enumerate(previous_raw[:MAX_LIST], start=1):
             previous.append(_name(p, f"previous_surnames[{i}]", errors, required=True))
 
-    dob = _date(raw.get("date_of_birth"), "date_of_birth", errors, required=True, today=today)
+    dob = _birth_date(raw.get("date_of_birth"), errors, today)
     if dob and (today.year - dob.year) > MAX_AGE_YEARS:
         errors.add("date_of_birth", f"more than {MAX_AGE_YEARS} years ago ({dob.isoformat()})")
         dob = None
@@ -297,7 +324,10 @@ def validate_record(raw: Mapping[str, Any], today: dt.date) -> ChildRecord | lis
         errors.add("address", "required")
     else:
         line1 = _text(raw_address.get("line1"), "address.line1", errors, required=True)
-        postcode_raw = _text(raw_address.get("postcode"), "address.postcode", errors, required=True, limit=10)
+        # No postcode is lawful (no fixed abode, an address abroad); matching then uses other details.
+        postcode_raw = _text(
+            raw_address.get("postcode"), "address.postcode", errors, required=False, limit=10
+        )
         postcode = ""
         if postcode_raw:
             try:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 
 from whoelse.v1 import records_pb2 as pb
 
 from federation.errors import InvalidInput
-from federation.identity import Identity
+from federation.identity import BirthDate, Identity
+from federation.match_keys import check_searchable
 from node.disclosure import Contactable, Disclosure
 
 
@@ -62,26 +64,48 @@ def disclosure_to_pb(d: Disclosure) -> pb.Disclosure:
     return msg
 
 
-def identity_from_pb(msg: pb.SearchIdentity) -> Identity:
-    """A search identity from the wire; errors name the field."""
-    missing = [f for f in ("forename", "surname", "date_of_birth") if not getattr(msg, f).strip()]
-    if missing:
-        raise InvalidInput(f"search: {', '.join(missing)} required")
+MAX_SEARCH_AGE_YEARS = 26
+"""A searched date of birth more than this many years ago cannot be a child's record (kept to 25 at most)."""
+
+
+def identity_from_pb(
+    msg: pb.SearchIdentity, *, today: dt.date | None = None, require_searchable: bool = True
+) -> Identity:
+    """A search identity from the wire; errors name the field and never repeat its value.
+
+    Details may be missing (no forename, a year of birth only, sex "U", no postcode); with
+    `require_searchable` (at the searcher's own council) the search is refused when what is left could
+    never open a record, naming what else would help (federation.match_keys.check_searchable)."""
+    for field in ("forename", "surname", "date_of_birth", "sex", "postcode", "nhs_number"):
+        value = getattr(msg, field)
+        if len(value) > 100:
+            raise InvalidInput(f"search: {field} too long")
+        if any(unicodedata.category(char) in ("Cc", "Cs") for char in value):
+            raise InvalidInput(f"search: {field} contains a control character")
     try:
-        born = dt.date.fromisoformat(msg.date_of_birth.strip())
-    except ValueError as exc:
-        raise InvalidInput(f"search: date_of_birth {msg.date_of_birth[:20]!r} is not YYYY-MM-DD") from exc
+        born = BirthDate.parse(msg.date_of_birth) if msg.date_of_birth.strip() else None
+    except InvalidInput as exc:
+        raise InvalidInput(f"search: {exc}") from None
+    if born is not None:
+        today = today or dt.date.today()
+        if (born.year, born.month, born.day) > (today.year, today.month, today.day):
+            raise InvalidInput("search: date_of_birth is in the future")
+        if born.year < today.year - MAX_SEARCH_AGE_YEARS:
+            raise InvalidInput(f"search: date_of_birth is more than {MAX_SEARCH_AGE_YEARS} years ago")
     sex = (msg.sex or "U").strip().upper()
     if sex not in ("F", "M", "U"):
         raise InvalidInput("search: sex must be F, M or U")
-    for field in ("forename", "surname", "postcode", "nhs_number"):
-        if len(getattr(msg, field)) > 100:
-            raise InvalidInput(f"search: {field} too long")
-    return Identity(
-        forename=msg.forename.strip(),
-        surname=msg.surname.strip(),
-        date_of_birth=born,
-        sex=sex,
-        postcode=msg.postcode.strip(),
-        nhs_number=msg.nhs_number.strip(),
-    )
+    try:
+        identity = Identity(
+            forename=msg.forename.strip(),
+            surname=msg.surname.strip(),
+            date_of_birth=born,
+            sex=sex,
+            postcode=msg.postcode.strip(),
+            nhs_number=msg.nhs_number.strip(),
+        )
+    except InvalidInput as exc:
+        raise InvalidInput(f"search: {exc}") from None
+    if require_searchable:
+        check_searchable(identity)
+    return identity

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,12 @@ def test_demo_detach_search_and_stop(tmp_path: Path) -> None:
         result = json.loads(found.stdout)
         assert set(sample["held_by"]) <= {r["council"] for r in result["results"]}
         assert result["unanswered"] == []
+        # each council's web portal answers, and `whoelse demo totp` gives a sign-in code
+        for council in state["councils"]:
+            with urllib.request.urlopen(council["portal"] + "sign-in", timeout=10) as page:
+                assert b"Sign in" in page.read()
+        code = whoelse("demo", "totp", sample["as"], "--dir", str(tmp_path))
+        assert code.returncode == 0 and code.stdout.strip().isdigit(), code.stderr
         unknown = whoelse(
             "search",
             "--dir",

@@ -15,7 +15,6 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from whoelse.v1 import federation_pb2
 from whoelse.v1 import records_pb2 as pb
 
@@ -25,20 +24,17 @@ from federation.errors import NotFound, Refused
 from federation.query import KIND_NOTIFICATION, OriginKeys, VerifiedQuery, open_delivery
 from federation.replay import ReplayCache
 from node.disclosure import Disclosure, disclose
-from node.matching import identity_of_row
+from node.matching import identity_of_row, rank_candidates
 from node.records import ChildRecord
 from node.scoring import MatchScore, score
 from node.settings import NodeSettings
 from node.storage.database import Database
-from node.storage.record_store import held_tags, record_from_row
-from node.storage.tables import Child
+from node.storage.record_store import child_rows, held_tags, record_from_row
 from node.wire import disclosure_to_pb, identity_from_pb
 
 MAX_CANDIDATES = 10
-# A council opens the searched identity only when one of its records shares at least this many match tags
-# with the query (P3): a single shared key is as likely to be a different child (measured in
-# docs/threat-model.md). A record sharing one tag yields a referral to the records team instead.
-MIN_SHARED_TAGS = 2
+# A council opens the searched identity only when one of its records shares enough evidence with the query
+# (node/matching.rank_candidates, P3); a record sharing less yields a referral to the records team instead.
 REFERRAL_BAND = "referral"
 
 
@@ -128,35 +124,38 @@ class Holder:
         return seal_answer(answer, self._settings.signing_key, self._settings.sealing_key, origin_key)
 
     def _match(self, query: VerifiedQuery) -> tuple[list[tuple[Matched, int, bytes]], bool]:
-        """Records sharing tags with the query, scored against the identity opened with a held tag's key;
-        and whether only records sharing a single tag exist (a referral, nothing opened)."""
+        """Records sharing tags with the query, scored against the identity opened with a held tag's key
+        when the opening rule allows (node/matching.rank_candidates); and whether records share tags but
+        too little to open (a referral, nothing opened)."""
         tags = list(query.lookup_tags)
         rows = held_tags(self._db.engine, tags, query.oprf_key_id)  # most councils hold nothing: stop here
         if not rows:
             return [], False
         held: dict[int, list[tuple[bytes, bytes]]] = defaultdict(list)
-        for child_id, tag, secret in rows:
+        kinds: dict[int, set[str]] = defaultdict(set)
+        for child_id, tag, secret, kind in rows:
             if secret is not None:
                 held[child_id].append((tag, secret))
-        ranked = sorted(held, key=lambda cid: -len(held[cid]))[: MAX_CANDIDATES * 4]
-        if not ranked or len(held[ranked[0]]) < MIN_SHARED_TAGS:
-            # One shared detail is too weak to open the searched identity (it is as likely another child).
-            return [], bool(ranked)
+                kinds[child_id].add(kind)
+        candidates, shared = rank_candidates(kinds, MAX_CANDIDATES * 4)
+        if not candidates:
+            # What is shared is too weak to open the searched identity (it is as likely another child).
+            return [], shared
         with self._db.session() as session:
-            children = {c.id: c for c in session.scalars(select(Child).where(Child.id.in_(ranked)))}
+            children = child_rows(session, [c.child_id for c in candidates])
         position = {tag: i for i, tag in enumerate(tags)}
         out: list[tuple[Matched, int, bytes]] = []
         searched = None
-        for child_id in ranked:
-            tag, secret = held[child_id][0]
+        for candidate in candidates:
+            tag, secret = held[candidate.child_id][0]
             index = position[tag]
             if searched is None:
                 # Any held tag opens the same identity; failure means the sender did not seal it for us.
-                searched = identity_from_pb(query.demographics_for(index, secret))
+                searched = identity_from_pb(query.demographics_for(index, secret), require_searchable=False)
             # Scored on the row's identity columns; only a match becomes a whole record.
-            result = score(searched, identity_of_row(children[child_id]))
+            result = score(searched, identity_of_row(children[candidate.child_id]))
             if result.band != "non-match":
-                out.append((Matched(record_from_row(children[child_id]), result), index, secret))
+                out.append((Matched(record_from_row(children[candidate.child_id]), result), index, secret))
         out.sort(key=lambda m: -m[0].score.total)
         return out[:MAX_CANDIDATES], False
 

@@ -144,7 +144,7 @@ class FederatedSearch:
             identity=pb.SearchIdentity(
                 forename=identity.forename,
                 surname=identity.surname,
-                date_of_birth=identity.date_of_birth.isoformat(),
+                date_of_birth=identity.born.isoformat() if identity.born else "",
                 sex=identity.sex,
                 postcode=identity.postcode,
                 nhs_number=identity.nhs_number,

@@ -59,6 +59,7 @@ def tokenise_pending(
                 "scheme": key_id,
                 "child_id": child_id,
                 "secret": material[k].demographics_key,
+                "kind": k.kind.value,
             }
             for child_id, keys in keys_of.items()
             for k in keys

@@ -32,7 +32,8 @@ from node.records import (
 )
 from node.storage.tables import Child, MatchTag
 
-TagFn = Callable[[ChildRecord], Sequence[bytes]]
+TagFn = Callable[[ChildRecord], Sequence[tuple[bytes, str]]]
+"""A record's lookup tags, each with the kind of match key it was made from."""
 
 
 def _date(value: dt.date | None) -> str | None:
@@ -107,9 +108,9 @@ def upsert_records(session: Session, records: Sequence[ChildRecord], tag_fn: Tag
     pk = {record_id: next_id + n for n, record_id in enumerate(by_id)}
     conn.execute(insert(Child), [{"id": pk[r.record_id], **_child_row(r, now)} for r in by_id.values()])
     tags = [
-        {"tag": t, "scheme": scheme, "child_id": pk[record_id]}
+        {"tag": tag, "scheme": scheme, "child_id": pk[record_id], "kind": kind}
         for record_id, r in by_id.items()
-        for t in dict.fromkeys(tag_fn(r))
+        for tag, kind in dict.fromkeys(tag_fn(r))
     ]
     if tags:
         conn.execute(insert(MatchTag), tags)  # Core executemany on the connection
@@ -185,29 +186,32 @@ def load_records(session: Session, child_ids: Sequence[int]) -> dict[int, ChildR
     return {ch.id: record_from_row(ch) for ch in session.scalars(select(Child).where(Child.id.in_(ids)))}
 
 
-def candidate_rows(
-    session: Session, tags: Sequence[bytes], scheme: str | None = None, limit: int = 200
-) -> list[tuple[Child, int]]:
-    """Records sharing any of `tags`, most shared first, with how many each shares: one indexed query."""
+def shared_kinds(
+    session: Session, tags: Sequence[bytes], scheme: str | None = None
+) -> dict[int, set[str]]:
+    """For each record sharing any of `tags`: the kinds of match key it shares. One indexed query."""
     if not tags:
-        return []
-    shared = func.count(MatchTag.id)
-    ids = (
-        select(MatchTag.child_id, shared.label("shared"))
-        .where(MatchTag.tag.in_(list(tags)))
-        .group_by(MatchTag.child_id)
-        .order_by(shared.desc())
-        .limit(limit)
-    )
+        return {}
+    query = select(MatchTag.child_id, MatchTag.kind).where(MatchTag.tag.in_(list(tags)))
     if scheme is not None:
-        ids = ids.where(MatchTag.scheme == scheme)
-    top = ids.subquery()
-    query = select(Child, top.c.shared).join(top, top.c.child_id == Child.id).order_by(top.c.shared.desc())
-    return [(child, int(n)) for child, n in session.execute(query)]
+        query = query.where(MatchTag.scheme == scheme)
+    kinds: dict[int, set[str]] = {}
+    for child_id, kind in session.execute(query):
+        kinds.setdefault(int(child_id), set()).add(kind)
+    return kinds
 
 
-def held_tags(engine: Engine, tags: Sequence[bytes], scheme: str) -> list[tuple[int, bytes, bytes | None]]:
-    """(child id, tag, demographics key) for each of `tags` this council holds under `scheme`.
+def child_rows(session: Session, child_ids: Sequence[int]) -> dict[int, Child]:
+    """The `children` rows of these internal ids, in one indexed query."""
+    if not child_ids:
+        return {}
+    return {c.id: c for c in session.scalars(select(Child).where(Child.id.in_(list(child_ids))))}
+
+
+def held_tags(
+    engine: Engine, tags: Sequence[bytes], scheme: str
+) -> list[tuple[int, bytes, bytes | None, str]]:
+    """(child id, tag, demographics key, key kind) for each of `tags` this council holds under `scheme`.
 
     Every council runs this for every federated query, and nearly all of them hold nothing, so it goes to
     the driver as one plain parameterised statement: building and processing it through SQLAlchemy cost
@@ -216,7 +220,7 @@ def held_tags(engine: Engine, tags: Sequence[bytes], scheme: str) -> list[tuple[
         return []
     mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"  # SQLite / psycopg
     sql = (
-        f"SELECT child_id, tag, secret FROM {MatchTag.__tablename__} "  # values go as parameters
+        f"SELECT child_id, tag, secret, kind FROM {MatchTag.__tablename__} "  # values go as parameters
         f"WHERE scheme = {mark} AND tag IN ({', '.join([mark] * len(tags))})"
     )
     with engine.connect() as conn:  # a plain read; the pool rolls the connection back when it returns
@@ -226,7 +230,10 @@ def held_tags(engine: Engine, tags: Sequence[bytes], scheme: str) -> list[tuple[
             rows = cursor.fetchall()
         finally:
             cursor.close()
-    return [(int(cid), bytes(tag), None if secret is None else bytes(secret)) for cid, tag, secret in rows]
+    return [
+        (int(cid), bytes(tag), None if secret is None else bytes(secret), str(kind))
+        for cid, tag, secret, kind in rows
+    ]
 
 
 def count_records(session: Session) -> int:

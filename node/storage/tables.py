@@ -68,5 +68,8 @@ class MatchTag(Base):
     child_id: Mapped[int] = mapped_column(ForeignKey("children.id", ondelete="CASCADE"), index=True)
     # For OPRF tags: the key that opens demographics sent with this tag (derived from the token).
     secret: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+    # The kind of match key behind the tag (federation/match_keys.KeyKind), for the opening rule: what a
+    # record shares with a search is weighed by the details its keys are made of, not by their number.
+    kind: Mapped[str] = mapped_column(String(24), default="")
 
     __table_args__ = (Index("ix_match_tags_tag", "tag"),)

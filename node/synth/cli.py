@@ -10,6 +10,7 @@ from typing import Any
 from federation.errors import InvalidInput
 from node.synth.councils import DEFAULT_COUNCILS, all_councils
 from node.synth.generate import generate
+from node.synth.noise import NOISE_LEVELS
 from node.synth.writer import FORMATS, write
 
 
@@ -47,6 +48,13 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--children", type=int, default=None, help="records per council (overrides --scale)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    parser.add_argument(
+        "--noise",
+        choices=NOISE_LEVELS,
+        default="today",
+        help="how second records of a child differ: 'today' (0-3 differences, as earlier benchmarks) or "
+        "'realistic' (several at once, from documented rates: docs/synthetic-noise.md); default today",
+    )
     parser.add_argument("--format", choices=FORMATS, default="jsonl", help="output format (default jsonl)")
     parser.add_argument("--today", type=_date, default=None, help="reference date YYYY-MM-DD (default today)")
     parser.add_argument("--out", required=True, help="output directory (created if missing)")
@@ -61,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         children_per_council=args.children,
         today=args.today,
+        noise=args.noise,
     )
     try:
         write(population, args.out, args.format)
@@ -70,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"synth: {population.record_count} records of {len(population.people)} children "
         f"({shared} known to two councils) for {len(population.councils)} councils, seed {population.seed}, "
-        f"written to {args.out} as {args.format} in {time.perf_counter() - started:.1f}s"
+        f"noise {population.noise}, written to {args.out} as {args.format} "
+        f"in {time.perf_counter() - started:.1f}s"
     )
     return 0

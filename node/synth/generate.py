@@ -4,13 +4,17 @@ Families (siblings, twins) live at real postcodes of their council; about 4% of 
 neighbouring council — the family moved, or a service across the border works with the child — and that
 second record differs the way real records do (typos, nicknames, swapped day and month, one part of a
 double-barrelled surname, no NHS number, a new address). ``Population.people`` says which records are the
-same child, for measuring matching.
+same child, for measuring matching. ``noise="today"`` draws 0-3 of those differences per second record;
+``noise="realistic"`` draws several at once from documented rates (node/synth/noise.py), the way real
+records differ.
 
-Deterministic: the same councils, seed, scale (or children per council) and ``today`` give the same records.
+Deterministic: the same councils, seed, scale (or children per council), ``today`` and noise level give the
+same records.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import random
 from collections.abc import Mapping, Sequence
@@ -33,6 +37,7 @@ from node.records import (
 from node.synth.councils import Council, neighbours, resolve
 from node.synth.names import CulturePool, NamePools, ascii_fold, name_pools
 from node.synth.nhs_numbers import NhsNumberAllocator
+from node.synth.noise import NOISE_LEVELS, Noise, TrueIdentity, realistic_copy
 from node.synth.places import MOBILE, Locality, build_locality
 from node.synth.postcodes import postcode_samples
 from node.synth.sampling import SynthRandom, gc_paused
@@ -105,6 +110,7 @@ class Population:
     records: Mapping[CouncilCode, tuple[ChildRecord, ...]]
     people: tuple[TrueChild, ...]
     practitioners: Mapping[CouncilCode, tuple[Practitioner, ...]]
+    noise: Noise = "today"
 
     @property
     def record_count(self) -> int:
@@ -256,9 +262,15 @@ def _education(locality: Locality, age: int, rng: SynthRandom) -> Education | No
 
 class _Generator:
     def __init__(
-        self, councils: Sequence[Council], targets: Mapping[CouncilCode, int], seed: int, today: dt.date
+        self,
+        councils: Sequence[Council],
+        targets: Mapping[CouncilCode, int],
+        seed: int,
+        today: dt.date,
+        noise: Noise,
     ):
         self.today = today
+        self.noise = noise
         self.pools = name_pools()
         self.nhs = NhsNumberAllocator(seed)
         self.children: list[_Child] = []
@@ -405,6 +417,8 @@ class _Generator:
         middle_names: str | None = None,
         dob: dt.date | None = None,
         nhs_number: str | None = None,
+        sex: Sex | None = None,
+        previous_surnames: tuple[str, ...] | None = None,
     ) -> None:
         rng, today = holder.rng, self.today
         dob = child.dob if dob is None else dob
@@ -437,7 +451,7 @@ class _Generator:
                 forename=child.forename if forename is None else forename,
                 surname=child.surname if surname is None else surname,
                 date_of_birth=dob,
-                sex=child.sex,
+                sex=child.sex if sex is None else sex,
                 address=address,
                 middle_names=child.middle_names if middle_names is None else middle_names,
                 known_as=child.known_as,
@@ -449,7 +463,7 @@ class _Generator:
                 concerns=concerns,
                 shielding=shielding,
                 retention_consent_to_25=child.retention_consent_to_25,
-                previous_surnames=child.previous_surnames,
+                previous_surnames=child.previous_surnames if previous_surnames is None else previous_surnames,
             )
         )
         child.copies.append(RecordCopy(holder.council.code, record_id, differences))
@@ -466,6 +480,9 @@ class _Generator:
             gp = GeneralPractice(rng.choice(dest.locality.practices), dest.locality.phone(rng))
         else:
             address, gp = family.address, family.gp
+        if self.noise == "realistic":
+            self._realistic_copy(child, dest, address, gp, moved)
+            return
         wanted = rng.pick((0, 1, 2, 3), DIFFERENCE_COUNT_CUM_WEIGHTS)
         kinds = list(DIFFERENCE_WEIGHTS)
         weights = [DIFFERENCE_WEIGHTS[k] for k in kinds]
@@ -510,6 +527,44 @@ class _Generator:
             middle_names=middle_names,
             dob=dob,
             nhs_number=nhs_number,
+        )
+
+    def _realistic_copy(
+        self, child: _Child, dest: _Council, address: Address, gp: GeneralPractice | None, moved: bool
+    ) -> None:
+        """Record the child again at ``dest`` with several differences from the realistic error model."""
+        rng, family = dest.rng, child.family
+        true = TrueIdentity(
+            forename=child.forename,
+            middle_names=child.middle_names,
+            surname=child.surname,
+            sex=child.sex,
+            dob=child.dob,
+            nhs_number=child.nhs_number,
+            twin=child.twin_of is not None,
+        )
+        noisy = realistic_copy(true, self.today, rng, lambda: self.pools.surname(rng, family.culture))
+        differences = list(noisy.differences)
+        if moved and address.postcode != family.address.postcode:
+            differences.append(Difference.MOVED)
+        if noisy.postcode_missing:
+            address = dataclasses.replace(address, postcode="")
+        previous = child.previous_surnames
+        if noisy.old_surname_kept:
+            previous = (child.surname, *previous)
+        self._record(
+            dest,
+            child,
+            address,
+            gp,
+            tuple(differences),
+            forename=noisy.forename,
+            surname=noisy.surname,
+            middle_names=noisy.middle_names,
+            dob=noisy.dob,
+            nhs_number=noisy.nhs_number,
+            sex=noisy.sex,
+            previous_surnames=previous,
         )
 
     def _share(self, source: _Council) -> None:
@@ -565,20 +620,26 @@ def generate(
     seed: int = 1,
     children_per_council: int | None = None,
     today: dt.date | None = None,
+    noise: Noise = "today",
 ) -> Population:
     """Generate records for these councils (ONS codes, e.g. ``["E08000035"]``).
 
     Each council holds ``children_per_council`` records, or else ``scale`` x its approximate number of
     children (at least one). ``today`` fixes the reference date (default: today), so every date is on or
-    before it. Raises InvalidInput for an unknown council code or a bad scale or count.
+    before it. ``noise`` sets how second records differ: "today" (0-3 differences, the level earlier
+    benchmarks used; the same seed gives the same records as before "realistic" existed) or "realistic"
+    (several differences per record from documented rates, see node/synth/noise.py). Raises InvalidInput
+    for an unknown council code, a bad scale or count, or an unknown noise level.
     """
+    if noise not in NOISE_LEVELS:
+        raise InvalidInput(f"noise must be one of {', '.join(NOISE_LEVELS)}, not {noise!r}")
     chosen = sorted(resolve(councils), key=lambda c: c.code)  # the order they were named in must not matter
     if not chosen:
         raise InvalidInput("no councils given: name at least one ONS council code")
     today = dt.date.today() if today is None else today
     targets = _targets(chosen, scale, children_per_council)
     with gc_paused():
-        generator = _Generator(chosen, targets, seed, today)
+        generator = _Generator(chosen, targets, seed, today, noise)
         records, people = generator.run()
     practitioners = {code: state.staff.demo for code, state in generator.councils.items()}
     return Population(
@@ -590,4 +651,5 @@ def generate(
         records=records,
         people=people,
         practitioners=practitioners,
+        noise=noise,
     )

@@ -5,7 +5,7 @@ Output directory layout::
     <CODE>.jsonl or <CODE>.csv  one file per council in record-id order, for `whoelse node import`
     ground_truth.jsonl          one line per real child: which records are that child, family, twin
     practitioners.jsonl         a handful of practitioners per council, to become demo accounts
-    manifest.json               seed, scale, reference date, councils and counts
+    manifest.json               seed, scale, reference date, noise level, councils and counts
 
 Files are written byte-for-byte reproducibly (fixed key order, "\\n" line ends, no timestamps).
 """
@@ -203,6 +203,7 @@ def manifest(population: Population, fmt: str) -> dict[str, Any]:
         "scale": population.scale,
         "children_per_council": population.children_per_council,
         "today": population.today.isoformat(),
+        "noise": population.noise,
         "format": fmt,
         "councils": [
             {"code": c.code, "name": c.name, "records": len(population.records[c.code])}

@@ -24,20 +24,6 @@ def test_the_version_is_printed(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out.startswith("whoelse 0.")
 
 
-@pytest.mark.parametrize(
-    ("dob", "message"),
-    [
-        ("2015-02-30", "argument --dob: 2015-02-30 is not a real date (no such day in that month)"),
-        ("2999-01-01", "argument --dob: 2999-01-01 is in the future"),
-        ("07/03/2015", "argument --dob: '07/03/2015' is not a date YYYY-MM-DD"),
-    ],
-)
-def test_a_bad_date_of_birth_is_named(dob: str, message: str, capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit):
-        main(["search", *IDENTITY, "--dob", dob])
-    assert capsys.readouterr().err.splitlines()[-1].endswith(message)
-
-
 def test_a_purpose_is_taken_in_any_case() -> None:
     args = build_parser().parse_args(["search", *IDENTITY[:-1], "Safeguarding", "--dob", "2015-03-07"])
     assert args.purpose == "safeguarding"

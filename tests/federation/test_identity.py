@@ -10,10 +10,15 @@ import pytest
 
 from federation.errors import InvalidInput
 from federation.identity import (
+    BirthDate,
     Identity,
     canonical_forename,
     canonical_forenames,
+    canonical_forenames_near,
     compact,
+    given_forename,
+    is_placeholder_forename,
+    is_placeholder_surname,
     name_parts,
     normalise_name,
     normalise_nhs_number,
@@ -228,8 +233,6 @@ def test_identity_is_a_hashable_value() -> None:
     ("changes", "message"),
     [
         ({"sex": "X"}, "sex: must be F, M or U"),
-        ({"forename": " '. "}, "forename: must contain at least one letter"),
-        ({"surname": ""}, "surname: must contain at least one letter"),
         ({"date_of_birth": "2015-03-07"}, "date_of_birth: must be a date"),
         ({"date_of_birth": dt.datetime(2015, 3, 7, 12, 0)}, "date_of_birth: must be a date"),
         ({"nhs_number": "9434765918"}, "nhs_number: not a valid NHS number"),
@@ -244,3 +247,52 @@ def test_identity_refuses_malformed_fields(changes: dict[str, object], message: 
 def test_identity_accepts_missing_optional_fields() -> None:
     identity = _identity(postcode="", nhs_number="", sex="U")
     assert identity.postcode == "" and identity.nhs_number == ""
+
+
+@pytest.mark.parametrize(
+    ("written", "read", "swapped"),
+    [
+        ("2015-03-07", (2015, 3, 7), False),
+        ("2015-03", (2015, 3, 0), False),
+        ("2015", (2015, 0, 0), False),
+        ("07/03/2015", (2015, 3, 7), False),
+        ("03/2015", (2015, 3, 0), False),
+        ("2010-29-11", (2010, 11, 29), True),  # invalid as written: only the swapped reading is a date
+        ("2O15-0l-12", (2015, 1, 12), False),  # letters that look like digits
+    ],
+)
+def test_dates_of_birth_are_read_whole_or_in_part(
+    written: str, read: tuple[int, int, int], swapped: bool
+) -> None:
+    born = BirthDate.parse(written)
+    assert (born.year, born.month, born.day, born.swapped) == (*read, swapped)
+
+
+@pytest.mark.parametrize("written", ["2015-13-45", "2015-02-30", "2015-00", "1-3-7", "yesterday"])
+def test_a_date_that_is_no_date_either_way_is_refused_without_echoing(written: str) -> None:
+    with pytest.raises(InvalidInput, match="date_of_birth: ") as raised:
+        BirthDate.parse(written)
+    assert written not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "name", ["Baby", "baby girl", "BABY BOY", "Infant", "Unknown", "No Name", "Twin 2", ""]
+)
+def test_placeholder_forenames_count_as_missing(name: str) -> None:
+    assert is_placeholder_forename(name)
+    assert given_forename(name) == ""
+
+
+@pytest.mark.parametrize("name", ["Zoë", "Son", "Man", "Na"])
+def test_real_surnames_are_not_placeholders(name: str) -> None:
+    assert not is_placeholder_surname(name)
+
+
+def test_a_lone_initial_is_kept_only_as_an_initial() -> None:
+    assert given_forename("J.") == ""
+    assert not is_placeholder_forename("J.")
+
+
+def test_a_typo_of_a_nickname_still_stands_for_its_full_name() -> None:
+    assert canonical_forenames_near("Kaitie") == canonical_forenames_near("Katie") == ("catherine",)
+    assert canonical_forenames_near("Zzzz") == ("zzzz",)

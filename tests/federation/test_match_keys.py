@@ -11,7 +11,16 @@ from typing import Any
 import pytest
 
 from federation.identity import Identity
-from federation.match_keys import MAX_KEYS, KeyKind, MatchKey, match_keys
+from federation.match_keys import MAX_KEYS, KeyKind, MatchKey, match_keys, opens
+from federation.query import MAX_TAGS
+from node.scoring import score
+
+
+def _dob(identity: Identity) -> dt.date:
+    """The whole date of birth of a test identity (all of them have one)."""
+    assert isinstance(identity.date_of_birth, dt.date)
+    return identity.date_of_birth
+
 
 CASES = json.loads((Path(__file__).parents[1] / "assets" / "match_cases.json").read_text(encoding="utf-8"))[
     "cases"
@@ -40,29 +49,42 @@ def test_named_vectors_share_a_key_as_expected(case: dict[str, Any]) -> None:
 
 
 def test_encoding_is_domain_separated_and_versioned() -> None:
-    assert MatchKey(KeyKind.NHS_NUMBER, "9434765919").encode() == b"whoelse/v1/mk/nhs\x009434765919"
+    assert MatchKey(KeyKind.NHS_NUMBER, "9434765919").encode() == b"whoelse/v2/mk/nhs\x009434765919"
     assert MatchKey(KeyKind.DOB_FORENAME, "2015-03-07|ALFR").encode() == (
-        b"whoelse/v1/mk/dob-fn\x002015-03-07|ALFR"
+        b"whoelse/v2/mk/dob-fn\x002015-03-07|ALFR"
     )
     # the same value under another kind is another key
     assert MatchKey(KeyKind.DOB_FORENAME, "x").encode() != MatchKey(KeyKind.DOB_SEX_SURNAME, "x").encode()
     assert MatchKey(KeyKind.DOB_FORENAME, "é").encode().endswith("é".encode())
 
 
-def test_golden_keys_pin_version_1() -> None:
+def test_golden_keys_pin_version_2() -> None:
     """If this changes, every token in the federation changes: bump MATCH_KEY_VERSION with it."""
     keys = {(key.kind.value, key.value) for key in match_keys(OLIVER)}
     assert keys == {
         ("nhs", "9434765919"),
         ("dob-sex-sn", "2015-03-07|M|SM0"),
         ("dob-fn", "2015-03-07|OLFR"),
-        ("yob-fn-sn", "2015|OLFR|SM0"),
+        ("dob-names", "2015-03-07|OLFR|SM0"),
+        ("dob-fn-si", "2015-03-07|OLFR|s"),
+        ("yob-names", "2015|OLFR|SM0"),
+        ("ym-names", "2015|03|OLFR|SM0"),
         ("dm-sorted-sn", "03-07|2015|SM0"),
-        ("date-digits-fn-sn", "00012357|OLFR|SM0"),
-        ("dm-fn-sn", "03-07|OLFR|SM0"),
+        ("date-digits-names", "00012357|OLFR|SM0"),
+        ("dm-names", "03-07|OLFR|SM0"),
         ("pc-fn-yob", "LS6 2AB|OLFR|2015"),
+        ("pc-names", "LS6 2AB|OLFR|SM0"),
+        ("pc-dob", "LS6 2AB|2015-03-07"),
+        ("pc-sn-yob", "LS6 2AB|SM0|2015"),
         ("dob-initials", "2015-03-07|os"),
+        ("dob-sex-prefixes", "2015-03-07|M|ol|sm"),
     }
+
+
+def test_an_unknown_sex_keeps_the_surname_keys_for_both_sexes() -> None:
+    unknown = replace(OLIVER, sex="U", nhs_number="")
+    kinds = {key.kind for key in shared(unknown, OLIVER)}
+    assert kinds >= {KeyKind.DOB_SEX_SURNAME, KeyKind.DOB_SEX_PREFIXES}
 
 
 def test_keys_ignore_presentation_differences() -> None:
@@ -93,7 +115,7 @@ def test_keys_stay_bounded_for_many_name_variants() -> None:
         previous_surnames=("Walker-Brown", "van der Berg", "O'Neill"),
     )
     assert len(match_keys(busy)) <= MAX_KEYS
-    assert MAX_KEYS <= 16
+    assert MAX_KEYS * 2 <= MAX_TAGS  # a query has room for the keys under two OPRF key ids
 
 
 def _single_letter_typos(name: str) -> list[str]:
@@ -122,7 +144,7 @@ def test_every_surname_typo_leaves_a_key(surname: str) -> None:
 
 def test_every_single_digit_error_in_the_date_leaves_a_key() -> None:
     record = replace(OLIVER, nhs_number="")
-    digits = record.date_of_birth.strftime("%Y%m%d")
+    digits = _dob(record).strftime("%Y%m%d")
     variants = set()
     for i in range(len(digits)):
         for digit in "0123456789":
@@ -143,17 +165,35 @@ def test_every_single_digit_error_in_the_date_leaves_a_key() -> None:
 def test_typos_in_both_names_still_leave_a_key() -> None:
     record = Identity("Sandra", "Woodward", dt.date(2024, 2, 29), "F", "LS16 6JW")
     search = Identity("Sadnra", "Woodwar", dt.date(2024, 2, 29), "F", "BD7 2HU")
-    assert {key.kind for key in shared(search, record)} == {KeyKind.DOB_INITIALS}
+    kinds = {key.kind for key in shared(search, record)}
+    assert kinds == {KeyKind.DOB_INITIALS, KeyKind.DOB_SEX_PREFIXES}
+    assert opens(kinds)  # the date, the sex and both names' first two letters are enough to open
 
 
-def test_twins_share_only_the_keys_without_a_forename() -> None:
+def test_twins_share_no_key_with_both_forename_and_surname() -> None:
     twin = replace(OLIVER, forename="George", nhs_number="")
     kinds = {key.kind for key in shared(twin, OLIVER)}
-    assert kinds == {KeyKind.DOB_SEX_SURNAME, KeyKind.SORTED_DAY_MONTH_SURNAME}
+    assert kinds == {
+        KeyKind.DOB_SEX_SURNAME,
+        KeyKind.SORTED_DAY_MONTH_SURNAME,
+        KeyKind.POSTCODE_DOB,
+        KeyKind.POSTCODE_SURNAME_YEAR,
+    }
+    moved_twin = replace(twin, postcode="BD7 2HU")  # at another council's address: too little to open
+    assert not opens(key.kind for key in shared(moved_twin, OLIVER))
 
 
-def test_siblings_and_strangers_share_no_key() -> None:
+def test_siblings_and_strangers_share_too_little_to_open() -> None:
     sibling = replace(OLIVER, forename="Emily", sex="F", date_of_birth=dt.date(2013, 5, 1), nhs_number="")
-    stranger = Identity("Priya", "Shah", dt.date(2015, 3, 7), "F", "LS6 2AB")
+    stranger = Identity("Priya", "Shah", dt.date(2015, 3, 7), "F", "BD7 2HU")
     assert not shared(sibling, OLIVER)
     assert not shared(stranger, OLIVER)
+
+
+def test_a_neighbour_born_the_same_day_opens_but_is_no_match() -> None:
+    """The same postcode and date of birth are enough to open (a council holding a child at that address,
+    born that day, is almost always the child's own), and scoring then tells the two apart."""
+    neighbour = Identity("Priya", "Shah", dt.date(2015, 3, 7), "F", "LS6 2AB")
+    assert {key.kind for key in shared(neighbour, OLIVER)} == {KeyKind.POSTCODE_DOB}
+    assert opens(key.kind for key in shared(neighbour, OLIVER))
+    assert score(neighbour, OLIVER).band == "non-match"

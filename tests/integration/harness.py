@@ -26,6 +26,9 @@ from directory.token_service import TokenLimits
 from federation import ca
 from federation.practitioner_client import Account, PractitionerClient
 from federation.transport import MtlsIdentity
+from node.accounts.credentials import Passwords
+from node.accounts.lockout import LockoutPolicy
+from node.accounts.service import AccountService
 from node.changes import import_with_changes
 from node.config import NodeConfig, TlsFiles
 from node.demo_accounts import add_eligible
@@ -105,7 +108,14 @@ class Federation:
 
     # ---- councils ----------------------------------------------------------------------------------------
 
-    def add_council(self, code: str, name: str, records: list[dict[str, Any]], **config: Any) -> Council:
+    def add_council(
+        self,
+        code: str,
+        name: str,
+        records: list[dict[str, Any]],
+        lockout: LockoutPolicy | None = None,
+        **config: Any,
+    ) -> Council:
         folder = self.root / code
         folder.mkdir()
         db_path = folder / "node.sqlite"
@@ -130,7 +140,7 @@ class Federation:
             password_cost="light",  # every account and unknown-username check alike, and fast
             **config,
         )
-        runtime, servers = self._start_node(node_config)
+        runtime, servers = self._start_node(node_config, lockout)
         self.registry.register_active(
             code,
             name,
@@ -144,8 +154,12 @@ class Federation:
         return council
 
     @staticmethod
-    def _start_node(config: NodeConfig) -> tuple[NodeRuntime, Servers]:
+    def _start_node(config: NodeConfig, lockout: LockoutPolicy | None = None) -> tuple[NodeRuntime, Servers]:
         runtime = NodeRuntime(config)
+        if lockout is not None:  # a faster lock-out for tests that lock an account
+            runtime.accounts = AccountService(
+                runtime.db, passwords=Passwords.named(config.password_cost), lockout=lockout
+            )
         return runtime, runtime.start(background=False)
 
     def stop_council(self, council: Council) -> None:

@@ -10,6 +10,7 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,7 +28,11 @@ LATER = dt.timedelta(minutes=1)  # past any backoff of these tests (first retry 
 @pytest.fixture()
 def federation(tmp_path: Path) -> Iterator[Federation]:
     fed = Federation(tmp_path)
-    retry = {"alert_retry_first_ms": 10, "alert_retry_max_ms": 20, "alert_give_up_after_s": 90}
+    retry: dict[str, Any] = {
+        "alert_retry_first_ms": 10,
+        "alert_retry_max_ms": 20,
+        "alert_give_up_after_s": 90,
+    }
     try:
         fed.add_council(LEEDS, "Leeds", [ZOE_LEEDS], **retry)
         fed.add_council(BRADFORD, "Bradford", [ZOE_AT_BRADFORD], **retry)

@@ -16,13 +16,15 @@ def _store(db: Database) -> dict[str, int]:
     with db.session() as session:
         upsert_records(session, [child(record_id="C1"), child(record_id="C2")], lambda r: [], "local")
         ids = {c.record_id: c.id for c in session.scalars(select(Child))}
+        rows = [
+            (b"\x01", SCHEME, "C1", b"k", "dob-names"),
+            (b"\x02", SCHEME, "C1", b"l", "dob-fn"),
+            (b"\x03", SCHEME, "C2", b"m", "nhs"),
+            (b"\x04", OLD_SCHEME, "C2", b"n", "pc-dob"),
+        ]
         session.add_all(
-            [
-                MatchTag(tag=b"\x01" * 16, scheme=SCHEME, child_id=ids["C1"], secret=b"k" * 32),
-                MatchTag(tag=b"\x02" * 16, scheme=SCHEME, child_id=ids["C1"], secret=b"l" * 32),
-                MatchTag(tag=b"\x03" * 16, scheme=SCHEME, child_id=ids["C2"], secret=b"m" * 32),
-                MatchTag(tag=b"\x04" * 16, scheme=OLD_SCHEME, child_id=ids["C2"], secret=b"n" * 32),
-            ]
+            MatchTag(tag=tag * 16, scheme=scheme, child_id=ids[record], secret=secret * 32, kind=kind)
+            for tag, scheme, record, secret, kind in rows
         )
     return ids
 
@@ -31,8 +33,11 @@ def test_a_council_finds_exactly_the_tags_it_holds_under_the_querys_key(db: Data
     ids = _store(db)
     asked = [b"\x09" * 16, b"\x03" * 16, b"\x01" * 16, b"\x04" * 16]
     found = sorted(held_tags(db.engine, asked, SCHEME))
-    assert found == [(ids["C1"], b"\x01" * 16, b"k" * 32), (ids["C2"], b"\x03" * 16, b"m" * 32)]
-    assert held_tags(db.engine, asked, OLD_SCHEME) == [(ids["C2"], b"\x04" * 16, b"n" * 32)]
+    assert found == [
+        (ids["C1"], b"\x01" * 16, b"k" * 32, "dob-names"),
+        (ids["C2"], b"\x03" * 16, b"m" * 32, "nhs"),
+    ]
+    assert held_tags(db.engine, asked, OLD_SCHEME) == [(ids["C2"], b"\x04" * 16, b"n" * 32, "pc-dob")]
 
 
 def test_a_council_holding_nothing_finds_nothing(db: Database) -> None:

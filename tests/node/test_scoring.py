@@ -16,6 +16,13 @@ from federation.identity import Identity
 from node import scoring
 from node.scoring import MATCH_THRESHOLD, POSSIBLE_THRESHOLD, MatchScore, score
 
+
+def _dob(identity: Identity) -> dt.date:
+    """The whole date of birth of a test identity (all of them have one)."""
+    assert isinstance(identity.date_of_birth, dt.date)
+    return identity.date_of_birth
+
+
 CASES = json.loads((Path(__file__).parents[1] / "assets" / "match_cases.json").read_text(encoding="utf-8"))[
     "cases"
 ]
@@ -76,13 +83,13 @@ SINGLE_ERRORS: dict[str, Callable[[Identity], Identity]] = {
     ),
     "day and month swapped": lambda child: replace(
         child,
-        date_of_birth=dt.date(child.date_of_birth.year, child.date_of_birth.day, child.date_of_birth.month),
+        date_of_birth=dt.date(_dob(child).year, _dob(child).day, _dob(child).month),
     ),
     "birth year one out": lambda child: replace(
-        child, date_of_birth=child.date_of_birth.replace(year=child.date_of_birth.year + 1)
+        child, date_of_birth=_dob(child).replace(year=_dob(child).year + 1)
     ),
     "day one digit out": lambda child: replace(
-        child, date_of_birth=child.date_of_birth + dt.timedelta(days=1)
+        child, date_of_birth=_dob(child) + dt.timedelta(days=1)
     ),
     "moved to another town": lambda child: replace(child, postcode="EX1 1AA"),
     "no postcode given": lambda child: replace(child, postcode=""),

@@ -79,7 +79,7 @@ def test_unknown_child_gets_no_candidates(stub: node_pb2_grpc.CouncilNodeStub) -
 
 def test_bad_request_is_invalid_argument_with_message(stub: node_pb2_grpc.CouncilNodeStub) -> None:
     with pytest.raises(grpc.RpcError) as info:
-        search(stub, forename="Zoe", surname="ONeill", date_of_birth="07/03/2015")
+        search(stub, forename="Zoe", surname="ONeill", date_of_birth="2015-13-45")
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "date_of_birth" in (info.value.details() or "")
     with pytest.raises(grpc.RpcError) as info:

@@ -1,0 +1,83 @@
+"""The portal's client for its own node's Practitioner gRPC service: the same calls `whoelse search` makes.
+
+Errors come back as the node's domain errors (federation/errors.py), with the node's own message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import grpc
+from whoelse.v1 import practitioner_pb2 as pp
+from whoelse.v1 import practitioner_pb2_grpc
+from whoelse.v1 import records_pb2 as pb
+
+from federation.practitioner_client import _error as domain_error
+from node.accounts.service import AccountService
+from node.recording import Recorder
+
+
+class NodeApi:
+    """One TLS channel to the node's practitioner port, shared by every portal request."""
+
+    def __init__(self, endpoint: str, ca_file: Path, timeout_s: float = 30) -> None:
+        credentials = grpc.ssl_channel_credentials(root_certificates=ca_file.read_bytes())
+        self._channel = grpc.secure_channel(endpoint, credentials)
+        self._stub = practitioner_pb2_grpc.PractitionerStub(self._channel)
+        self._timeout = timeout_s
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def _call(self, method: Callable[..., Any], request: Any) -> Any:
+        try:
+            return method(request, timeout=self._timeout)
+        except grpc.RpcError as exc:
+            raise domain_error(exc) from exc
+
+    def login(self, username: str, password: str, totp_code: str) -> pp.LoginResponse:
+        request = pp.LoginRequest(username=username, password=password, totp_code=totp_code)
+        reply: pp.LoginResponse = self._call(self._stub.Login, request)
+        return reply
+
+    def logout(self, token: str) -> None:
+        self._call(self._stub.Logout, pp.LogoutRequest(session_token=token))
+
+    def search(self, token: str, identity: pb.SearchIdentity, purpose: str) -> pp.SearchResponse:
+        request = pp.SearchRequest(session_token=token, identity=identity, purpose=purpose)
+        reply: pp.SearchResponse = self._call(self._stub.Search, request)
+        return reply
+
+    def alerts(self, token: str, unread_only: bool = False) -> list[pp.Alert]:
+        request = pp.ListAlertsRequest(session_token=token, unread_only=unread_only)
+        reply: pp.ListAlertsResponse = self._call(self._stub.ListAlerts, request)
+        return list(reply.alerts)
+
+
+class OwnRecords:
+    """Recording on this council's own records (record my involvement, raise a cause for concern).
+
+    The Practitioner gRPC service has no call for this yet, so the portal calls the same domain services a
+    servicer would: the session is authorised as for a search, then node/recording.py applies the import's
+    rules, alerts and audit."""
+
+    def __init__(self, accounts: AccountService, recorder: Recorder) -> None:
+        self._accounts = accounts
+        self._recorder = recorder
+
+    def record_involvement(
+        self, token: str, record_id: str, service_type: str, sensitive_basis: str, override_reason: str
+    ) -> None:
+        practitioner = self._accounts.authorise_search(token)
+        self._recorder.record_involvement(
+            practitioner,
+            record_id,
+            service_type,
+            sensitive_basis=sensitive_basis,
+            override_reason=override_reason,
+        )
+
+    def raise_concern(self, token: str, record_id: str) -> None:
+        self._recorder.raise_concern(self._accounts.authorise_search(token), record_id)

@@ -1,0 +1,140 @@
+"""The portal in a real browser (Debian's chromium through Playwright) against a real federation on loopback.
+
+One federation and one browser serve every portal test (starting them is most of the cost); each test signs
+in its own practitioner, because a TOTP code works only once. Screenshots go to test-output/portal/.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+
+from node.accounts.lockout import LockoutPolicy
+from node.portal.app import PortalConfig
+from node.portal.server import PortalServer, start_portal
+from node.portal.sessions import Lifetime
+from tests.integration.harness import PASSWORD, Council, Federation, totp_now
+from tests.integration.test_federation import (
+    BRADFORD,
+    LEEDS,
+    MIA_LEEDS,
+    SHIELDED_WAKEFIELD,
+    WAKEFIELD,
+    ZOE_BRADFORD,
+    ZOE_LEEDS,
+    ZOE_SISTER,
+)
+
+CHROMIUM = os.environ.get("WHOELSE_CHROMIUM", "/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parents[3] / "test-output" / "portal"
+FAST_LOCKOUT = LockoutPolicy(free_failures=2, max_delay=dt.timedelta(0), lock_after=3)
+"""Wakefield locks a username after 3 failures with no slow-down in between, so the test need not wait."""
+
+
+@dataclass
+class Portals:
+    federation: Federation
+    wakefield: PortalServer
+    bradford: PortalServer
+    leeds: PortalServer
+    short_session: PortalServer  # Wakefield again, with a session that ends 121 s after the last request
+
+    def council(self, code: str) -> Council:
+        return self.federation.councils[code]
+
+
+@pytest.fixture(scope="package")
+def portals(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portals]:
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium)")
+    fed = Federation(tmp_path_factory.mktemp("portal-federation"))
+    started: list[PortalServer] = []
+    try:
+        fed.add_council(LEEDS, "Leeds", [ZOE_LEEDS, ZOE_SISTER, MIA_LEEDS])
+        fed.add_council(BRADFORD, "Bradford", [ZOE_BRADFORD])
+        fed.add_council(WAKEFIELD, "Wakefield", [SHIELDED_WAKEFIELD], lockout=FAST_LOCKOUT)
+        fed.run_upkeep()
+        for code in (WAKEFIELD, BRADFORD, LEEDS):
+            council = fed.councils[code]
+            started.append(start_portal(council.runtime, council.servers))
+        wakefield = fed.councils[WAKEFIELD]
+        settings = wakefield.runtime.settings.council
+        short = PortalConfig(
+            settings.name,
+            settings.code,
+            lifetime=Lifetime(idle=dt.timedelta(seconds=121), warn_before=dt.timedelta(seconds=120)),
+        )
+        started.append(start_portal(wakefield.runtime, wakefield.servers, config=short))
+        yield Portals(fed, *started)
+    finally:
+        for portal in started:
+            portal.stop()
+        fed.stop()
+
+
+@pytest.fixture(scope="package")
+def browser() -> Iterator[Browser]:
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
+    SCREENSHOTS.mkdir(parents=True)
+    with sync_playwright() as playwright:
+        yield _launch(playwright)
+
+
+def _launch(playwright: Playwright) -> Browser:
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+
+
+@pytest.fixture()
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    ctx = browser.new_context()
+    ctx.set_default_timeout(15_000)
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture()
+def page(context: BrowserContext) -> Page:
+    return context.new_page()
+
+
+_numbers = itertools.count(1)
+
+
+def new_practitioner(portals: Portals, code: str, name: str = "", role: str = "Social worker") -> str:
+    """A fresh eligible account at `code` (its own TOTP secret, so sign-ins never reuse a code)."""
+    username = f"p{next(_numbers)}@{code.lower()}"
+    portals.federation.add_practitioner(portals.council(code), username, name or f"Worker {username}", role)
+    return username
+
+
+def sign_in(page: Page, portal: PortalServer, portals: Portals, code: str, username: str) -> None:
+    page.goto(portal.url + "sign-in")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.fill("#totp_code", totp_now(portals.council(code).practitioners[username]))
+    page.click("button:has-text('Sign in')")
+
+
+def search(page: Page, forename: str, surname: str, dob: str, sex: str = "F") -> None:
+    """Fill and send the search form (dob as YYYY-MM-DD); purpose: the first lawful purpose listed."""
+    year, month, day = dob.split("-")
+    page.fill("#forename", forename)
+    page.fill("#surname", surname)
+    page.fill("#dob-day", day)
+    page.fill("#dob-month", month)
+    page.fill("#dob-year", year)
+    page.check(f"input[name=sex][value={sex}]")
+    page.check("#purpose")
+    page.click("button:has-text('Search every council')")
+
+
+def screenshot(page: Page, name: str) -> None:
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
