@@ -60,10 +60,9 @@ def _print_search(result: dict[str, Any]) -> None:
             )
             continue
         child = r["child"]
-        title = (
-            f"{r['council_name']} ({r['council']}) — {child['forename']} {child['surname']}, born "
-            f"{child['date_of_birth']} — {r['band']} (score {r['score']})"
-        )
+        name = " ".join(n for n in (child["forename"], child["surname"]) if n)
+        born = f"born {child['date_of_birth']}" if "date_of_birth" in child else "date of birth not recorded"
+        title = f"{r['council_name']} ({r['council']}) — {name}, {born} — {r['band']} (score {r['score']})"
         table = Table(title=title, title_justify="left", show_lines=False)
         for column in ("practitioner", "role", "organisation", "contact", "service"):
             table.add_column(column)

@@ -209,7 +209,7 @@ def search_to_json(response: pp.SearchResponse) -> dict[str, Any]:
                     "child": {
                         "forename": d.forename,
                         "surname": d.surname,
-                        "date_of_birth": d.date_of_birth,
+                        **({"date_of_birth": d.date_of_birth} if d.date_of_birth else {}),
                         "sex": d.sex,
                         **({"nhs_number": d.nhs_number} if d.nhs_number else {}),
                         **({"postcode": d.address.postcode} if d.HasField("address") else {}),

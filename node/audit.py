@@ -54,6 +54,9 @@ class AuditKind(enum.StrEnum):
     SENSITIVE_RECORDED = "sensitive_recorded"
     ACCOUNT_EVENT = "account_event"
     ALERT_DELIVERED = "alert_delivered"
+    RECORD_ENDED = "record_ended"  # a full refresh found the child absent from the council's export
+    RECORD_ARCHIVED = "record_archived"  # retention ended (node/retention.py)
+    RECORD_PURGED = "record_purged"  # deleted on the council's retention schedule
 
 
 def audit_log_id(council_code: str) -> str:
@@ -88,7 +91,7 @@ class DisclosureSummary:
         present = {
             "forename": bool(disclosure.forename),
             "surname": bool(disclosure.surname),
-            "date_of_birth": True,
+            "date_of_birth": disclosure.date_of_birth is not None,
             "sex": True,
             "nhs_number": bool(disclosure.nhs_number),
             "records_team_contact": bool(disclosure.records_team_contact),
@@ -327,6 +330,44 @@ class AuditLog:
             "by": _text("by", by),
         }
         return self._append(AuditKind.ACCOUNT_EVENT, at, fields, session)
+
+    def record_ended(
+        self,
+        record_id: str,
+        source: str,
+        by: str,
+        at: dt.datetime | None = None,
+        *,
+        session: Session | None = None,
+    ) -> int:
+        """A record was ended (kept, no longer disclosed) because the export `source` did not list it."""
+        fields = {
+            "record_id": _text("record id", record_id, 64),
+            "source": _text("source", source),
+            "by": _text("by", by),
+        }
+        return self._append(AuditKind.RECORD_ENDED, at, fields, session)
+
+    def record_retention(
+        self,
+        record_id: str,
+        action: str,
+        reason: str,
+        by: str,
+        at: dt.datetime | None = None,
+        *,
+        session: Session | None = None,
+    ) -> int:
+        """A record was archived (retention ended) or purged (on the council's schedule)."""
+        kinds = {"archived": AuditKind.RECORD_ARCHIVED, "purged": AuditKind.RECORD_PURGED}
+        if action not in kinds:
+            raise InvalidInput(f"audit: retention action must be archived or purged, not {action!r}")
+        fields = {
+            "record_id": _text("record id", record_id, 64),
+            "reason": _text("reason", reason),
+            "by": _text("by", by),
+        }
+        return self._append(kinds[action], at, fields, session)
 
     def alert_delivered(
         self,

@@ -341,7 +341,9 @@ def register(benchmarks: Any) -> None:
         help="error model of the second copies (node/synth/noise.py); both reports each separately",
     )
     p.add_argument(
-        "--dataset", choices=["febrl1", "febrl2", "febrl3", "febrl"], help="FEBRL 1-3 (all: febrl), not synth"
+        "--dataset",
+        choices=["febrl1", "febrl2", "febrl3", "febrl", "census"],
+        help="FEBRL 1-3 (all: febrl) or census-style records (pseudopeople), not synth",
     )
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--json", action="store_true")

@@ -135,10 +135,14 @@ def _date_level(a: str, b: str) -> int:
         return MISSING
     if a == b:
         return 0
-    (ya, ma, da), (yb, mb, db) = a.split("-"), b.split("-")
+    parts_a, parts_b = a.split("-"), b.split("-")
+    if len(parts_a) != 3 or len(parts_b) != 3:  # written some other way (census OCR): only "different"
+        return 4
+    (ya, ma, da), (yb, mb, db) = parts_a, parts_b
     if ya == yb and ma == db and da == mb:
         return 1
-    if sum(x != y for x, y in zip(ya + ma + da, yb + mb + db, strict=True)) == 1:
+    digits_a, digits_b = ya + ma + da, yb + mb + db
+    if len(digits_a) == len(digits_b) and sum(x != y for x, y in zip(digits_a, digits_b, strict=True)) == 1:
         return 2
     return 3 if ya == yb else 4
 

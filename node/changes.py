@@ -7,20 +7,23 @@ together or not at all.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from node.alerts.events import change_events
 from node.alerts.store import enqueue
 from node.audit import AuditLog
 from node.disclosure import HoldingCouncil
-from node.importer import ImportReport, import_file
+from node.importer import ImportReport, Mode, OnError, import_file
 from node.matching import record_tags
 from node.records import ChildRecord, Involvement
 from node.settings import NodeSettings
 from node.storage.database import Database
+from node.storage.record_store import count_records
+from node.storage.tables import NodeSetting
 from node.tags import LocalTagger
 
 
@@ -64,6 +67,18 @@ def record_changes(
     return queued
 
 
+FIRST_LOAD = "first_load_in_progress"
+"""Node setting present while a council's first load has not finished (it may have been killed)."""
+
+
+def is_first_load(session: Session) -> bool:
+    """True while the council's records are still arriving for the first time: a node with no records, or
+    one whose first load was interrupted. A first load is not news, so it raises no alerts."""
+    if session.get(NodeSetting, FIRST_LOAD) is not None:
+        return True
+    return count_records(session) == 0
+
+
 def import_with_changes(
     db: Database,
     path: Path,
@@ -73,14 +88,50 @@ def import_with_changes(
     by: str,
     today: dt.date | None = None,
     progress: Callable[[int, int], None] | None = None,
+    mode: Mode = Mode.UPSERT,
+    on_error: OnError = OnError.REJECT,
+    problems_path: Path | None = None,
 ) -> ImportReport:
     """Import a file at a council: each batch writes the records, their tags, the alerts they raise and the
-    sensitive-service decisions they record, in one transaction."""
+    sensitive-service decisions they record, in one transaction. While the council's first load is still
+    arriving (even across a killed and resumed run) no alerts are raised, whatever `alerts` says."""
     day = today or dt.date.today()
     audit = AuditLog(db, settings.council.code, settings.signing_key)
+    with db.session() as session:
+        first_load = is_first_load(session)
+    raise_alerts = alerts and not first_load
+
+    def mark_first_load() -> None:
+        if first_load:
+            with db.session() as session:
+                if session.get(NodeSetting, FIRST_LOAD) is None:
+                    session.add(NodeSetting(key=FIRST_LOAD, value=path.name[:200]))
 
     def on_changes(session: Session, pairs: list[tuple[ChildRecord | None, ChildRecord]]) -> None:
-        record_changes(session, pairs, council=settings.council, audit=audit, today=day, alerts=alerts, by=by)
+        record_changes(
+            session, pairs, council=settings.council, audit=audit, today=day, alerts=raise_alerts, by=by
+        )
+
+    def on_ended(session: Session, record_ids: Sequence[str]) -> None:
+        for record_id in record_ids:
+            audit.record_ended(record_id, f"full refresh from {path.name}", by, session=session)
 
     tagger = LocalTagger(settings.tag_key)
-    return import_file(db, path, tagger, record_tags, today=day, progress=progress, on_changes=on_changes)
+    report = import_file(
+        db,
+        path,
+        tagger,
+        record_tags,
+        today=day,
+        progress=progress,
+        on_changes=on_changes,
+        on_ended=on_ended,
+        mode=mode,
+        on_error=on_error,
+        problems_path=problems_path,
+        before_write=mark_first_load,
+    )
+    if first_load:
+        with db.session() as session:
+            session.execute(delete(NodeSetting).where(NodeSetting.key == FIRST_LOAD))
+    return report

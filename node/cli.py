@@ -42,23 +42,76 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
+EXIT_REFUSED = 2
+EXIT_PARTIAL = 3  # `import --on-error quarantine`: the valid rows were imported, some rows were not
+
+
 def cmd_import(args: argparse.Namespace) -> int:
+    """Import (or with --check only validate) a file.
+
+    Exit 0, 2 (nothing was written) or 3 (the valid rows were written, the rest quarantined)."""
+    try:
+        return _import(args)
+    except InvalidInput as exc:
+        if not args.json:
+            raise
+        print(json.dumps({"file": Path(args.file).name, "error": str(exc)}))
+        print(f"whoelse: error: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+
+
+def _import(args: argparse.Namespace) -> int:
     import getpass
 
     from node.changes import import_with_changes
-    from node.importer import MAX_ERRORS_SHOWN, ImportRejected
-    from node.storage.record_store import count_records
+    from node.import_files import file_kind, printable
+    from node.importer import (
+        MAX_ERRORS_SHOWN,
+        ImportRejected,
+        ImportReport,
+        Mode,
+        OnError,
+        check_file,
+        describe,
+    )
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise InvalidInput(f"{printable(args.file, 200)}: no such file")
+    file_kind(path)
+    mode, on_error = Mode(args.mode), OnError(args.on_error)
+    problems_path = Path(args.problems) if args.problems else None
+    if problems_path is None and on_error is OnError.QUARANTINE:
+        problems_path = path.with_name(
+            f"{path.stem}.problems{path.suffix.lower().replace('.ndjson', '.jsonl')}"
+        )
+
+    def finish(report: ImportReport, status: int) -> int:
+        if args.json:
+            print(json.dumps({**report.to_json(), "exit_status": status}, ensure_ascii=False))
+        for problem in report.problems[:MAX_ERRORS_SHOWN]:
+            print(f"whoelse: error: {problem}", file=sys.stderr)
+        if report.problem_count > MAX_ERRORS_SHOWN:
+            print(f"whoelse: error: … and {report.problem_count - MAX_ERRORS_SHOWN} more", file=sys.stderr)
+        return status
+
+    if args.check:
+        report = check_file(path, problems_path=problems_path, mode=mode)
+        if not args.json:
+            print(describe(report) + ("" if report.problem_count else "; the file is valid"))
+        return finish(report, EXIT_REFUSED if report.problem_count else 0)
 
     db = open_db(args)
     settings = _settings(db)
-    path = Path(args.file)
-    if not path.is_file():
-        raise InvalidInput(f"{args.file}: no such file")
-    with db.session() as session:
-        # The first load of a council's records is not news: alerts start with the next import.
-        alerts = not args.no_alerts and count_records(session) > 0
-    by = f"import of {path.name} by {getpass.getuser()}"
-    show_progress = args.progress or (sys.stderr.isatty() and not args.quiet)
+    by = f"import of {printable(path.name, 100)} by {printable(getpass.getuser(), 40)}"
+    show_progress = args.progress or (sys.stderr.isatty() and not args.quiet and not args.json)
+    options: dict[str, Any] = {
+        "alerts": not args.no_alerts,
+        "by": by,
+        "mode": mode,
+        "on_error": on_error,
+        "problems_path": problems_path,
+    }
     try:
         if show_progress:
             from rich.progress import Progress
@@ -69,28 +122,26 @@ def cmd_import(args: argparse.Namespace) -> int:
                     db,
                     path,
                     settings,
-                    alerts=alerts,
-                    by=by,
                     progress=lambda done, total: bar.update(task, completed=done, total=total),
+                    **options,
                 )
         else:
-            report = import_with_changes(db, path, settings, alerts=alerts, by=by)
+            report = import_with_changes(db, path, settings, **options)
     except ImportRejected as exc:
-        for problem in exc.problems[:MAX_ERRORS_SHOWN]:
-            print(f"whoelse: error: {problem}", file=sys.stderr)
-        if len(exc.problems) > MAX_ERRORS_SHOWN:
-            print(f"whoelse: error: … and {len(exc.problems) - MAX_ERRORS_SHOWN} more", file=sys.stderr)
-        print(
-            f"whoelse: error: {path.name}: {len(exc.problems)} problems; nothing was imported",
-            file=sys.stderr,
+        rejected = ImportReport(
+            path.name,
+            0,
+            rejected_rows=len({p.line for p in exc.problems}),
+            problem_count=exc.total,
+            problems=exc.problems,
+            mode=mode,
         )
-        return 2
-    if args.json:
-        out = {"council": settings.council.code, "file": str(report.file), "records": report.records}
-        print(json.dumps(out, indent=2))
-        return 0
-    print(f"imported {report.records} records from {report.file} into {settings.council.name}")
-    return 0
+        finish(rejected, EXIT_REFUSED)
+        print(f"whoelse: error: {path.name}: {exc.total} problems; nothing was imported", file=sys.stderr)
+        return EXIT_REFUSED
+    if not args.json:
+        print(f"{describe(report)} into {settings.council.name}")
+    return finish(report, EXIT_PARTIAL if report.rejected_rows else 0)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -233,8 +284,8 @@ def cmd_local_search(args: argparse.Namespace) -> int:
             "score": round(c.score, 2),
             "band": c.band,
             "record_id": c.disclosure.record_id,
-            "name": f"{c.disclosure.forename} {c.disclosure.surname}",
-            "date_of_birth": c.disclosure.date_of_birth.isoformat(),
+            "name": " ".join(n for n in (c.disclosure.forename, c.disclosure.surname) if n),
+            "date_of_birth": c.disclosure.date_of_birth.isoformat() if c.disclosure.date_of_birth else "",
             "shielded": c.disclosure.shielded,
         }
         for c in found
@@ -274,7 +325,28 @@ def register(commands: Any, benchmarks: Any) -> None:
     p.add_argument("--progress", action="store_true", help="always show a progress bar")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--no-alerts", action="store_true", help="do not alert other councils about these changes")
-    p.add_argument("--json", action="store_true", help="print what was imported as JSON")
+    p.add_argument("--check", action="store_true", help="validate only: report every problem, write nothing")
+    p.add_argument(
+        "--on-error",
+        choices=["reject", "quarantine"],
+        default="reject",
+        help="reject: any bad row and nothing is imported (default); quarantine: import the valid rows, "
+        "list the rest in the problems file and exit 3",
+    )
+    p.add_argument(
+        "--problems",
+        metavar="FILE",
+        help="write every problem to FILE (.jsonl or .csv; default with "
+        "quarantine: NAME.problems.jsonl or .csv beside the file)",
+    )
+    p.add_argument(
+        "--mode",
+        choices=["upsert", "full"],
+        default="upsert",
+        help="upsert: add or replace these records (default); full: the file lists every child, so end "
+        "(never delete) the records it does not list",
+    )
+    p.add_argument("--json", action="store_true", help="print the report as JSON on standard output")
     p.set_defaults(handler=cmd_import)
 
     p = with_db(node_sub.add_parser("serve", help="run the node's gRPC servers"))
@@ -328,6 +400,9 @@ def register(commands: Any, benchmarks: Any) -> None:
     from node.alerts.cli import add_alert_commands
 
     add_alert_commands(node_sub, open_db, with_db)
+    from node.retention_cli import add_retention_commands
+
+    add_retention_commands(node_sub, open_db, with_db)
     _register_optional(node_sub, commands, benchmarks)
 
 

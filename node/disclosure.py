@@ -4,6 +4,8 @@ A `Disclosure` is built only from allowed fields; nothing else in the node turns
 that leaves it. The rules:
 
 - Retention: disclosable until the 18th birthday, or the 25th with recorded consent; after that nothing.
+  A record with no date of birth cannot age out and stays disclosable until one is recorded.
+- Ended record (absent from a full refresh of the council's records): kept, never disclosed.
 - Shielded record: name, identifier, sex and date of birth, plus the records team's contact. Nothing from
   which whereabouts could be deduced (no address, school, GP, carers, services or concern contacts).
 - Sensitive services (sexual health, CAMHS tier 2-4, substance misuse): never named; their presence is
@@ -60,7 +62,7 @@ class Disclosure:
     record_id: RecordId
     forename: str
     surname: str
-    date_of_birth: dt.date
+    date_of_birth: dt.date | None
     sex: Sex
     nhs_number: str
     shielded: bool
@@ -81,13 +83,21 @@ def _birthday(born: dt.date, years: int) -> dt.date:
         return dt.date(born.year + years, 3, 1)
 
 
-def disclosable_until(record: ChildRecord) -> dt.date:
-    """The day the record stops being disclosable: the 18th birthday, or the 25th with recorded consent."""
+def disclosable_until(record: ChildRecord) -> dt.date | None:
+    """The day the record stops being disclosable: the 18th birthday, or the 25th with recorded consent.
+
+    None for a record with no date of birth: it cannot age out, so it stays disclosable until the records
+    team adds the date (docs/import-format.md)."""
+    if record.date_of_birth is None:
+        return None
     return _birthday(record.date_of_birth, 25 if record.retention_consent_to_25 else 18)
 
 
 def is_disclosable(record: ChildRecord, today: dt.date) -> bool:
-    return today < disclosable_until(record)
+    if record.ended_on is not None and record.ended_on <= today:
+        return False  # the council's records no longer list the child (a full refresh ended the record)
+    until = disclosable_until(record)
+    return until is None or today < until
 
 
 def _involvement(i: Involvement) -> DisclosedInvolvement:

@@ -1,158 +1,257 @@
-"""`whoelse node import FILE`: read CSV or JSON Lines, validate every row, then write in batches.
+"""`whoelse node import FILE`: validate a council's export in one streaming pass, then write it in another.
 
-Policy (docs/import-format.md): the whole file is validated before anything is written; an invalid file
-writes nothing and lists its errors. A valid file is written in batches, one transaction each, so a killed
-import keeps every committed batch intact and re-running the file finishes it (upsert by record id).
+The contract (docs/import-format.md):
+- Pass 1 validates every row and MUST write nothing. Each problem names file, line, field and reason; two
+  rows with the same record_id are both refused, each naming the other's line.
+- With `on_error="reject"` (the default) a file with any problem MUST write nothing at all (records, tags,
+  alert outbox, audit). With `on_error="quarantine"` every valid row is written and every problem goes to the
+  problems file; the report counts both.
+- Pass 2 re-reads the file and writes the valid rows in batches, one transaction each, so a killed import
+  keeps whole batches and re-running the file finishes it (upsert by record id). Neither pass holds more
+  than one batch of records in memory.
+- `mode="full"`: records this council holds that the export does not list are ended (kept, no longer
+  disclosed, each logged), never deleted.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import enum
 import json
-import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from sqlalchemy.orm import Session
 
 from federation.errors import InvalidInput
+from node.import_files import ImportProblem, RawRow, file_kind, printable, read_rows
 from node.records import ChildRecord
 from node.storage.database import Database
-from node.storage.record_store import records_by_record_id, upsert_records
+from node.storage.record_store import end_absent_records, records_by_record_id, upsert_records
 from node.tags import KindedTag, Tagger
-from node.validation import NESTED, validate_record
+from node.validation import validate_record
+
+__all__ = ["ImportProblem", "ImportRejected", "ImportReport", "check_file", "import_file", "validate_file"]
 
 BATCH = 2000
-MAX_LINE_BYTES = 64 * 1024
 MAX_ERRORS_SHOWN = 50
-
-_LIST_COLUMN = re.compile(r"^(carer|involvement|concern)_(\d{1,3})_(.+)$")
-_LISTS = {"carer": "carers", "involvement": "involvements", "concern": "concerns"}
-_OBJECTS = ("address", "education", "gp", "shielding")
+PROBLEMS_KEPT = 10_000  # in memory, for the report; the problems file gets every one
 
 
-@dataclass(frozen=True, slots=True)
-class ImportProblem:
-    file: str
-    line: int
-    field: str
-    reason: str
+class Mode(enum.StrEnum):
+    UPSERT = "upsert"  # add or replace the records in the file; leave the others alone
+    FULL = "full"  # the file is the council's whole list: end the records it does not list
 
-    def __str__(self) -> str:
-        return f"{self.file} line {self.line}, field {self.field}: {self.reason}"
+
+class OnError(enum.StrEnum):
+    REJECT = "reject"  # any problem: write nothing
+    QUARANTINE = "quarantine"  # write the valid rows; list the rest in the problems file
 
 
 class ImportRejected(InvalidInput):
     """The file has invalid rows; nothing was written."""
 
-    def __init__(self, problems: list[ImportProblem]) -> None:
+    def __init__(self, problems: list[ImportProblem], total: int | None = None) -> None:
         self.problems = problems
-        more = f" (and {len(problems) - 1} more problems; nothing was imported)" if len(problems) > 1 else ""
+        self.total = total if total is not None else len(problems)
+        more = f" (and {self.total - 1} more problems; nothing was imported)" if self.total > 1 else ""
         super().__init__(f"{problems[0]}{more}")
 
 
-@dataclass(frozen=True)
+@dataclass
 class ImportReport:
     file: str
-    records: int
-    batches: int
+    records: int  # valid rows (written, unless checked only)
+    batches: int = 0
+    rejected_rows: int = 0
+    problem_count: int = 0
+    problems: list[ImportProblem] = field(default_factory=list)  # the first PROBLEMS_KEPT
+    ended: int = 0
+    checked_only: bool = False
+    mode: Mode = Mode.UPSERT
+    problems_file: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "mode": self.mode.value,
+            "checked_only": self.checked_only,
+            "valid_rows": self.records,
+            "imported": 0 if self.checked_only else self.records,
+            "rejected_rows": self.rejected_rows,
+            "problem_count": self.problem_count,
+            "ended": self.ended,
+            "problems_file": self.problems_file,
+            "problems": [p.to_json() for p in self.problems],
+        }
 
 
-def unflatten_csv_row(row: dict[str, str]) -> dict[str, Any]:
-    """CSV columns → JSON shape: `address_postcode` → address.postcode, `carer_2_name` → carers[1].name."""
-    out: dict[str, Any] = {}
-    lists: dict[str, dict[int, dict[str, str]]] = {}
-    for column, value in row.items():
-        if column is None:
-            raise ValueError("more cells than header columns")
-        if value is None or value.strip() == "":
-            continue
-        m = _LIST_COLUMN.match(column)
-        if m:
-            kind, index, field = m.groups()
-            lists.setdefault(_LISTS[kind], {}).setdefault(int(index), {})[field] = value
-            continue
-        prefix, _, rest = column.partition("_")
-        if prefix in _OBJECTS and rest in NESTED[prefix]:
-            out.setdefault(prefix, {})[rest] = value
-            continue
-        out[column] = value
-    for name, items in lists.items():
-        out[name] = [items[i] for i in sorted(items)]
-    if "previous_surnames" in out:
-        out["previous_surnames"] = [p.strip() for p in out["previous_surnames"].split(";") if p.strip()]
-    return out
+class _ProblemsFile:
+    """Every problem, one per line, as JSON Lines or CSV (by the file's suffix)."""
 
+    COLUMNS = ("file", "line", "record_id", "field", "reason")
 
-def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | ImportProblem]]:
-    """(line number, raw row) for each row, or a problem for a row that cannot even be parsed."""
-    name = path.name
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".jsonl", ".ndjson"):
-        raise InvalidInput(f"{name}: unknown file type {suffix or '(none)'!r}; use .csv or .jsonl")
-    try:
-        handle = path.open(encoding="utf-8", newline="")
-    except OSError as exc:
-        raise InvalidInput(f"{name}: cannot read ({exc.strerror})") from exc
-    with handle:
+    def __init__(self, path: Path) -> None:
+        self.kind = file_kind(path)
         try:
-            if suffix == ".csv":
-                reader = csv.DictReader(handle)
-                if not reader.fieldnames:
-                    raise InvalidInput(f"{name}: empty file (a header row is required)")
-                for row in reader:
-                    try:
-                        yield reader.line_num, unflatten_csv_row(row)
-                    except ValueError as exc:
-                        yield reader.line_num, ImportProblem(name, reader.line_num, "row", str(exc))
-            else:
-                for number, line in enumerate(handle, start=1):
-                    if not line.strip():
-                        continue
-                    if len(line.encode()) > MAX_LINE_BYTES:
-                        yield (
-                            number,
-                            ImportProblem(name, number, "line", f"longer than {MAX_LINE_BYTES} bytes"),
-                        )
-                        continue
-                    try:
-                        value = json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        yield number, ImportProblem(name, number, "line", f"not valid JSON ({exc.msg})")
-                        continue
-                    if not isinstance(value, dict):
-                        yield number, ImportProblem(name, number, "line", "must be a JSON object")
-                        continue
-                    yield number, value
-        except UnicodeDecodeError as exc:
-            raise InvalidInput(f"{name}: not UTF-8 text (byte {exc.start})") from exc
-        except csv.Error as exc:
-            raise InvalidInput(f"{name}: malformed CSV ({exc})") from exc
+            self._handle: IO[str] = path.open("w", encoding="utf-8", newline="", errors="backslashreplace")
+        except OSError as exc:
+            raise InvalidInput(f"{path.name}: cannot write the problems file ({exc.strerror})") from exc
+        path.chmod(0o600)  # it names the council's record ids
+        self._csv = csv.writer(self._handle) if self.kind == "csv" else None
+        if self._csv is not None:
+            self._csv.writerow(self.COLUMNS)
+
+    def write(self, problem: ImportProblem) -> None:
+        row = problem.to_json()
+        if self._csv is not None:
+            self._csv.writerow([row[c] for c in self.COLUMNS])
+        else:
+            self._handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+@dataclass
+class _Scan:
+    """What pass 1 learned: how many rows are valid, which lines are not, and every record id listed."""
+
+    valid: int = 0
+    problem_count: int = 0
+    problems: list[ImportProblem] = field(default_factory=list)
+    bad_lines: set[int] = field(default_factory=set)
+    # record id (as written) → the line it is first on; negative when that row is invalid
+    first_line: dict[str, int] = field(default_factory=dict)
+    unidentified: list[int] = field(default_factory=list)  # lines with no readable record id
+
+    def add(self, problem: ImportProblem, sink: _ProblemsFile | None) -> None:
+        self.problem_count += 1
+        self.bad_lines.add(problem.line)
+        if len(self.problems) < PROBLEMS_KEPT:
+            self.problems.append(problem)
+        if sink is not None:
+            sink.write(problem)
+
+
+def _validated(name: str, rows: Iterator[RawRow], today: dt.date) -> Iterator[tuple[RawRow, Any]]:
+    """Each row with its ChildRecord, or with the list of its problems."""
+    for row in rows:
+        if isinstance(row.value, ImportProblem):
+            yield row, [row.value]
+            continue
+        result = validate_record(row.value, today)
+        if isinstance(result, list):
+            rid = row.record_id or ""
+            yield row, [ImportProblem(name, row.line, e.field, e.reason, rid) for e in result]
+        else:
+            yield row, result
+
+
+def _scan(path: Path, today: dt.date, sink: _ProblemsFile | None) -> _Scan:
+    scan = _Scan()
+    name = path.name
+    counted: set[int] = set()  # first lines of record ids seen again, already refused
+    reason = "the same record_id as line {}: each child appears once in a file"
+    for row, result in _validated(name, read_rows(path), today):
+        rid = row.record_id
+        if rid is None:
+            scan.unidentified.append(row.line)
+        elif rid in scan.first_line:
+            first = abs(scan.first_line[rid])
+            if first not in counted:
+                counted.add(first)
+                scan.add(ImportProblem(name, first, "record_id", reason.format(row.line), rid), sink)
+                if scan.first_line[rid] > 0:  # counted valid when it was read
+                    scan.valid -= 1
+            scan.add(ImportProblem(name, row.line, "record_id", reason.format(first), rid), sink)
+            result = result if isinstance(result, list) else []
+        else:
+            scan.first_line[rid] = -row.line if isinstance(result, list) else row.line
+        if isinstance(result, list):
+            for problem in result:
+                scan.add(problem, sink)
+        else:
+            scan.valid += 1
+    return scan
+
+
+def _records(path: Path, today: dt.date, skip: set[int]) -> Iterator[ChildRecord]:
+    for row, result in _validated(path.name, read_rows(path), today):
+        if row.line in skip:
+            continue
+        if isinstance(result, list):
+            raise InvalidInput(
+                f"{path.name} changed while it was being imported (line {row.line} is no longer valid); "
+                "import it again"
+            )
+        yield result
+
+
+def _batches(records: Iterator[ChildRecord], size: int) -> Iterator[list[ChildRecord]]:
+    chunk: list[ChildRecord] = []
+    for record in records:
+        chunk.append(record)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def validate_file(path: Path, today: dt.date) -> list[ChildRecord]:
-    """Every record in the file, or ImportRejected listing the problems (nothing is written)."""
-    records: list[ChildRecord] = []
-    problems: list[ImportProblem] = []
-    for line, raw in read_rows(path):
-        if isinstance(raw, ImportProblem):
-            problems.append(raw)
-            continue
-        result = validate_record(raw, today)
-        if isinstance(result, list):
-            problems += [ImportProblem(path.name, line, e.field, e.reason) for e in result]
-        else:
-            records.append(result)
-    if problems:
-        raise ImportRejected(problems)
-    return records
+    """Every record in the file, or ImportRejected listing the problems (nothing is written).
+    Holds the whole file: for tests and small files; imports stream (import_file)."""
+    scan = _scan(path, today, None)
+    if scan.problem_count:
+        raise ImportRejected(sorted(scan.problems, key=lambda p: p.line), scan.problem_count)
+    return list(_records(path, today, set()))
 
 
 ChangeHook = Callable[[Session, list[tuple[ChildRecord | None, ChildRecord]]], None]
 """Called inside each batch's transaction with (previous version or None, new version) of every record."""
+
+EndedHook = Callable[[Session, Sequence[str]], None]
+"""Called inside the transaction that ends records absent from a full refresh, with their record ids."""
+
+
+def _problems_sink(problems_path: Path | None, source: Path) -> _ProblemsFile | None:
+    if problems_path is None:
+        return None
+    if problems_path.resolve() == source.resolve():
+        raise InvalidInput(f"{problems_path.name}: the problems file must not be the file being imported")
+    return _ProblemsFile(problems_path)
+
+
+def check_file(
+    path: Path, *, today: dt.date | None = None, problems_path: Path | None = None, mode: Mode = Mode.UPSERT
+) -> ImportReport:
+    """Validate only (`import --check`): the report of what an import would do; nothing is written."""
+    sink = _problems_sink(problems_path, path)
+    try:
+        scan = _scan(path, today or dt.date.today(), sink)
+    finally:
+        if sink is not None:
+            sink.close()
+    return _report(path, scan, mode, checked_only=True, problems_path=problems_path)
+
+
+def _report(
+    path: Path, scan: _Scan, mode: Mode, *, checked_only: bool, problems_path: Path | None
+) -> ImportReport:
+    return ImportReport(
+        file=path.name,
+        records=scan.valid,
+        rejected_rows=len(scan.bad_lines),
+        problem_count=scan.problem_count,
+        problems=sorted(scan.problems, key=lambda p: p.line),
+        checked_only=checked_only,
+        mode=mode,
+        problems_file=str(problems_path) if problems_path else "",
+    )
 
 
 def import_file(
@@ -165,18 +264,62 @@ def import_file(
     progress: Callable[[int, int], None] | None = None,
     batch: int = BATCH,
     on_changes: ChangeHook | None = None,
+    on_ended: EndedHook | None = None,
+    mode: Mode = Mode.UPSERT,
+    on_error: OnError = OnError.REJECT,
+    problems_path: Path | None = None,
+    before_write: Callable[[], None] | None = None,
 ) -> ImportReport:
-    """Validate the whole file, then upsert it batch by batch (each batch one transaction)."""
-    records = validate_file(path, today or dt.date.today())
-    batches = 0
-    for start in range(0, len(records), batch):
-        chunk = records[start : start + batch]
+    """Validate the whole file, then upsert it batch by batch (each batch one transaction); see the module
+    contract for `mode` and `on_error`. `before_write` runs once validation has passed, before any write."""
+    day = today or dt.date.today()
+    sink = _problems_sink(problems_path, path)
+    try:
+        scan = _scan(path, day, sink)
+    finally:
+        if sink is not None:
+            sink.close()
+    report = _report(path, scan, mode, checked_only=False, problems_path=problems_path)
+    if scan.problem_count and on_error is OnError.REJECT:
+        raise ImportRejected(report.problems, scan.problem_count)
+    if mode is Mode.FULL:
+        if scan.unidentified:
+            raise InvalidInput(
+                f"{path.name} line {scan.unidentified[0]}: a full refresh needs every row's record_id, to "
+                "know which records the export no longer lists; nothing was imported"
+            )
+        if not scan.first_line:
+            raise InvalidInput(f"{path.name}: a full refresh of an empty file would end every record")
+    if before_write is not None:
+        before_write()
+    written = 0
+    for chunk in _batches(_records(path, day, scan.bad_lines), batch):
         with db.session() as session:
             if on_changes is not None:
                 previous = records_by_record_id(session, [r.record_id for r in chunk])
                 on_changes(session, [(previous.get(r.record_id), r) for r in chunk])
             upsert_records(session, chunk, lambda r: tag_fn(tagger, r), tagger.scheme)
-        batches += 1
+        report.batches += 1
+        written += len(chunk)
         if progress:
-            progress(min(start + batch, len(records)), len(records))
-    return ImportReport(path.name, len(records), batches)
+            progress(written, scan.valid)
+    if mode is Mode.FULL:
+        with db.session() as session:
+            ended = end_absent_records(session, set(scan.first_line), day)
+            if on_ended is not None and ended:
+                on_ended(session, ended)
+        report.ended = len(ended)
+    return report
+
+
+def describe(report: ImportReport) -> str:
+    """One line for the operator: what was (or would be) imported, rejected and ended."""
+    verb = "would import" if report.checked_only else "imported"
+    text = f"{report.file}: {verb} {report.records} records"
+    if report.rejected_rows:
+        text += f"; rejected {report.rejected_rows} rows ({report.problem_count} problems)"
+        if report.problems_file:
+            text += f", listed in {printable(report.problems_file, 200)}"
+    if report.mode is Mode.FULL and not report.checked_only:
+        text += f"; ended {report.ended} records no longer in the export"
+    return text

@@ -140,7 +140,7 @@ class ChildRecord:
     record_id: RecordId
     forename: str
     surname: str
-    date_of_birth: dt.date
+    date_of_birth: dt.date | None  # None until the records team learns it (docs/import-format.md)
     sex: Sex
     address: Address
     middle_names: str = ""
@@ -154,6 +154,9 @@ class ChildRecord:
     shielding: Shielding | None = None
     retention_consent_to_25: bool = False
     previous_surnames: tuple[str, ...] = field(default=())
+    # The day the records team's export stopped listing the child (`import --mode full`): the record is kept,
+    # with its audit trail, but no longer disclosed. Importing the child again clears it.
+    ended_on: dt.date | None = None
 
     @property
     def shielded(self) -> bool:

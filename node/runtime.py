@@ -40,6 +40,7 @@ from federation.transport import (
     council_list_fetcher,
     secure_channel,
 )
+from node import retention
 from node.accounts.credentials import Passwords
 from node.accounts.lockout import LoginThrottled
 from node.accounts.service import AccountService, Practitioner
@@ -265,6 +266,7 @@ class NodeRuntime:
     def upkeep(self) -> None:
         """One round of background work; safe to call repeatedly (tests call it directly)."""
         self.federation_audit.flush()
+        self.run_retention()
         if not self._joined:
             status = self.join()
             self._joined = status == "active"
@@ -282,6 +284,16 @@ class NodeRuntime:
         )
         drop_schemes_except(self.db, {councils.oprf_key_id, *councils.previous_oprf_key_ids})
         self.publish_tree_head()
+
+    def run_retention(self, today: dt.date | None = None) -> None:
+        """Archive and purge on the council's schedule, once a day (node/retention.py)."""
+        day = today or dt.date.today()
+        with self.db.session() as session:
+            if not retention.due(session, day):
+                return
+        done = retention.run(self.db, self.audit, day, by="node upkeep")
+        if done.archived or done.purged:
+            log.info("retention: archived %d records, purged %d", done.archived, done.purged)
 
     def send_alerts(self, now: dt.datetime | None = None) -> int:
         """Send the alerts that are due (`now` lets tests step past a backoff). Returns how many were

@@ -19,36 +19,52 @@ likely for different children, 0 when a field is missing on either side (m = u: 
 the fields independent given match status, the total weight is the log2 likelihood ratio that the pair is the
 same child, and the contributions explain the decision field by field.
 
-Weights (log2 m/u; "missing" is 0 everywhere):
+Weights (log2 m/u; "missing" is 0 everywhere, and a placeholder forename or surname such as "Baby" or
+"Unknown" is missing):
 
     NHS number     equal +19.9, different -6.6
     forename       exact +7.8, nickname +5.1, close +4.6, similar -3.6, different -6.5
+                   (one side only an initial: agrees +3.3, disagrees -1.6)
     surname        exact +5.4, part +3.9, close +3.6, similar -1.6, different -6.6
-    date of birth  exact +9.8, swapped +7.6, digit +5.3, same-year -2.3, different -6.6
+    date of birth  exact +9.7, swapped +7.6, digit +5.3, swapped and a digit +4.1, year wrong +3.3,
+                   day or month wrong +2.3, same year -3.3, different -4.6
+                   (a partial date: year and month agree +5.6, year agrees +3.0, differs -4.1)
     sex            agree +1.0, disagree -6.6
-    postcode       exact +2.0, district +1.0, different -1.4
+    postcode       exact +2.0 (+5.9 beside an agreeing forename and sex: a household), district +1.0,
+                   different -1.4
 
-Two choices keep twins apart. The postcode weighs little: among candidates the one who shares the address is
-usually the twin, and a child searched for from another council has often moved. And a forename that is only
-"similar" (two letters or more apart) or "different" weighs heavily against, because the forename is the one
-field in which twins differ.
+"Nickname" covers the nickname table, a name's short form (Ally for Allyson) and a typo of a nickname
+(Kaitie for Katie); "close" a single typo or a spelling variant (Lucie, Lucy). A search whose forename and
+surname fit only the other way round is scored swapped, less 4 bits.
+
+Two choices keep twins apart. The postcode weighs little unless the forename agrees: among candidates the
+one who shares the address is usually the twin, and a child searched for from another council has often
+moved. A forename that is only "similar" (two letters or more apart) or "different" weighs heavily against,
+because the forename is the one field in which twins differ; and a candidate whose forename cannot be
+compared at all (missing, a placeholder, a lone initial) is **at most a possible match** unless the NHS
+number agrees (`MatchScore.twin_blind`), since a twin would score the same.
 
 Bands. `MATCH_THRESHOLD` (17) is set so that a search that differs from the record by any one realistic error
 (a typo in a name, a nickname, one part of a double-barrelled or a previous surname, day and month swapped, a
 wrong or transposed digit in the date, no NHS number) still scores a match even when the child has also moved
 (the weakest such pair, a wrong date digit and a new postcode without NHS numbers, scores 18.1), while a twin
-cannot: same surname, date of birth, sex and postcode with a "similar" forename scores 14.7, a different one
-11.7, and a boy-girl pair with close names (Alexander, Alexandra) 15.3. Between `POSSIBLE_THRESHOLD` (12.5)
+cannot: same surname, date of birth, sex and postcode with a "similar" forename scores 14.6, a different one
+11.7, and a boy-girl pair with close names (Alexander, Alexandra) 15.2. Between `POSSIBLE_THRESHOLD` (12.5)
 and `MATCH_THRESHOLD` a pair is a "possible" match, for a person to check; below, a "non-match".
-tests/node/test_scoring.py and tests/assets/match_cases.json pin these promises. On the synthetic population
-of node/synth (5 councils, 100,000 records, cross-council copies with up to three differences and a move),
-scoring every key-sharing candidate gave precision 0.9995 and recall 0.999, and no twin pair scored "match".
+tests/node/test_scoring.py and tests/assets/match_cases.json pin these promises.
+
+How the values were set and checked: m and u are argued per level above (assumptions where no data
+exists), then checked against data the project did not generate (FEBRL 1-3, census-style records from the
+`pseudopeople` simulator) and the realistic synthetic England; `whoelse bench calibration` prints the share
+of candidates that are truly the child by score (docs/benchmarks.md, with the plot) and the m and u that EM
+estimates from unlabelled candidates beside these. EM on candidates is poorly conditioned here, because the
+opening rule leaves almost only true pairs to score (770 of 793 candidates in its default run), so its
+estimates are reported, not adopted.
 
 Known limits: twins whose forenames are one letter apart (Lily and Lila) cannot be told from a typo by the
 names alone; only a differing NHS number or sex keeps them apart. Two different children with the same
-names and date of birth (namesakes) match unless their NHS numbers differ. The u probabilities are
-assumptions argued here, not estimates from real data; re-estimating them (e.g. by EM on real pairs) is the
-way to improve them.
+names and date of birth (namesakes) match unless their NHS numbers differ. Brothers or sisters given the
+same forename at one address (census data has them) score "possible" when their dates differ.
 """
 
 from __future__ import annotations

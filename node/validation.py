@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from federation.errors import InvalidInput
-from federation.identity import BirthDate, normalise_nhs_number, normalise_postcode, valid_nhs_number
+from federation.identity import (
+    BirthDate,
+    normalise_name,
+    normalise_nhs_number,
+    normalise_postcode,
+    valid_nhs_number,
+)
 from node.records import (
     Address,
     Carer,
@@ -73,7 +79,12 @@ NESTED = {
 }  # fmt: skip
 
 _NAME = re.compile(r"^[^\W\d_]+(?:[ '’\-.]+[^\W\d_]+)*\.?$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Control characters, and the invisible format characters that reorder or hide text (U+202E makes a
+# contact read backwards), are refused in every text field; a lone surrogate cannot be stored at all.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+MAX_PREVIOUS_SURNAMES_TEXT = 400  # the stored column (node/storage/tables.py), ";"-joined
 _RECORD_ID = re.compile(r"^[A-Za-z0-9_\-/.]{1,64}$")
 
 
@@ -108,18 +119,26 @@ def _text(value: Any, field: str, errors: _Errors, *, required: bool, limit: int
         errors.add(field, f"must be text, not {type(value).__name__}")
         return ""
     text: str = value.strip()
+    if not text:
+        if required:
+            errors.add(field, "required (only spaces were given)")
+        return ""
     if len(text) > limit:
         errors.add(field, f"too long ({len(text)} characters; at most {limit})")
         return ""
+    if _SURROGATE.search(text):
+        errors.add(field, "not valid Unicode text (a lone surrogate)")
+        return ""
     if _CONTROL.search(text):
-        errors.add(field, "contains control characters")
+        errors.add(field, "contains control or invisible formatting characters")
         return ""
     return text
 
 
 def _name(value: Any, field: str, errors: _Errors, *, required: bool) -> str:
     text = _text(value, field, errors, required=required, limit=MAX_NAME)
-    if text and not _NAME.match(text):
+    # A name must keep a letter once folded for matching (U+02BC alone is a "letter" that folds away).
+    if text and (not _NAME.match(text) or not normalise_name(text)):
         errors.add(field, "not a name: use letters, spaces, apostrophes, hyphens and full stops")
         return ""
     return " ".join(text.split())
@@ -138,26 +157,31 @@ def _birth_date(value: Any, errors: _Errors, today: dt.date) -> dt.date | None:
                 born = None
             if born is not None and born.swapped and born.date is not None:
                 value = born.date.isoformat()
-    return _date(value, "date_of_birth", errors, required=True, today=today)
+    # Not required: a record may arrive before the date is known; it then cannot age out (disclosure.py).
+    return _date(value, "date_of_birth", errors, required=False, today=today)
 
 
-def _date(value: Any, field: str, errors: _Errors, *, required: bool, today: dt.date) -> dt.date | None:
-    if value is None or value == "":
+def _date(
+    value: Any, field: str, errors: _Errors, *, required: bool, today: dt.date | None
+) -> dt.date | None:
+    """A date written exactly YYYY-MM-DD (not an ISO week date or 20260110); not after `today` if given."""
+    if value is None or (isinstance(value, str) and not value.strip()):
         if required:
             errors.add(field, "required")
         return None
     if not isinstance(value, str):
         errors.add(field, "must be a date YYYY-MM-DD")
         return None
+    shown = _SURROGATE.sub("?", value[:20])
+    if not _ISO_DATE.match(value.strip()):
+        errors.add(field, f"not a real date in the form YYYY-MM-DD: {shown!r}")
+        return None
     try:
         day = dt.date.fromisoformat(value.strip())
     except ValueError:
-        errors.add(field, f"not a real date in the form YYYY-MM-DD: {value[:20]!r}")
+        errors.add(field, f"not a real date in the form YYYY-MM-DD: {shown!r}")
         return None
-    if len(value.strip()) != 10:
-        errors.add(field, f"not a real date in the form YYYY-MM-DD: {value[:20]!r}")
-        return None
-    if day > today:
+    if today is not None and day > today:
         errors.add(field, f"in the future ({day.isoformat()})")
         return None
     return day
@@ -176,6 +200,10 @@ def _bool(value: Any, field: str, errors: _Errors) -> bool:
 
 def _object(raw: Mapping[str, Any], name: str, errors: _Errors) -> Mapping[str, Any] | None:
     value = raw.get(name)
+    if value == {} and name == "shielding":
+        # An empty shielding object is a shielding with no reason: refuse it rather than import unshielded.
+        errors.add(name, "empty: give reason, shielded_by and shielded_on, or leave shielding out")
+        return None
     if value is None or value == {}:
         return None
     if not isinstance(value, Mapping):
@@ -209,7 +237,9 @@ def _list(raw: Mapping[str, Any], name: str, errors: _Errors) -> list[Mapping[st
     return items
 
 
-def _involvement(item: Mapping[str, Any], field: str, errors: _Errors, today: dt.date) -> Involvement | None:
+def _involvement(
+    item: Mapping[str, Any], field: str, errors: _Errors, today: dt.date, born: dt.date | None = None
+) -> Involvement | None:
     before = len(errors.items)
     raw_type = item.get("service_type")
     service: ServiceType | None = None
@@ -218,16 +248,10 @@ def _involvement(item: Mapping[str, Any], field: str, errors: _Errors, today: dt
     except ValueError:
         errors.add(f"{field}.service_type", f"unknown service type {str(raw_type)[:40]!r}")
     start = _date(item.get("start_date"), f"{field}.start_date", errors, required=True, today=today)
-    end_raw = item.get("end_date")
-    end = None
-    if end_raw not in (None, ""):
-        if not isinstance(end_raw, str):
-            errors.add(f"{field}.end_date", "must be a date YYYY-MM-DD")
-        else:
-            try:
-                end = dt.date.fromisoformat(end_raw.strip())
-            except ValueError:
-                errors.add(f"{field}.end_date", f"not a real date in the form YYYY-MM-DD: {end_raw[:20]!r}")
+    if start is not None and born is not None and start < born:
+        errors.add(f"{field}.start_date", "before the date of birth")
+    # An end date may be in the future (a planned end).
+    end = _date(item.get("end_date"), f"{field}.end_date", errors, required=False, today=None)
     if start and end and end < start:
         errors.add(f"{field}.end_date", "before start_date")
     basis: SensitiveBasis | None = None
@@ -265,13 +289,15 @@ def _involvement(item: Mapping[str, Any], field: str, errors: _Errors, today: dt
     )
 
 
-def validate_involvement(raw: Mapping[str, Any], today: dt.date) -> Involvement | list[FieldError]:
+def validate_involvement(
+    raw: Mapping[str, Any], today: dt.date, born: dt.date | None = None
+) -> Involvement | list[FieldError]:
     """One involvement as an import row's `involvements` item (the portal's "record my involvement")."""
     errors = _Errors()
     for key in raw:
         if key not in NESTED["involvements"]:
             _key_error(f"involvement.{key}", str(key), errors)
-    involvement = _involvement(raw, "involvement", errors, today)
+    involvement = _involvement(raw, "involvement", errors, today, born)
     return involvement if involvement is not None and not errors.items else errors.items
 
 
@@ -287,7 +313,10 @@ def validate_record(raw: Mapping[str, Any], today: dt.date) -> ChildRecord | lis
         errors.add("record_id", "use letters, digits, '-', '_', '/' or '.'")
     # A newborn may not be named yet: no forename, or a placeholder ("Baby"), which matching treats as none.
     forename = _name(raw.get("forename"), "forename", errors, required=False)
-    surname = _name(raw.get("surname"), "surname", errors, required=True)
+    # Nor is a surname required (a foundling, a child known by one name), but a record needs one of them.
+    surname = _name(raw.get("surname"), "surname", errors, required=False)
+    if not forename and not surname and not any(e.field in ("forename", "surname") for e in errors.items):
+        errors.add("surname", "required when there is no forename (a record needs at least one name)")
     middle = _name(raw.get("middle_names"), "middle_names", errors, required=False)
     known_as = _name(raw.get("known_as"), "known_as", errors, required=False)
     previous_raw = raw.get("previous_surnames") or []
@@ -296,9 +325,17 @@ def validate_record(raw: Mapping[str, Any], today: dt.date) -> ChildRecord | lis
     previous: list[str] = []
     if not isinstance(previous_raw, list):
         errors.add("previous_surnames", "must be a list of names")
+    elif len(previous_raw) > MAX_LIST:
+        errors.add("previous_surnames", f"too many names ({len(previous_raw)}; at most {MAX_LIST})")
     else:
-        for i, p in enumerate(previous_raw[:MAX_LIST], start=1):
+        for i, p in enumerate(previous_raw, start=1):
             previous.append(_name(p, f"previous_surnames[{i}]", errors, required=True))
+        joined = len(";".join(previous))
+        if joined > MAX_PREVIOUS_SURNAMES_TEXT:
+            errors.add(
+                "previous_surnames",
+                f"too long altogether ({joined} characters; at most {MAX_PREVIOUS_SURNAMES_TEXT})",
+            )
 
     dob = _birth_date(raw.get("date_of_birth"), errors, today)
     if dob and (today.year - dob.year) > MAX_AGE_YEARS:
@@ -313,7 +350,13 @@ def validate_record(raw: Mapping[str, Any], today: dt.date) -> ChildRecord | lis
     nhs = ""
     raw_nhs = raw.get("nhs_number")
     if raw_nhs not in (None, ""):
-        if not isinstance(raw_nhs, str | int) or not valid_nhs_number(str(raw_nhs)):
+        if (
+            isinstance(raw_nhs, bool)
+            or not isinstance(raw_nhs, str | int)
+            or (isinstance(raw_nhs, int) and not 0 <= raw_nhs < 10**10)
+            or (isinstance(raw_nhs, str) and len(raw_nhs) > 20)
+            or not valid_nhs_number(str(raw_nhs))
+        ):
             errors.add("nhs_number", "not a valid NHS number (10 digits with a correct check digit)")
         else:
             nhs = normalise_nhs_number(str(raw_nhs))
@@ -384,7 +427,7 @@ def validate_record(raw: Mapping[str, Any], today: dt.date) -> ChildRecord | lis
     involvements = tuple(
         inv
         for i, item in enumerate(_list(raw, "involvements", errors), start=1)
-        if (inv := _involvement(item, f"involvements[{i}]", errors, today)) is not None
+        if (inv := _involvement(item, f"involvements[{i}]", errors, today, dob)) is not None
     )
     concerns = tuple(
         CauseForConcern(
@@ -399,7 +442,7 @@ def validate_record(raw: Mapping[str, Any], today: dt.date) -> ChildRecord | lis
     )
     consent_25 = _bool(raw.get("retention_consent_to_25"), "retention_consent_to_25", errors)
 
-    if errors.items or dob is None or sex is None or address is None:
+    if errors.items or sex is None or address is None:
         return errors.items or [FieldError("record", "incomplete")]
     return ChildRecord(
         record_id=RecordId(record_id),

@@ -31,7 +31,7 @@ def disclosure_to_pb(d: Disclosure) -> pb.Disclosure:
         record_id=d.record_id,
         forename=d.forename,
         surname=d.surname,
-        date_of_birth=d.date_of_birth.isoformat(),
+        date_of_birth=d.date_of_birth.isoformat() if d.date_of_birth else "",
         sex=d.sex.value,
         nhs_number=d.nhs_number,
         shielded=d.shielded,

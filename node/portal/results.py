@@ -145,7 +145,8 @@ def _same_child(a: pb.Disclosure, b: pb.Disclosure) -> bool:
     if a.nhs_number and b.nhs_number:
         return a.nhs_number == b.nhs_number
     return (
-        a.date_of_birth == b.date_of_birth
+        bool(a.date_of_birth)  # two unnamed-date records are not known to be one child
+        and a.date_of_birth == b.date_of_birth
         and canonical_forename(a.forename) == canonical_forename(b.forename)
         and phonetic(a.surname) == phonetic(b.surname)
     )
@@ -166,8 +167,8 @@ def group(response: pp.SearchResponse) -> Results:
             child = next((c for first, c in children if _same_child(first, d)), None)
             if child is None:
                 child = Child(
-                    name=f"{d.forename} {d.surname}",
-                    date_of_birth=display_date(d.date_of_birth),
+                    name=" ".join(n for n in (d.forename, d.surname) if n),
+                    date_of_birth=display_date(d.date_of_birth) if d.date_of_birth else "Not recorded",
                     sex=SEX.get(d.sex, d.sex),
                     nhs_number=d.nhs_number,
                 )

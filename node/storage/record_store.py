@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, insert, select, text
+from sqlalchemy import Engine, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from node.records import (
@@ -88,6 +88,7 @@ def _child_row(r: ChildRecord, now: dt.datetime) -> dict[str, Any]:
         "shielding_shielded_by": r.shielding.shielded_by if r.shielding else "",
         "shielding_shielded_on": r.shielding.shielded_on if r.shielding else None,
         "retention_consent_to_25": r.retention_consent_to_25,
+        "ended_on": r.ended_on,
         "details": _details(r),
         "updated_at": now,
     }
@@ -175,6 +176,7 @@ def record_from_row(child: Child) -> ChildRecord:
         ),
         retention_consent_to_25=child.retention_consent_to_25,
         previous_surnames=tuple(p for p in child.previous_surnames.split(";") if p),
+        ended_on=child.ended_on,
     )
 
 
@@ -186,9 +188,7 @@ def load_records(session: Session, child_ids: Sequence[int]) -> dict[int, ChildR
     return {ch.id: record_from_row(ch) for ch in session.scalars(select(Child).where(Child.id.in_(ids)))}
 
 
-def shared_kinds(
-    session: Session, tags: Sequence[bytes], scheme: str | None = None
-) -> dict[int, set[str]]:
+def shared_kinds(session: Session, tags: Sequence[bytes], scheme: str | None = None) -> dict[int, set[str]]:
     """For each record sharing any of `tags`: the kinds of match key it shares. One indexed query."""
     if not tags:
         return {}
@@ -244,3 +244,16 @@ def records_by_record_id(session: Session, record_ids: Sequence[str]) -> dict[st
     """The stored version of each of these records (by the council's record id), where one exists."""
     rows = session.scalars(select(Child).where(Child.record_id.in_(list(record_ids))))
     return {row.record_id: record_from_row(row) for row in rows}
+
+
+def end_absent_records(session: Session, present: set[str], today: dt.date) -> list[str]:
+    """End (never delete) every current record whose record id is not in `present`; their record ids.
+
+    An ended record keeps its row, tags and audit trail but is no longer disclosed (node/disclosure.py);
+    importing the child again makes it current."""
+    current = session.scalars(select(Child.record_id).where(Child.ended_on.is_(None)))
+    absent = sorted(rid for rid in current if rid not in present)
+    for start in range(0, len(absent), 500):
+        chunk = absent[start : start + 500]
+        session.execute(update(Child).where(Child.record_id.in_(chunk)).values(ended_on=today))
+    return absent

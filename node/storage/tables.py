@@ -33,7 +33,7 @@ class Child(Base):
     surname: Mapped[str] = mapped_column(String(NAME))
     known_as: Mapped[str] = mapped_column(String(NAME), default="")
     previous_surnames: Mapped[str] = mapped_column(String(4 * NAME), default="")  # ";"-joined
-    date_of_birth: Mapped[dt.date] = mapped_column(Date)
+    date_of_birth: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     sex: Mapped[str] = mapped_column(String(1))
     nhs_number: Mapped[str] = mapped_column(String(10), default="")
     address_line1: Mapped[str] = mapped_column(String(CONTACT))
@@ -48,6 +48,8 @@ class Child(Base):
     shielding_shielded_by: Mapped[str] = mapped_column(String(NAME), default="")
     shielding_shielded_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     retention_consent_to_25: Mapped[bool] = mapped_column(Boolean, default=False)
+    ended_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)  # absent from a full refresh
+    archived_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)  # retention ended (retention.py)
     # Carers, involvements and causes for concern, as JSON (node/storage/record_store.py): a node reads a
     # child's record whole, so one row per child makes a lookup one round trip and an import one insert.
     details: Mapped[str] = mapped_column(Text, default="{}")

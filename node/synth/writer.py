@@ -40,7 +40,7 @@ def record_to_json(record: ChildRecord) -> dict[str, Any]:
         "surname": record.surname,
         "known_as": record.known_as,
         "previous_surnames": list(record.previous_surnames),
-        "date_of_birth": record.date_of_birth.isoformat(),
+        "date_of_birth": record.date_of_birth.isoformat() if record.date_of_birth else "",
         "sex": record.sex.value,
         "nhs_number": record.nhs_number,
         "address": {

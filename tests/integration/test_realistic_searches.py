@@ -20,7 +20,9 @@ from tests.integration.harness import Federation
 LEEDS, BRADFORD = "E08000035", "E08000032"
 
 
-def record(record_id: str, forename: str, surname: str, dob: str, sex: str, postcode: str) -> dict[str, Any]:
+def record(
+    record_id: str, forename: str, surname: str, dob: str, sex: str, postcode: str, since: str = "2025-09-01"
+) -> dict[str, Any]:
     return {
         "record_id": record_id,
         "forename": forename,
@@ -35,7 +37,7 @@ def record(record_id: str, forename: str, surname: str, dob: str, sex: str, post
                 "role": "Social worker",
                 "contact": "0113 000 0100",
                 "service_type": "social_care",
-                "start_date": "2025-09-01",
+                "start_date": since,
             }
         ],
     }
@@ -44,7 +46,9 @@ def record(record_id: str, forename: str, surname: str, dob: str, sex: str, post
 KATHERINE = record("L-1", "Katherine", "Lowry", "2014-03-07", "F", "LS6 2AB")
 KATHERINES_TWIN = record("L-2", "Eleanor", "Lowry", "2014-03-07", "F", "LS6 2AB")
 SANDRA = record("L-3", "Sandra", "Woodward", "2016-11-29", "F", "LS16 6JW")
-BABY = record("L-4", "Baby", "Okafor", "2026-06-02", "M", "LS9 8AA")  # named since; Leeds has not caught up
+BABY = record(
+    "L-4", "Baby", "Okafor", "2026-06-02", "M", "LS9 8AA", since="2026-06-03"
+)  # named since; Leeds has not caught up
 OLIVER = record("L-5", "Oliver", "Grant", "2012-10-05", "M", "LS1 4AP")
 OLIVERS_BROTHER = record("L-6", "Harry", "Grant", "2012-10-05", "M", "LS1 4AP")  # his twin
 

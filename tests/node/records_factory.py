@@ -68,3 +68,9 @@ def child(**changes: Any) -> ChildRecord:
 
 def shielded_child() -> ChildRecord:
     return child(shielding=Shielding("risk from a former partner", "Records Team", dt.date(2026, 1, 5)))
+
+
+def born(record: ChildRecord) -> dt.date:
+    """The record's date of birth, for records (synthetic ones, the factory's) that always have one."""
+    assert record.date_of_birth is not None
+    return record.date_of_birth

@@ -26,6 +26,7 @@ from node.settings import initialise, load
 from node.storage.database import Database
 from node.storage.record_store import upsert_records
 from tests.node.records_factory import TODAY, camhs, child, shielded_child
+from tests.node.records_factory import born as record_born
 
 LEEDS = HoldingCouncil("E08000035", "Leeds", "Leeds records team, 0113 496 0999")
 AT = dt.datetime(2026, 11, 23, 9, 30, tzinfo=dt.UTC)
@@ -121,7 +122,7 @@ def test_no_entry_holds_a_childs_identity(leeds: Database) -> None:
     stored = b"".join(
         value if isinstance(value, bytes) else str(value).encode() for row in rows for value in row
     ).lower()
-    born = record.date_of_birth
+    born = record_born(record)
     forbidden = [
         record.forename, record.surname, "zoe", "o'neill", "oneill", record.nhs_number, "943 476 5919",
         record.address.postcode, record.address.postcode.replace(" ", ""), record.address.line1,

@@ -51,8 +51,9 @@ def run_import(db: Database, path: Path) -> int:
 
 
 def rejection(tmp_path: Path, row: dict[str, Any]) -> str:
+    first = good_row(record_id="T-0")  # a valid row first, so the problem is named on line 2
     with pytest.raises(ImportRejected) as info:
-        validate_file(write_jsonl(tmp_path / "bad.jsonl", [good_row(), row]), TODAY)
+        validate_file(write_jsonl(tmp_path / "bad.jsonl", [first, row]), TODAY)
     return str(info.value.problems[0])
 
 

@@ -23,6 +23,7 @@ from node.synth.nhs_numbers import NhsNumberAllocator, check_digit, is_valid
 from node.synth.postcodes import POSTCODES_CSV_GZ, postcode_samples
 from node.synth.variations import Difference, nickname, surname_one_part, swap_day_month, typo
 from node.synth.writer import write
+from tests.node.records_factory import born
 
 TODAY = dt.date(2025, 6, 1)
 POSTCODE = re.compile(r"^[A-Z]{1,2}[0-9][0-9A-Z]? [0-9][A-Z]{2}$")
@@ -138,10 +139,10 @@ def test_records_respect_the_import_rules_on_services_and_dates(population: Popu
     services: Counter[ServiceType] = Counter()
     for records in population.records.values():
         for r in records:
-            assert TODAY - dt.timedelta(days=26 * 366) < r.date_of_birth <= TODAY
+            assert TODAY - dt.timedelta(days=26 * 366) < born(r) <= TODAY
             for inv in r.involvements:
                 services[inv.service_type] += 1
-                assert r.date_of_birth <= inv.start_date <= TODAY
+                assert born(r) <= inv.start_date <= TODAY
                 assert inv.end_date is None or inv.start_date <= inv.end_date <= TODAY
                 if inv.service_type.sensitive:
                     assert inv.sensitive_basis in (SensitiveBasis.CONSENT, SensitiveBasis.OVERRIDE)
@@ -162,7 +163,7 @@ def test_involvement_counts_concerns_shielding_and_retention_are_realistic(popul
     shielded = [r for r in records if r.shielding]
     assert 0 < len(shielded) / len(records) <= 0.04
     assert all(s.shielding and s.shielding.reason and s.shielding.shielded_by for s in shielded)
-    ages = [(TODAY - r.date_of_birth).days / 365.25 for r in records]
+    ages = [(TODAY - born(r)).days / 365.25 for r in records]
     assert any(r.retention_consent_to_25 and 17 <= a < 18 for r, a in zip(records, ages, strict=True))
     adults = [(r, a) for r, a in zip(records, ages, strict=True) if a >= 18]
     assert adults and all(a < 26 for _, a in adults)
@@ -253,10 +254,7 @@ def test_second_copies_differ_as_their_ground_truth_says(population: Population)
         )
         assert (a.nhs_number != b.nhs_number) == (Difference.NHS_NUMBER_MISSING in differences)
         if Difference.DOB_DAY_MONTH_SWAPPED in differences:
-            assert (b.date_of_birth.day, b.date_of_birth.month) == (
-                a.date_of_birth.month,
-                a.date_of_birth.day,
-            )
+            assert (born(b).day, born(b).month) == (born(a).month, born(a).day)
         else:
             assert a.date_of_birth == b.date_of_birth
         if Difference.SURNAME_ONE_PART in differences:
