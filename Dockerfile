@@ -9,8 +9,15 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /opt/whoelse
+# Dependencies first, from pyproject.toml alone, so a change to the source reuses this layer instead of
+# reinstalling every dependency.
+COPY pyproject.toml /opt/whoelse/
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+        > /tmp/requirements.txt \
+    && pip install -r /tmp/requirements.txt \
+    && rm /tmp/requirements.txt
 COPY . /opt/whoelse
-RUN pip install . \
+RUN pip install --no-deps . \
     && chmod 0755 docker/*.sh \
     && whoelse --help > /dev/null
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -42,13 +41,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from directory.server import serve
     from directory.setup import key_directory
     from directory.token_service import TokenLimits
+    from federation import logs
     from federation.transport import MtlsIdentity
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logs.configure()
     db = _db(args)
     identity = MtlsIdentity.from_files(args.ca, args.cert, args.key)
     limits = TokenLimits(max_batch=args.max_batch, per_minute=args.rate_per_minute)
-    serve(args.listen, db, identity, key_directory(db, args.dir), limits=limits)
+    port_file = Path(args.port_file) if args.port_file else None
+    serve(
+        args.listen,
+        db,
+        identity,
+        key_directory(db, args.dir),
+        limits=limits,
+        port_file=port_file,
+        metrics_listen=args.metrics_listen or "",
+    )
     return 0
 
 
@@ -235,6 +244,8 @@ def register(commands: Any, benchmarks: Any) -> None:
     p.add_argument("--key", required=True, help="the directory's private key")
     p.add_argument("--rate-per-minute", type=int, default=20_000, help="match-token evaluations per council")
     p.add_argument("--max-batch", type=int, default=1_000, help="blinded elements per EvaluateTokens call")
+    p.add_argument("--port-file", help="write the port actually bound here once listening (for --listen …:0)")
+    p.add_argument("--metrics-listen", help="HOST:PORT for Prometheus /metrics (an internal address only)")
     p.set_defaults(handler=cmd_serve)
 
     p = with_db(sub.add_parser("add", help="enrol a council as active without the Join round trip"))

@@ -6,13 +6,13 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 from whoelse.v1 import federation_pb2, federation_pb2_grpc
 
 from directory.keys import KeyDirectory
+from directory.metrics import DirectoryMetrics
 from directory.registry import Registry
 from directory.router import NodeChannels, Router
 from directory.routing_log import RoutingLog
@@ -21,7 +21,9 @@ from directory.storage import DirectoryDatabase
 from directory.token_service import TokenLimits, TokenService
 from directory.tree_heads import TreeHeadStore
 from federation.malformed_requests import new_server
-from federation.serving import wait_for_stop
+from federation.metrics_endpoint import serve_metrics
+from federation.serving import wait_for_stop, write_ports
+from federation.standard_services import add_health_and_reflection
 from federation.transport import SERVER_OPTIONS, MtlsIdentity, add_secure_port
 
 SERVICE_NAME = federation_pb2.DESCRIPTOR.services_by_name["Directory"].full_name
@@ -36,6 +38,7 @@ def create_server(
     *,
     limits: TokenLimits | None = None,
     workers: int = 32,
+    metrics: DirectoryMetrics | None = None,
 ) -> tuple[grpc.Server, int]:
     """Build the directory server on address (HOST:PORT, port 0 for any) with mutual TLS. channels is the
     router's pool of node connections; the caller closes it after stopping the server."""
@@ -50,16 +53,13 @@ def create_server(
         heads=TreeHeadStore(db, registry),
         routing_log=routing_log,
         signing_key=signing_key,
+        metrics=metrics,
     )
     # Route holds a worker while its fan-out runs (up to the deadline), so workers bound concurrent searches.
     server = new_server(workers, SERVER_OPTIONS)
     federation_pb2_grpc.add_DirectoryServicer_to_server(servicer, server)
-    health_servicer = health.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    add_health_and_reflection(server, [SERVICE_NAME])
     port = add_secure_port(server, address, identity)
-    for name in ("", SERVICE_NAME):
-        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return server, port
 
 
@@ -71,11 +71,19 @@ def serve(
     *,
     limits: TokenLimits | None = None,
     ready: threading.Event | None = None,
+    port_file: Path | None = None,
+    metrics_listen: str = "",
 ) -> None:
-    """Run the directory until SIGINT or SIGTERM."""
+    """Run the directory until SIGINT or SIGTERM; `port_file` gets the bound port once it listens, and
+    `metrics_listen` (an internal HOST:PORT) serves Prometheus /metrics."""
     channels = NodeChannels(identity)
-    server, port = create_server(address, db, identity, keys, channels, limits=limits)
+    metrics = DirectoryMetrics()
+    if metrics_listen:
+        serve_metrics(metrics_listen, metrics.registry, "--metrics-listen")
+    server, port = create_server(address, db, identity, keys, channels, limits=limits, metrics=metrics)
     server.start()
+    if port_file is not None:
+        write_ports(port_file, {"directory": port})
     print(f"directory listening on port {port}", flush=True)
     wait_for_stop(ready)
     server.stop(grace=2).wait()

@@ -14,16 +14,20 @@ one the registry pinned for that council and not revoked; checked on every call 
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 
 import grpc
 from whoelse.v1 import federation_pb2, federation_pb2_grpc
 
+from directory.metrics import DirectoryMetrics
 from directory.registry import Registry, denial
 from directory.router import Router
 from directory.routing_log import RoutingLog
 from directory.token_service import RateLimited, TokenService
 from directory.tree_heads import TreeHeadStore
+from federation import logs
 from federation.council_list import CouncilStatus, sign
 from federation.errors import PermissionDenied
 from federation.merkle import SignedTreeHead
@@ -32,6 +36,7 @@ from federation.status import grpc_errors
 from federation.transport import peer_council, peer_fingerprint
 
 AUDITOR_CN = "auditor"
+log = logging.getLogger(__name__)
 
 
 class DirectoryServicer(federation_pb2_grpc.DirectoryServicer):
@@ -43,7 +48,9 @@ class DirectoryServicer(federation_pb2_grpc.DirectoryServicer):
         heads: TreeHeadStore,
         routing_log: RoutingLog,
         signing_key: SigningKey,
+        metrics: DirectoryMetrics | None = None,
     ) -> None:
+        self._metrics = metrics or DirectoryMetrics()
         self._registry = registry
         self._tokens = tokens
         self._router = router
@@ -115,12 +122,14 @@ class DirectoryServicer(federation_pb2_grpc.DirectoryServicer):
         try:
             result = self._tokens.evaluate(caller, [bytes(b) for b in request.blinded], request.key_id)
         except RateLimited as exc:
+            self._metrics.token_rate_limited.labels(caller).inc()
             # Not a WhoElseError that federation/status.py maps, so set the status here; the empty response
             # is discarded by gRPC because the status is not OK.
             context.set_trailing_metadata((("retry-after-ms", str(int(exc.retry_after_s * 1000))),))
             context.set_code(grpc.StatusCode.RESOURCE_EXHAUSTED)
             context.set_details(str(exc))
             return federation_pb2.TokenResponse()
+        self._metrics.token_evaluations.labels(caller).inc(len(result.evaluated))
         return federation_pb2.TokenResponse(
             evaluated=result.evaluated, proof=result.proof, key_id=result.key_id
         )
@@ -130,7 +139,20 @@ class DirectoryServicer(federation_pb2_grpc.DirectoryServicer):
         self, request: federation_pb2.RoutedQuery, context: grpc.ServicerContext
     ) -> federation_pb2.RoutedAnswers:
         caller = self._caller(context)
-        return self._router.route(caller, request, context.time_remaining())
+        started = time.perf_counter()
+        with logs.request(request.query_id[:64]):
+            answers = self._router.route(caller, request, context.time_remaining())
+            seconds = time.perf_counter() - started
+            self._metrics.routed(request.purpose, answers, seconds)
+            log.info(
+                "routed a %s query from %s: %d answered, %d did not, in %.0f ms",
+                request.purpose[:40],
+                caller,
+                len(answers.answers),
+                len(answers.unanswered),
+                seconds * 1000,
+            )
+        return answers
 
     @grpc_errors
     def PublishTreeHead(

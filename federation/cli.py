@@ -9,8 +9,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Callable, Sequence
+
+# gRPC's C core logs each failed TLS handshake (a client that gave up, a scanner, a server still starting) as
+# an informational line on stderr; a whoelse process shows only its errors unless the operator asks for
+# more. It is read once, when grpc is first imported, so it is set before any part is loaded.
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
 from federation.errors import WhoElseError
 
@@ -25,8 +31,18 @@ PROVIDERS = (
 Handler = Callable[[argparse.Namespace], int]
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("whoelse")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="whoelse", description="Who else is working with this child?")
+    parser.add_argument("--version", action="version", version=f"whoelse {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     bench_parser = sub.add_parser("bench", help="measure and print JSON figures")
     bench = bench_parser.add_subparsers(dest="bench", required=True, metavar="BENCHMARK")
@@ -53,6 +69,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("whoelse: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`whoelse … --json | head`): stop quietly, as other commands do, and keep
+        # Python from complaining again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a command cut short this way
 
 
 if __name__ == "__main__":

@@ -71,6 +71,13 @@ def _print_search(result: dict[str, Any]) -> None:
         console.print(table)
         if r["shielded"]:
             console.print(f"  [bold]Shielded record.[/bold] Contact: {r['records_team_contact']}")
+        if "address" in r:
+            console.print(f"  Address: {', '.join(r['address'].values())}")
+        for label, key in (("School", "school_contact"), ("GP", "gp_contact")):
+            if key in r:
+                console.print(f"  {label}: {', '.join(r[key].values())}")
+        for carer in r["carers"]:
+            console.print(f"  Parent or carer: {', '.join(carer.values())}")
         if r["specialist_services_note"]:
             console.print(f"  {r['specialist_services_note']}")
         for k in r["causes_for_concern"]:

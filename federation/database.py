@@ -6,6 +6,9 @@ reads; PostgreSQL URLs use psycopg 3. Each side subclasses `SqlDatabase` with it
 A SQLite file this module creates MUST be readable by its owner only: it is created 0600 (SQLite gives its
 -wal and -shm files the database file's mode) in folders created 0700, whatever the umask. It holds every
 record, the practitioners' credentials and the audit log.
+
+A URL may name its password's file instead of holding it — `postgresql://whoelse@db/whoelse?password_file=
+/run/secrets/db-password` — so that no password sits in an environment variable or a command line.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, MetaData, create_engine, event, inspect
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -73,6 +76,21 @@ def _create_private_file(path: Path) -> None:
     os.fchmod(fd, PRIVATE_FILE)
     os.close(fd)
 
+PASSWORD_FILE = "password_file"
+
+
+def _with_password_from_file(url: URL, what: str) -> URL:
+    path = url.query[PASSWORD_FILE]
+    if not isinstance(path, str) or not path:
+        raise ConfigError(f"{what}: password_file must name one file")
+    try:
+        password = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as exc:
+        raise ConfigError(f"{what}: password_file {path}: cannot read ({exc.strerror})") from exc
+    if not password:
+        raise ConfigError(f"{what}: password_file {path} is empty")
+    return url.difference_update_query([PASSWORD_FILE]).set(password=password)
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
@@ -92,6 +110,8 @@ class SqlDatabase:
             parsed = make_url(database_url(url))
         except ArgumentError as exc:
             raise ConfigError(f"{what}: not a valid database URL or path: {url!r}") from exc
+        if PASSWORD_FILE in parsed.query:
+            parsed = _with_password_from_file(parsed, what)
         if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
             parsed = parsed.set(drivername="postgresql+psycopg")
         self.url = parsed

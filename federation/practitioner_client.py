@@ -6,6 +6,7 @@ beside the federation file (mode 0600) so repeated commands do not re-use a TOTP
 
 from __future__ import annotations
 
+import binascii
 import json
 import time
 from collections.abc import Iterator
@@ -53,6 +54,13 @@ def load_account(federation_file: Path, username: str) -> Account:
                 raise InvalidInput(
                     f"{federation_file}: practitioner {username} names unknown council {p['council']}"
                 )
+            try:
+                pyotp.TOTP(str(p["totp_secret"])).now()
+            except (ValueError, binascii.Error):  # binascii.Error is a ValueError; named for the reader
+                raise InvalidInput(
+                    f"{federation_file}: practitioner {username}: totp_secret is not a base32 TOTP secret of "
+                    "at least 112 bits"
+                ) from None
             return Account(
                 council=p["council"],
                 username=username,
@@ -156,6 +164,24 @@ class PractitionerClient:
             raise _error(exc) from exc
 
 
+def _address(a: pb.Address) -> dict[str, str]:
+    return {
+        k: v
+        for k, v in (("line1", a.line1), ("line2", a.line2), ("town", a.town), ("postcode", a.postcode))
+        if v
+    }
+
+
+def _contactable(c: pb.Contactable) -> dict[str, str]:
+    fields = (
+        ("name", c.name),
+        ("role", c.relationship_or_role),
+        ("organisation", c.organisation),
+        ("contact", c.contact),
+    )
+    return {k: v for k, v in fields if v}
+
+
 def search_to_json(response: pp.SearchResponse) -> dict[str, Any]:
     """The `whoelse search --json` shape: query id, results (one per candidate), unanswered councils."""
     results = []
@@ -206,6 +232,12 @@ def search_to_json(response: pp.SearchResponse) -> dict[str, Any]:
                     ],
                     **({"school": d.education.name} if d.HasField("education") else {}),
                     **({"gp": d.gp.name} if d.HasField("gp") else {}),
+                    # Everything else the holding council disclosed, so the practitioner sees all that its
+                    # subject access report says they were shown.
+                    **({"address": _address(d.address)} if d.HasField("address") else {}),
+                    **({"school_contact": _contactable(d.education)} if d.HasField("education") else {}),
+                    **({"gp_contact": _contactable(d.gp)} if d.HasField("gp") else {}),
+                    "carers": [_contactable(carer) for carer in d.carers],
                 }
             )
     return {

@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 import gc
+import json
+import os
 import signal
 import threading
+from pathlib import Path
+
+
+def write_ports(path: Path, ports: dict[str, int]) -> None:
+    """Record the ports a server bound (it may have asked for port 0), all at once: a reader never sees a
+    half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(ports), encoding="utf-8")
+    os.replace(partial, path)
 
 
 def wait_for_stop(ready: threading.Event | None = None) -> None:

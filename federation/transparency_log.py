@@ -598,6 +598,17 @@ def verify_log(
 
     for item in to_check:
         _check_head_signature(item, verify_key, expected_id, report)
+    forged = [p for p in report.problems if p.kind is ProblemKind.BAD_SIGNATURE]
+    if len(to_check) > 1 and len(forged) == len(to_check):
+        # Not one head verifies: far likelier the wrong key than every head forged. Say so once.
+        report.problems = [p for p in report.problems if p.kind is not ProblemKind.BAD_SIGNATURE]
+        report.problems.append(
+            LogProblem(
+                ProblemKind.BAD_SIGNATURE,
+                f"none of the {len(to_check)} signed heads verifies with key {verify_key.hex()[:16]}…: "
+                "wrong key? (else every head was forged)",
+            )
+        )
 
     by_size: dict[int, list[_HeadToCheck]] = {}
     for item in to_check:

@@ -430,6 +430,20 @@ class AuditLog:
         with self.db.session() as session:
             return self.log.checkpoint(session)
 
+    def checkpoint_if_grown(self) -> SignedTreeHead | None:
+        """Sign a new head only when entries were added since the last one (an idle node signs nothing);
+        returns the newest head, or None while the log is empty and unsigned."""
+        with self.db.session() as session:
+            latest = self.log.latest_head(session)
+            if latest is not None and latest.tree_size == self.log.size(session):
+                return latest
+        return self.checkpoint()
+
+    def size(self) -> int:
+        """How many entries the log holds (signed or not yet)."""
+        with self.db.session() as session:
+            return self.log.size(session)
+
     def latest_head(self) -> SignedTreeHead | None:
         with self.db.session() as session:
             return self.log.latest_head(session)

@@ -154,12 +154,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not args.config and any(k.startswith(ENV_PREFIX) for k in os.environ):
         args.config = [None]  # configured entirely by WHOELSE_NODE_* variables (containers)
     if args.config:
-        import logging
-
+        from federation import logs
         from node.config import load_config
         from node.runtime import NodeRuntime, serve_forever
 
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        logs.configure()
         configs = [load_config(Path(c) if c else None) for c in args.config]
         # Several councils in one process (benchmarks) share its CPU, so each gets a smaller thread pool.
         workers = 32 if len(configs) == 1 else 4
@@ -175,6 +174,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from node.server import serve
 
     serve(args.listen, open_db(args))
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from node.backup import backup
+
+    contents = backup(open_db(args), Path(args.to))
+    print(
+        f"backed up {contents.council}: {contents.records} records, {contents.audit_entries} audit entries "
+        f"to {args.to}"
+    )
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from node.backup import restore
+
+    restored = restore(Path(args.source), args.db)
+    c = restored.contents
+    print(
+        f"restored {c.council} into {args.db}: {c.records} records and {c.audit_entries} audit entries, as "
+        f"backed up at {c.taken_at}; audit log and {restored.verified_heads} signed heads verify"
+    )
     return 0
 
 
@@ -272,7 +294,17 @@ def cmd_local_search(args: argparse.Namespace) -> int:
         }
         for c in found
     ]
-    print(json.dumps(out, indent=2))
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    if not out:
+        print("No record here matches.")
+    for row in out:
+        shielded = ", shielded" if row["shielded"] else ""
+        print(
+            f"{row['record_id']}: {row['name']}, born {row['date_of_birth']} — {row['band']} "
+            f"(score {row['score']}){shielded}"
+        )
     return 0
 
 
@@ -358,10 +390,19 @@ def register(commands: Any, benchmarks: Any) -> None:
     p = with_db(node_sub.add_parser("search", help="search this council's own records"))
     add_identity_args(p)
     p.add_argument("--limit", type=int, default=10)
+    p.add_argument("--json", action="store_true", help="print JSON instead of one line a record")
     p.set_defaults(handler=cmd_local_search)
 
     p = with_db(node_sub.add_parser("keys", help="print this node's public keys (JSON) for enrolment"))
     p.set_defaults(handler=cmd_keys)
+
+    p = with_db(node_sub.add_parser("backup", help="copy the council's database to a file, consistently"))
+    p.add_argument("--to", required=True, help="the backup file to write (and FILE.json beside it)")
+    p.set_defaults(handler=cmd_backup)
+
+    p = with_db(node_sub.add_parser("restore", help="restore a backup into a new database, and check it"))
+    p.add_argument("--from", dest="source", required=True, help="a file written by `whoelse node backup`")
+    p.set_defaults(handler=cmd_restore)
 
     p = with_db(node_sub.add_parser("migrate", help="bring the database schema up to date"))
     p.set_defaults(handler=lambda a: (open_db(a), 0)[1])

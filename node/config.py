@@ -8,6 +8,7 @@ Validated when loaded; every error names the bad key. Example (`whoelse demo` wr
     advertise_federation: leeds:7101              # optional: the address the directory dials
     listen_records: 127.0.0.1:7301                # optional: the records API (mutual TLS) for case-management
                                                   # systems registered with `whoelse node system add`
+    listen_metrics: 127.0.0.1:9101                # optional: Prometheus /metrics (an internal address)
     directory: 127.0.0.1:7000                     # the directory's address
     tls: {ca: ca.crt, cert: E08000035.crt, key: E08000035.key}
     directory_verify_key: directory.pub           # pins the directory's council-list signing key (hex file)
@@ -36,7 +37,7 @@ _KEYS = {
     "database", "listen_federation", "listen_practitioner", "directory", "tls", "directory_verify_key",
     "state_dir", "search_deadline_ms", "upkeep_interval_ms", "alert_poll_ms", "advertise_federation",
     "alert_retry_first_ms", "alert_retry_max_ms", "alert_give_up_after_s", "password_cost", "listen_records",
-    "answer_floor_ms",
+    "answer_floor_ms", "listen_metrics",
 }  # fmt: skip
 _OPTIONAL = {
     "search_deadline_ms": (5000, 100, 30000),
@@ -81,6 +82,7 @@ class NodeConfig:
     # An answer leaves no sooner than this after its query arrived, holder or not, so that the directory
     # cannot tell holders by how long they take (docs/threat-model.md P3, "Timing").
     answer_floor_ms: int = ANSWER_FLOOR_MS
+    listen_metrics: str = ""  # optional HOST:PORT for Prometheus /metrics: an internal address only
 
     @property
     def alert_retry(self) -> RetryPolicy:
@@ -110,11 +112,8 @@ def parse_config(raw: Mapping[str, Any], base: Path) -> NodeConfig:
     unknown = sorted(set(raw) - _KEYS)
     if unknown:
         raise ConfigError(f"config key {unknown[0]}: unknown key")
-    missing = sorted(
-        k
-        for k in _KEYS - set(_OPTIONAL) - {"advertise_federation", "password_cost", "listen_records"}
-        if raw.get(k) in (None, "")
-    )
+    optional = {*_OPTIONAL, "advertise_federation", "password_cost", "listen_records", "listen_metrics"}
+    missing = sorted(k for k in _KEYS - optional if raw.get(k) in (None, ""))
     if missing:
         raise ConfigError(f"config key {missing[0]}: required")
     tls = raw["tls"]
@@ -153,6 +152,9 @@ def parse_config(raw: Mapping[str, Any], base: Path) -> NodeConfig:
         alert_give_up_after_s=numbers["alert_give_up_after_s"],
         answer_floor_ms=numbers["answer_floor_ms"],
         password_cost=password_cost,
+        listen_metrics=(
+            _address(raw["listen_metrics"], "listen_metrics") if raw.get("listen_metrics") else ""
+        ),
         advertise_federation=(
             _address(raw["advertise_federation"], "advertise_federation")
             if raw.get("advertise_federation")

@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from federation.errors import InvalidInput, WhoElseError
-from node.local_federation import alive, build, choose_councils, shared_children, stop, wait_ready
+from node.local_federation import (
+    alive,
+    build,
+    choose_councils,
+    healthy,
+    shared_children,
+    stop,
+    wait_ready,
+)
 from node.local_federation import start as start_processes
 
 DEFAULT_DIR = "whoelse-demo"
@@ -61,7 +69,8 @@ def start(args: argparse.Namespace) -> int:
     councils = choose_councils(args.councils)
     print(f"WhoElse demo in {root}: a directory and {len(councils)} councils", flush=True)
     layout = build(root, councils, children=args.children, seed=args.seed, progress=True, portals=True)
-    pids = start_processes(layout)
+    print("  starting the directory and the councils …", flush=True)
+    pids = start_processes(layout, progress=True)
     practitioners = [p for c in layout.councils for p in c.practitioners]
     federation = {
         "ca_file": str(layout.ca_dir / "ca.crt"),
@@ -85,7 +94,7 @@ def start(args: argparse.Namespace) -> int:
     state.touch(mode=0o600)  # it holds demo passwords and TOTP secrets
     state.write_text(json.dumps(federation, indent=2), encoding="utf-8")
     print("  waiting for every council to be healthy and to tokenise its records …", flush=True)
-    wait_ready(layout, pids, READY_TIMEOUT_S)
+    wait_ready(layout, pids, READY_TIMEOUT_S, progress=True)
     _print_tour(root, federation)
     if args.detach:
         return 0
@@ -154,7 +163,56 @@ def stop_all(state: Path) -> int:
     return stop(_pids(state))
 
 
+def status(root: Path) -> list[dict[str, Any]]:
+    """Each demo process and port: running or not, and whether each council serves federated search."""
+    state = root / "federation.json"
+    if not state.exists():
+        raise InvalidInput(f"no demo in {root} (no federation.json)")
+    data = json.loads(state.read_text(encoding="utf-8"))
+    ca_pem = Path(data["ca_file"]).read_bytes()
+    rows = [
+        {
+            "name": "directory",
+            "code": "",
+            "pid": data["directory"]["pid"],
+            "running": alive(data["directory"]["pid"]),
+            "endpoint": data["directory"]["endpoint"],
+            "serving": None,
+        }
+    ]
+    for c in data["councils"]:
+        running = alive(c["pid"])
+        rows.append(
+            {
+                "name": c["name"],
+                "code": c["code"],
+                "pid": c["pid"],
+                "running": running,
+                "endpoint": c["practitioner_endpoint"],
+                "serving": running and healthy(c["practitioner_endpoint"], ca_pem),
+            }
+        )
+    return rows
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    rows = status(Path(args.dir).resolve())
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for row in rows:
+            state = "running" if row["running"] else "STOPPED"
+            if row["serving"] is not None:
+                state += ", serving searches" if row["serving"] else ", NOT serving searches"
+            label = f"{row['name']} ({row['code']})" if row["code"] else row["name"]
+            print(f"{label:<32} pid {row['pid']:<8} {row['endpoint']:<18} {state}")
+    # Non-zero when any part is down, so scripts can wait on it.
+    return 0 if all(r["running"] and r["serving"] is not False for r in rows) else 1
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
+    if args.action == "status":
+        return cmd_status(args)
     if args.action == "totp":
         if not args.username:
             raise InvalidInput("whoelse demo totp USERNAME: give the practitioner's username")
@@ -179,7 +237,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def register(commands: Any) -> None:
     p = commands.add_parser("demo", help="run a local federation (directory + councils) with sample data")
-    p.add_argument("action", nargs="?", choices=["start", "stop", "totp"], default="start")
+    p.add_argument("action", nargs="?", choices=["start", "stop", "status", "totp"], default="start")
     p.add_argument("username", nargs="?", help="totp: the demo practitioner whose current code to print")
     p.add_argument("--dir", default=DEFAULT_DIR, help="where the demo keeps its files (default %(default)s)")
     p.add_argument("--councils", type=int, default=DEFAULT_COUNCILS)
@@ -188,4 +246,5 @@ def register(commands: Any) -> None:
     p.add_argument(
         "--detach", action="store_true", help="return once healthy, leaving the federation running"
     )
+    p.add_argument("--json", action="store_true", help="status: print JSON instead of a table")
     p.set_defaults(handler=cmd_demo)

@@ -4,8 +4,9 @@
 and for each council a migrated SQLite database with synthetic records, demo practitioner accounts and a
 node config — doing the node side in-process (fast enough for 153 councils) and the directory side through
 the `whoelse directory` command (node/ never imports directory/). `start` launches the directory and the
-councils as processes (several councils per process when asked), and `wait_ready` returns once every council
-has joined and tokenised its records.
+councils as processes (several councils per process when asked), each binding port 0 and reporting the
+port it got (so no port is chosen early and taken by someone else meanwhile), and `wait_ready` returns once
+every council has joined — telling the directory its real address — and tokenised its records.
 """
 
 from __future__ import annotations
@@ -33,16 +34,20 @@ from node.accounts.service import AccountService
 from node.demo_accounts import add_eligible
 from node.importer import import_file
 from node.matching import record_tags
+from node.runtime import PORTS_FILE
 from node.settings import initialise
 from node.storage.database import Database
 from node.tags import LocalTagger
 
 PRACTITIONER_SERVICE = "whoelse.v1.Practitioner"
+UNSTARTED_DIRECTORY = UNSTARTED_NODE = "127.0.0.1:1"  # placeholders until the processes have their ports
+PORT_TIMEOUT_S = 60.0
 
 
 class Ports:
-    """Hands out distinct free ports below Linux's ephemeral range (32768+), so an outgoing connection
-    elsewhere on the machine cannot take a port between choosing it and the server binding it."""
+    """Hands out distinct free ports below Linux's ephemeral range (32768+), for the web portal only: it
+    takes its port on the command line (`node serve --portal-port`) and does not report one it chose itself,
+    so its port is still picked before its process binds it. Every gRPC server binds port 0 instead."""
 
     def __init__(self, low: int = 20000, high: int = 32000) -> None:
         self._next = random.randrange(low, high - 2000)
@@ -51,9 +56,9 @@ class Ports:
     def take(self) -> int:
         while self._next < self._high:
             port, self._next = self._next, self._next + 1
-            with socket.socket() as s:
+            with socket.socket() as sock:
                 try:
-                    s.bind(("127.0.0.1", port))
+                    sock.bind(("127.0.0.1", port))
                 except OSError:
                     continue
                 return port
@@ -86,11 +91,16 @@ def choose_councils(count: int) -> list[tuple[str, str]]:
 class CouncilSetup:
     code: str
     name: str
-    federation_port: int
-    practitioner_port: int
     config: Path
     database: Path
     practitioners: list[dict[str, Any]] = field(default_factory=list)
+    federation_port: int = 0  # known once `start` has it running
+    practitioner_port: int = 0
+
+    @property
+    def ports_file(self) -> Path:
+        return self.config.parent / self.code / PORTS_FILE
+
     portal_port: int = 0  # the web portal (node/portal), when the council has a process of its own
 
     @property
@@ -105,9 +115,9 @@ class CouncilSetup:
 @dataclass
 class Layout:
     root: Path
-    directory_port: int
     councils: list[CouncilSetup]
     passwords: Passwords  # the one argon2 cost of every account at every node
+    directory_port: int = 0  # known once `start` has it running
 
     @property
     def ca_dir(self) -> Path:
@@ -187,8 +197,8 @@ def build(
 
     root = root.resolve()
     _fresh(root)
-    ports = Ports()
-    layout = Layout(root, ports.take(), [], Passwords.named(password_cost))
+    layout = Layout(root, [], Passwords.named(password_cost))
+    portal_ports = Ports()
     ca_key, ca_cert = ca.init_ca("WhoElse demo federation CA")
     ca.write_ca(layout.ca_dir, ca_key, ca_cert)
     key_pem, cert_pem = ca.issue(ca_key, ca_cert, "directory", dns_names=("localhost",), ips=("127.0.0.1",))
@@ -201,11 +211,9 @@ def build(
         setup = CouncilSetup(
             code,
             name,
-            ports.take(),
-            ports.take(),
             root / "nodes" / f"{code}.yaml",
             root / "nodes" / f"{code}.sqlite",
-            portal_port=ports.take() if portals else 0,
+            portal_port=portal_ports.take() if portals else 0,
         )
         db = Database(str(setup.database))
         db.migrate()
@@ -226,9 +234,9 @@ def build(
         key_path, cert_path = ca.write_credentials(layout.ca_dir, code, key_pem, cert_pem)
         config = {
             "database": str(setup.database),
-            "listen_federation": f"127.0.0.1:{setup.federation_port}",
-            "listen_practitioner": f"127.0.0.1:{setup.practitioner_port}",
-            "directory": f"localhost:{layout.directory_port}",
+            "listen_federation": "127.0.0.1:0",
+            "listen_practitioner": "127.0.0.1:0",
+            "directory": UNSTARTED_DIRECTORY,  # set by `start` once the directory has its port
             "tls": {"ca": str(layout.ca_dir / "ca.crt"), "cert": str(cert_path), "key": str(key_path)},
             "directory_verify_key": str(layout.directory_keys / "directory.pub"),
             "state_dir": str(root / "nodes" / code),
@@ -237,11 +245,13 @@ def build(
             "password_cost": password_cost,
         }
         setup.config.write_text(json.dumps(config, indent=2), encoding="utf-8")
+        # The council's public signing key, as a file `whoelse audit verify --key` reads (the README's tour).
+        (root / "nodes" / f"{code}.pub").write_text(settings.signing_key.verify_key_bytes.hex() + "\n")
         enrol.append(
             {
                 "code": code,
                 "name": name,
-                "endpoint": f"127.0.0.1:{setup.federation_port}",
+                "endpoint": UNSTARTED_NODE,  # the node's Join replaces it with the port it bound
                 "signing_key": settings.signing_key.verify_key_bytes.hex(),
                 "sealing_key": settings.sealing_key.public_key_bytes.hex(),
                 "cert": str(cert_path),
@@ -293,11 +303,16 @@ def start(
     councils_per_process: int = 1,
     rate_per_minute: int = 1_000_000,
     solo_first: bool = False,
+    progress: bool = False,
 ) -> dict[str, int]:
     """Start the directory and the councils; returns process ids by name ("directory", a council code, or
     "nodes-<first code>-<count>" for a process hosting several). `solo_first` gives the first council a
-    process of its own (the benchmark's searching council, so its CPU can be measured apart)."""
+    process of its own (the benchmark's searching council, so its CPU can be measured apart). Each process
+    binds port 0; the ports it got are read back into `layout`."""
     logs = layout.root / "logs"
+    directory_ports = layout.root / "directory-ports.json"
+    for stale in [directory_ports, *(c.ports_file for c in layout.councils)]:
+        stale.unlink(missing_ok=True)
     pids = {
         "directory": spawn(
             [
@@ -308,7 +323,9 @@ def start(
                 "--dir",
                 str(layout.directory_keys),
                 "--listen",
-                f"127.0.0.1:{layout.directory_port}",
+                "127.0.0.1:0",
+                "--port-file",
+                str(directory_ports),
                 "--ca",
                 str(layout.ca_dir / "ca.crt"),
                 "--cert",
@@ -321,21 +338,47 @@ def start(
             logs / "directory.log",
         ).pid
     }
+    layout.directory_port = _ports(directory_ports, "directory", pids, logs)["directory"]
+    if progress:
+        print(f"  directory listening on port {layout.directory_port}", flush=True)
+    for setup in layout.councils:
+        config = json.loads(setup.config.read_text(encoding="utf-8"))
+        config["directory"] = f"localhost:{layout.directory_port}"
+        setup.config.write_text(json.dumps(config, indent=2), encoding="utf-8")
     size = max(1, councils_per_process)
     rest = layout.councils[1:] if solo_first else layout.councils
     groups = [layout.councils[:1]] if solo_first else []
     groups += [rest[i : i + size] for i in range(0, len(rest), size)]
+    names = {}
     for group in groups:
         name = group[0].code if len(group) == 1 else f"nodes-{group[0].code}-{len(group)}"
         args = ["node", "serve"]
         for setup in group:
             args += ["--config", str(setup.config)]
+            names[setup.code] = name
         if len(group) == 1 and group[0].portal_port:
             args += ["--portal-port", str(group[0].portal_port)]
             if group[0].practitioners:  # the demo's first practitioner also has the records team's pages
                 args += ["--portal-records-team", group[0].practitioners[0]["username"]]
         pids[name] = spawn(args, logs / f"{name}.log").pid
+    for setup in layout.councils:
+        ports = _ports(setup.ports_file, names[setup.code], pids, logs)
+        setup.federation_port, setup.practitioner_port = ports["federation"], ports["practitioner"]
+        if progress:
+            print(f"  {setup.name} listening (practitioner port {setup.practitioner_port})", flush=True)
     return pids
+
+
+def _ports(path: Path, name: str, pids: dict[str, int], logs: Path) -> dict[str, int]:
+    """The ports process `name` wrote to `path` once it was listening; stop everything if it never does."""
+    deadline = time.monotonic() + PORT_TIMEOUT_S
+    while not path.is_file():
+        if not alive(pids[name]) or time.monotonic() > deadline:
+            stop(pids)
+            raise Unavailable(f"{name} did not start listening; see {logs / name}.log")
+        time.sleep(0.05)
+    ports: dict[str, int] = json.loads(path.read_text(encoding="utf-8"))
+    return ports
 
 
 def healthy(endpoint: str, ca_pem: bytes, service: str = PRACTITIONER_SERVICE) -> bool:
@@ -363,7 +406,7 @@ def alive(pid: int) -> bool:
     return done == 0
 
 
-def wait_ready(layout: Layout, pids: dict[str, int], timeout: float) -> None:
+def wait_ready(layout: Layout, pids: dict[str, int], timeout: float, *, progress: bool = False) -> None:
     """Return once every council serves federated search; stop everything and raise if one cannot."""
     ca_pem = (layout.ca_dir / "ca.crt").read_bytes()
     waiting = {c.code: c.practitioner_endpoint for c in layout.councils}
@@ -376,6 +419,9 @@ def wait_ready(layout: Layout, pids: dict[str, int], timeout: float) -> None:
         for code, endpoint in list(waiting.items()):
             if healthy(endpoint, ca_pem):
                 del waiting[code]
+                if progress:
+                    ready = len(layout.councils) - len(waiting)
+                    print(f"  {ready} of {len(layout.councils)} councils ready ({code})", flush=True)
         time.sleep(0.2)
     if waiting:
         stop(pids)

@@ -5,6 +5,7 @@ Eligibility is checked on every search (AccountService.authorise_search), not on
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
@@ -12,6 +13,7 @@ import grpc
 from whoelse.v1 import practitioner_pb2 as pp
 from whoelse.v1 import practitioner_pb2_grpc
 
+from federation import logs
 from federation.errors import WhoElseError
 from federation.purposes import parse_purpose
 from federation.status import grpc_errors, status_for
@@ -30,6 +32,7 @@ class AlertFeed(Protocol):
 
 
 SearchAudit = Callable[[Practitioner, str, Outcome], None]
+log = logging.getLogger(__name__)
 
 
 class PractitionerServicer(practitioner_pb2_grpc.PractitionerServicer):
@@ -63,6 +66,10 @@ class PractitionerServicer(practitioner_pb2_grpc.PractitionerServicer):
 
     @grpc_errors
     def Search(self, request: pp.SearchRequest, context: grpc.ServicerContext) -> pp.SearchResponse:
+        with logs.request(logs.new_request_id()):
+            return self._search_once(request)
+
+    def _search_once(self, request: pp.SearchRequest) -> pp.SearchResponse:
         practitioner = self._accounts.authorise_search(request.session_token)
         purpose = parse_purpose(request.purpose)
         identity = identity_from_pb(request.identity)
@@ -70,6 +77,14 @@ class PractitionerServicer(practitioner_pb2_grpc.PractitionerServicer):
         outcome = self._search.send(who, identity, purpose)
         if self._on_search:
             self._on_search(practitioner, purpose.value, outcome)
+        log.info(
+            "search %s (%s): %d of %d councils answered in %.0f ms",
+            outcome.query_id,
+            purpose.value,
+            outcome.councils_answered,
+            outcome.councils_asked,
+            outcome.elapsed_s * 1000,
+        )
         response = pp.SearchResponse(
             query_id=outcome.query_id,
             councils_asked=outcome.councils_asked,

@@ -1,8 +1,8 @@
 """A running council node: its two gRPC servers and its background upkeep, assembled from a NodeConfig.
 
 - federation port (mutual TLS, only the directory calls it): FederationNode.Deliver / Ping;
-- practitioner port (TLS): Practitioner (log in, search, alerts), with health
-  and reflection;
+- practitioner port (TLS): Practitioner (log in, search, alerts);
+- both with gRPC health and reflection (federation/standard_services.py);
 - upkeep every few seconds: join the directory, refresh the signed council list, tokenise new records under
   the current match-token key, send queued alerts, publish the audit log's tree head.
 """
@@ -17,8 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_health.v1 import health_pb2
 from whoelse.v1 import (
     federation_pb2,
     federation_pb2_grpc,
@@ -30,8 +29,11 @@ from federation.council_list import CouncilListCache, load_verify_key
 from federation.database import private_folder
 from federation.errors import ConfigError, WhoElseError
 from federation.malformed_requests import new_server
+from federation.metrics_endpoint import serve_metrics
 from federation.purposes import Purpose
-from federation.serving import wait_for_stop
+from federation.query import VerifiedQuery
+from federation.serving import wait_for_stop, write_ports
+from federation.standard_services import add_health_and_reflection
 from federation.transport import (
     SERVER_OPTIONS,
     MtlsIdentity,
@@ -41,17 +43,19 @@ from federation.transport import (
 )
 from node import retention
 from node.accounts.credentials import Passwords
-from node.accounts.service import AccountService
+from node.accounts.lockout import LoginThrottled
+from node.accounts.service import AccountService, Practitioner
 from node.alerts import store as alert_store
 from node.alerts.events import to_proto
 from node.audit import AuditLog
 from node.config import NodeConfig
 from node.federation.accountability import Alerts, FederationAudit
-from node.federation.holder import Holder
-from node.federation.searcher import FederatedSearch, Searcher, evaluator
+from node.federation.holder import Answered, Holder
+from node.federation.searcher import FederatedSearch, Outcome, Searcher, evaluator
 from node.federation.servicer import FederationNodeServicer
 from node.federation.tokenise import drop_schemes_except, tokenise_pending
 from node.matching import identity_of
+from node.metrics import NodeMetrics
 from node.practitioner_servicer import PractitionerServicer
 from node.settings import NodeSettings, load
 from node.storage.database import Database
@@ -59,6 +63,7 @@ from node.storage.record_store import records_by_record_id
 
 log = logging.getLogger(__name__)
 RETRY_S = 1.0  # after a failed round (e.g. the directory is restarting), try again soon
+PORTS_FILE = "ports.json"  # in the state dir: the ports `whoelse node serve` bound (port 0 picks any)
 SYSTEM_SENDER = Searcher("records-system", "Records system", "Automatic alert")
 
 
@@ -93,7 +98,10 @@ class NodeRuntime:
         self.channel = secure_channel(config.directory, self.identity)
         self.directory = federation_pb2_grpc.DirectoryStub(self.channel)
         self.fetch_councils = council_list_fetcher(self.channel)
-        self.accounts = AccountService(self.db, passwords=Passwords.named(config.password_cost))
+        self.metrics = NodeMetrics()
+        self.accounts = AccountService(
+            self.db, passwords=Passwords.named(config.password_cost), on_throttled=self._throttled
+        )
         self.audit = AuditLog(self.db, self.settings.council.code, self.settings.signing_key)
         self.federation_audit = FederationAudit(self.audit, self.council_name, batched=True)
         self.alerts = Alerts(self.db)
@@ -101,7 +109,7 @@ class NodeRuntime:
             self.db,
             self.settings,
             self.councils,
-            on_received=self.federation_audit.received,
+            on_received=self._received,
             on_notification=self.alerts.deliver,
         )
         self.search = FederatedSearch(
@@ -117,6 +125,27 @@ class NodeRuntime:
         self._joined = False
         self._published_size = -1
         self.advertise = config.advertise_federation or config.listen_federation
+
+    # ---- what the operators see -----------------------------------------------------------------------
+
+    def _searched(self, practitioner: Practitioner, purpose: str, outcome: Outcome) -> None:
+        self.federation_audit.sent(practitioner, purpose, outcome)
+        self.metrics.searched(purpose, outcome)
+
+    def _received(self, query: VerifiedQuery, answered: Answered) -> None:
+        self.federation_audit.received(query, answered)
+        self.metrics.queries_received.inc()
+
+    def _throttled(self, refusal: LoginThrottled) -> None:
+        self.metrics.login_refusals.labels("locked" if refusal.locked else "slowed").inc()
+
+    def _alerts_queued(self) -> int:
+        with self.db.session() as session:
+            return alert_store.count_queued(session)
+
+    def _head_timestamp_ms(self) -> int | None:
+        head = self.audit.latest_head()
+        return head.timestamp_ms if head is not None else None
 
     # ---- servers ---------------------------------------------------------------------------------------
 
@@ -139,6 +168,9 @@ class NodeRuntime:
             directory_certificate=self._directory_certificate,
         )
         federation_pb2_grpc.add_FederationNodeServicer_to_server(servicer, fed)
+        add_health_and_reflection(
+            fed, [federation_pb2.DESCRIPTOR.services_by_name["FederationNode"].full_name]
+        )
         fed_port = add_secure_port(fed, self.config.listen_federation, self.identity)
 
         prac = new_server(self._workers, SERVER_OPTIONS)
@@ -148,18 +180,13 @@ class NodeRuntime:
                 self.search,
                 self.council_name,
                 alerts=self.alerts,
-                on_search=self.federation_audit.sent,
+                on_search=self._searched,
             ),
             prac,
         )
-        health_servicer = health.HealthServicer()
-        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, prac)
-        names = (
-            practitioner_pb2.DESCRIPTOR.services_by_name["Practitioner"].full_name,
-            health.SERVICE_NAME,
-            reflection.SERVICE_NAME,
-        )
-        reflection.enable_server_reflection(names, prac)
+        practitioner = practitioner_pb2.DESCRIPTOR.services_by_name["Practitioner"].full_name
+        # Federated search is ready once the node has joined and tokenised its records (first upkeep).
+        health_servicer = add_health_and_reflection(prac, [practitioner], serving=False)
         # Practitioners authenticate with password + TOTP, so this port is server-authenticated TLS only.
         credentials = grpc.ssl_server_credentials([(self.identity.key_pem, self.identity.cert_pem)])
         try:
@@ -168,11 +195,8 @@ class NodeRuntime:
             raise ConfigError(
                 f"config key listen_practitioner: cannot bind {self.config.listen_practitioner}"
             ) from exc
-        health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
-        # Federated search is ready once the node has joined and tokenised its records (first upkeep).
-        health_servicer.set(names[0], health_pb2.HealthCheckResponse.NOT_SERVING)
         self._health = health_servicer
-        self._practitioner_service = names[0]
+        self._practitioner_service = practitioner
         if self.config.listen_federation.endswith(":0") and not self.config.advertise_federation:
             host = self.config.listen_federation.rsplit(":", 1)[0]
             self.advertise = f"{host}:{fed_port}"
@@ -184,6 +208,12 @@ class NodeRuntime:
             service = RecordsService(self.db, self.settings)
             records, records_port = create_records_server(self.config.listen_records, service, self.identity)
             records.start()
+        self._metrics_server = None
+        if self.config.listen_metrics:
+            self.metrics.watch(self.audit.size, self._head_timestamp_ms, self._alerts_queued)
+            self._metrics_server, self.metrics_port = serve_metrics(
+                self.config.listen_metrics, self.metrics.registry, "config key listen_metrics"
+            )
         fed.start()
         prac.start()
         if background:
@@ -195,6 +225,9 @@ class NodeRuntime:
 
     def stop(self, servers: Servers) -> None:
         self._stop.set()
+        if self._metrics_server is not None:
+            self._metrics_server.shutdown()
+            self._metrics_server.server_close()
         self.alerts.broker.close()
         self.federation_audit.flush()
         servers.federation.stop(grace=1)
@@ -316,6 +349,7 @@ class NodeRuntime:
                     event=to_proto(item.event, council),
                     only=item.waiting_for,
                 )
+                self.metrics.answered("alert", outcome)
                 if outcome.asked:
                     self.audit.search_sent(
                         outcome.query_id,
@@ -334,6 +368,7 @@ class NodeRuntime:
                 result = alert_store.record_attempt(
                     session, item.id, waiting, self.config.alert_retry, error=error, now=now
                 )
+            self.metrics.alerts.labels(result.value).inc()
             if result is alert_store.Attempt.DELIVERED:
                 delivered += 1
             elif result is alert_store.Attempt.UNDELIVERED:
@@ -344,9 +379,10 @@ class NodeRuntime:
 
     def publish_tree_head(self) -> None:
         """Sign the audit log head and publish it to the directory with a consistency proof from the head the
-        directory last accepted: history cannot be rewritten unseen. An idle log publishes nothing new."""
-        head = self.audit.checkpoint()
-        if head.tree_size == self._published_size:
+        directory last accepted: history cannot be rewritten unseen. An idle log signs and publishes nothing
+        new."""
+        head = self.audit.checkpoint_if_grown()
+        if head is None or head.tree_size == self._published_size:
             return
         if self._published_size < 0:  # since start: ask which head the directory holds for this log
             held = self.directory.GetTreeHeads(federation_pb2.TreeHeadsRequest(), timeout=5).heads
@@ -382,6 +418,10 @@ def serve_forever(runtimes: list[NodeRuntime], portal: StartPortal | None = None
     for runtime in runtimes:
         servers = runtime.start()
         started.append((runtime, servers))
+        write_ports(
+            runtime.config.state_dir / PORTS_FILE,
+            {"federation": servers.federation_port, "practitioner": servers.practitioner_port},
+        )
         print(
             f"node {runtime.settings.council.code} ({runtime.settings.council.name}): federation port "
             f"{servers.federation_port}, practitioner port {servers.practitioner_port}",

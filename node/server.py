@@ -8,13 +8,12 @@ from __future__ import annotations
 import threading
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 from whoelse.v1 import node_pb2, node_pb2_grpc
 
 from federation.errors import ConfigError
 from federation.malformed_requests import new_server
 from federation.serving import wait_for_stop
+from federation.standard_services import add_health_and_reflection
 from node.servicer import CouncilNodeServicer
 from node.settings import load
 from node.storage.database import Database
@@ -33,20 +32,11 @@ def create_server(address: str, db: Database, *, workers: int = 16) -> tuple[grp
         ],
     )
     node_pb2_grpc.add_CouncilNodeServicer_to_server(CouncilNodeServicer(db, settings), server)
-    health_servicer = health.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    service_names = (
-        node_pb2.DESCRIPTOR.services_by_name["CouncilNode"].full_name,
-        health.SERVICE_NAME,
-        reflection.SERVICE_NAME,
-    )
-    reflection.enable_server_reflection(service_names, server)
+    add_health_and_reflection(server, [node_pb2.DESCRIPTOR.services_by_name["CouncilNode"].full_name])
     try:
         port = server.add_insecure_port(address)
     except RuntimeError as exc:
         raise ConfigError(f"listen: cannot bind {address}") from exc
-    for name in ("", service_names[0]):
-        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return server, port
 
 

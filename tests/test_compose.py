@@ -166,8 +166,17 @@ def compose_problems(compose: Mapping[str, Any]) -> list[str]:
                 problems.append(f"host port {outside}: published by {published[int(outside)]} and {name}")
             published[int(outside)] = name
 
+    for name, service in services.items():
+        for key, value in environment(service).items():
+            # A password in the environment is visible to anyone who can inspect the container.
+            if key == "POSTGRES_PASSWORD" or re.search(r"://[^/@\s:]+:[^/@\s]+@", value):
+                problems.append(f"service {name}: {key} holds a database password; use a secret file")
+
     directory_argv = command(services[DIRECTORY])
     directory_port = host_port(option(directory_argv, "--listen"))[1]
+    # The match-token rate limit is what makes every guess at an identity a logged, limited call (P4).
+    if "--rate-per-minute" in directory_argv:
+        problems.append(f"service {DIRECTORY}: sets --rate-per-minute; keep the directory's default limit")
     lines = {line.service: line for line in council_lines(compose)}
     init_waits_for = set(services[INIT].get("depends_on") or {})
     for council, (code, _) in COUNCILS.items():
@@ -183,13 +192,23 @@ def compose_problems(compose: Mapping[str, Any]) -> list[str]:
             problems.append(f"service {council}-db: its data is not on a volume")
         pg = environment(database_service)
         url = urlsplit(env.get("WHOELSE_NODE_DATABASE", ""))
+        password_file = f"password_file={pg.get('POSTGRES_PASSWORD_FILE')}"
         expected = ("postgresql+psycopg", f"{council}-db", 5432, pg.get("POSTGRES_USER"),
-                    pg.get("POSTGRES_PASSWORD"), "/" + pg.get("POSTGRES_DB", ""))  # fmt: skip
-        actual = (url.scheme, url.hostname, url.port, url.username, url.password, url.path)
+                    "/" + pg.get("POSTGRES_DB", ""), password_file)  # fmt: skip
+        actual = (url.scheme, url.hostname, url.port, url.username, url.path, url.query)
         if actual != expected:
             problems.append(
                 f"service {council}: WHOELSE_NODE_DATABASE does not point at its own {council}-db"
             )
+        secret = f"{council}-db-password"
+        if pg.get("POSTGRES_PASSWORD_FILE") != f"/run/secrets/{secret}":
+            problems.append(f"service {council}-db: its password is not read from the secret {secret}")
+        for name in (council, f"{council}-db", INIT):
+            if secret not in (services[name].get("secrets") or []):
+                problems.append(f"service {name}: does not mount the secret {secret}")
+        declared_file = ((compose.get("secrets") or {}).get(secret) or {}).get("file", "")
+        if not (REPO / declared_file).is_file():
+            problems.append(f"secret {secret}: no file {declared_file!r} in the repository")
         if f"{council}-db" not in (service.get("depends_on") or {}):
             problems.append(f"service {council}: does not wait for {council}-db")
         if f"{council}-db" not in init_waits_for:
@@ -243,6 +262,13 @@ def test_compose_runs_with_no_variables_set() -> None:
     assert compose_problems(load_compose({})) == []
 
 
+def test_compose_says_it_needs_compose_v2() -> None:
+    # Compose v1 (`docker-compose`) rejects the top-level `name:` with a confusing error.
+    header = COMPOSE_FILE.read_text(encoding="utf-8").split("\nname:", 1)[0]
+    assert "Needs Docker Compose v2" in header
+    assert "name" in load_compose()
+
+
 Edit = Callable[[dict[str, Any]], object]
 
 
@@ -279,6 +305,22 @@ BROKEN = {
     ),
     "wrong postgres": (lambda c: c["services"]["leeds-db"].update(image="postgres:15"), "not postgres:16"),
     "missing database": (lambda c: c["services"].pop("wakefield-db"), "service wakefield-db: missing"),
+    "password in a URL": (
+        _set_env("leeds", "WHOELSE_NODE_DATABASE", "postgresql+psycopg://whoelse:pw@leeds-db:5432/whoelse"),
+        "service leeds: WHOELSE_NODE_DATABASE holds a database password",
+    ),
+    "password in the environment": (
+        _set_env("bradford-db", "POSTGRES_PASSWORD", "bradford-demo-only"),
+        "service bradford-db: POSTGRES_PASSWORD holds a database password",
+    ),
+    "secret not mounted": (
+        lambda c: c["services"]["wakefield"].pop("secrets"),
+        "service wakefield: does not mount the secret wakefield-db-password",
+    ),
+    "rate limit switched off": (
+        lambda c: c["services"][DIRECTORY]["command"].extend(["--rate-per-minute", "1000000"]),
+        "sets --rate-per-minute",
+    ),
 }
 
 
@@ -307,7 +349,12 @@ def test_dockerfile_installs_the_project_with_whoelse_as_entrypoint() -> None:
     instructions = [line for line in lines if line and not line.startswith("#")]
     assert instructions[0] == "FROM python:3.11-slim"
     assert f"COPY . {IMAGE_ROOT}" in instructions
-    assert any(re.search(r"\bpip install \.(\s|$)", line) for line in instructions)
+    assert any(re.search(r"\bpip install (--no-deps )?\.(\s|$)", line) for line in instructions)
+    # Dependencies are installed from pyproject.toml alone, before the source is copied, so a source
+    # change does not reinstall them.
+    source = instructions.index(f"COPY . {IMAGE_ROOT}")
+    assert instructions.index(f"COPY pyproject.toml {IMAGE_ROOT}/") < source
+    assert any("pip install -r" in line for line in instructions[:source])
     assert instructions[-2:] == ['ENTRYPOINT ["whoelse"]', 'CMD ["--help"]']
     # Every service but the one-off init job runs unprivileged.
     assert any(line.startswith("USER ") and line != "USER root" for line in instructions)
@@ -319,7 +366,7 @@ def test_dockerignore_keeps_what_the_image_needs_and_drops_secrets() -> None:
         for line in (REPO / ".dockerignore").read_text(encoding="utf-8").splitlines()
         if line.strip() and not line.startswith("#")
     }
-    assert {".git", ".venv", ".env", "**/*.sqlite"} <= ignored
+    assert {".git", ".venv", ".env", "**/*.sqlite", "docker/secrets"} <= ignored
     assert not ignored & {
         "docker",
         "docker/",
@@ -579,7 +626,7 @@ def test_nodes_import_their_own_council_records_and_seed_practitioners(dry_run: 
         imports = dry_run.calls_by(council, "node", "import")
         assert [Path(argv[2]).name for argv in imports] == [f"{code}.jsonl"]
         assert dry_run.calls_by(council, "node", "seed-practitioners")
-        assert f"imported 30 records from {code}.jsonl" in dry_run.outputs[council].stdout
+        assert f"{code}.jsonl: imported 30 records into" in dry_run.outputs[council].stdout
 
 
 def test_the_directory_health_check_passes_against_the_directory(dry_run: DryRun) -> None:

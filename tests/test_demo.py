@@ -35,6 +35,14 @@ def running(pid: int) -> bool:
 def test_demo_detach_search_and_stop(tmp_path: Path) -> None:
     started = whoelse("demo", "--detach", "--dir", str(tmp_path), "--councils", "3", "--children", "60")
     assert started.returncode == 0, started.stderr
+    assert "Handshake" not in started.stderr + started.stdout  # no TLS noise on the terminal
+    # Start-up says what it is doing, as it does it.
+    assert "directory listening on port" in started.stdout
+    assert "3 of 3 councils ready" in started.stdout
+    # Every server bound port 0 itself: no port was picked early for someone else to take meanwhile.
+    for config in (tmp_path / "nodes").glob("*.yaml"):
+        listens = json.loads(config.read_text())
+        assert listens["listen_federation"] == listens["listen_practitioner"] == "127.0.0.1:0"
     state = json.loads((tmp_path / "federation.json").read_text())
     pids = [state["directory"]["pid"], *(c["pid"] for c in state["councils"])]
     try:
@@ -87,7 +95,15 @@ def test_demo_detach_search_and_stop(tmp_path: Path) -> None:
         )
         assert unknown.returncode == 2
         assert unknown.stderr.strip().startswith("whoelse: error: no practitioner 'nobody@nowhere'")
+        status = whoelse("demo", "status", "--dir", str(tmp_path), "--json")
+        assert status.returncode == 0, status.stderr
+        rows = json.loads(status.stdout)
+        assert [r["name"] for r in rows] == ["directory", "Leeds", "Bradford", "Wakefield"]
+        assert all(r["running"] for r in rows) and all(r["serving"] for r in rows[1:])
     finally:
         stopped = whoelse("demo", "stop", "--dir", str(tmp_path))
     assert stopped.returncode == 0
     assert not any(running(pid) for pid in pids)
+    after = whoelse("demo", "status", "--dir", str(tmp_path))
+    assert after.returncode == 1  # scripts can tell it is down
+    assert after.stdout.count("STOPPED") == 4

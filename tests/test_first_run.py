@@ -22,7 +22,7 @@ NODE_COMMANDS = [
     ["node", "practitioner", "add", *SAM],
     ["node", "practitioner", "list"],
     ["node", "practitioner", "unlock", "sam.patel"],
-    ["node", "import", "records.csv"],
+    ["node", "import", "RECORDS"],  # an existing file (below): the database is what is wrong
     ["node", "keys"],
     ["node", "migrate"],
     ["node", "search", "--forename", "Zoe", "--surname", "Smith", "--dob", "2015-03-07"],
@@ -37,6 +37,13 @@ DIRECTORY_COMMANDS = [
 ]
 
 
+def with_records(tmp_path: Path, argv: list[str]) -> list[str]:
+    """`argv` with RECORDS replaced by a records file that exists."""
+    records = tmp_path / "records.jsonl"
+    records.write_text("{}\n", encoding="utf-8")
+    return [str(records) if arg == "RECORDS" else arg for arg in argv]
+
+
 def run(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, str, str]:
     code = main(argv)
     out, err = capsys.readouterr()
@@ -47,7 +54,10 @@ def run(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, str, 
 def test_a_mistyped_database_is_refused_and_not_created(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
 ) -> None:
-    typo = tmp_path / "typo.sqlite"
+    argv = with_records(tmp_path, argv)
+    folder = tmp_path / "databases"
+    folder.mkdir()
+    typo = folder / "typo.sqlite"
     code, out, err = run(capsys, [*argv, "--db", str(typo)])
     assert code == 2
     assert out == ""  # no password or TOTP secret handed over for an account that was never made
@@ -56,13 +66,14 @@ def test_a_mistyped_database_is_refused_and_not_created(
         err == f"whoelse: error: {'database' if argv[0] == 'node' else 'db'}: no database at {typo}; "
         f"create it with `{init} --db {typo} …`\n"
     )
-    assert list(tmp_path.iterdir()) == []
+    assert list(folder.iterdir()) == []
 
 
 @pytest.mark.parametrize("argv", NODE_COMMANDS + DIRECTORY_COMMANDS, ids=lambda a: " ".join(a[:3]))
 def test_an_uninitialised_database_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
 ) -> None:
+    argv = with_records(tmp_path, argv)
     empty = tmp_path / "empty.sqlite"
     empty.touch()
     code, out, err = run(capsys, [*argv, "--db", str(empty)])

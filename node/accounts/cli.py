@@ -69,6 +69,7 @@ def add_practitioner_commands(
     add.add_argument(
         "--password-stdin", action="store_true", help="read the initial password from standard input"
     )
+    add.add_argument("--json", action="store_true", help="print the account and its secrets as JSON")
     add.set_defaults(handler=lambda args: _add(service(args), args))
 
     update = with_db(
@@ -84,6 +85,7 @@ def add_practitioner_commands(
     update_accredited = update.add_mutually_exclusive_group()
     update_accredited.add_argument("--accredited", dest="accredited", action="store_true", default=None)
     update_accredited.add_argument("--not-accredited", dest="accredited", action="store_false")
+    update.add_argument("--json", action="store_true", help="print the account as JSON")
     update.set_defaults(handler=lambda args: _update(service(args), args))
 
     reset = with_db(
@@ -95,6 +97,7 @@ def add_practitioner_commands(
     reset.add_argument(
         "--password-stdin", action="store_true", help="read the new password from standard input"
     )
+    reset.add_argument("--json", action="store_true", help="print the new secrets as JSON")
     reset.set_defaults(handler=lambda args: _reset(service(args), args))
 
     suspend = with_db(
@@ -158,6 +161,36 @@ def _password(args: argparse.Namespace) -> tuple[str, bool]:
     return password, False
 
 
+def _secrets(password: str, generated: bool, totp: TotpEnrolment) -> dict[str, str]:
+    """The secrets to hand over once, for --json (the password only when it was generated here)."""
+    return {**({"password": password} if generated else {}), "totp_secret": totp.secret, "totp_uri": totp.uri}
+
+
+def _account(accounts: AccountService, p: Practitioner) -> dict[str, Any]:
+    """One account as `practitioner list --json` and the other commands' --json show it (no secrets)."""
+    ineligible = check_eligibility(p, accounts.today())
+    return {
+        "username": p.username,
+        "display_name": p.display_name,
+        "role": p.role,
+        "organisation": p.organisation,
+        "contact": p.contact,
+        "status": p.status.value,
+        "status_reason": p.status_reason,
+        "manager_authorised_by": p.manager_authorised_by,
+        "manager_authorised_on": _iso(p.manager_authorised_on),
+        "dbs_checked_on": _iso(p.dbs_checked_on),
+        "training_completed_on": _iso(p.training_completed_on),
+        "agreement_signed_on": _iso(p.agreement_signed_on),
+        "organisation_accredited": p.organisation_accredited,
+        "created_at": _iso(p.created_at),
+        "ended_at": _iso(p.ended_at),
+        "may_search": not ineligible,
+        "ineligible": [r.reason.value for r in ineligible],
+        "locked_until": _iso(accounts.locked_until(p.username)),
+    }
+
+
 def _print_secrets(password: str, generated: bool, totp: TotpEnrolment) -> None:
     print("Give these to the practitioner securely; they are not shown again:")
     if generated:
@@ -198,6 +231,11 @@ def _add(accounts: AccountService, args: argparse.Namespace) -> int:
         organisation_accredited=args.accredited,
         **_dates(args),
     )
+    if args.json:
+        print(
+            json.dumps({**_account(accounts, practitioner), **_secrets(password, generated, totp)}, indent=2)
+        )
+        return 0
     print(
         f"Added {practitioner.username} ({practitioner.display_name}, {practitioner.role}, "
         f"{practitioner.organisation})."
@@ -218,6 +256,9 @@ def _update(accounts: AccountService, args: argparse.Namespace) -> int:
         organisation_accredited=args.accredited,
         **_dates(args),
     )
+    if args.json:
+        print(json.dumps(_account(accounts, practitioner), indent=2))
+        return 0
     print(f"Updated {practitioner.username}.")
     _print_eligibility(accounts, practitioner)
     return 0
@@ -226,6 +267,9 @@ def _update(accounts: AccountService, args: argparse.Namespace) -> int:
 def _reset(accounts: AccountService, args: argparse.Namespace) -> int:
     password, generated = _password(args)
     totp = accounts.reset_credentials(args.username, password)
+    if args.json:
+        print(json.dumps({"username": args.username, **_secrets(password, generated, totp)}, indent=2))
+        return 0
     print(f"New credentials for {args.username}; the old password, code and sessions no longer work.")
     _print_secrets(password, generated, totp)
     return 0
@@ -245,32 +289,7 @@ def _unlock(accounts: AccountService, username: str) -> int:
 
 
 def _list(accounts: AccountService, *, as_json: bool) -> int:
-    today = accounts.today()
-    rows: list[dict[str, Any]] = []
-    for p in accounts.list():
-        locked_until = accounts.locked_until(p.username)
-        rows.append(
-            {
-                "username": p.username,
-                "display_name": p.display_name,
-                "role": p.role,
-                "organisation": p.organisation,
-                "contact": p.contact,
-                "status": p.status.value,
-                "status_reason": p.status_reason,
-                "manager_authorised_by": p.manager_authorised_by,
-                "manager_authorised_on": _iso(p.manager_authorised_on),
-                "dbs_checked_on": _iso(p.dbs_checked_on),
-                "training_completed_on": _iso(p.training_completed_on),
-                "agreement_signed_on": _iso(p.agreement_signed_on),
-                "organisation_accredited": p.organisation_accredited,
-                "created_at": _iso(p.created_at),
-                "ended_at": _iso(p.ended_at),
-                "may_search": not check_eligibility(p, today),
-                "ineligible": [r.reason.value for r in check_eligibility(p, today)],
-                "locked_until": _iso(locked_until),
-            }
-        )
+    rows = [_account(accounts, p) for p in accounts.list()]
     if as_json:
         print(json.dumps(rows, indent=2))
         return 0

@@ -168,8 +168,10 @@ class AccountService:
         lockout: LockoutPolicy | None = None,
         sessions: SessionLifetime | None = None,
         issuer: str = "WhoElse",
+        on_throttled: Callable[[LoginThrottled], None] | None = None,
     ) -> None:
         self._db = db
+        self._on_throttled = on_throttled  # e.g. counted for the operators' lock-out alert
         self._clock = clock
         self._passwords = passwords if passwords is not None else Passwords()
         self._lockout = lockout if lockout is not None else LockoutPolicy()
@@ -532,6 +534,8 @@ class AccountService:
                 if row is not None:
                     candidate = _Candidate(row.id, row.password_hash, row.totp_secret, row.totp_last_step)
         if throttled is not None:
+            if self._on_throttled is not None:
+                self._on_throttled(throttled)
             raise throttled
         return candidate
 

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 from whoelse.v1 import federation_pb2, practitioner_pb2
 
@@ -175,6 +175,18 @@ def give_up(session: Session, item_id: int, error: str, now: dt.datetime | None 
     if row is None:
         raise NotFound(f"alert outbox: no item {item_id}")
     row.undelivered_at, row.next_attempt_at, row.last_error = now or _utc_now(), None, error[:LAST_ERROR]
+
+
+def count_queued(session: Session) -> int:
+    """Items neither delivered nor given up: waiting for their first send or a retry."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(AlertOutboxRow)
+            .where(AlertOutboxRow.sent_at.is_(None), AlertOutboxRow.undelivered_at.is_(None))
+        )
+        or 0
+    )
 
 
 def undelivered(session: Session, limit: int | None = None) -> list[OutboxItem]:

@@ -48,6 +48,7 @@ class Outcome:
     asked: list[str] = field(default_factory=list)  # council codes
     answered: list[str] = field(default_factory=list)
     alerts_delivered: int = 0
+    elapsed_s: float = 0.0  # from the start of `send` to every answer opened
 
     @property
     def councils_asked(self) -> int:
@@ -122,6 +123,7 @@ class FederatedSearch:
         only: Collection[str] | None = None,
     ) -> Outcome:
         """Ask every active council (or, with `only`, those of them named: an alert's retry)."""
+        started = time.perf_counter()
         councils = self._council_list()
         keys = sorted(match_keys(identity), key=lambda k: k.encode())
         if not keys:
@@ -190,4 +192,5 @@ class FederatedSearch:
             if code not in named:  # never silently incomplete
                 outcome.unanswered.append((code, "unavailable", "the directory returned nothing for it"))
         outcome.answered = sorted(answered)
+        outcome.elapsed_s = time.perf_counter() - started
         return outcome

@@ -16,6 +16,7 @@ from collections.abc import Callable
 import grpc
 from whoelse.v1 import federation_pb2, federation_pb2_grpc
 
+from federation import logs
 from federation.ca import DIRECTORY_CN
 from federation.errors import PermissionDenied
 from federation.status import grpc_errors
@@ -53,7 +54,8 @@ class FederationNodeServicer(federation_pb2_grpc.FederationNodeServicer):
         arrived = time.monotonic()
         try:
             self._require_directory(context)
-            return self._holder.answer(request)
+            with logs.request(request.query_id[:64]):
+                return self._holder.answer(request)
         finally:
             left = self._floor_s - (time.monotonic() - arrived)
             if left > 0:

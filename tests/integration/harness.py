@@ -16,6 +16,7 @@ import grpc
 import pyotp
 from whoelse.v1 import federation_pb2_grpc
 
+from directory.metrics import DirectoryMetrics
 from directory.registry import Registry
 from directory.router import NodeChannels
 from directory.server import create_server
@@ -84,6 +85,7 @@ class Federation:
             self.ca_dir / "ca.crt", self.ca_dir / "directory.crt", self.ca_dir / "directory.key"
         )
         self._channels = NodeChannels(identity)
+        self.directory_metrics = DirectoryMetrics()
         server, port = create_server(
             f"127.0.0.1:{self.directory_port}",
             self.directory_db,
@@ -91,6 +93,7 @@ class Federation:
             key_directory(self.directory_db),
             self._channels,
             limits=TokenLimits(max_batch=min(1000, per_minute), per_minute=per_minute),
+            metrics=self.directory_metrics,
         )
         server.start()
         self.directory_server, self.directory_port = server, port
@@ -164,9 +167,7 @@ class Federation:
         return council
 
     @staticmethod
-    def _start_node(
-        config: NodeConfig, lockout: LockoutPolicy | None = None
-    ) -> tuple[NodeRuntime, Servers]:
+    def _start_node(config: NodeConfig, lockout: LockoutPolicy | None = None) -> tuple[NodeRuntime, Servers]:
         runtime = NodeRuntime(config)
         if lockout is not None:  # a faster lock-out for tests that lock an account
             runtime.accounts = AccountService(

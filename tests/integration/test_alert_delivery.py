@@ -29,7 +29,9 @@ LATER = dt.timedelta(minutes=1)  # past any backoff of these tests (first retry 
 def federation(tmp_path: Path) -> Iterator[Federation]:
     fed = Federation(tmp_path)
     retry: dict[str, Any] = {
-        "alert_retry_first_ms": 10, "alert_retry_max_ms": 20, "alert_give_up_after_s": 90
+        "alert_retry_first_ms": 10,
+        "alert_retry_max_ms": 20,
+        "alert_give_up_after_s": 90,
     }
     try:
         fed.add_council(LEEDS, "Leeds", [ZOE_LEEDS], **retry)

@@ -4,8 +4,6 @@ INVALID_ARGUMENT and one log line, never INTERNAL or a traceback in the server l
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from pathlib import Path
 
 import grpc
 import pytest
@@ -13,19 +11,9 @@ import pytest
 from federation.transport import MtlsIdentity, secure_channel
 from node.server import create_server
 from tests.integration.harness import Federation
-from tests.integration.test_federation import LEEDS, ZOE_LEEDS
+from tests.integration.test_federation import LEEDS
 
 GARBAGE = b"\x0a\xff\xff\xff\xff\x0f"  # field 1, length-delimited, claiming far more bytes than follow
-
-
-@pytest.fixture()
-def federation(tmp_path: Path) -> Iterator[Federation]:
-    fed = Federation(tmp_path)
-    try:
-        fed.add_council(LEEDS, "Leeds", [ZOE_LEEDS])
-        yield fed
-    finally:
-        fed.stop()
 
 
 def send_garbage(channel: grpc.Channel, method: str, kind: str = "unary_unary") -> grpc.RpcError:
@@ -61,10 +49,10 @@ PRACTITIONER_METHODS = [
 
 
 def test_the_practitioner_port_refuses_garbage_in_one_line(
-    federation: Federation, caplog: pytest.LogCaptureFixture
+    leeds_alone: Federation, caplog: pytest.LogCaptureFixture
 ) -> None:
-    council = federation.councils[LEEDS]
-    ca_pem = (federation.ca_dir / "ca.crt").read_bytes()
+    council = leeds_alone.councils[LEEDS]
+    ca_pem = (leeds_alone.ca_dir / "ca.crt").read_bytes()
     credentials = grpc.ssl_channel_credentials(root_certificates=ca_pem)  # no client certificate needed
     with grpc.secure_channel(council.practitioner_endpoint, credentials) as channel:
         for method, kind in PRACTITIONER_METHODS:
@@ -73,16 +61,16 @@ def test_the_practitioner_port_refuses_garbage_in_one_line(
 
 
 def test_the_federation_and_directory_ports_refuse_garbage_in_one_line(
-    federation: Federation, caplog: pytest.LogCaptureFixture
+    leeds_alone: Federation, caplog: pytest.LogCaptureFixture
 ) -> None:
-    ca = federation.ca_dir
+    ca = leeds_alone.ca_dir
     leeds = MtlsIdentity.from_files(ca / "ca.crt", ca / f"{LEEDS}.crt", ca / f"{LEEDS}.key")
     directory = MtlsIdentity.from_files(ca / "ca.crt", ca / "directory.crt", ca / "directory.key")
-    node_port = federation.councils[LEEDS].servers.federation_port
+    node_port = leeds_alone.councils[LEEDS].servers.federation_port
     targets = [
         (secure_channel(f"localhost:{node_port}", directory), "/whoelse.v1.FederationNode/Deliver"),
-        (secure_channel(f"localhost:{federation.directory_port}", leeds), "/whoelse.v1.Directory/Route"),
-        (secure_channel(f"localhost:{federation.directory_port}", leeds), "/whoelse.v1.Directory/Join"),
+        (secure_channel(f"localhost:{leeds_alone.directory_port}", leeds), "/whoelse.v1.Directory/Route"),
+        (secure_channel(f"localhost:{leeds_alone.directory_port}", leeds), "/whoelse.v1.Directory/Join"),
     ]
     for channel, method in targets:
         with channel:
@@ -90,9 +78,9 @@ def test_the_federation_and_directory_ports_refuse_garbage_in_one_line(
 
 
 def test_the_local_only_node_port_refuses_garbage_in_one_line(
-    federation: Federation, caplog: pytest.LogCaptureFixture
+    leeds_alone: Federation, caplog: pytest.LogCaptureFixture
 ) -> None:
-    server, port = create_server("127.0.0.1:0", federation.councils[LEEDS].runtime.db, workers=2)
+    server, port = create_server("127.0.0.1:0", leeds_alone.councils[LEEDS].runtime.db, workers=2)
     server.start()
     try:
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:

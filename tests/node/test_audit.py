@@ -16,6 +16,7 @@ from sqlalchemy import select, text
 from federation import audit_cli
 from federation.errors import InvalidInput, NotFound
 from federation.merkle import SignedTreeHead
+from federation.signing import SigningKey
 from federation.transparency_log import ProblemKind
 from node.audit import AUDIT_LOG, AuditLog, DeliveredAlert, DisclosureSummary
 from node.audit_cli import add_audit_commands
@@ -266,3 +267,29 @@ def test_trusted_heads_are_the_ones_published(leeds: Database) -> None:
     assert audit.heads() == [first, second]
     assert audit.latest_head() == second
     assert isinstance(second, SignedTreeHead) and second.tree_size == 7
+
+
+def test_an_idle_log_signs_no_new_head(leeds: Database) -> None:
+    # A node publishes its head every upkeep (2 s): an unchanged log must not gain 40,000 heads a day.
+    audit = AuditLog.of(leeds)
+    assert audit.checkpoint_if_grown() is not None  # the first head, even of an empty log
+    fill(audit)
+    grown = audit.checkpoint_if_grown()
+    assert grown is not None and grown.tree_size == 6
+    assert audit.checkpoint_if_grown() == grown
+    assert audit.checkpoint_if_grown() == grown
+    assert len(audit.heads()) == 2
+
+
+def test_verifying_with_the_wrong_key_says_so_once(
+    leeds: Database, capsys: pytest.CaptureFixture[str]
+) -> None:
+    audit = AuditLog.of(leeds)
+    for _ in range(5):
+        fill(audit)
+        audit.checkpoint()
+    wrong = SigningKey.generate().verify_key_bytes.hex()
+    assert run(["audit", "verify", str(leeds.url.database), "--key", wrong]) == 1
+    out = capsys.readouterr().out
+    assert out.count("  - ") == 1  # one problem line, not one per head
+    assert f"none of the 5 signed heads verifies with key {wrong[:16]}…: wrong key?" in out

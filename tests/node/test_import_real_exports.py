@@ -68,7 +68,18 @@ def test_record_without_date_of_birth_or_surname_imports_and_stays_disclosable(
     assert later is not None and later.date_of_birth is None
     capsys.readouterr()
     assert (
-        cli("search", "--db", url(db), "--forename", "Zoë", "--surname", "O'Neill", "--postcode", "LS6 2AB")
+        cli(
+            "search",
+            "--db",
+            url(db),
+            "--forename",
+            "Zoë",
+            "--surname",
+            "O'Neill",
+            "--postcode",
+            "LS6 2AB",
+            "--json",
+        )
         == 0
     )
     found = {c["record_id"]: c for c in json.loads(capsys.readouterr().out)}

@@ -1,0 +1,175 @@
+"""Backing up a council's database and restoring it into a new one, checked before it is trusted.
+
+SQLite: the online backup API (a consistent copy while the node serves). PostgreSQL: `pg_dump` in its custom
+format, and `pg_restore` into an empty database. Beside each backup FILE goes FILE.json, what it held
+(council, record count, audit entries); a restore MUST refuse a target that already holds a database, and
+MUST check the result — every audit entry and signed head verifies with the council's key, and the record
+and audit counts equal the backup's — before it reports success.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from sqlalchemy import inspect
+from sqlalchemy.engine import URL
+
+from federation.errors import InvalidInput, NotFound, Refused, Unavailable
+from node.audit import AuditLog
+from node.settings import load
+from node.storage.database import Database
+from node.storage.record_store import count_records
+
+
+@dataclass(frozen=True)
+class Contents:
+    """What a backup holds, written beside it as FILE.json and compared after a restore."""
+
+    council: str
+    records: int
+    audit_entries: int
+    taken_at: str
+    backend: str  # "sqlite" or "postgresql"
+
+
+def contents_of(db: Database, backend: str) -> Contents:
+    with db.session() as session:
+        council = load(session).council.code
+        records = count_records(session)
+    return Contents(council, records, AuditLog.of(db).size(), dt.datetime.now(dt.UTC).isoformat(), backend)
+
+
+def _libpq(url: URL) -> tuple[str, dict[str, str]]:
+    """A libpq connection string without the password, and the environment that carries it (so it is not
+    on a command line for `ps` to show)."""
+    env = dict(os.environ)
+    if url.password:
+        env["PGPASSWORD"] = str(url.password)
+    plain = url.set(drivername="postgresql", password=None)
+    return plain.render_as_string(hide_password=False), env
+
+
+def _run(argv: list[str], env: dict[str, str], what: str) -> None:
+    if shutil.which(argv[0]) is None:
+        raise Unavailable(f"{what} needs {argv[0]} (PostgreSQL client tools) on PATH")
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        lines = (done.stderr or done.stdout).strip().splitlines()
+        raise Refused(f"{what}: {argv[0]} failed: {lines[-1] if lines else 'exit ' + str(done.returncode)}")
+
+
+def backup(db: Database, target: Path) -> Contents:
+    """Write a consistent copy of the council's database to `target` (and `target`.json)."""
+    if target.exists():
+        raise InvalidInput(f"--to {target}: already exists; choose a new file")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    backend = "sqlite" if db.is_sqlite else "postgresql"
+    contents = contents_of(db, backend)
+    if db.is_sqlite:
+        source = sqlite3.connect(f"file:{db.url.database}?mode=ro", uri=True)
+        copy = sqlite3.connect(target)
+        try:
+            with copy:
+                source.backup(copy)
+            copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal or -shm beside it
+        finally:
+            copy.close()
+            source.close()
+    else:
+        where, env = _libpq(db.url)
+        _run(
+            ["pg_dump", "--format=custom", "--no-owner", f"--file={target}", f"--dbname={where}"],
+            env,
+            "backup",
+        )
+    target.chmod(0o600)  # it holds the council's records and keys
+    manifest = _manifest(target)
+    manifest.write_text(json.dumps(asdict(contents), indent=2), encoding="utf-8")
+    manifest.chmod(0o600)
+    return contents
+
+
+def _manifest(backup_file: Path) -> Path:
+    return backup_file.with_name(backup_file.name + ".json")
+
+
+@dataclass(frozen=True)
+class Restored:
+    contents: Contents
+    verified_heads: int
+
+
+def restore(source: Path, url: str) -> Restored:
+    """Restore the backup `source` into the new database `url`, then check it (see the module's contract)."""
+    if not source.is_file():
+        raise NotFound(f"--from {source}: no such backup file")
+    try:
+        expected = Contents(**json.loads(_manifest(source).read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError) as exc:
+        raise InvalidInput(f"--from {source}: no readable {_manifest(source).name} beside it") from exc
+    target = Database(url)
+    backend = "sqlite" if target.is_sqlite else "postgresql"
+    if backend != expected.backend:
+        raise InvalidInput(
+            f"--from {source} is a {expected.backend} backup; restore it into {expected.backend}"
+        )
+    try:
+        if target.is_sqlite:
+            path = Path(str(target.url.database))
+            if path.exists():
+                raise InvalidInput(f"--db {path}: already exists; restore into a new database")
+            backup_db = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+            copy = sqlite3.connect(path)
+            try:
+                with copy:
+                    backup_db.backup(copy)
+            finally:
+                copy.close()
+                backup_db.close()
+        else:
+            if inspect(target.engine).get_table_names():
+                raise InvalidInput(
+                    f"--db {target.where}: holds tables already; restore into an empty database"
+                )
+            where, env = _libpq(target.url)
+            _run(
+                ["pg_restore", "--no-owner", "--exit-on-error", f"--dbname={where}", str(source)],
+                env,
+                "restore",
+            )
+    finally:
+        target.dispose()
+    return Restored(expected, _check(url, expected))
+
+
+def _check(url: str, expected: Contents) -> int:
+    """Open the restored database, verify its audit log with the council's own key and compare counts."""
+    db = Database.open_initialised(url)
+    try:
+        with db.session() as session:
+            settings = load(session)
+        audit = AuditLog.of(db)
+        report = audit.verify(settings.signing_key.verify_key_bytes)
+        if not report.ok:
+            raise Refused(f"restored audit log does not verify: {report.problems[0].description}")
+        found = contents_of(db, expected.backend)
+    finally:
+        db.dispose()
+    if (found.council, found.records, found.audit_entries) != (
+        expected.council,
+        expected.records,
+        expected.audit_entries,
+    ):
+        raise Refused(
+            f"restored database holds {found.records} records and {found.audit_entries} audit entries for "
+            f"{found.council}; the backup held {expected.records} and {expected.audit_entries} for "
+            f"{expected.council}"
+        )
+    return report.heads_checked
