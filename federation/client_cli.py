@@ -50,12 +50,14 @@ def _print_search(result: dict[str, Any]) -> None:
         f"Query {result['query_id']}: "
         f"{result['councils_answered']} of {result['councils_asked']} councils answered"
     )
+    for note in result.get("notes", []):
+        console.print(f"Note: {note}")
     if not result["results"]:
         console.print("No council holds a record matching this child.")
     for r in result["results"]:
         if r["band"] == "referral":
             console.print(
-                f"{r['council_name']} ({r['council']}) may hold a record sharing one detail with this child; "
+                f"{r['council_name']} ({r['council']}) may hold a record sharing details with this child; "
                 f"ask their records team: {r['records_team_contact']}"
             )
             continue

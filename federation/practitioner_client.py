@@ -244,6 +244,7 @@ def search_to_json(response: pp.SearchResponse) -> dict[str, Any]:
         "query_id": response.query_id,
         "councils_asked": response.councils_asked,
         "councils_answered": response.councils_answered,
+        "notes": list(response.notes),
         "results": results,
         "unanswered": [
             {

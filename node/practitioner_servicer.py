@@ -20,7 +20,7 @@ from federation.status import grpc_errors, status_for
 from federation.transport import client_source
 from node.accounts.service import AccountService, Practitioner
 from node.federation.searcher import FederatedSearch, Outcome, Searcher
-from node.wire import identity_from_pb
+from node.wire import identity_from_pb, reading_notes
 
 
 class AlertFeed(Protocol):
@@ -89,6 +89,7 @@ class PractitionerServicer(practitioner_pb2_grpc.PractitionerServicer):
             query_id=outcome.query_id,
             councils_asked=outcome.councils_asked,
             councils_answered=outcome.councils_answered,
+            notes=reading_notes(request.identity),
         )
         for code, candidates in sorted(outcome.results.items(), key=lambda kv: -max(c.score for c in kv[1])):
             response.results.append(

@@ -8,7 +8,7 @@ import unicodedata
 from whoelse.v1 import records_pb2 as pb
 
 from federation.errors import InvalidInput
-from federation.identity import BirthDate, Identity
+from federation.identity import BirthDate, Identity, is_placeholder_forename
 from federation.match_keys import check_searchable
 from node.disclosure import Contactable, Disclosure
 
@@ -62,6 +62,28 @@ def disclosure_to_pb(d: Disclosure) -> pb.Disclosure:
     )
     msg.concerns.extend(pb.DisclosedConcern(raised_by=c.raised_by, contact=c.contact) for c in d.concerns)
     return msg
+
+
+def reading_notes(msg: pb.SearchIdentity) -> list[str]:
+    """How the searched details were read where that is not how they were written, in the practitioner's
+    terms (shown back to the practitioner who typed them; never logged)."""
+    notes = []
+    written = msg.date_of_birth.strip()
+    if written:
+        try:
+            born = BirthDate.parse(written)
+        except InvalidInput:
+            born = None
+        if born is not None and born.swapped:
+            notes.append(
+                f"date of birth {written[:20]} is not a date as written; read with day and month swapped,"
+                f" as {born.isoformat()}"
+            )
+        elif born is not None and any(char.isalpha() for char in written):  # O for 0, l for 1
+            notes.append(f"date of birth {written[:20]} read as {born.isoformat()}")
+    if msg.forename.strip() and is_placeholder_forename(msg.forename):
+        notes.append(f"forename {msg.forename.strip()[:40]!r} is a placeholder: searched as no forename")
+    return notes
 
 
 MAX_SEARCH_AGE_YEARS = 26

@@ -210,3 +210,16 @@ def test_a_partial_search_with_an_address_is_accepted(federation: Federation) ->
         federation, forename="Kate", surname="Lowry", date_of_birth="2014", postcode="LS6 2AB"
     )
     assert found == [("L-1", "match")]
+
+
+def test_the_practitioner_is_told_how_a_date_and_a_placeholder_were_read(federation: Federation) -> None:
+    response = federation.client(federation.councils[BRADFORD], "sw@bradford").search(
+        pb.SearchIdentity(
+            forename="Baby", surname="Woodward", date_of_birth="2016-29-11", sex="F", postcode="LS16 6JW"
+        ),
+        "safeguarding",
+    )
+    assert list(response.notes) == [
+        "date of birth 2016-29-11 is not a date as written; read with day and month swapped, as 2016-11-29",
+        "forename 'Baby' is a placeholder: searched as no forename",
+    ]

@@ -189,6 +189,7 @@ class SearchResponse(_message.Message):
     UNANSWERED_FIELD_NUMBER: _builtins.int
     COUNCILS_ASKED_FIELD_NUMBER: _builtins.int
     COUNCILS_ANSWERED_FIELD_NUMBER: _builtins.int
+    NOTES_FIELD_NUMBER: _builtins.int
     query_id: _builtins.str
     councils_asked: _builtins.int
     councils_answered: _builtins.int
@@ -198,6 +199,12 @@ class SearchResponse(_message.Message):
 
     @_builtins.property
     def unanswered(self) -> _containers.RepeatedCompositeFieldContainer[Global___UnansweredCouncil]: ...
+    @_builtins.property
+    def notes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """How the searched details were read, for the practitioner to check: a date read with day and month
+        swapped, digits read from look-alike letters, a placeholder forename counted as none.
+        """
+
     def __init__(
         self,
         *,
@@ -206,10 +213,11 @@ class SearchResponse(_message.Message):
         unanswered: _abc.Iterable[Global___UnansweredCouncil] | None = ...,
         councils_asked: _builtins.int = ...,
         councils_answered: _builtins.int = ...,
+        notes: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["councils_answered", b"councils_answered", "councils_asked", b"councils_asked", "query_id", b"query_id", "results", b"results", "unanswered", b"unanswered"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["councils_answered", b"councils_answered", "councils_asked", b"councils_asked", "notes", b"notes", "query_id", b"query_id", "results", b"results", "unanswered", b"unanswered"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
