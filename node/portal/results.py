@@ -101,6 +101,7 @@ class Results:
     councils_asked: int
     councils_answered: int
     query_id: str
+    notes: tuple[str, ...] = ()  # how the node read the searched details (a swapped date, a placeholder)
 
 
 def display_date(iso: str) -> str:
@@ -192,6 +193,7 @@ def group(response: pp.SearchResponse) -> Results:
         councils_asked=response.councils_asked,
         councils_answered=response.councils_answered,
         query_id=response.query_id,
+        notes=tuple(response.notes),
     )
 
 
