@@ -86,6 +86,9 @@ def reading_notes(msg: pb.SearchIdentity) -> list[str]:
     return notes
 
 
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+"""Characters that reorder what a reader sees (a name shown back to front): refused as control characters."""
+
 MAX_SEARCH_AGE_YEARS = 26
 """A searched date of birth more than this many years ago cannot be a child's record (kept to 25 at most)."""
 
@@ -102,7 +105,7 @@ def identity_from_pb(
         value = getattr(msg, field)
         if len(value) > 100:
             raise InvalidInput(f"search: {field} too long")
-        if any(unicodedata.category(char) in ("Cc", "Cs") for char in value):
+        if any(unicodedata.category(char) in ("Cc", "Cs") or char in _BIDI_CONTROLS for char in value):
             raise InvalidInput(f"search: {field} contains a control character")
     try:
         born = BirthDate.parse(msg.date_of_birth) if msg.date_of_birth.strip() else None
