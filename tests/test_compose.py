@@ -626,7 +626,7 @@ def test_nodes_import_their_own_council_records_and_seed_practitioners(dry_run: 
         imports = dry_run.calls_by(council, "node", "import")
         assert [Path(argv[2]).name for argv in imports] == [f"{code}.jsonl"]
         assert dry_run.calls_by(council, "node", "seed-practitioners")
-        assert f"{code}.jsonl: imported 30 records into" in dry_run.outputs[council].stdout
+        assert f"imported 30 records from {code}.jsonl into" in dry_run.outputs[council].stdout
 
 
 def test_the_directory_health_check_passes_against_the_directory(dry_run: DryRun) -> None:
