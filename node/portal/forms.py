@@ -50,17 +50,23 @@ class SignInForm(FlaskForm):
     )
 
 
+def _real(year: int, month: int, day: int) -> bool:
+    try:
+        dt.date(year, month, day)
+    except ValueError:
+        return False
+    return True
+
+
 def _dob_value(form: SearchForm) -> str:
     return f"{form.dob_year.data or ''}-{form.dob_month.data or ''}-{form.dob_day.data or ''}"
 
 
 class SearchForm(FlaskForm):
-    forename = StringField(
-        "First name", validators=[DataRequired("Enter the child's first name"), Length(max=100)]
-    )
-    surname = StringField(
-        "Last name", validators=[DataRequired("Enter the child's last name"), Length(max=100)]
-    )
+    # Names and the date may be partly unknown (a newborn not yet named, a year of birth only): the node says
+    # when what is left is too little to search on, and what would help (federation.match_keys).
+    forename = StringField("First name", validators=[Optional(), Length(max=100)])
+    surname = StringField("Last name", validators=[Optional(), Length(max=100)])
     dob_day = StringField("Day", validators=[Optional()])
     dob_month = StringField("Month", validators=[Optional()])
     dob_year = StringField("Year", validators=[Optional()])
@@ -84,27 +90,44 @@ class SearchForm(FlaskForm):
     )
 
     def validate_dob_day(self, field: Field) -> None:
-        """The date of birth as one question (GOV.UK date input): one error, linked to its first box."""
-        parts = (self.dob_day.data, self.dob_month.data, self.dob_year.data)
-        if not any(p and p.strip() for p in parts):
-            raise ValidationError("Enter the child's date of birth")
-        if not all(p and p.strip().isdigit() for p in parts):
-            raise ValidationError("Date of birth must include a day, month and year, in numbers")
-        year = int(str(self.dob_year.data))
-        if year < 1900:
+        """The date of birth as one question (GOV.UK date input): one error, linked to its first box. The
+        whole date, the month and year, the year alone, or nothing; the node reads a day and month written
+        the wrong way round."""
+        day, month, year = (
+            str(p or "").strip() for p in (self.dob_day.data, self.dob_month.data, self.dob_year.data)
+        )
+        if not (day or month or year):
+            return
+        if not year:
+            raise ValidationError("Date of birth must include a year, like 2015")
+        if day and not month:
+            raise ValidationError("Date of birth must include a month if it has a day")
+        if not all(p.isdigit() for p in (day, month, year) if p):
+            raise ValidationError("Date of birth must be in numbers, like 27 3 2015")
+        if len(year) != 4:
             raise ValidationError("Year of birth must include 4 numbers, like 2015")
-        try:
-            born = dt.date(year, int(str(self.dob_month.data)), int(str(self.dob_day.data)))
-        except ValueError:
-            raise ValidationError("Date of birth must be a real date") from None
-        if born > dt.date.today():
+        if day:
+            try:
+                born = dt.date(int(year), int(month), int(day))
+            except ValueError:
+                born = None
+            if born is None and not _real(int(year), int(day), int(month)):  # not a date either way round
+                raise ValidationError("Date of birth must be a real date")
+            if born is not None and born > dt.date.today():
+                raise ValidationError("Date of birth must be today or in the past")
+        if int(year) > dt.date.today().year:
             raise ValidationError("Date of birth must be today or in the past")
 
     def date_of_birth(self) -> str:
-        """YYYY-MM-DD, once the form has validated."""
-        return dt.date(
-            int(str(self.dob_year.data)), int(str(self.dob_month.data)), int(str(self.dob_day.data))
-        ).isoformat()
+        """YYYY-MM-DD, YYYY-MM or YYYY (what was given), once the form has validated; the node checks it."""
+        day, month, year = (
+            str(p or "").strip() for p in (self.dob_day.data, self.dob_month.data, self.dob_year.data)
+        )
+        if not year:
+            return ""
+        if not month:
+            return year
+        return f"{year}-{int(month):02d}" + (f"-{int(day):02d}" if day else "")
 
 
 # The node names the field first in its messages ("postcode: not a UK postcode"); a form field for each.

@@ -71,13 +71,12 @@ def test_form_errors_are_summarised_and_linked_to_their_fields(portals: Portals,
     expect(summary).to_be_focused()
     expect(page).to_have_title(re.compile("^Error: "))
     links = {a.inner_text(): a.get_attribute("href") for a in summary.locator("a").all()}
-    assert links == {
-        "Enter the child's last name": "#surname",
+    assert links == {  # names may be left out (a newborn not yet named): the node judges what is enough
         "Date of birth must be a real date": "#dob-day",
         "Select the child's sex, or 'Not known'": "#sex",
         "Select why you are searching for this child": "#purpose",
     }
-    expect(page.locator("#surname-error")).to_contain_text("Enter the child's last name")
+    expect(page.locator("#dob-error")).to_contain_text("Date of birth must be a real date")
     screenshot(page, "05-search-errors")
     # the node's own rules (federation/identity.py) judge the postcode, and the error sits beside it
     page.fill("#surname", "O'Neill")
@@ -133,7 +132,7 @@ def test_the_whole_search_journey_works_without_javascript(portals: Portals, con
         sign_in(page, portals.wakefield, portals, WAKEFIELD, user)
         expect(page.locator("h1")).to_have_text("Search for a child")
         page.click("button:has-text('Search every council')")
-        expect(page.locator(".govuk-error-summary")).to_contain_text("Enter the child's first name")
+        expect(page.locator(".govuk-error-summary")).to_contain_text("Select why you are searching")
         search(page, "Zoe", "ONeil", "2015-03-07")
         expect(page.locator("h1")).to_have_text("Search results")
         expect(page.locator(f"[data-council={BRADFORD}] table")).to_contain_text("Jo Khan")
