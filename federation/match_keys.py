@@ -20,7 +20,7 @@ a probability near 2^-20; but the children who do share one are mostly brothers 
 council, so 14 bits is taken, between that and the 8.2 measured where each synthetic council uses only 150
 postcodes. An NHS number identifies one child.
 
-`OPENING_BITS` (24.4) is the evidence at which a council opens: at national scale (12 million children, about
+`OPENING_BITS` (24.1) is the evidence at which a council opens: at national scale (12 million children, about
 2^23.5) a set of atoms worth b bits is shared by 2^(23.5-b) other children on average, so one combination at
 the threshold opens at about 0.5 councils that do not hold the child. `whoelse bench match` measures the real
 figure (`opened_by_non_holders_per_search`), which docs/threat-model.md P3 quotes.
@@ -170,7 +170,7 @@ KEY_ATOMS: dict[KeyKind, frozenset[Atom]] = {
 }
 """What each kind of key is made of: the opening rule counts the union of these, never the keys."""
 
-OPENING_BITS = 24.4
+OPENING_BITS = 24.1
 """Evidence (bits) a record's shared keys must reach before its council opens the searched identity."""
 
 

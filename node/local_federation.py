@@ -11,6 +11,7 @@ every council has joined — telling the directory its real address — and toke
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import random
@@ -42,6 +43,9 @@ from node.tags import LocalTagger
 PRACTITIONER_SERVICE = "whoelse.v1.Practitioner"
 UNSTARTED_DIRECTORY = UNSTARTED_NODE = "127.0.0.1:1"  # placeholders until the processes have their ports
 PORT_TIMEOUT_S = 60.0
+SYNTHETIC_TODAY = dt.date(2026, 12, 1)
+"""The day the demo's synthetic records are made as of, fixed so that the same seed gives the same children
+on every day (the README's sample child keeps her date of birth); the youngest are then under a year old."""
 
 
 class Ports:
@@ -204,7 +208,9 @@ def build(
     key_pem, cert_pem = ca.issue(ca_key, ca_cert, "directory", dns_names=("localhost",), ips=("127.0.0.1",))
     ca.write_credentials(layout.ca_dir, "directory", key_pem, cert_pem)
     whoelse("directory", "init", "--db", str(layout.directory_db), "--dir", str(layout.directory_keys))
-    population = generate([code for code, _ in councils], children_per_council=children, seed=seed)
+    population = generate(
+        [code for code, _ in councils], children_per_council=children, seed=seed, today=SYNTHETIC_TODAY
+    )
     write(population, layout.data_dir)
     enrol = []
     for code, name in councils:

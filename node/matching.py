@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from federation.identity import Identity
 from federation.match_keys import OPENING_BITS, kinds_evidence
 from node.records import ChildRecord
-from node.scoring import MatchScore, score
+from node.scoring import MatchScore, keep_twins_apart, score
 from node.storage.record_store import child_rows, record_from_row, shared_kinds
 from node.storage.tables import Child
 from node.tags import KindedTag, Tagger, identity_tags
@@ -103,11 +103,11 @@ def find_by_tags(
     and only those that match or possibly match are turned into whole records."""
     candidates, _ = rank_candidates(shared_kinds(session, tags, scheme), MAX_CANDIDATES)
     rows = child_rows(session, [c.child_id for c in candidates])
+    held = [identity_of_row(rows[c.child_id]) for c in candidates]
+    results = keep_twins_apart([(identity, score(query, identity)) for identity in held])
     found = []
-    for candidate in candidates:
-        child = rows[candidate.child_id]
-        result = score(query, identity_of_row(child))
+    for candidate, result in zip(candidates, results, strict=True):
         if result.band != "non-match":
-            found.append(ScoredRecord(record_from_row(child), result))
+            found.append(ScoredRecord(record_from_row(rows[candidate.child_id]), result))
     found.sort(key=lambda s: (-s.score.total, s.record.record_id))
     return found[:limit]

@@ -73,6 +73,7 @@ import dataclasses
 import datetime as dt
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -223,6 +224,9 @@ class MatchScore:
 
     total: float
     contributions: tuple[Contribution, ...]
+    outranked_by_twin: bool = False
+    """Set by `keep_twins_apart`: a better candidate at the same council shares this one's surname and date
+    of birth, so this one is probably the searched child's twin: at most a possible match."""
 
     @property
     def twin_blind(self) -> bool:
@@ -235,11 +239,29 @@ class MatchScore:
 
     @property
     def band(self) -> Band:
-        if self.total >= MATCH_THRESHOLD and not self.twin_blind:
+        if self.total >= MATCH_THRESHOLD and not self.twin_blind and not self.outranked_by_twin:
             return "match"
         if self.total >= POSSIBLE_THRESHOLD:
             return "possible"
         return "non-match"
+
+
+def keep_twins_apart(scored: Sequence[tuple[Identity, MatchScore]]) -> list[MatchScore]:
+    """The scores of one council's candidates for one search, with every candidate that a better-scoring
+    candidate of the same surname and date of birth outranks marked `outranked_by_twin` (in the same order).
+
+    Twins whose forenames are a letter apart (Marie, Maria) both score a match when the search also has a
+    slip elsewhere; only the better of the two can be the child, so the other is shown as possible."""
+    out = []
+    for identity, result in scored:
+        family = (compact(identity.surname), identity.born)
+        outranked = any(
+            other.total > result.total and (compact(twin.surname), twin.born) == family
+            for twin, other in scored
+            if other is not result
+        )
+        out.append(dataclasses.replace(result, outranked_by_twin=True) if outranked else result)
+    return out
 
 
 NAMES_SWAPPED_PENALTY = 4.0

@@ -27,7 +27,7 @@ from node.audit import DeliveredAlert
 from node.disclosure import Disclosure, disclose
 from node.matching import identity_of_row, rank_candidates
 from node.records import ChildRecord
-from node.scoring import MatchScore, score
+from node.scoring import MatchScore, keep_twins_apart, score
 from node.settings import NodeSettings
 from node.storage.database import Database
 from node.storage.record_store import child_rows, held_tags, record_from_row
@@ -160,17 +160,17 @@ class Holder:
             children = child_rows(session, [c.child_id for c in candidates])
         position = {tag: i for i, tag in enumerate(tags)}
         out: list[tuple[Matched, int, bytes]] = []
-        searched = None
-        for candidate in candidates:
-            tag, secret = held[candidate.child_id][0]
-            index = position[tag]
-            if searched is None:
-                # Any held tag opens the same identity; failure means the sender did not seal it for us.
-                searched = identity_from_pb(query.demographics_for(index, secret), require_searchable=False)
-            # Scored on the row's identity columns; only a match becomes a whole record.
-            result = score(searched, identity_of_row(children[candidate.child_id]))
+        tag, secret = held[candidates[0].child_id][0]
+        # Any held tag opens the same identity; failure means the sender did not seal it for us.
+        searched = identity_from_pb(query.demographics_for(position[tag], secret), require_searchable=False)
+        identities = [identity_of_row(children[c.child_id]) for c in candidates]
+        # Scored on the rows' identity columns (twins kept apart); only a match becomes a whole record.
+        results = keep_twins_apart([(identity, score(searched, identity)) for identity in identities])
+        for candidate, result in zip(candidates, results, strict=True):
             if result.band != "non-match":
-                out.append((Matched(record_from_row(children[candidate.child_id]), result), index, secret))
+                tag, secret = held[candidate.child_id][0]
+                record = record_from_row(children[candidate.child_id])
+                out.append((Matched(record, result), position[tag], secret))
         out.sort(key=lambda m: -m[0].score.total)
         return out[:MAX_CANDIDATES], False
 

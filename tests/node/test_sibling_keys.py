@@ -10,7 +10,7 @@ import pytest
 
 from federation.identity import Identity
 from federation.match_keys import KeyKind, match_keys
-from node.scoring import score
+from node.scoring import keep_twins_apart, score
 
 JACK = Identity("Jack", "Okafor", dt.date(2015, 3, 7), "M", "LS6 2AB")
 TWIN = replace(JACK, forename="Jacob")  # same birthday, address and first two letters
@@ -43,3 +43,14 @@ def test_the_twin_shares_the_keys_of_his_address_and_birthday_and_still_is_no_ma
     kinds = {key.kind for key in match_keys(TWIN) & match_keys(JACK)}
     assert {KeyKind.POSTCODE_DOB, KeyKind.POSTCODE_SURNAME_YEAR, KeyKind.DOB_SEX_PREFIXES} <= kinds
     assert score(TWIN, JACK).band == "possible"  # shown only as something for a person to check
+
+
+def test_of_twins_a_letter_apart_only_the_better_scoring_one_is_the_match() -> None:
+    """Marie and Maria Lees, twins; a search for Marie from another council with a slip in the surname and a
+    new address scores a match against both records; only Marie's may be the match."""
+    marie = Identity("Marie", "Lees", dt.date(2019, 12, 7), "F", "WS3 2HW")
+    maria = replace(marie, forename="Maria")
+    searched = replace(marie, surname="Les", postcode="B66 1PU")
+    assert score(searched, maria).band == "match"  # on its own, the typo and the twin look alike
+    kept = keep_twins_apart([(marie, score(searched, marie)), (maria, score(searched, maria))])
+    assert [s.band for s in kept] == ["match", "possible"]
