@@ -141,9 +141,12 @@ def _bench_match_level(
     """Search each council for every child it shares with another, using the other council's copy."""
     from federation.match_keys import match_keys
     from node.bench_exposure import near_holder_exposure
+    from node.local_federation import SYNTHETIC_TODAY
     from node.synth.generate import generate
 
-    population = generate(councils, children_per_council=children, seed=seed, noise=noise)  # type: ignore[arg-type]
+    population = generate(
+        councils, children_per_council=children, seed=seed, noise=noise, today=SYNTHETIC_TODAY  # type: ignore[arg-type]
+    )
     by_council = {code: {r.record_id: r for r in recs} for code, recs in population.records.items()}
     family_of: dict[tuple[str, str], str] = {}
     person_of: dict[tuple[str, str], str] = {}
