@@ -23,6 +23,8 @@ from wtforms.fields.choices import (  # type: ignore[attr-defined,unused-ignore]
 )
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional, Regexp, ValidationError
 
+from federation.errors import InvalidInput
+from federation.identity import BirthDate
 from federation.purposes import PRACTITIONER_PURPOSES
 from node.records import ServiceType
 
@@ -48,14 +50,6 @@ class SignInForm(FlaskForm):
             Regexp(r"^\s*\d{6}\s*$", message="The security code must be 6 digits, like 123456"),
         ],
     )
-
-
-def _real(year: int, month: int, day: int) -> bool:
-    try:
-        dt.date(year, month, day)
-    except ValueError:
-        return False
-    return True
 
 
 def _dob_value(form: SearchForm) -> str:
@@ -107,13 +101,11 @@ class SearchForm(FlaskForm):
         if len(year) != 4:
             raise ValidationError("Year of birth must include 4 numbers, like 2015")
         if day:
-            try:
-                born = dt.date(int(year), int(month), int(day))
-            except ValueError:
-                born = None
-            if born is None and not _real(int(year), int(day), int(month)):  # not a date either way round
-                raise ValidationError("Date of birth must be a real date")
-            if born is not None and born > dt.date.today():
+            try:  # the node's own reading: a date invalid as written but real swapped is read swapped
+                born = BirthDate.parse(f"{year}-{int(month):02d}-{int(day):02d}")
+            except InvalidInput:
+                raise ValidationError("Date of birth must be a real date") from None
+            if not born.swapped and born.date is not None and born.date > dt.date.today():
                 raise ValidationError("Date of birth must be today or in the past")
         if int(year) > dt.date.today().year:
             raise ValidationError("Date of birth must be today or in the past")
