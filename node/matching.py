@@ -87,6 +87,12 @@ def rank_candidates(kinds_by_child: dict[int, set[str]], limit: int) -> tuple[li
     return candidates[:limit], True
 
 
+def score_candidates(query: Identity, held: list[Identity]) -> list[MatchScore]:
+    """One council's scores for its candidates against a search, in order, twins kept apart: the one
+    scoring step local and federated searches share."""
+    return keep_twins_apart([(identity, score(query, identity)) for identity in held])
+
+
 def find(session: Session, tagger: Tagger, query: Identity, limit: int = 10) -> list[ScoredRecord]:
     """Records that match or possibly match `query`, best first."""
     tags = [tag for tag, _ in identity_tags(tagger, query)]
@@ -103,8 +109,7 @@ def find_by_tags(
     and only those that match or possibly match are turned into whole records."""
     candidates, _ = rank_candidates(shared_kinds(session, tags, scheme), MAX_CANDIDATES)
     rows = child_rows(session, [c.child_id for c in candidates])
-    held = [identity_of_row(rows[c.child_id]) for c in candidates]
-    results = keep_twins_apart([(identity, score(query, identity)) for identity in held])
+    results = score_candidates(query, [identity_of_row(rows[c.child_id]) for c in candidates])
     found = []
     for candidate, result in zip(candidates, results, strict=True):
         if result.band != "non-match":

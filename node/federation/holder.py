@@ -25,9 +25,9 @@ from federation.query import KIND_NOTIFICATION, OriginKeys, VerifiedQuery, open_
 from federation.replay import ReplayCache
 from node.audit import DeliveredAlert
 from node.disclosure import Disclosure, disclose
-from node.matching import identity_of_row, rank_candidates
+from node.matching import identity_of_row, rank_candidates, score_candidates
 from node.records import ChildRecord
-from node.scoring import MatchScore, keep_twins_apart, score
+from node.scoring import MatchScore
 from node.settings import NodeSettings
 from node.storage.database import Database
 from node.storage.record_store import child_rows, held_tags, record_from_row
@@ -163,9 +163,8 @@ class Holder:
         tag, secret = held[candidates[0].child_id][0]
         # Any held tag opens the same identity; failure means the sender did not seal it for us.
         searched = identity_from_pb(query.demographics_for(position[tag], secret), require_searchable=False)
-        identities = [identity_of_row(children[c.child_id]) for c in candidates]
         # Scored on the rows' identity columns (twins kept apart); only a match becomes a whole record.
-        results = keep_twins_apart([(identity, score(searched, identity)) for identity in identities])
+        results = score_candidates(searched, [identity_of_row(children[c.child_id]) for c in candidates])
         for candidate, result in zip(candidates, results, strict=True):
             if result.band != "non-match":
                 tag, secret = held[candidate.child_id][0]
