@@ -25,13 +25,13 @@ Weights (log2 m/u; "missing" is 0 everywhere, and a placeholder forename or surn
     NHS number     equal +19.9, different -6.6
     forename       exact +7.8, nickname +5.1, close +4.6, similar -3.6, different -6.5
                    (one side only an initial: agrees +3.3, disagrees -1.6)
-    surname        exact +5.4, part +3.9, close +3.6, similar -1.6, different -6.6
+    surname        exact +5.4, part +3.9, close +3.6, similar +1.0, different -6.6
     date of birth  exact +9.7, swapped +7.6, digit +5.3, swapped and a digit +4.1, year wrong +3.3,
                    day or month wrong +2.3, same year -3.3, different -4.6
                    (a partial date: year and month agree +5.6, year agrees +3.0, differs -4.1)
     sex            agree +1.0, disagree -6.6
-    postcode       exact +2.0 (+5.9 beside an agreeing forename and sex: a household), district +1.0,
-                   different -1.4
+    postcode       exact +2.0 (+5.9 beside an agreeing forename and sex: a household; +8.2 beside the
+                   same forename and surname), district +1.0, different -1.4
 
 "Nickname" covers the nickname table, a name's short form (Ally for Allyson) and a typo of a nickname
 (Kaitie for Katie); "close" a single typo or a spelling variant (Lucie, Lucy). A search whose forename and
@@ -42,7 +42,11 @@ one who shares the address is usually the twin, and a child searched for from an
 moved. A forename that is only "similar" (two letters or more apart) or "different" weighs heavily against,
 because the forename is the one field in which twins differ; and a candidate whose forename cannot be
 compared at all (missing, a placeholder, a lone initial) is **at most a possible match** unless the NHS
-number agrees (`MatchScore.twin_blind`), since a twin would score the same.
+number agrees or the council holds no other candidate of that surname and date of birth scoring a possible
+match (`MatchScore.twin_blind`, `keep_twins_apart`), since a twin held there would score the same. Of
+candidates at one council who share a surname and either the date of birth (twins) or the postcode (brothers
+and sisters, who in census-style data are sometimes given one name), only the best-scoring can be a match,
+and on a tie none is.
 
 Bands. `MATCH_THRESHOLD` (17) is set so that a search that differs from the record by any one realistic error
 (a typo in a name, a nickname, one part of a double-barrelled or a previous surname, day and month swapped, a
@@ -63,8 +67,9 @@ estimates are reported, not adopted.
 
 Known limits: twins whose forenames are one letter apart (Lily and Lila) cannot be told from a typo by the
 names alone; only a differing NHS number or sex keeps them apart. Two different children with the same
-names and date of birth (namesakes) match unless their NHS numbers differ. Brothers or sisters given the
-same forename at one address (census data has them) score "possible" when their dates differ.
+names and date of birth (namesakes) match unless their NHS numbers differ. A search without a forename
+for a twin whose co-twin alone is held at a council matches the co-twin there (the council cannot know of
+a twin it does not hold); so does a search for a child not held whose same-named brother is.
 """
 
 from __future__ import annotations
@@ -148,12 +153,15 @@ INITIAL_LEVELS = {
 
 # Surname. Among candidates, siblings and twins share a surname, so u for "exact" is high (0.02) compared
 # with any one surname's frequency; double-barrelled names, previous surnames and typos share the rest of m.
+# "Similar" (two slips, Tialor for Taylor) is rare for different children among candidates, because the
+# children who share a forename or a date with the search and are not the child are siblings and twins,
+# whose surname is the same, or strangers, whose surname is different: it weighs slightly for.
 SURNAME_LEVELS = {
-    "exact": Level("exact", 0.87, 0.02),
+    "exact": Level("exact", 0.86, 0.02),
     "part": Level("part", 0.06, 0.004),
     "close": Level("close", 0.05, 0.004),
-    "similar": Level("similar", 0.01, 0.03),
-    "different": Level("different", 0.01, 0.942),
+    "similar": Level("similar", 0.02, 0.01),
+    "different": Level("different", 0.01, 0.962),
 }
 
 # Date of birth. Among candidates (which mostly share a name or a date), the same date is still uncommon
@@ -202,6 +210,12 @@ POSTCODE_LEVELS = {
 # what lets a record whose date of birth was copied from a sibling, or is missing, still be found at home.
 HOUSEHOLD_POSTCODE = Level("exact-same-forename", 0.60, 0.01)
 
+# The same address and exactly the same forename and surname: a different child who agrees this way is a
+# brother or sister given the same name, which parents almost never do (u 0.002, assumed; census-style data
+# shows a few such households). This is what finds a child at home whose date of birth was recorded wrongly
+# or copied from a parent, in either record.
+HOUSEHOLD_SAME_NAME = Level("exact-same-name", 0.60, 0.002)
+
 MATCH_THRESHOLD = 17.0
 """Total weight (log2 likelihood ratio) at or above which a candidate is the child searched for."""
 
@@ -227,15 +241,18 @@ class MatchScore:
     outranked_by_twin: bool = False
     """Set by `keep_twins_apart`: a better candidate at the same council shares this one's surname and date
     of birth, so this one is probably the searched child's twin: at most a possible match."""
+    no_twin_here: bool = False
+    """Set by `keep_twins_apart`: no other candidate at the council shares this one's surname and date of
+    birth and scores a possible match, so no twin held here could be the child instead."""
 
     @property
     def twin_blind(self) -> bool:
-        """True when the forenames could not be compared (missing, a placeholder or a lone initial) and no
-        NHS number agrees: a twin would score the same, so such a candidate is at most a possible match."""
+        """True when the forenames could not be compared (missing, a placeholder or a lone initial), no NHS
+        number agrees, and the council may hold a twin who would score the same: such a candidate is at most
+        a possible match. A council that holds no such twin (`no_twin_here`) can let it match."""
         levels = {c.field: c.level for c in self.contributions}
-        return levels.get("forename") in ("missing", "initial", "initial-different") and (
-            levels.get("nhs_number") != "equal"
-        )
+        blind = levels.get("forename") in ("missing", "initial", "initial-different")
+        return blind and levels.get("nhs_number") != "equal" and not self.no_twin_here
 
     @property
     def band(self) -> Band:
@@ -247,20 +264,30 @@ class MatchScore:
 
 
 def keep_twins_apart(scored: Sequence[tuple[Identity, MatchScore]]) -> list[MatchScore]:
-    """The scores of one council's candidates for one search, with every candidate that a better-scoring
-    candidate of the same surname and date of birth outranks marked `outranked_by_twin` (in the same order).
+    """The scores of one council's candidates for one search (in the same order), each marked
+    `outranked_by_twin` when another candidate with its surname and its date of birth or its postcode scores
+    at least as well, and `no_twin_here` when no other candidate with its surname and date of birth scores
+    a possible match.
 
     Twins whose forenames are a letter apart (Marie, Maria) both score a match when the search also has a
-    slip elsewhere; only the better of the two can be the child, so the other is shown as possible."""
+    slip elsewhere, and so do two brothers given one name when the search's date is neither's; only the
+    better of the two can be the child, so the other is shown as possible (both, on a tie)."""
     out = []
     for identity, result in scored:
-        family = (compact(identity.surname), identity.born)
-        outranked = any(
-            other.total > result.total and (compact(twin.surname), twin.born) == family
-            for twin, other in scored
-            if other is not result
-        )
-        out.append(dataclasses.replace(result, outranked_by_twin=True) if outranked else result)
+        surname, postcode = compact(identity.surname), postcode_for_matching(identity.postcode)
+        twins, household = [], []
+        for other_identity, other in scored:
+            if other is result or compact(other_identity.surname) != surname:
+                continue
+            if other_identity.born == identity.born:
+                twins.append(other)
+            if other_identity.born == identity.born or (
+                postcode and postcode_for_matching(other_identity.postcode) == postcode
+            ):
+                household.append(other)
+        outranked = any(other.total >= result.total for other in household)
+        alone = not any(other.total >= POSSIBLE_THRESHOLD for other in twins)
+        out.append(dataclasses.replace(result, outranked_by_twin=outranked, no_twin_here=alone))
     return out
 
 
@@ -291,12 +318,14 @@ def _score(query: Identity, candidate: Identity) -> MatchScore:
     forename = compare_forename(query, candidate)
     sex = compare_sex(query.sex, candidate.sex)
     postcode = compare_postcode(query.postcode, candidate.postcode)
+    surname = compare_surname(query, candidate)
     if postcode is POSTCODE_LEVELS["exact"] and forename.weight > 0 and sex is not SEX_LEVELS["disagree"]:
-        postcode = HOUSEHOLD_POSTCODE
+        same_name = forename is FORENAME_LEVELS["exact"] and surname is SURNAME_LEVELS["exact"]
+        postcode = HOUSEHOLD_SAME_NAME if same_name else HOUSEHOLD_POSTCODE
     levels = (
         ("nhs_number", compare_nhs_number(query.nhs_number, candidate.nhs_number)),
         ("forename", forename),
-        ("surname", compare_surname(query, candidate)),
+        ("surname", surname),
         ("date_of_birth", compare_date_of_birth(query.born, candidate.born)),
         ("sex", sex),
         ("postcode", postcode),

@@ -64,10 +64,11 @@ def disclosure_to_pb(d: Disclosure) -> pb.Disclosure:
     return msg
 
 
-def reading_notes(msg: pb.SearchIdentity) -> list[str]:
+def reading_notes(msg: pb.SearchIdentity, today: dt.date | None = None) -> list[str]:
     """How the searched details were read where that is not how they were written, in the practitioner's
     terms (shown back to the practitioner who typed them; never logged)."""
     notes = []
+    today = today or dt.date.today()
     written = msg.date_of_birth.strip()
     if written:
         try:
@@ -81,6 +82,11 @@ def reading_notes(msg: pb.SearchIdentity) -> list[str]:
             )
         elif born is not None and any(char.isalpha() for char in written):  # O for 0, l for 1
             notes.append(f"date of birth {written[:20]} read as {born.isoformat()}")
+        if born is not None and born.year < today.year - MAX_SEARCH_AGE_YEARS:
+            notes.append(
+                f"date of birth {written[:20]} is more than {MAX_SEARCH_AGE_YEARS} years ago, so not a"
+                " child's (perhaps a parent's): searched on the other details and the date's day and month"
+            )
     if msg.forename.strip() and is_placeholder_forename(msg.forename):
         notes.append(f"forename {msg.forename.strip()[:40]!r} is a placeholder: searched as no forename")
     return notes
@@ -90,7 +96,11 @@ _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u20
 """Characters that reorder what a reader sees (a name shown back to front): refused as control characters."""
 
 MAX_SEARCH_AGE_YEARS = 26
-"""A searched date of birth more than this many years ago cannot be a child's record (kept to 25 at most)."""
+"""A searched date of birth more than this many years ago cannot be a child's (records are kept to 25 at
+most): usually a parent's date typed in the child's place. The search still runs on the other details and
+on the date's day and month, and says so (`reading_notes`)."""
+EARLIEST_BIRTH_YEAR = 1900
+"""A searched year of birth before this is refused as no date at all."""
 
 
 def identity_from_pb(
@@ -115,8 +125,8 @@ def identity_from_pb(
         today = today or dt.date.today()
         if (born.year, born.month, born.day) > (today.year, today.month, today.day):
             raise InvalidInput("search: date_of_birth is in the future")
-        if born.year < today.year - MAX_SEARCH_AGE_YEARS:
-            raise InvalidInput(f"search: date_of_birth is more than {MAX_SEARCH_AGE_YEARS} years ago")
+        if born.year < EARLIEST_BIRTH_YEAR:
+            raise InvalidInput(f"search: date_of_birth is before {EARLIEST_BIRTH_YEAR}")
     sex = (msg.sex or "U").strip().upper()
     if sex not in ("F", "M", "U"):
         raise InvalidInput("search: sex must be F, M or U")

@@ -140,8 +140,9 @@ def test_a_wrong_year_and_a_day_month_swap_together_is_a_possible_match(federati
     assert found == [("L-1", "possible")]  # two slips in the date: found, for a person to check
 
 
-def test_a_placeholder_forename_finds_the_newborn_but_only_as_possible(federation: Federation) -> None:
-    """'Baby' counts as no forename; without one a twin would look the same, so it is a possible match."""
+def test_a_placeholder_forename_finds_the_newborn(federation: Federation) -> None:
+    """'Baby' counts as no forename; Leeds holds no other child of that surname and date of birth who could
+    be a twin scoring the same, so it is a match."""
     for forename in ("", "Baby", "Baby Boy", "Unknown"):
         found = leeds_answer(
             federation,
@@ -151,7 +152,7 @@ def test_a_placeholder_forename_finds_the_newborn_but_only_as_possible(federatio
             sex="M",
             postcode="LS9 8AA",
         )
-        assert found == [("L-4", "possible")], forename
+        assert found == [("L-4", "match")], forename
 
 
 def test_a_named_search_finds_the_record_still_called_baby(federation: Federation) -> None:
@@ -163,7 +164,34 @@ def test_a_named_search_finds_the_record_still_called_baby(federation: Federatio
         sex="M",
         postcode="LS9 8AA",
     )
-    assert found == [("L-4", "possible")]
+    assert found == [("L-4", "match")]
+
+
+def test_without_a_forename_twins_held_together_are_both_only_possible(federation: Federation) -> None:
+    """No forename to tell Oliver from his twin Harry, both held at Leeds: neither may be the match."""
+    for forename in ("", "Baby", "O"):
+        found = leeds_answer(
+            federation,
+            forename=forename,
+            surname="Grant",
+            date_of_birth="2012-10-05",
+            sex="M",
+            postcode="LS1 4AP",
+        )
+        assert sorted(found) == [("L-5", "possible"), ("L-6", "possible")], forename
+
+
+def test_a_date_copied_from_a_parent_still_finds_the_child_at_home(federation: Federation) -> None:
+    """A parent's date in the child's place: not refused; the same names at the same address find her."""
+    found = leeds_answer(
+        federation,
+        forename="Sandra",
+        surname="Woodward",
+        date_of_birth="1988-04-17",
+        sex="F",
+        postcode="LS16 6JW",
+    )
+    assert found == [("L-3", "match")]
 
 
 def test_a_twin_is_never_the_match(federation: Federation) -> None:

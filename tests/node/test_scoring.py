@@ -14,6 +14,7 @@ import pytest
 
 from federation.identity import Identity
 from node import scoring
+from node.matching import score_candidates
 from node.scoring import MATCH_THRESHOLD, POSSIBLE_THRESHOLD, MatchScore, score
 
 
@@ -139,6 +140,34 @@ def test_a_sibling_is_a_non_match() -> None:
     record = Identity("Oliver", "Smith", dt.date(2015, 3, 7), "M", "LS6 2AB")
     sibling = Identity("Owen", "Smith", dt.date(2016, 3, 9), "M", "LS6 2AB")
     assert score(sibling, record).band == "non-match"
+
+
+def test_a_newborn_with_no_forename_matches_only_where_no_twin_is_held() -> None:
+    searched = Identity("Baby", "Okafor", dt.date(2026, 6, 2), "M", "LS9 8AA")
+    chidi = Identity("Chidi", "Okafor", dt.date(2026, 6, 2), "M", "LS9 8AA")
+    alone = score_candidates(searched, [chidi])
+    assert [r.band for r in alone] == ["match"]
+    assert score(searched, chidi).band == "possible"  # scored on its own, a twin could not be ruled out
+    twin = Identity("Emeka", "Okafor", dt.date(2026, 6, 2), "M", "LS9 8AA")
+    assert [r.band for r in score_candidates(searched, [chidi, twin])] == ["possible", "possible"]
+
+
+def test_of_two_brothers_given_one_name_neither_matches_a_third_date() -> None:
+    """Census-style households have them: the same name at one address, two dates; a search with either
+    date finds that brother, and a search with neither date may not pick one."""
+    elder = Identity("Devin", "Gilchrest", dt.date(2010, 10, 30), "M", "N15 4DD")
+    younger = Identity("Devin", "Gilchrest", dt.date(2013, 4, 18), "M", "N15 4DD")
+    for searched, expected in ((elder, ["match", "possible"]), (younger, ["possible", "match"])):
+        assert [r.band for r in score_candidates(searched, [elder, younger])] == expected
+    third = replace(elder, date_of_birth=dt.date(2011, 7, 2))
+    assert "match" not in [r.band for r in score_candidates(third, [elder, younger])]
+
+
+def test_the_same_names_at_the_same_address_outweigh_a_wrong_date() -> None:
+    held = Identity("Ryleigh", "Winiarski", dt.date(2019, 12, 4), "F", "HD9 2BJ")
+    copied = replace(held, date_of_birth=dt.date(1988, 4, 7))  # a parent's date
+    assert score(copied, held).band == "match"
+    assert score(replace(copied, postcode="LS1 4AP"), held).band != "match"  # not at home: not enough
 
 
 def test_contributions_explain_the_total() -> None:

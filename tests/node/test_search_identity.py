@@ -22,7 +22,7 @@ def searched(**fields: str) -> pb.SearchIdentity:
     ("fields", "message"),
     [
         ({"date_of_birth": "9999-12-31"}, "search: date_of_birth is in the future"),
-        ({"date_of_birth": "1960-01-01"}, "search: date_of_birth is more than 26 years ago"),
+        ({"date_of_birth": "1860-01-01"}, "search: date_of_birth is before 1900"),
         ({"surname": "Oka\x00for"}, "search: surname contains a control character"),
         ({"forename": "Zoe\u202e"}, "search: forename contains a control character"),
         ({"date_of_birth": "2015-13-45"}, "search: date_of_birth: the month must be 1-12"),
@@ -42,4 +42,15 @@ def test_a_partial_search_keeps_what_it_was_given() -> None:
     )
     assert reading_notes(searched(forename="Baby Girl")) == [
         "forename 'Baby Girl' is a placeholder: searched as no forename"
+    ]
+
+
+def test_an_adults_date_is_searched_on_the_rest_and_says_so() -> None:
+    """A parent's date typed in the child's place: not refused, since names, postcode and the date's day
+    and month can still find the child; the practitioner is told how it was read."""
+    identity = identity_from_pb(searched(date_of_birth="1984-03-07"), today=TODAY)
+    assert identity.born is not None and identity.born.year == 1984
+    assert reading_notes(searched(date_of_birth="1984-03-07"), today=TODAY) == [
+        "date of birth 1984-03-07 is more than 26 years ago, so not a child's (perhaps a parent's): searched"
+        " on the other details and the date's day and month"
     ]
