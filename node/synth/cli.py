@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import time
 from typing import Any
 
@@ -11,7 +12,7 @@ from federation.errors import InvalidInput
 from node.synth.councils import DEFAULT_COUNCILS, all_councils
 from node.synth.generate import generate
 from node.synth.noise import NOISE_LEVELS
-from node.synth.writer import FORMATS, write
+from node.synth.writer import FORMATS, manifest, write
 
 
 def _codes(value: str) -> list[str]:
@@ -58,6 +59,9 @@ def register(sub: Any) -> None:
     parser.add_argument("--format", choices=FORMATS, default="jsonl", help="output format (default jsonl)")
     parser.add_argument("--today", type=_date, default=None, help="reference date YYYY-MM-DD (default today)")
     parser.add_argument("--out", required=True, help="output directory (created if missing)")
+    parser.add_argument(
+        "--json", action="store_true", help="print the manifest (what was written) as one JSON object"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -72,9 +76,15 @@ def run(args: argparse.Namespace) -> int:
         noise=args.noise,
     )
     try:
-        write(population, args.out, args.format)
+        files = write(population, args.out, args.format)
     except OSError as exc:
         raise InvalidInput(f"--out {args.out}: cannot write there ({exc.strerror or exc})") from exc
+    if args.json:
+        summary = manifest(population, args.format)
+        summary["files"] = [str(path) for path in files]
+        summary["seconds"] = round(time.perf_counter() - started, 2)
+        print(json.dumps(summary, ensure_ascii=False))
+        return 0
     shared = sum(1 for p in population.people if len(p.copies) > 1)
     print(
         f"synth: {population.record_count} records of {len(population.people)} children "

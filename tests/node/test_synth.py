@@ -353,6 +353,15 @@ def test_cli_writes_files_and_prints_one_line(tmp_path: Path, capsys: pytest.Cap
     assert sorted(p.name for p in tmp_path.glob("*.csv")) == ["E06000063.csv", "E06000064.csv"]
 
 
+def test_cli_json_prints_what_it_wrote(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = _parse(["synth", "--councils", "E06000063", "--children", "12", "--seed", "2",
+                   "--today", "2025-06-01", "--out", str(tmp_path), "--json"])  # fmt: skip
+    assert args.handler(args) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["records"] == 12 and summary["councils"][0]["code"] == "E06000063"
+    assert all(Path(path).exists() for path in summary["files"])
+
+
 def test_cli_rejects_an_unknown_council_or_unwritable_output_by_name(tmp_path: Path) -> None:
     args = _parse(["synth", "--councils", "E08000035,X123", "--out", str(tmp_path)])
     with pytest.raises(InvalidInput, match="X123"):
