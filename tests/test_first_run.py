@@ -117,9 +117,13 @@ def test_init_creates_the_databases_and_their_folders_readable_by_the_owner_only
         db.dispose()
     finally:
         os.umask(previous)
-    folders = {"node", "node/leeds", "dir", "dir/keys"}
+    folders = {"node", "node/leeds", "node/leeds/node.sqlite-keys", "dir", "dir/keys"}
     assert {name: mode for name, mode in found.items() if name in folders} == dict.fromkeys(folders, 0o700)
-    databases = {name: mode for name, mode in found.items() if ".sqlite" in name}
+    databases = {name: mode for name, mode in found.items() if ".sqlite" in name and "-keys" not in name}
     assert set(databases) >= {"node/leeds/node.sqlite", "node/leeds/node.sqlite-wal", "dir/directory.sqlite"}
     assert set(databases.values()) == {0o600}
     assert found["dir/keys/directory-signing.key"] == 0o600
+    key_folder = "node/leeds/node.sqlite-keys/"
+    node_keys = {name[len(key_folder) :]: mode for name, mode in found.items() if name.startswith(key_folder)}
+    assert set(node_keys) == {"signing.key", "sealing.key", "tag.key", "totp.key"}
+    assert set(node_keys.values()) == {0o600}
