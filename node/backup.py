@@ -27,7 +27,7 @@ from sqlalchemy.engine import URL
 from federation.database import private_folder
 from federation.errors import InvalidInput, NotFound, Refused, Unavailable
 from node.audit import AuditLog
-from node.keystore import FileKeyStore, KeyStore, beside, raw_keys
+from node.keystore import FileKeyStore, KeyStore, beside
 from node.settings import load
 from node.storage.database import Database
 from node.storage.record_store import count_records
@@ -146,7 +146,7 @@ def restore(source: Path, url: str) -> Restored:
         if not target.is_sqlite and inspect(target.engine).get_table_names():
             raise InvalidInput(f"--db {target.where}: holds tables already; restore into an empty database")
         if saved_keys.is_dir():
-            target.key_store.ensure(raw_keys(FileKeyStore(saved_keys).load()))
+            target.key_store.ensure(FileKeyStore(saved_keys).raw())
         elif not target.key_store.present():
             raise InvalidInput(
                 f"--from {source}: no {saved_keys.name}/ beside it, and {target.key_store.where} holds no "

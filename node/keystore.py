@@ -28,7 +28,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.engine import URL
 
 from federation.database import PRIVATE_FILE, private_folder
@@ -44,6 +46,16 @@ SESSION_KEY_STORE = "whoelse.key_store"
 _KEY_BYTES = 32  # every key here: an Ed25519 seed, an X25519 scalar, an HMAC key, an AES-256 key
 
 
+class Aead(Protocol):
+    """AES-256-GCM under the TOTP key: PyCA's AESGCM for a key file, or the token doing it (same bytes)."""
+
+    def encrypt(self, nonce: bytes, data: bytes, associated_data: bytes | None) -> bytes: ...
+
+    def decrypt(self, nonce: bytes, data: bytes, associated_data: bytes | None) -> bytes:
+        """Raises cryptography.exceptions.InvalidTag when the data does not open."""
+        ...
+
+
 @dataclass(frozen=True)
 class NodeKeys:
     """The node's secret keys, loaded from its key store. The repr never shows them."""
@@ -51,20 +63,10 @@ class NodeKeys:
     signing_key: SigningKey
     sealing_key: SealingKey
     tag_key: bytes
-    totp_key: bytes
+    totp: Aead  # encrypts practitioners' TOTP secrets (node/accounts/totp_storage.py)
 
     def __repr__(self) -> str:
         return f"NodeKeys(verify_key={self.signing_key.verify_key_bytes.hex()[:16]}…)"
-
-
-def raw_keys(keys: NodeKeys) -> dict[str, bytes]:
-    """The keys as bytes by name (for copying a file key store); fails for keys a token will not give up."""
-    return {
-        "signing": keys.signing_key.to_bytes(),
-        "sealing": keys.sealing_key.to_bytes(),
-        "tag": keys.tag_key,
-        "totp": keys.totp_key,
-    }
 
 
 class KeyStore(ABC):
@@ -132,7 +134,7 @@ def keys_from_bytes(values: Mapping[str, bytes]) -> NodeKeys:
         signing_key=SigningKey.from_bytes(values["signing"]),
         sealing_key=SealingKey.from_bytes(values["sealing"]),
         tag_key=values["tag"],
-        totp_key=values["totp"],
+        totp=AESGCM(values["totp"]),
     )
 
 
@@ -150,13 +152,17 @@ class FileKeyStore(KeyStore):
         return frozenset(name for name in KEY_NAMES if self._file(name).exists())
 
     def load(self) -> NodeKeys:
+        return keys_from_bytes(self.raw())
+
+    def raw(self) -> dict[str, bytes]:
+        """Every key's bytes by name (to copy them, or move them into another store)."""
         if not self.folder.is_dir():
             raise ConfigError(
                 f"node keys: no key folder at {self.folder}; it is made by `whoelse node init` (a database "
                 "moved from elsewhere needs its key folder too: see docs/operations.md, key store)"
             )
         _refuse_exposed(self.folder, "folder")
-        return keys_from_bytes({name: self._read(name) for name in KEY_NAMES})
+        return {name: self._read(name) for name in KEY_NAMES}
 
     def _read(self, name: str) -> bytes:
         path = self._file(name)
@@ -194,7 +200,7 @@ class FileKeyStore(KeyStore):
         if target.exists():
             raise ConfigError(f"node keys: {target} already exists; copy the keys into a new folder")
         copy = FileKeyStore(target)
-        copy.ensure(raw_keys(self.load()))
+        copy.ensure(self.raw())
         return copy
 
 
@@ -223,7 +229,7 @@ class UnlocatedKeyStore(KeyStore):
         )
 
     def present(self) -> frozenset[str]:
-        return frozenset()
+        raise self._refuse()
 
     def load(self) -> NodeKeys:
         raise self._refuse()

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
+from federation.errors import ConfigError
 from node.accounts.totp_storage import TotpSecrets, is_sealed
-from node.keystore import KeyStore, raw_keys
+from node.keystore import FileKeyStore, KeyStore
 from node.settings import LEGACY_KEYS
 
 
@@ -45,7 +46,7 @@ def move_keys_out(connection: Connection, store: KeyStore) -> Moved:
     connection.execute(
         text("DELETE FROM node_settings WHERE key IN ('signing_key', 'sealing_key', 'tag_key')")
     )
-    totp = TotpSecrets(keys.totp_key)
+    totp = TotpSecrets(keys.totp)
     for row_id, username, secret in clear:
         connection.execute(
             text("UPDATE practitioners SET totp_secret = :sealed WHERE id = :id"),
@@ -59,14 +60,18 @@ def move_keys_in(connection: Connection, store: KeyStore) -> None:
     its copy; delete it by hand once the old version runs)."""
     if not store.present():
         return
+    if not isinstance(store, FileKeyStore):
+        raise ConfigError(
+            f"node keys: {store.where} will not give its keys up; a downgrade needs a key folder"
+        )
     keys = store.load()
-    raw = raw_keys(keys)
+    raw = store.raw()
     for row, name in LEGACY_KEYS.items():
         connection.execute(
             text("INSERT INTO node_settings (key, value) VALUES (:key, :value)"),
             {"key": row, "value": raw[name].hex()},
         )
-    totp = TotpSecrets(keys.totp_key)
+    totp = TotpSecrets(keys.totp)
     for row_id, username, secret in connection.execute(
         text("SELECT id, username, totp_secret FROM practitioners")
     ).all():

@@ -5,8 +5,11 @@ Named `pkcs11:token=LABEL?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source
 
 - The Ed25519 signing key is made in the token (or imported once, by migration 0006), sensitive and not
   extractable: it MUST NOT leave the token; every signature is made there (CKM_EDDSA, PKCS#11 v3.0 §2.3.14).
-- The sealing, tag and TOTP keys are private data objects, readable only after logging in to the token. They
-  are held in memory while the node runs: federation/sealing.py and node/tags.py compute with the raw keys.
+- The TOTP key is an AES-256 key made in the token (or imported once, from a key folder's backup), sensitive
+  and not extractable: TOTP secrets are encrypted and decrypted there (CKM_AES_GCM), byte for byte as PyCA's
+  AESGCM does with a key file, so stored secrets open under either.
+- The sealing and tag keys are private data objects, readable only after logging in to the token, and held
+  in memory while the node runs: federation/sealing.py and node/tags.py compute with the raw keys.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 
 import nacl.signing
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from federation.errors import ConfigError, InvalidInput
 from federation.signing import SigningKey, signed_message
@@ -25,12 +30,19 @@ from node.keystore import KEY_NAMES, KeyStore, NodeKeys, keys_from_bytes
 
 _LABEL = "whoelse-{name}"
 _ED25519_OID = "1.3.101.112"  # RFC 8410
-_DATA_KEYS = tuple(name for name in KEY_NAMES if name != "signing")
+_DATA_KEYS = tuple(name for name in KEY_NAMES if name not in ("signing", "totp"))
+_PROBE = (bytes(12), b"whoelse/v1/key-check", b"")  # compares a token's TOTP key with one in a file
 
 # One logged-in session per token in this process, shared by every store naming it: PKCS#11 logs an
 # application in to a token once, and a session MUST NOT be used by two threads at a time (its lock).
 _SESSIONS: dict[tuple[str, str], tuple[Any, threading.Lock]] = {}
 _SESSIONS_LOCK = threading.Lock()
+
+
+def _secret() -> dict[Any, bool]:
+    """A key object that MUST NOT leave the token: sensitive, not extractable, used only after login."""
+    a = _pkcs11().Attribute
+    return {a.SENSITIVE: True, a.EXTRACTABLE: False, a.PRIVATE: True}
 
 
 def _pkcs11() -> Any:
@@ -65,6 +77,35 @@ class TokenSigningKey(SigningKey):
         with self._lock:
             signature = self._private.sign(signed_message(obj, context), mechanism=mechanism)
         return bytes(signature)
+
+
+class TokenAesGcm:
+    """AES-256-GCM done by a PKCS#11 token with a key it will not give up (node/keystore.py `Aead`)."""
+
+    __slots__ = ("_key", "_lock")
+
+    def __init__(self, key: Any, lock: threading.Lock) -> None:
+        self._key = key
+        self._lock = lock
+
+    def _params(self, nonce: bytes, associated_data: bytes | None) -> dict[str, Any]:
+        from pkcs11.mechanisms import GCMParams
+
+        return {
+            "mechanism": _pkcs11().Mechanism.AES_GCM,
+            "mechanism_param": GCMParams(nonce, associated_data, 128),
+        }
+
+    def encrypt(self, nonce: bytes, data: bytes, associated_data: bytes | None) -> bytes:
+        with self._lock:
+            return bytes(self._key.encrypt(data, **self._params(nonce, associated_data)))
+
+    def decrypt(self, nonce: bytes, data: bytes, associated_data: bytes | None) -> bytes:
+        try:
+            with self._lock:
+                return bytes(self._key.decrypt(data, **self._params(nonce, associated_data)))
+        except _pkcs11().exceptions.PKCS11Error as exc:
+            raise InvalidTag() from exc
 
 
 def _ec_point(public: bytes) -> bytes:
@@ -164,12 +205,24 @@ class Pkcs11KeyStore(KeyStore):
         )
         return bytes(found[0][pkcs11.Attribute.VALUE]) if found else None
 
+    def _totp_key(self) -> Any:
+        pkcs11 = _pkcs11()
+        found = self._find(
+            {
+                pkcs11.Attribute.CLASS: pkcs11.ObjectClass.SECRET_KEY,
+                pkcs11.Attribute.LABEL: _LABEL.format(name="totp"),
+            }
+        )
+        return found[0] if found else None
+
     # --- KeyStore --------------------------------------------------------------------------------------
 
     def present(self) -> frozenset[str]:
         held = {name for name in _DATA_KEYS if self._data(name) is not None}
         if self._signing_objects() is not None:
             held.add("signing")
+        if self._totp_key() is not None:
+            held.add("totp")
         return frozenset(held)
 
     def load(self) -> NodeKeys:
@@ -184,14 +237,17 @@ class Pkcs11KeyStore(KeyStore):
         if signing is None:
             raise ConfigError(f"node keys: {self.where} holds no signing key; run `whoelse node init`")
         private, public = signing
-        # The file store's checks on lengths, with a stand-in seed for the key the token will not give up.
-        keys = keys_from_bytes({**values, "signing": bytes(32)})
+        totp = self._totp_key()
+        if totp is None:
+            raise ConfigError(f"node keys: {self.where} holds no totp key; run `whoelse node init`")
+        # The file store's checks on lengths, with stand-ins for the keys the token will not give up.
+        keys = keys_from_bytes({**values, "signing": bytes(32), "totp": bytes(32)})
         public_bytes = _public_of(bytes(public[pkcs11.Attribute.EC_POINT]))
         return NodeKeys(
             signing_key=TokenSigningKey(private, public_bytes, self._lock),
             sealing_key=keys.sealing_key,
             tag_key=keys.tag_key,
-            totp_key=keys.totp_key,
+            totp=TokenAesGcm(totp, self._lock),
         )
 
     def _matches(self, name: str, value: bytes) -> bool:
@@ -201,14 +257,30 @@ class Pkcs11KeyStore(KeyStore):
                 return False
             point = bytes(signing[1][_pkcs11().Attribute.EC_POINT])
             return _public_of(point) == bytes(nacl.signing.SigningKey(value).verify_key)
+        if name == "totp":
+            key = self._totp_key()
+            return key is not None and TokenAesGcm(key, self._lock).encrypt(*_PROBE) == AESGCM(value).encrypt(
+                *_PROBE
+            )
         return self._data(name) == value
 
     def _create(self, name: str) -> None:
+        pkcs11 = _pkcs11()
+        a = pkcs11.Attribute
+        if name == "totp":
+            session = self._open()
+            with self._lock:
+                session.generate_key(
+                    pkcs11.KeyType.AES,
+                    256,
+                    store=True,
+                    label=_LABEL.format(name="totp"),
+                    template={**_secret(), a.ENCRYPT: True, a.DECRYPT: True},
+                )
+            return
         if name != "signing":
             super()._create(name)
             return
-        pkcs11 = _pkcs11()
-        a = pkcs11.Attribute
         from pkcs11.util.ec import encode_named_curve_parameters
 
         session = self._open()
@@ -222,7 +294,7 @@ class Pkcs11KeyStore(KeyStore):
                 mechanism=pkcs11.Mechanism.EC_EDWARDS_KEY_PAIR_GEN,
                 store=True,
                 label=_LABEL.format(name="signing"),
-                private_template={a.SENSITIVE: True, a.EXTRACTABLE: False, a.PRIVATE: True},
+                private_template=_secret(),
             )
 
     def _put(self, name: str, value: bytes) -> None:
@@ -231,6 +303,20 @@ class Pkcs11KeyStore(KeyStore):
         label = _LABEL.format(name=name)
         session = self._open()
         with self._lock:
+            if name == "totp":
+                session.create_object(
+                    {
+                        **_secret(),
+                        a.CLASS: pkcs11.ObjectClass.SECRET_KEY,
+                        a.KEY_TYPE: pkcs11.KeyType.AES,
+                        a.VALUE: value,
+                        a.LABEL: label,
+                        a.TOKEN: True,
+                        a.ENCRYPT: True,
+                        a.DECRYPT: True,
+                    }
+                )
+                return
             if name != "signing":
                 session.create_object(
                     {
@@ -260,10 +346,8 @@ class Pkcs11KeyStore(KeyStore):
                     **common,
                     a.CLASS: pkcs11.ObjectClass.PRIVATE_KEY,
                     a.VALUE: value,
+                    **_secret(),
                     a.SIGN: True,
-                    a.PRIVATE: True,
-                    a.SENSITIVE: True,
-                    a.EXTRACTABLE: False,
                 }
             )
             session.create_object(

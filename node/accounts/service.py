@@ -189,7 +189,7 @@ class AccountService:
     @property
     def _totp(self) -> TotpSecrets:
         if self._totp_secrets is None:
-            self._totp_secrets = TotpSecrets(self._db.key_store.load().totp_key)
+            self._totp_secrets = TotpSecrets(self._db.key_store.load().totp)
         return self._totp_secrets
 
     # --- clock -----------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Practitioners' TOTP secrets as stored: encrypted with AES-256-GCM (NIST SP 800-38D) under the node's TOTP
-key, which lives in the key store (node/keystore.py), never in the database.
+key, which lives in the key store (node/keystore.py), never in the database; with a PKCS#11 token the
+encryption is done inside it and the key cannot be read out.
 
 A stored secret is `v1:` + base64url(nonce ‖ ciphertext ‖ tag), with a random 96-bit nonce. The associated
 data binds it to its account ("whoelse/v1/totp-secret" 0x00 username), so a secret copied onto another
@@ -13,9 +14,9 @@ import binascii
 import os
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from federation.errors import ConfigError
+from node.keystore import Aead
 
 SEALED_PREFIX = "v1:"
 _CONTEXT = b"whoelse/v1/totp-secret\x00"
@@ -32,10 +33,9 @@ class TotpSecrets:
 
     __slots__ = ("_aead",)
 
-    def __init__(self, key: bytes) -> None:
-        if len(key) != 32:
-            raise ConfigError(f"node keys: the TOTP key is {len(key)} bytes, not 32")
-        self._aead = AESGCM(key)
+    def __init__(self, aead: Aead) -> None:
+        """`aead`: the key store's TOTP key (NodeKeys.totp), in software or in a token."""
+        self._aead = aead
 
     def __repr__(self) -> str:
         return "TotpSecrets(…)"

@@ -16,7 +16,7 @@ from federation.cli import main
 from federation.errors import ConfigError, WhoElseError
 from node.accounts.credentials import totp_code
 from node.accounts.service import AccountService
-from node.keystore import KEYS_ENV, FileKeyStore, NodeKeys, beside, locate, raw_keys
+from node.keystore import KEYS_ENV, FileKeyStore, beside, locate
 from node.settings import load
 from node.storage.database import Database
 from tests.node.accounts import light_passwords
@@ -56,9 +56,9 @@ def database_bytes(path: Path) -> bytes:
     return b"".join(p.read_bytes() for p in (path, path.with_name(path.name + "-wal")) if p.exists())
 
 
-def assert_no_secret_in(path: Path, keys: NodeKeys, totp_secrets: list[str]) -> None:
+def assert_no_secret_in(path: Path, keys: dict[str, bytes], totp_secrets: list[str]) -> None:
     content = database_bytes(path)
-    for name, key in raw_keys(keys).items():
+    for name, key in keys.items():
         for form in forms(key):
             assert form not in content, f"the {name} key is in the database"
     for secret in totp_secrets:
@@ -71,7 +71,7 @@ def test_init_keeps_every_key_and_totp_secret_out_of_the_database(
 ) -> None:
     path = tmp_path / "leeds.sqlite"
     secret, _password = init_with_practitioner(capsys, path)
-    keys = FileKeyStore(beside(path)).load()
+    keys = FileKeyStore(beside(path)).raw()
     assert_no_secret_in(path, keys, [secret])
     with Database(str(path)).engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -154,9 +154,12 @@ def test_key_files_are_the_owners_only_and_an_exposed_one_is_refused(tmp_path: P
 
 def test_ensure_keeps_existing_keys_and_refuses_a_different_one(tmp_path: Path) -> None:
     store = FileKeyStore(tmp_path / "keys")
-    first = raw_keys(store.ensure())
-    assert raw_keys(store.ensure()) == first  # idempotent
-    assert raw_keys(store.ensure({"tag": first["tag"]})) == first
+    store.ensure()
+    first = store.raw()
+    store.ensure()
+    assert store.raw() == first  # idempotent
+    store.ensure({"tag": first["tag"]})
+    assert store.raw() == first
     with pytest.raises(ConfigError, match="already holds a tag key that differs"):
         store.ensure({"tag": bytes(32)})
 
@@ -171,6 +174,8 @@ def test_the_key_store_is_found_beside_a_sqlite_file_or_where_configured(
     with pytest.raises(ConfigError, match=r"not a local file.*WHOELSE_NODE_KEYS") as raised:
         postgres.load()
     assert "secret" not in str(raised.value)
+    with pytest.raises(ConfigError, match=r"not a local file.*WHOELSE_NODE_KEYS"):
+        postgres.ensure()  # what `whoelse node init` does
     monkeypatch.setenv(KEYS_ENV, str(tmp_path / "elsewhere"))
     named = Database("postgresql://whoelse@db/whoelse").key_store
     assert isinstance(named, FileKeyStore) and named.folder == tmp_path / "elsewhere"

@@ -14,7 +14,7 @@ from federation.sealing import SealingKey
 from federation.signing import SigningKey
 from node.accounts.credentials import new_totp_secret, totp_code
 from node.accounts.totp_storage import is_sealed
-from node.keystore import NodeKeys, raw_keys
+from node.keystore import FileKeyStore
 from node.keystore_migration import move_keys_out
 from node.settings import load
 from node.storage.database import Database, scratch_postgres
@@ -88,19 +88,21 @@ def test_migration_moves_the_keys_out_and_encrypts_totp_secrets(old_db: Database
     assert accounts.login("sam.patel", PASSWORD, totp_code(TOTP_SECRET, clock())).username == "sam.patel"
 
     if old_db.is_sqlite:
-        keys: NodeKeys = old_db.key_store.load()
-        assert_no_secret_in(Path(str(old_db.url.database)), keys, [TOTP_SECRET])
+        assert isinstance(old_db.key_store, FileKeyStore)
+        assert_no_secret_in(Path(str(old_db.url.database)), old_db.key_store.raw(), [TOTP_SECRET])
 
 
 def test_running_the_move_again_changes_nothing(old_db: Database) -> None:
     old_db.migrate()
-    before = raw_keys(old_db.key_store.load())
+    store = old_db.key_store
+    assert isinstance(store, FileKeyStore)
+    before = store.raw()
     with old_db.engine.begin() as conn:
         stored = conn.execute(text("SELECT totp_secret FROM practitioners")).scalar_one()
         moved = move_keys_out(conn, old_db.key_store)
         assert (moved.keys, moved.totp_secrets) == ((), 0)
         assert conn.execute(text("SELECT totp_secret FROM practitioners")).scalar_one() == stored
-    assert raw_keys(old_db.key_store.load()) == before
+    assert store.raw() == before
 
 
 def test_a_run_stopped_after_writing_the_keys_completes(old_db: Database) -> None:

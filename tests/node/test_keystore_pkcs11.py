@@ -17,9 +17,10 @@ import pytest
 from federation.cli import main
 from federation.errors import ConfigError
 from federation.signing import verify
-from node.accounts.credentials import totp_code
+from node.accounts.credentials import new_totp_secret, totp_code
 from node.accounts.service import AccountService
-from node.keystore import KEYS_ENV, beside
+from node.accounts.totp_storage import TotpSecrets
+from node.keystore import KEYS_ENV, FileKeyStore, beside
 from node.keystore_pkcs11 import Pkcs11KeyStore
 from node.settings import load
 from node.storage.database import Database
@@ -106,8 +107,12 @@ def test_init_on_a_token_keeps_the_signing_key_inside_it(
     assert accounts.login("sam.patel", shown["password"], code).username == "sam.patel"
     keys = db.key_store.load()
     content = b"".join(p.read_bytes() for p in tmp_path.glob("leeds.sqlite*"))
-    for key in (keys.sealing_key.to_bytes(), keys.tag_key, keys.totp_key):
+    for key in (keys.sealing_key.to_bytes(), keys.tag_key):
         assert not any(form in content for form in forms(key))
+    [totp_key] = store._find(
+        {pkcs11.Attribute.CLASS: pkcs11.ObjectClass.SECRET_KEY, pkcs11.Attribute.LABEL: "whoelse-totp"}
+    )  # TOTP secrets are encrypted and opened in the token, under a key it will not give up
+    assert totp_key[pkcs11.Attribute.SENSITIVE] and not totp_key[pkcs11.Attribute.EXTRACTABLE]
     db.dispose()
 
 
@@ -132,3 +137,17 @@ def test_a_bad_uri_names_what_is_missing(tmp_path: Path) -> None:
         Pkcs11KeyStore.from_uri(f"pkcs11:token=x?module-path={SOFTHSM}")
     with pytest.raises(ConfigError, match=r"pin-source .*: cannot read"):
         Pkcs11KeyStore.from_uri(f"pkcs11:token=x?module-path={SOFTHSM}&pin-source=file:{tmp_path}/nope")
+
+
+def test_a_key_folder_moved_into_a_token_opens_the_same_totp_secrets(token_uri: str, tmp_path: Path) -> None:
+    folder = FileKeyStore(tmp_path / "keys")
+    folder.ensure()
+    secret = new_totp_secret()
+    stored = TotpSecrets(folder.load().totp).seal("sam.patel", secret)
+    token = Pkcs11KeyStore.from_uri(token_uri)
+    token.ensure(folder.raw())  # as a restore into a token does
+    token.ensure(folder.raw())  # again: the token's keys are compared with the folder's, and kept
+    assert TotpSecrets(token.load().totp).open("sam.patel", stored) == secret
+    assert token.load().signing_key.verify_key_bytes == folder.load().signing_key.verify_key_bytes
+    with pytest.raises(ConfigError, match="already holds a totp key that differs"):
+        token.ensure({**folder.raw(), "totp": bytes(32)})

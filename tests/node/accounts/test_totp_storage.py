@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from federation.errors import ConfigError
 from node.accounts.credentials import new_totp_secret
@@ -15,17 +16,17 @@ from node.accounts.totp_storage import TotpSecrets, is_sealed
 def test_a_sealed_secret_opens_only_for_its_account_under_its_key() -> None:
     key = os.urandom(32)
     secret = new_totp_secret()
-    stored = TotpSecrets(key).seal("sam.patel", secret)
+    stored = TotpSecrets(AESGCM(key)).seal("sam.patel", secret)
     assert is_sealed(stored) and secret not in stored
     assert len(stored) <= PractitionerRow.__table__.c.totp_secret.type.length  # type: ignore[attr-defined]
-    assert TotpSecrets(key).open("sam.patel", stored) == secret
-    assert TotpSecrets(key).seal("sam.patel", secret) != stored  # a fresh nonce every time
+    assert TotpSecrets(AESGCM(key)).open("sam.patel", stored) == secret
+    assert TotpSecrets(AESGCM(key)).seal("sam.patel", secret) != stored  # a fresh nonce every time
     with pytest.raises(ConfigError, match="does not open under this node's TOTP key"):
-        TotpSecrets(key).open("jo.bloggs", stored)  # copied onto another account's row
+        TotpSecrets(AESGCM(key)).open("jo.bloggs", stored)  # copied onto another account's row
     with pytest.raises(ConfigError, match="does not open under this node's TOTP key"):
-        TotpSecrets(os.urandom(32)).open("sam.patel", stored)
+        TotpSecrets(AESGCM(os.urandom(32))).open("sam.patel", stored)
 
 
 def test_a_secret_still_in_clear_asks_for_the_migration() -> None:
     with pytest.raises(ConfigError, match=r"stored in clear; run `whoelse node migrate`"):
-        TotpSecrets(os.urandom(32)).open("sam.patel", new_totp_secret())
+        TotpSecrets(AESGCM(os.urandom(32))).open("sam.patel", new_totp_secret())
