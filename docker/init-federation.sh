@@ -58,6 +58,8 @@ while read -r service code endpoint database name; do
     [[ -n "$service" ]] || continue
     node_dir="$WHOELSE_COUNCILS_DIR/$service"
     mkdir -p "$node_dir/state"
+    # The node's keys go on its own volume (/node/keys in its container), never into its database.
+    export WHOELSE_NODE_KEYS="$node_dir/keys"
     whoelse node init --db "$database" --council "$code" --name "$name" \
         --records-contact "$name children's records team, records@${code,,}.whoelse.test"
     issue "$code" "$node_dir/tls" "$service"
@@ -67,6 +69,7 @@ while read -r service code endpoint database name; do
         --signing-key "$(json_field signing_key <<<"$keys")" \
         --sealing-key "$(json_field sealing_key <<<"$keys")" \
         --cert "$node_dir/tls/$code.crt"
+    unset WHOELSE_NODE_KEYS
 done <<<"$WHOELSE_COUNCILS"
 
 # This job runs as root so it can write to fresh volumes; the services run as an unprivileged user.

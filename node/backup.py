@@ -2,9 +2,12 @@
 
 SQLite: the online backup API (a consistent copy while the node serves). PostgreSQL: `pg_dump` in its custom
 format, and `pg_restore` into an empty database. Beside each backup FILE goes FILE.json, what it held
-(council, record count, audit entries); a restore MUST refuse a target that already holds a database, and
-MUST check the result — every audit entry and signed head verifies with the council's key, and the record
-and audit counts equal the backup's — before it reports success.
+(council, record count, audit entries), and FILE-keys/, a copy of the node's key folder (node/keystore.py;
+0700, each key 0600): the database alone cannot be used without its keys. Keys in a PKCS#11 token are not
+copied (FILE.json says so): back the token up with the HSM's own tools. A restore MUST refuse a target that
+already holds a database, MUST put FILE-keys/ in the target's key store (refusing one that holds other
+keys), and MUST check the result — every audit entry and signed head verifies with the council's key, and
+the record and audit counts equal the backup's — before it reports success.
 """
 
 from __future__ import annotations
@@ -15,14 +18,16 @@ import os
 import shutil
 import sqlite3
 import subprocess
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from sqlalchemy import inspect
 from sqlalchemy.engine import URL
 
+from federation.database import private_folder
 from federation.errors import InvalidInput, NotFound, Refused, Unavailable
 from node.audit import AuditLog
+from node.keystore import FileKeyStore, KeyStore, beside
 from node.settings import load
 from node.storage.database import Database
 from node.storage.record_store import count_records
@@ -37,6 +42,7 @@ class Contents:
     audit_entries: int
     taken_at: str
     backend: str  # "sqlite" or "postgresql"
+    keys: str = ""  # where the keys went: "FILE-keys", or why they were not copied
 
 
 def contents_of(db: Database, backend: str) -> Contents:
@@ -69,7 +75,7 @@ def backup(db: Database, target: Path) -> Contents:
     """Write a consistent copy of the council's database to `target` (and `target`.json)."""
     if target.exists():
         raise InvalidInput(f"--to {target}: already exists; choose a new file")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(target.parent)
     backend = "sqlite" if db.is_sqlite else "postgresql"
     contents = contents_of(db, backend)
     if db.is_sqlite:
@@ -89,7 +95,8 @@ def backup(db: Database, target: Path) -> Contents:
             env,
             "backup",
         )
-    target.chmod(0o600)  # it holds the council's records and keys
+    target.chmod(0o600)  # it holds the council's records
+    contents = replace(contents, keys=_copy_keys(db.key_store, _keys_beside(target)))
     manifest = _manifest(target)
     manifest.write_text(json.dumps(asdict(contents), indent=2), encoding="utf-8")
     manifest.chmod(0o600)
@@ -98,6 +105,17 @@ def backup(db: Database, target: Path) -> Contents:
 
 def _manifest(backup_file: Path) -> Path:
     return backup_file.with_name(backup_file.name + ".json")
+
+
+def _keys_beside(backup_file: Path) -> Path:
+    return beside(backup_file)  # where the backup, opened as a SQLite database, finds its keys
+
+
+def _copy_keys(store: KeyStore, target: Path) -> str:
+    if not isinstance(store, FileKeyStore):
+        return f"not copied: {store.where} is not a key folder; back it up with its own tools"
+    store.copy_to(target)
+    return target.name
 
 
 @dataclass(frozen=True)
@@ -120,11 +138,21 @@ def restore(source: Path, url: str) -> Restored:
         raise InvalidInput(
             f"--from {source} is a {expected.backend} backup; restore it into {expected.backend}"
         )
+    saved_keys = _keys_beside(source)
     try:
+        path = Path(str(target.url.database))
+        if target.is_sqlite and path.exists():
+            raise InvalidInput(f"--db {path}: already exists; restore into a new database")
+        if not target.is_sqlite and inspect(target.engine).get_table_names():
+            raise InvalidInput(f"--db {target.where}: holds tables already; restore into an empty database")
+        if saved_keys.is_dir():
+            target.key_store.ensure(FileKeyStore(saved_keys).raw())
+        elif not target.key_store.present():
+            raise InvalidInput(
+                f"--from {source}: no {saved_keys.name}/ beside it, and {target.key_store.where} holds no "
+                f"keys; put the backup's key folder beside it (its manifest: {expected.keys or 'no keys'})"
+            )
         if target.is_sqlite:
-            path = Path(str(target.url.database))
-            if path.exists():
-                raise InvalidInput(f"--db {path}: already exists; restore into a new database")
             backup_db = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
             copy = sqlite3.connect(path)
             try:
@@ -134,10 +162,6 @@ def restore(source: Path, url: str) -> Restored:
                 copy.close()
                 backup_db.close()
         else:
-            if inspect(target.engine).get_table_names():
-                raise InvalidInput(
-                    f"--db {target.where}: holds tables already; restore into an empty database"
-                )
             where, env = _libpq(target.url)
             _run(
                 ["pg_restore", "--no-owner", "--exit-on-error", f"--dbname={where}", str(source)],

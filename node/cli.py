@@ -13,6 +13,7 @@ from whoelse.v1 import records_pb2 as pb
 from federation.client_cli import add_identity_args
 from federation.errors import InvalidInput, WhoElseError
 from federation.identity import Identity
+from node.keystore import KEY_FOLDER_SUFFIX, KEYS_ENV
 from node.storage.database import Database
 from node.wire import identity_from_pb
 
@@ -39,6 +40,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     with db.session() as session:
         settings = initialise(session, args.council, args.name, args.records_contact)
     print(f"node initialised for {settings.council.name} ({settings.council.code})")
+    print(f"keys kept in {db.key_store.where} (back it up apart from the database: docs/operations.md)")
     return 0
 
 
@@ -314,7 +316,10 @@ def register(commands: Any, benchmarks: Any) -> None:
 
     def with_db(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         p.add_argument(
-            "--db", default=DEFAULT_DB, help="SQLite file path or database URL (default %(default)s)"
+            "--db",
+            default=DEFAULT_DB,
+            help=f"SQLite file path or database URL (default %(default)s); the keys are in the folder beside "
+            f"a SQLite file (PATH{KEY_FOLDER_SUFFIX}/), or where {KEYS_ENV} says",
         )
         return p
 

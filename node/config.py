@@ -14,6 +14,9 @@ Validated when loaded; every error names the bad key. Example (`whoelse demo` wr
     directory_verify_key: directory.pub           # pins the directory's council-list signing key (hex file)
     state_dir: /var/lib/whoelse/leeds             # council-list cache and other local state
     alert_give_up_after_s: 86400                  # optional: how long an unanswered alert is retried
+    keys: /var/lib/whoelse/leeds-keys             # optional: the key store (a folder 0700, or pkcs11:token=…
+                                                  # ?module-path=…&pin-source=FILE); by default the folder
+                                                  # beside a SQLite database (leeds.sqlite-keys)
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ _KEYS = {
     "database", "listen_federation", "listen_practitioner", "directory", "tls", "directory_verify_key",
     "state_dir", "search_deadline_ms", "upkeep_interval_ms", "alert_poll_ms", "advertise_federation",
     "alert_retry_first_ms", "alert_retry_max_ms", "alert_give_up_after_s", "password_cost", "listen_records",
-    "answer_floor_ms", "listen_metrics",
+    "answer_floor_ms", "listen_metrics", "keys",
 }  # fmt: skip
 _OPTIONAL = {
     "search_deadline_ms": (5000, 100, 30000),
@@ -83,6 +86,7 @@ class NodeConfig:
     # cannot tell holders by how long they take (docs/threat-model.md P3, "Timing").
     answer_floor_ms: int = ANSWER_FLOOR_MS
     listen_metrics: str = ""  # optional HOST:PORT for Prometheus /metrics: an internal address only
+    keys: str = ""  # the key store (node/keystore.py); empty: the folder beside a SQLite database
 
     @property
     def alert_retry(self) -> RetryPolicy:
@@ -112,7 +116,9 @@ def parse_config(raw: Mapping[str, Any], base: Path) -> NodeConfig:
     unknown = sorted(set(raw) - _KEYS)
     if unknown:
         raise ConfigError(f"config key {unknown[0]}: unknown key")
-    optional = {*_OPTIONAL, "advertise_federation", "password_cost", "listen_records", "listen_metrics"}
+    optional = {
+        *_OPTIONAL, "advertise_federation", "password_cost", "listen_records", "listen_metrics", "keys"
+    }
     missing = sorted(k for k in _KEYS - optional if raw.get(k) in (None, ""))
     if missing:
         raise ConfigError(f"config key {missing[0]}: required")
@@ -136,6 +142,11 @@ def parse_config(raw: Mapping[str, Any], base: Path) -> NodeConfig:
         raise ConfigError("config key database: expected a path or URL")
     if "://" not in database:
         database = str((base / database).resolve())
+    keys = raw.get("keys") or ""
+    if not isinstance(keys, str):
+        raise ConfigError("config key keys: expected a folder path or a pkcs11: URI")
+    if keys and not keys.startswith("pkcs11:"):
+        keys = str((base / keys).resolve())
     return NodeConfig(
         database=database,
         listen_federation=_address(raw["listen_federation"], "listen_federation"),
@@ -161,6 +172,7 @@ def parse_config(raw: Mapping[str, Any], base: Path) -> NodeConfig:
             else ""
         ),
         listen_records=_address(raw["listen_records"], "listen_records") if raw.get("listen_records") else "",
+        keys=keys,
     )
 
 

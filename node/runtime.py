@@ -81,7 +81,7 @@ class NodeRuntime:
     def __init__(self, config: NodeConfig, *, workers: int = 32) -> None:
         self.config = config
         self._workers = workers
-        self.db = Database.open_initialised(config.database)
+        self.db = Database.open_initialised(config.database, config.keys or None)
         with self.db.session() as session:
             self.settings: NodeSettings = load(session)
         self.identity = MtlsIdentity.from_files(config.tls.ca, config.tls.cert, config.tls.key)

@@ -36,6 +36,7 @@ import yaml
 
 from federation.cli import build_parser, main
 from node.config import NodeConfig, load_config
+from node.keystore import KEYS_ENV
 
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = REPO / "docker-compose.yml"
@@ -486,6 +487,20 @@ def _serve_directory(run: DryRun) -> None:
         channels.close()
 
 
+@contextlib.contextmanager
+def _keys_from(env: dict[str, str]) -> Iterator[None]:
+    """The command's WHOELSE_NODE_KEYS (where its node's key store is), as the container would give it."""
+    previous = os.environ.pop(KEYS_ENV, None)
+    if KEYS_ENV in env:
+        os.environ[KEYS_ENV] = env[KEYS_ENV]
+    try:
+        yield
+    finally:
+        os.environ.pop(KEYS_ENV, None)
+        if previous is not None:
+            os.environ[KEYS_ENV] = previous
+
+
 def _answer(run: DryRun, service: str, argv: list[str], env: dict[str, str]) -> dict[str, Any]:
     run.calls.append(Call(service, argv, env))
     out, err = io.StringIO(), io.StringIO()
@@ -495,7 +510,8 @@ def _answer(run: DryRun, service: str, argv: list[str], env: dict[str, str]) -> 
                 _serve_node(run, service, argv, env)
                 rc = 0
             else:
-                rc = main(argv)
+                with _keys_from(env):
+                    rc = main(argv)
         except SystemExit as exc:  # argparse refusing the command line
             rc = exc.code if isinstance(exc.code, int) else 2
         except Exception as exc:
@@ -658,14 +674,17 @@ def test_each_container_can_search_as_its_practitioners(dry_run: DryRun) -> None
 def test_a_council_never_gets_the_ca_key_or_another_councils_key(dry_run: DryRun) -> None:
     for council, (code, _) in COUNCILS.items():
         visible = {
-            name
+            Path(folder, name).relative_to(dry_run.filesystem(council))
             for folder, _, names in os.walk(
                 dry_run.filesystem(council), followlinks=True
             )  # volumes are links
             for name in names
             if name.endswith(".key")
         }
-        assert visible == {f"{code}.key"}
+        tls = {path for path in visible if path.name == f"{code}.key"}
+        own_store = {path.name for path in visible - tls if path.parent == Path("node/keys")}
+        assert len(tls) == 1 and own_store == {"signing.key", "sealing.key", "tag.key", "totp.key"}
+        assert len(visible) == 5  # its TLS key and its own key store (WHOELSE_NODE_KEYS=/node/keys): no other
 
 
 def test_a_typo_in_a_script_fails_the_dry_run(tmp_path: Path) -> None:

@@ -117,9 +117,34 @@ def test_init_creates_the_databases_and_their_folders_readable_by_the_owner_only
         db.dispose()
     finally:
         os.umask(previous)
-    folders = {"node", "node/leeds", "dir", "dir/keys"}
+    folders = {"node", "node/leeds", "node/leeds/node.sqlite-keys", "dir", "dir/keys"}
     assert {name: mode for name, mode in found.items() if name in folders} == dict.fromkeys(folders, 0o700)
-    databases = {name: mode for name, mode in found.items() if ".sqlite" in name}
+    databases = {name: mode for name, mode in found.items() if ".sqlite" in name and "-keys" not in name}
     assert set(databases) >= {"node/leeds/node.sqlite", "node/leeds/node.sqlite-wal", "dir/directory.sqlite"}
     assert set(databases.values()) == {0o600}
     assert found["dir/keys/directory-signing.key"] == 0o600
+    key_folder = "node/leeds/node.sqlite-keys/"
+    node_keys = {name[len(key_folder) :]: mode for name, mode in found.items() if name.startswith(key_folder)}
+    assert set(node_keys) == {"signing.key", "sealing.key", "tag.key", "totp.key"}
+    assert set(node_keys.values()) == {0o600}
+
+
+def test_no_database_init_creates_holds_a_secret_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every secret key `init` makes is in a key file, never in a database (a byte scan of each database and
+    its WAL for every key file's bytes, raw and as the hex the file holds)."""
+    node_db = tmp_path / "node" / "leeds.sqlite"
+    init = ["node", "init", "--db", str(node_db), "--council", "E08000035", "--name", "Leeds"]
+    assert run(capsys, init)[0] == 0
+    keys = tmp_path / "dir" / "keys"
+    directory_db = tmp_path / "dir" / "directory.sqlite"
+    assert run(capsys, ["directory", "init", "--db", str(directory_db), "--dir", str(keys)])[0] == 0
+    secrets = [*keys.glob("*.key"), *(tmp_path / "node" / "leeds.sqlite-keys").glob("*.key")]
+    assert {p.name for p in secrets} >= {"directory-signing.key", "signing.key", "sealing.key", "tag.key"}
+    assert any(p.name.startswith("oprf-") for p in secrets)
+    databases = b"".join(p.read_bytes() for p in tmp_path.rglob("*.sqlite*") if p.is_file())
+    for path in secrets:
+        hex_text = path.read_text(encoding="ascii").strip()
+        for form in (hex_text.encode(), hex_text.upper().encode(), bytes.fromhex(hex_text)):
+            assert form not in databases, f"{path.name} is in a database"

@@ -31,6 +31,7 @@ from node.accounts.credentials import (
 from node.accounts.eligibility import AccountStatus, NotEligible, check_eligibility, require_eligible
 from node.accounts.lockout import FailureRecord, LockoutPolicy, LoginThrottled
 from node.accounts.tables import LoginFailureRow, LoginSourceRow, PractitionerRow, SessionRow
+from node.accounts.totp_storage import TotpSecrets
 from node.storage.database import Database
 
 Clock = Callable[[], dt.datetime]
@@ -151,8 +152,9 @@ class _Candidate:
     """What phase 1 of a log-in read, for checking credentials outside any transaction."""
 
     practitioner_id: int
+    username: str
     password_hash: str
-    totp_secret: str
+    totp_secret: str  # as stored: encrypted (node/accounts/totp_storage.py)
     totp_last_step: int | None
 
 
@@ -169,8 +171,11 @@ class AccountService:
         sessions: SessionLifetime | None = None,
         issuer: str = "WhoElse",
         on_throttled: Callable[[LoginThrottled], None] | None = None,
+        totp_secrets: TotpSecrets | None = None,
     ) -> None:
+        """`totp_secrets` defaults to the TOTP key of the database's key store, read at first use."""
         self._db = db
+        self._totp_secrets = totp_secrets
         self._on_throttled = on_throttled  # e.g. counted for the operators' lock-out alert
         self._clock = clock
         self._passwords = passwords if passwords is not None else Passwords()
@@ -180,6 +185,12 @@ class AccountService:
         # Serialises the check-and-count step of log-ins in this process, so parallel guesses cannot all
         # slip past the slow-down before the first failure is counted.
         self._attempts_lock = threading.Lock()
+
+    @property
+    def _totp(self) -> TotpSecrets:
+        if self._totp_secrets is None:
+            self._totp_secrets = TotpSecrets(self._db.key_store.load().totp)
+        return self._totp_secrets
 
     # --- clock -----------------------------------------------------------------------------------------
 
@@ -244,7 +255,7 @@ class AccountService:
             status_changed_at=now,
             **(unrecorded | facts),
             password_hash=self._passwords.hash(password),
-            totp_secret=secret,
+            totp_secret=self._totp.seal(name, secret),
             totp_last_step=None,
             created_at=now,
             ended_at=None,
@@ -312,7 +323,7 @@ class AccountService:
             check_password_strength(password, row.username)
             secret = new_totp_secret()
             row.password_hash = self._passwords.hash(password)
-            row.totp_secret = secret
+            row.totp_secret = self._totp.seal(row.username, secret)
             row.totp_last_step = None
             s.execute(delete(SessionRow).where(SessionRow.practitioner_id == row.id))
             self._forget_failures(s, _username_key(row.username))
@@ -398,7 +409,8 @@ class AccountService:
             raise Unauthenticated(LOGIN_FAILED)
         if not self._passwords.verify(candidate.password_hash, password):
             raise Unauthenticated(LOGIN_FAILED)
-        step = match_totp(candidate.totp_secret, totp_code, now, candidate.totp_last_step)
+        secret = self._totp.open(candidate.username, candidate.totp_secret)
+        step = match_totp(secret, totp_code, now, candidate.totp_last_step)
         if step is None:
             raise Unauthenticated(LOGIN_FAILED)
 
@@ -532,7 +544,9 @@ class AccountService:
                 # Accounts that may not log in still go through the full check, so the answer to a wrong
                 # password never says whether the account exists or what state it is in.
                 if row is not None:
-                    candidate = _Candidate(row.id, row.password_hash, row.totp_secret, row.totp_last_step)
+                    candidate = _Candidate(
+                        row.id, row.username, row.password_hash, row.totp_secret, row.totp_last_step
+                    )
         if throttled is not None:
             if self._on_throttled is not None:
                 self._on_throttled(throttled)

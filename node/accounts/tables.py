@@ -66,9 +66,9 @@ class PractitionerRow(Base):
     agreement_signed_on: Mapped[dt.date | None] = mapped_column(Date)
     organisation_accredited: Mapped[bool] = mapped_column(Boolean, default=False)
     password_hash: Mapped[str] = mapped_column(String(200))
-    # Production would keep the TOTP secret in an HSM/KMS (or encrypt it under a KMS key) so that a copy of
-    # the database alone is not enough to generate codes; here it is stored as issued.
-    totp_secret: Mapped[str] = mapped_column(String(64))
+    # Encrypted under the TOTP key of the node's key store (node/accounts/totp_storage.py), so that a copy of
+    # the database alone is not enough to generate codes.
+    totp_secret: Mapped[str] = mapped_column(String(200))
     totp_last_step: Mapped[int | None] = mapped_column(Integer)  # last accepted TOTP step: refuses replays
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     ended_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import create_engine
 
+from node.keystore import KEYS_ENV
 from node.settings import initialise
 from node.storage.database import Database, scratch_postgres
 
@@ -32,8 +33,11 @@ def _skip_or_fail(reason: str) -> None:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[Database]:
-    """A migrated, initialised Leeds node database on each backend."""
+def db(
+    request: pytest.FixtureRequest, tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Database]:
+    """A migrated, initialised Leeds node database on each backend. A PostgreSQL database's key store is
+    named by WHOELSE_NODE_KEYS, as an operator would, so that commands given only its URL find it."""
     if request.param == "sqlite":
         database = Database(f"{tmp_path}/leeds.sqlite")
         yield from _initialised(database)
@@ -41,6 +45,7 @@ def db(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[Database]:
     if not _postgres_available():
         _skip_or_fail("no PostgreSQL on 127.0.0.1:5432")
     with scratch_postgres(PG_ADMIN_URL, prefix="whoelse_test") as database:
+        monkeypatch.setenv(KEYS_ENV, database.key_store.where)
         yield from _initialised(database)
 
 

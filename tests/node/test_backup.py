@@ -4,6 +4,7 @@ checked (audit log, counts) and can be searched like the original."""
 from __future__ import annotations
 
 import json
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,7 +55,13 @@ def test_a_restored_backup_verifies_and_finds_the_child(
     saved = tmp_path / f"leeds-{uuid.uuid4().hex[:6]}.backup"
     assert main(["node", "backup", "--db", url, "--to", str(saved)]) == 0
     assert "backed up E08000035: 1 records, 1 audit entries" in capsys.readouterr().out
-    assert saved.stat().st_mode & 0o077 == 0  # it holds records and keys
+    assert saved.stat().st_mode & 0o077 == 0  # it holds records and accounts
+    saved_keys = saved.with_name(saved.name + "-keys")  # the key store, copied beside it
+    assert saved_keys.stat().st_mode & 0o777 == 0o700
+    assert {p.name: p.stat().st_mode & 0o777 for p in saved_keys.iterdir()} == {
+        "signing.key": 0o600, "sealing.key": 0o600, "tag.key": 0o600, "totp.key": 0o600,
+    }  # fmt: skip
+    assert json.loads(saved.with_name(saved.name + ".json").read_text())["keys"] == saved_keys.name
 
     assert main(["node", "restore", "--from", str(saved), "--db", new_database]) == 0
     out = capsys.readouterr().out
@@ -79,3 +86,17 @@ def test_a_backup_that_does_not_match_its_manifest_is_refused(leeds: Database, t
     tampered.dispose()
     with pytest.raises(Refused, match=r"holds 0 records .* the backup held 1"):
         restore(saved, str(tmp_path / "restored.sqlite"))
+
+
+def test_a_restore_without_the_backups_keys_is_refused_before_writing(
+    leeds: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not leeds.is_sqlite:
+        pytest.skip("a PostgreSQL restore here shares the key store named by WHOELSE_NODE_KEYS")
+    saved = tmp_path / "leeds.backup"
+    backup(leeds, saved)
+    shutil.move(saved.with_name("leeds.backup-keys"), tmp_path / "kept-apart")
+    target = tmp_path / "restored.sqlite"
+    with pytest.raises(InvalidInput, match=r"no leeds.backup-keys/ beside it, and .* holds no keys"):
+        restore(saved, str(target))
+    assert not target.exists()

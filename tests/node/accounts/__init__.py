@@ -36,6 +36,7 @@ def light_passwords() -> Passwords:
 def open_database(tmp_path: Path) -> Database:
     db = Database(str(tmp_path / "council.sqlite"))
     Base.metadata.create_all(db.engine)
+    db.key_store.ensure()  # the keys `whoelse node init` makes: the TOTP key among them
     return db
 
 
