@@ -41,7 +41,7 @@ def _round(
     return full / len(people), found / len(people)
 
 
-def measure_availability(env: Environment, truth: Truth, samples: int = 12) -> dict[str, Any]:
+def measure_availability(env: Environment, truth: Truth, samples: int = 20) -> dict[str, Any]:
     rng = random.Random(env.seed)
     people = rng.sample(sorted(truth.copies), min(samples, len(truth.copies)))
     councils = env.layout.councils

@@ -1,14 +1,15 @@
 """What each party learns from a search, read from what each party recorded during the run.
 
 Three searches from one council go to each architecture: child X, child X again (another practitioner),
-and child Y. Afterwards every party's store is read for the entries naming each query id:
+and child Y, whom no council holds. Afterwards every party's store is read for the entries naming each
+query id:
 
 - *saw the search*: the party holds an entry naming the query;
 - *saw the child's identity*: the entries for the query name a record of X, or hold X's details;
 - *saw the result*: the entries say which records (or how many) were found;
 - *can link the two searches for X*: the party's entries for the two searches of X are alike once query
-  ids, times and practitioners are set aside, and unlike its entry for Y — so it can tell they were the
-  same child even without knowing who.
+  ids, times and practitioners are set aside, and unlike its entry for Y (found nowhere) — so it can
+  tell they were the same child.
 """
 
 from __future__ import annotations
@@ -69,14 +70,18 @@ def _signature(found: list[dict[str, Any]]) -> str:
     return json.dumps([{k: v for k, v in e.items() if k not in IGNORED} for e in found], sort_keys=True)
 
 
-def pick_children(truth: Truth, origin: str) -> tuple[str, str]:
-    """Two children held by councils other than `origin` (X at two or more councils when there is one),
-    held at different councils from each other, so each party's role differs between them."""
+def pick_child(truth: Truth, origin: str) -> str:
+    """A child held by councils other than `origin` (at two or more when there is one), so that the
+    origin, the holders and the non-holders are different councils."""
     away = [p for p, refs in truth.copies.items() if origin not in {c for c, _ in refs}]
-    shared = [p for p in truth.shared() if p in away] or away
-    x = shared[0]
-    others = [p for p in away if not (truth.held_by(p) & truth.held_by(x))] or [p for p in away if p != x]
-    return x, others[0]
+    return ([p for p in truth.shared() if p in away] or away)[0]
+
+
+NOBODY = pb.SearchIdentity(
+    forename="Nobody", surname="Heldanywhere", date_of_birth="2014-02-02", sex="F", postcode="LS1 1AA"
+)
+"""Child Y: a child no council holds, so every party's entry for Y is its entry for a search that found
+nothing there — the baseline the two searches for X are compared with."""
 
 
 def _record_refs(entry: dict[str, Any], council: str) -> Iterable[tuple[str, str]]:
@@ -118,8 +123,8 @@ def _search_three(
 def information_flow(env: Environment, truth: Truth) -> dict[str, Any]:
     """The information-flow table for one search in each architecture."""
     origin = env.layout.councils[0]
-    x, y = pick_children(truth, origin.code)
-    x_id, y_id = (identity_of_row(truth.rows[truth.copies[p][0]]) for p in (x, y))
+    x = pick_child(truth, origin.code)
+    x_id, y_id = identity_of_row(truth.rows[truth.copies[x][0]]), NOBODY
     fed_clients = [env.federation_client() for _ in range(3)]
     central_clients = [env.central_client() for _ in range(3)]
     try:

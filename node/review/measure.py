@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import platform
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ def _parties(env: Environment) -> dict[str, tuple[str, Path]]:
 
 
 def measure_stores(env: Environment, truth: stores.Truth) -> dict[str, Any]:
+    time.sleep(flows.FLUSH_WAIT_S)  # every council's group-committed entries are written first
     scanner = stores.Scanner(truth)
     parties = {
         name: {"kind": kind, **stores.inventory(path, scanner)}
@@ -44,7 +46,7 @@ def measure_breach(env: Environment, truth: stores.Truth) -> dict[str, Any]:
     scanner = stores.Scanner(truth)
     per_council = {c.code: scanner.identified(c.database) for c in env.layout.councils}
     origin = env.layout.councils[0].code
-    x, _ = flows.pick_children(truth, origin)
+    x = flows.pick_child(truth, origin)
     non_holders = [c for c in env.layout.councils if c.code not in truth.held_by(x)]
     return {
         "children_in_population": len(truth.copies),

@@ -99,10 +99,22 @@ def availability(a: dict[str, Any], path: Path) -> Path:
     ax.plot(
         [100 * s["share_down"] for s in cen],
         [100 * s["children_findable"] for s in cen],
-        "D-",
+        "D",
         color=CEN,
-        label="central index: children findable (0% or 100% down)",
+        markersize=8,
+        label="central index: children findable (up, then stopped)",
     )
+    directory = [s for s in a["steps"] if s["down"] == "directory"]
+    if directory:
+        ax.plot(
+            [100],
+            [100 * directory[0]["children_findable"]],
+            "o",
+            mfc="none",
+            color=FED,
+            markersize=10,
+            label="federation, directory stopped: children findable",
+        )
     ax.set_xlabel("share of the architecture's servers stopped (% of councils; central: the one server)")
     ax.set_ylabel("share of searches / children (%)")
     ax.set_ylim(-5, 105)
@@ -130,8 +142,8 @@ def cost(cost_result: dict[str, Any], speed: dict[str, Any], path: Path) -> Path
     pts += [(c["councils"], c["federation_cpu_ms_measured"]) for c in cost_result["checks"]]
     ax.plot([p[0] for p in pts], [p[1] for p in pts], "o", color="black", label="federation measured")
     ax.plot(
-        [c["councils"] for c in cost_result["checks"]],
-        [c["central_cpu_ms_measured"] for c in cost_result["checks"]],
+        [speed["councils"], *(c["councils"] for c in cost_result["checks"])],
+        [m["central_cpu_ms_per_search"], *(c["central_cpu_ms_measured"] for c in cost_result["checks"])],
         "x",
         color=CEN,
         label="central measured",

@@ -56,6 +56,25 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.0f}%"
 
 
+def _near_holders(near: dict[str, Any]) -> str:
+    searches = near["exposure_searches"]
+    openings = round(near["opened_per_search_in_this_population"] * searches)
+    old = round(near["old_design"]["opened_per_search_in_this_population"] * searches)
+    return (
+        "Near-holders (`whoelse bench match`'s measure, node/bench_exposure.py, on this population): records "
+        f"at councils that do not hold the child but would open its search. {openings} openings in "
+        f"{searches} "
+        f"sampled searches of {near['exposure_population']:,} records (the old two-key rule: {old}); scaled "
+        f"linearly to 12 million children in 153 councils, {near['opened_by_non_holders_per_search']} "
+        "councils "
+        "a search (old rule: "
+        f"{near['old_design']['opened_by_non_holders_per_search']}). With so few openings the scaled figure "
+        "is "
+        "no more certain than its own size: `whoelse bench match` at its default 4,000 children a council "
+        "measures it on a population big enough to scale."
+    )
+
+
 def blocks(r: dict[str, Any], figures: dict[str, str]) -> list[Block]:
     """Every section of the report, from the results of one run."""
     o = r["options"]
@@ -144,7 +163,8 @@ def blocks(r: dict[str, Any], figures: dict[str, str]) -> list[Block]:
         Para(
             f"Three searches from {f['origin']} to each architecture: child X (held by "
             f"{', '.join(f['searched_child_held_by'])}), "
-            "X again by another practitioner, and a different child Y. Each party's store is then read for "
+            "X again by another practitioner, and a child Y whom no council holds. Each party's store is "
+            "then read for "
             "the "
             "entries naming each query."
         ),
@@ -177,15 +197,7 @@ def blocks(r: dict[str, Any], figures: dict[str, str]) -> list[Block]:
             ],
             cmd["flows"],
         ),
-        Para(
-            "Near-holders (from `whoelse bench match`'s measure, node/bench_exposure.py, on this "
-            "population): "
-            f"councils not holding the child whose records nevertheless open a search — "
-            f"{f['near_holder']['opened_per_search_in_this_population']} a search here, "
-            f"{f['near_holder']['opened_by_non_holders_per_search']} scaled to 12 million children in 153 "
-            "councils "
-            f"(the old two-key rule: {f['near_holder']['old_design']['opened_by_non_holders_per_search']})."
-        ),
+        Para(_near_holders(f["near_holder"])),
         Heading(2, "4. Necessity and proportionality"),
         Heading(3, "What a breach exposes"),
         Figure(
@@ -328,6 +340,7 @@ def blocks(r: dict[str, Any], figures: dict[str, str]) -> list[Block]:
                     "central p50 ms",
                     "central p95 ms",
                     "build and run s",
+                    "load average",
                 ),
                 [
                     (
@@ -337,6 +350,7 @@ def blocks(r: dict[str, Any], figures: dict[str, str]) -> list[Block]:
                         g["central"]["p50_ms"],
                         g["central"]["p95_ms"],
                         g["setup_and_run_s"],
+                        g.get("load_average", "—"),
                     )
                     for g in growth
                 ],

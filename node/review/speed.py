@@ -7,12 +7,11 @@ spells of a shared machine; CPU is read from /proc for every process around each
 
 from __future__ import annotations
 
+import os
 import statistics
 import tempfile
-import threading
 import time
 from collections.abc import Callable
-from concurrent import futures
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from whoelse.v1 import records_pb2 as pb
 
 from federation.practitioner_client import PractitionerClient
 from node.bench import percentile
-from node.bench_search import _cpu_ms
+from node.bench_search import _cpu_ms, concurrent_searches
 from node.review.environment import Environment, build_environment
 from node.review.flows import identity_of_row
 from node.review.stores import Truth
@@ -45,24 +44,7 @@ def _summary(ms: list[float]) -> dict[str, float]:
 def _throughput(
     make: Callable[[], PractitionerClient], identity: pb.SearchIdentity, threads: int, each: int
 ) -> float:
-    clients = [make() for _ in range(threads)]
-    for c in clients:
-        c.login()
-    barrier = threading.Barrier(threads)
-
-    def run(client: PractitionerClient) -> None:
-        barrier.wait()
-        for _ in range(each):
-            client.search(identity, "safeguarding")
-
-    t0 = time.perf_counter()
-    with futures.ThreadPoolExecutor(threads) as pool:
-        for f in [pool.submit(run, c) for c in clients]:
-            f.result()
-    elapsed = time.perf_counter() - t0
-    for c in clients:
-        c.close()
-    return threads * each / elapsed
+    return concurrent_searches([make() for _ in range(threads)], identity, each)
 
 
 def measure_speed(env: Environment, truth: Truth, searches: int = 40, threads: int = 3) -> dict[str, Any]:
@@ -125,6 +107,7 @@ def measure_speed(env: Environment, truth: Truth, searches: int = 40, threads: i
         },
         "samples_ms": {mode: [round(v, 2) for v in values] for mode, values in samples.items()},
         "concurrent_clients": threads,
+        "load_average": round(os.getloadavg()[0], 1),  # a shared machine: how busy it was meanwhile
     }
 
 

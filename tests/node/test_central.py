@@ -82,6 +82,11 @@ def _stub(
     return practitioner_pb2_grpc.PractitionerStub(channel), channel
 
 
+def _search(token: str, forename: str, surname: str, born: str) -> pp.SearchRequest:
+    identity = pb.SearchIdentity(forename=forename, surname=surname, date_of_birth=born, sex="F")
+    return pp.SearchRequest(session_token=token, purpose="safeguarding", identity=identity)
+
+
 def test_central_index_answers_search_with_every_councils_records_and_the_disclosure_rules(
     central: tuple[CentralServer, str, bytes],
 ) -> None:
@@ -91,32 +96,10 @@ def test_central_index_answers_search_with_every_councils_records_and_the_disclo
         token = stub.Login(
             pp.LoginRequest(username=USER, password=PASSWORD, totp_code=pyotp.TOTP(secret).now())
         )
-        zoe = stub.Search(
-            pp.SearchRequest(
-                session_token=token.session_token,
-                purpose="safeguarding",
-                identity=pb.SearchIdentity(
-                    forename="Zoe", surname="O'Neill", date_of_birth="2015-03-07", sex="F"
-                ),
-            )
-        )
-        mia = stub.Search(
-            pp.SearchRequest(
-                session_token=token.session_token,
-                purpose="safeguarding",
-                identity=pb.SearchIdentity(
-                    forename="Mia", surname="Brooks", date_of_birth="2012-05-05", sex="F"
-                ),
-            )
-        )
+        zoe = stub.Search(_search(token.session_token, "Zoe", "O'Neill", "2015-03-07"))
+        mia = stub.Search(_search(token.session_token, "Mia", "Brooks", "2012-05-05"))
         with pytest.raises(grpc.RpcError) as refused:
-            stub.Search(
-                pp.SearchRequest(
-                    session_token="not-a-session",
-                    purpose="safeguarding",
-                    identity=pb.SearchIdentity(forename="Mia", surname="Brooks"),
-                )
-            )
+            stub.Search(_search("not-a-session", "Mia", "Brooks", "2012-05-05"))
     finally:
         channel.close()
     assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
