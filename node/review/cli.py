@@ -22,7 +22,7 @@ from node.review.environment import (
 )
 from node.review.stores import Truth
 
-DEFAULT_GROWTH = "5,20"
+DEFAULT_GROWTH = "5,10"
 TINY = {"councils": 3, "scale": 0.0003, "growth": "", "searches": 8}
 
 
@@ -78,7 +78,7 @@ def run_review(args: argparse.Namespace, progress: bool = True) -> dict[str, Any
     others = [p for p in points if p != args.councils]
     if others and progress:
         print(f"measuring: growth at {', '.join(map(str, others))} councils", flush=True)
-    extra = measure.measure_growth(others, args.scale, args.seed, max(10, args.searches // 2))
+    extra, failed = measure.measure_growth(others, args.scale, args.seed, max(10, args.searches // 2))
     main_point = {k: v for k, v in speed.items() if k != "samples_ms"} | {
         "setup_and_run_s": round(setup_s, 1)
     }
@@ -101,6 +101,7 @@ def run_review(args: argparse.Namespace, progress: bool = True) -> dict[str, Any
         "reach": reach,
         "speed": speed,
         "growth": growth,
+        "growth_not_measured": failed,
         "availability": availability,
         "cost": measure.cost_model(speed, stores, extra),
         "elapsed_s": round(time.perf_counter() - started, 1),
@@ -156,7 +157,7 @@ def _piece(name: str, args: argparse.Namespace) -> dict[str, Any]:
             speed = measure.measure_speed(env, truth, args.searches)
         finally:
             env.stop()
-    extra = measure.measure_growth(
+    extra, _ = measure.measure_growth(
         [p for p in _growth(args.growth) if p != args.councils],
         args.scale,
         args.seed,

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from federation.errors import WhoElseError
 from node.review import availability, flows, speed, stores
 from node.review.environment import NATIONAL_CHILDREN, NATIONAL_COUNCILS, Environment
 
@@ -114,8 +115,18 @@ def measure_speed(env: Environment, truth: stores.Truth, searches: int = 40) -> 
     return speed.measure_speed(env, truth, searches=searches)
 
 
-def measure_growth(points: list[int], scale: float, seed: int, searches: int) -> list[dict[str, Any]]:
-    return [speed.growth_point(n, scale, seed, searches) for n in points]
+def measure_growth(
+    points: list[int], scale: float, seed: int, searches: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Both architectures rebuilt at each count of councils: (measured points, points that could not be
+    measured on this machine and why — a busy shared machine can take longer than the start-up allows)."""
+    measured, failed = [], []
+    for n in points:
+        try:
+            measured.append(speed.growth_point(n, scale, seed, searches))
+        except WhoElseError as exc:
+            failed.append({"councils": n, "error": str(exc).split(";")[0]})
+    return measured, failed
 
 
 def measure_availability(env: Environment, truth: stores.Truth) -> dict[str, Any]:

@@ -56,6 +56,22 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.0f}%"
 
 
+def _growth_note(measured: list[int], failed: list[dict[str, Any]]) -> str:
+    note = ""
+    if failed:
+        note += (
+            "Could not be measured on this machine in this run: "
+            + "; ".join(f"{f['councils']} councils ({f['error']})" for f in failed)
+            + ". "
+        )
+    missing = [n for n in (5, 20, 50, 153) if n not in measured and n not in [f["councils"] for f in failed]]
+    if missing:
+        note += (
+            f"Not measured in this run: {', '.join(map(str, missing))} councils (pass --growth to add them)."
+        )
+    return note
+
+
 def _near_holders(near: dict[str, Any]) -> str:
     searches = near["exposure_searches"]
     openings = round(near["opened_per_search_in_this_population"] * searches)
@@ -87,6 +103,10 @@ def blocks(r: dict[str, Any], figures: dict[str, str]) -> list[Block]:
         f"whoelse bench review-speed --councils N --scale {o['scale']} --seed {o['seed']} --json  (N = "
         f"{', '.join(map(str, o['growth']))})"
     )
+
+    def derived(*pieces: str) -> str:
+        return "derived from " + "; ".join(cmd[p] for p in pieces)
+
     s, b, f, reach, sp = r["stores"], r["breach"], r["flows"], r["reach"], r["speed"]
     m = r["machine"]
     n = b["children_in_population"]
@@ -265,6 +285,7 @@ def blocks(r: dict[str, Any], figures: dict[str, str]) -> list[Block]:
             "Each criticism, how each mode fares, and the evidence from this run.",
             ("criterion", "central", "federation", "evidence"),
             list(assessment.database_state(r)),
+            derived("breach", "flows", "reach"),
         ),
         Heading(2, "5. Risks: likelihood × severity"),
         Table(
@@ -272,6 +293,7 @@ def blocks(r: dict[str, Any], figures: dict[str, str]) -> list[Block]:
             "significant 5%+); overall = product.",
             ("risk", "mode", "likelihood (judged)", "severity (measured)", "overall", "measure"),
             list(assessment.dpia_risks(r)),
+            derived("breach", "availability"),
         ),
         Heading(3, "LINDDUN threats, per data flow"),
     ]
@@ -292,6 +314,7 @@ def blocks(r: dict[str, Any], figures: dict[str, str]) -> list[Block]:
             "LINDDUN per data flow.",
             ("mode", "flow", "category", "mitigation", "file", "residual risk"),
             list(rows),
+            derived("flows", "breach"),
         ),
         Heading(2, "6. Measures: speed, availability and cost"),
         Heading(3, "Speed"),
@@ -314,6 +337,8 @@ def blocks(r: dict[str, Any], figures: dict[str, str]) -> list[Block]:
         ),
     ]
     growth = r["growth"]
+    if not growth and r.get("growth_not_measured"):
+        out.append(Para("Growth with councils: " + _growth_note([], r["growth_not_measured"])))
     if growth:
         out += [
             Figure(
@@ -322,13 +347,7 @@ def blocks(r: dict[str, Any], figures: dict[str, str]) -> list[Block]:
                 f"p50 and p95 latency with {', '.join(str(g['councils']) for g in growth)} councils, each "
                 "built afresh "
                 f"({o['children_per_council']} children a council, so the central index grows with them). "
-                + (
-                    "Not measured at default scale: "
-                    + ", ".join(str(x) for x in (5, 20, 50, 153) if x not in [g["councils"] for g in growth])
-                    + " councils (pass --growth to add them)."
-                    if o["growth"] != [5, 20, 50, 153]
-                    else ""
-                ),
+                + _growth_note([g["councils"] for g in growth], r.get("growth_not_measured", [])),
                 cmd["growth"],
             ),
             Table(
