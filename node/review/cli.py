@@ -111,12 +111,18 @@ def run_review(args: argparse.Namespace, progress: bool = True) -> dict[str, Any
 def cmd_review(args: argparse.Namespace) -> int:
     from node.review.report import write_report
 
-    _check(args)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise InvalidInput(f"--out {args.out}: exists and is not a folder")
-    results = run_review(args)
-    results["command"] = _command(args)
+    if args.from_results:  # write the report again from a run's figures, measuring nothing
+        try:
+            results = json.loads(Path(args.from_results).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InvalidInput(f"--from-results {args.from_results}: not a results.json ({exc})") from exc
+    else:
+        _check(args)
+        results = run_review(args)
+        results["command"] = _command(args)
     md, page = write_report(results, out)
     (out / "results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
     print(f"wrote {page} and {md} in {results['elapsed_s']:.0f} s")
@@ -198,6 +204,7 @@ def _options(p: argparse.ArgumentParser) -> None:
 def register(commands: Any, benchmarks: Any) -> None:
     p = commands.add_parser("review", help="measure the federation and ContactPoint mode; write the report")
     p.add_argument("--out", required=True, help="folder for report.html, report.md, PNGs and results.json")
+    p.add_argument("--from-results", help="write the report from this results.json instead of measuring")
     _options(p)
     p.set_defaults(handler=cmd_review)
     for name, text in PIECES.items():

@@ -338,7 +338,8 @@ def blocks(r: dict[str, Any], figures: dict[str, str]) -> list[Block]:
     ]
     growth = r["growth"]
     if not growth and r.get("growth_not_measured"):
-        out.append(Para("Growth with councils: " + _growth_note([], r["growth_not_measured"])))
+        measured = [o["councils"]]  # the main run is the one point measured
+        out.append(Para("Growth with councils: " + _growth_note(measured, r["growth_not_measured"])))
     if growth:
         out += [
             Figure(
