@@ -425,7 +425,12 @@ def blocks(r: dict[str, Any], figures: dict[str, str]) -> list[Block]:
             cmd["cost"],
         ),
         Table(
-            "The model checked against points it was not fitted on.",
+            "The model checked against points it was not fitted on."
+            + (
+                ""
+                if c["checks"]
+                else " None was measured in this run (see growth above): the model is unchecked."
+            ),
             (
                 "councils",
                 "federation CPU ms measured",
