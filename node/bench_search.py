@@ -208,24 +208,28 @@ def bench_search(
 def _throughput(layout: Layout, identity: pb.SearchIdentity, threads: int, searches: int) -> float:
     """Searches a second with `threads` practitioners at different councils searching at once."""
     clients = [_client(layout, i + 1) for i in range(threads)]  # index 0 already logged in: its code is spent
+    return concurrent_searches(clients, identity, max(1, searches // threads))
+
+
+def concurrent_searches(clients: list[PractitionerClient], identity: pb.SearchIdentity, each: int) -> float:
+    """Searches a second with every client (logged in first) searching `each` times at once; closes them."""
     for c in clients:
         c.login()
-    per_thread = max(1, searches // threads)
-    barrier = threading.Barrier(threads)
+    barrier = threading.Barrier(len(clients))
 
     def run(client: PractitionerClient) -> None:
         barrier.wait()
-        for _ in range(per_thread):
+        for _ in range(each):
             client.search(identity, "safeguarding")
 
     t0 = time.perf_counter()
-    with futures.ThreadPoolExecutor(threads) as pool:
+    with futures.ThreadPoolExecutor(len(clients)) as pool:
         for f in [pool.submit(run, c) for c in clients]:
             f.result()
     elapsed = time.perf_counter() - t0
     for c in clients:
         c.close()
-    return threads * per_thread / elapsed
+    return len(clients) * each / elapsed
 
 
 def cmd_bench_search(args: argparse.Namespace) -> int:

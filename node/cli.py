@@ -472,6 +472,11 @@ def _register_optional(node_sub: Any, commands: Any, benchmarks: Any) -> None:
     register_bench_records(benchmarks)
     register_bench_timing(benchmarks)
     register_demo(commands)
+    from node.central_cli import register as register_central
+    from node.review.cli import register as register_review
+
+    register_central(commands)
+    register_review(commands, benchmarks)
     try:
         from node.synth.cli import register as register_synth  # type: ignore[import-not-found,unused-ignore]
     except ModuleNotFoundError:

@@ -15,11 +15,12 @@ from whoelse.v1 import practitioner_pb2_grpc
 
 from federation import logs
 from federation.errors import WhoElseError
-from federation.purposes import parse_purpose
+from federation.identity import Identity
+from federation.purposes import Purpose, parse_purpose
 from federation.status import grpc_errors, status_for
 from federation.transport import client_source
 from node.accounts.service import AccountService, Practitioner
-from node.federation.searcher import FederatedSearch, Outcome, Searcher
+from node.federation.searcher import Outcome, Searcher
 from node.wire import identity_from_pb, reading_notes
 
 
@@ -31,6 +32,13 @@ class AlertFeed(Protocol):
     def watch(self, practitioner: Practitioner, is_active: Callable[[], bool]) -> Iterator[pp.Alert]: ...
 
 
+class SearchSender(Protocol):
+    """What answers a search: the federation (node/federation/searcher.py) or the central index
+    (node/central.py, ContactPoint mode)."""
+
+    def send(self, who: Searcher, identity: Identity, purpose: Purpose) -> Outcome: ...
+
+
 SearchAudit = Callable[[Practitioner, str, Outcome], None]
 log = logging.getLogger(__name__)
 
@@ -39,7 +47,7 @@ class PractitionerServicer(practitioner_pb2_grpc.PractitionerServicer):
     def __init__(
         self,
         accounts: AccountService,
-        search: FederatedSearch,
+        search: SearchSender,
         council_names: Callable[[str], str],
         alerts: AlertFeed | None = None,
         on_search: SearchAudit | None = None,
