@@ -30,7 +30,10 @@ def canonical_json(obj: Mapping[str, Any]) -> bytes:
     """Encode a mapping as canonical JSON (UTF-8 bytes). Raises InvalidInput naming the offending field."""
     if not isinstance(obj, Mapping):
         raise InvalidInput(f"a signed object must be a mapping, not {type(obj).__name__}")
-    prepared = _prepare(obj, "$")
+    try:
+        prepared = _prepare_plain(obj)
+    except _NotPlain:
+        prepared = _prepare(obj, "$")
     text = json.dumps(prepared, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     try:
         return text.encode("utf-8")
@@ -61,3 +64,33 @@ def _prepare(value: Any, path: str) -> Any:
     if isinstance(value, Sequence):
         return [_prepare(item, f"{path}[{index}]") for index, item in enumerate(value)]
     raise InvalidInput(f"{path}: a {type(value).__name__} cannot be signed")
+
+
+class _NotPlain(Exception):
+    """Raised by _prepare_plain for anything it leaves to _prepare (which also names a bad field)."""
+
+
+def _prepare_plain(value: Any) -> Any:
+    """_prepare for the common case, with no field paths built: plain dicts with ASCII keys (sorted by
+    code point, the same order as UTF-16 code units for ASCII), lists, tuples, str, bool, None, bytes and
+    safe ints. Anything else, valid or not, raises _NotPlain and goes through _prepare, so both give the
+    same bytes and the same errors."""
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return value
+    if kind is int:
+        if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            return value
+        raise _NotPlain
+    if kind is dict:
+        keys = list(value)
+        for key in keys:
+            if type(key) is not str or not key.isascii():
+                raise _NotPlain
+        keys.sort()
+        return {key: _prepare_plain(value[key]) for key in keys}
+    if kind is list or kind is tuple:
+        return [_prepare_plain(item) for item in value]
+    if kind is bytes:
+        return base64.b64encode(value).decode("ascii")
+    raise _NotPlain

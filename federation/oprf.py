@@ -237,6 +237,19 @@ def verify_evaluations(
 ) -> None:
     """Check the directory's proof that every evaluated element is k * blinded for the k behind public_key;
     raises Refused if not. Call before finalize_batch(). SPEC: RFC 9497 §2.2.2 VerifyProof."""
+    _verify(public_key, blinded, evaluated, proof, blinded_here=False)
+
+
+def _verify(
+    public_key: bytes,
+    blinded: Sequence[bytes],
+    evaluated: Sequence[bytes],
+    proof: bytes,
+    *,
+    blinded_here: bool,
+) -> None:
+    """verify_evaluations(); with `blinded_here` the blinded elements are this process's own blind() output
+    (r * H1(input), prime-order and not the identity by construction), so only the directory's are checked."""
     if len(proof) != PROOF_BYTES:
         raise Refused(f"OPRF proof is {len(proof)} bytes, not {PROOF_BYTES}")
     c, s = bytes(proof[:32]), bytes(proof[32:])
@@ -244,7 +257,9 @@ def verify_evaluations(
         raise Refused("OPRF proof holds a malformed scalar")
     if not is_valid_element(public_key):
         raise Refused("OPRF public key is not a valid point of the prime-order subgroup")
-    for index, element in enumerate([*blinded, *evaluated]):
+    received = evaluated if blinded_here else [*blinded, *evaluated]
+    offset = len(blinded) if blinded_here else 0
+    for index, element in enumerate(received, start=offset):
         if not is_valid_element(element):
             raise Refused(f"OPRF proof covers an invalid group element ({index})")
     try:
@@ -264,20 +279,46 @@ def finalize(input: bytes, blind: Blind, evaluated: bytes) -> bytes:
     """
     if not is_valid_element(evaluated):
         raise Refused("the OPRF evaluation is not a valid point of the prime-order Ed25519 subgroup")
+    return _unblind(input, blind, evaluated)
+
+
+def _unblind(input: bytes, blind: Blind, evaluated: bytes) -> bytes:
     r_inverse = sodium.crypto_core_ed25519_scalar_invert(blind.scalar)
     unblinded = _multiply(r_inverse, evaluated)
     return _finalize_hash(input, unblinded)
+
+
+def _check_batch(inputs: Sequence[bytes], blinds: Sequence[Blind], evaluated: Sequence[bytes]) -> None:
+    if not len(inputs) == len(blinds) == len(evaluated):
+        raise Refused(
+            f"OPRF batch mismatch: {len(inputs)} inputs, {len(blinds)} blinds, {len(evaluated)} evaluations"
+        )
 
 
 def finalize_batch(
     inputs: Sequence[bytes], blinds: Sequence[Blind], evaluated: Sequence[bytes]
 ) -> list[bytes]:
     """Finalize a batch; the three sequences are in the same order and MUST have the same length."""
-    if not len(inputs) == len(blinds) == len(evaluated):
-        raise Refused(
-            f"OPRF batch mismatch: {len(inputs)} inputs, {len(blinds)} blinds, {len(evaluated)} evaluations"
-        )
+    _check_batch(inputs, blinds, evaluated)
     return [finalize(i, b, e) for i, b, e in zip(inputs, blinds, evaluated, strict=True)]
+
+
+def verify_and_finalize(
+    public_key: bytes,
+    inputs: Sequence[bytes],
+    blinds: Sequence[Blind],
+    blinded: Sequence[bytes],
+    evaluated: Sequence[bytes],
+    proof: bytes,
+) -> list[bytes]:
+    """verify_evaluations() then finalize_batch() for a batch this process blinded itself (blind_batch):
+    the same checks and the same tokens, with each element from the directory checked once and the
+    process's own blinded elements not checked again. Raises Refused as those two do."""
+    _check_batch(inputs, blinds, evaluated)
+    if len(blinded) != len(evaluated):
+        raise Refused(f"OPRF batch mismatch: {len(blinded)} blinded, {len(evaluated)} evaluations")
+    _verify(public_key, blinded, evaluated, proof, blinded_here=True)
+    return [_unblind(i, b, e) for i, b, e in zip(inputs, blinds, evaluated, strict=True)]
 
 
 def evaluate_direct(key: OprfServerKey, input: bytes) -> bytes:

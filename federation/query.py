@@ -293,10 +293,11 @@ def open_delivery(
     """
     if delivery.recipient != my_code:
         raise Refused(f"not addressed to this council: the delivery is for {delivery.recipient[:20]!r}")
-    if len(delivery.sealed) > MAX_SEALED_QUERY_BYTES:
-        raise InvalidInput(f"sealed: {len(delivery.sealed)} bytes; at most {MAX_SEALED_QUERY_BYTES}")
+    sealed = delivery.sealed  # read once: each read of a bytes field copies it
+    if len(sealed) > MAX_SEALED_QUERY_BYTES:
+        raise InvalidInput(f"sealed: {len(sealed)} bytes; at most {MAX_SEALED_QUERY_BYTES}")
     try:
-        payload = my_sealing_key.open(delivery.sealed, delivery_associated_data(delivery.query_id, my_code))
+        payload = my_sealing_key.open(sealed, delivery_associated_data(delivery.query_id, my_code))
     except Refused as exc:
         raise Refused("cannot open: not sealed to this council") from exc
     if len(payload) not in QUERY_BUCKETS:

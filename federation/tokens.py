@@ -65,7 +65,7 @@ def tokenise(
         evaluated, proof = evaluate(list(blinded))
         if len(evaluated) != len(blinded):
             raise Refused(f"the directory evaluated {len(evaluated)} elements for {len(blinded)} sent")
-        oprf.verify_evaluations(public_key, blinded, evaluated, proof)
-        for key, token in zip(chunk, oprf.finalize_batch(inputs, blinds, evaluated), strict=True):
+        tokens = oprf.verify_and_finalize(public_key, inputs, blinds, blinded, evaluated, proof)
+        for key, token in zip(chunk, tokens, strict=True):
             materials.append(TokenMaterial(key, lookup_tag(token), demographics_key(token)))
     return materials

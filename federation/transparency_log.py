@@ -173,6 +173,13 @@ def leaf_document(index: int, entry: Mapping[str, Any]) -> bytes:
     return canonical_json({"entry": entry, "index": index})
 
 
+def _leaf_document_of(index: int, canonical_entry: bytes) -> bytes:
+    """leaf_document(index, entry) from canonical_json(entry), without encoding the entry again: canonical
+    JSON sorts "entry" before "index" and writes no whitespace, so the two are byte for byte the same (MUST
+    stay so; tests/federation/test_transparency_log.py compares them)."""
+    return b'{"entry":' + canonical_entry + b',"index":' + str(index).encode("ascii") + b"}"
+
+
 def parse_leaf_document(document: str | bytes) -> tuple[int, Mapping[str, Any]] | None:
     """(index, entry) from a stored leaf document, or None if it is not one (the verifier reports it)."""
     try:
@@ -230,21 +237,32 @@ class TransparencyLog:
     def append(self, session: Session, entry: Mapping[str, Any]) -> int:
         """Store entry as the next leaf and return its index. Raises InvalidInput if entry cannot be
         canonically encoded (floats, huge integers, non-string keys)."""
-        canonical_json(entry)  # fail on a bad entry before taking the lock
+        return self.append_many(session, [entry])[0]
+
+    def append_many(self, session: Session, entries: Sequence[Mapping[str, Any]]) -> range:
+        """Store entries as the next leaves, in order, and return their indexes: one lock, one look-up of
+        the next index and one insert for the lot (a node group-commits the queries it received). Raises
+        InvalidInput, before taking the lock and storing any, if an entry cannot be canonically encoded."""
+        encoded = [canonical_json(entry) for entry in entries]
+        if not encoded:
+            return range(0)
         _lock(session, self.tables.entries, "append")
         conn = session.connection()
-        index = int(conn.execute(self._next_index).scalar_one())
-        document = leaf_document(index, entry)
-        conn.execute(
-            self._insert_entry,
-            {
-                "idx": index,
-                "entry": document.decode("utf-8"),
-                "leaf_hash": merkle.leaf_hash(document),
-                "created_at": dt.datetime.now(dt.UTC),
-            },
-        )
-        return index
+        first = int(conn.execute(self._next_index).scalar_one())
+        created_at = dt.datetime.now(dt.UTC)
+        rows = []
+        for index, body in enumerate(encoded, start=first):
+            document = _leaf_document_of(index, body)
+            rows.append(
+                {
+                    "idx": index,
+                    "entry": document.decode("utf-8"),
+                    "leaf_hash": merkle.leaf_hash(document),
+                    "created_at": created_at,
+                }
+            )
+        conn.execute(self._insert_entry, rows)
+        return range(first, first + len(rows))
 
     # -- steps 2 and 3: integrate and checkpoint
 

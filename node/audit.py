@@ -232,18 +232,20 @@ class AuditLog:
             with self.db.session() as own:
                 yield own
 
-    def _append(
-        self, kind: AuditKind, at: dt.datetime | None, fields: Mapping[str, Any], session: Session | None
-    ) -> int:
-        entry = {
+    def _entry(self, kind: AuditKind, at: dt.datetime | None, fields: Mapping[str, Any]) -> dict[str, Any]:
+        return {
             "v": ENTRY_VERSION,
             "kind": kind.value,
             "council": self.council_code,
             "at": format_time(at or _now()),
             **fields,
         }
+
+    def _append(
+        self, kind: AuditKind, at: dt.datetime | None, fields: Mapping[str, Any], session: Session | None
+    ) -> int:
         with self._session(session) as s:
-            return self.log.append(s, entry)
+            return self.log.append(s, self._entry(kind, at, fields))
 
     def search_sent(
         self,
@@ -301,15 +303,26 @@ class AuditLog:
 
     def searches_received(self, received: Sequence[Received], *, session: Session | None = None) -> int:
         """Many received queries committed in one transaction (a group commit), still one entry each, in
-        order. Returns how many entries were appended."""
+        order, written by one insert. Returns how many entries were appended."""
+        entries = [
+            self._entry(
+                AuditKind.SEARCH_RECEIVED,
+                item.at,
+                _received_fields(
+                    item.query_id,
+                    item.origin_council,
+                    item.practitioner,
+                    item.purpose,
+                    item.candidates,
+                    item.disclosures,
+                    item.alerts,
+                    item.origin_council_name,
+                ),
+            )
+            for item in received
+        ]
         with self._session(session) as s:
-            for item in received:
-                self.search_received(
-                    item.query_id, item.origin_council, item.practitioner, item.purpose, item.candidates,
-                    item.at, disclosures=item.disclosures, alerts=item.alerts,
-                    origin_council_name=item.origin_council_name, session=s,
-                )  # fmt: skip
-        return len(received)
+            return len(self.log.append_many(s, entries))
 
     def sensitive_recorded(
         self,

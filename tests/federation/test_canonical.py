@@ -51,3 +51,20 @@ def test_values_outside_the_subset_are_refused_naming_the_field(obj: dict[str, o
 
 def test_the_largest_safe_integers_are_allowed() -> None:
     assert canonical_json({"n": -MAX_SAFE_INTEGER}) == b'{"n":-9007199254740991}'
+
+
+def test_plain_and_unusual_containers_give_the_same_bytes() -> None:
+    # Plain dicts with ASCII keys take a quicker path; anything else takes the general one. Same bytes.
+    plain = {"z": [1, "a", None, True], "b": {"y": b"\x00\xff", "x": (2, 3)}, "é": {"k": "v"}}
+    unusual = OrderedDict(
+        [
+            ("é", OrderedDict(k="v")),
+            ("b", {"x": [2, 3], "y": bytearray(b"\x00\xff")}),
+            ("z", (1, "a", None, True)),
+        ]
+    )
+    expected = '{"b":{"x":[2,3],"y":"AP8="},"z":[1,"a",null,true],"é":{"k":"v"}}'.encode()
+    assert canonical_json(plain) == canonical_json(unusual) == expected
+    assert canonical_json({"m": memoryview(b"\xff")}) == canonical_json({"m": b"\xff"}) == b'{"m":"/w=="}'
+    with pytest.raises(InvalidInput, match=r"\$\.b\.x\[1\]: integer"):
+        canonical_json({"b": {"x": [0, MAX_SAFE_INTEGER + 1]}})

@@ -222,3 +222,23 @@ def test_malformed_proofs_and_elements_are_refused() -> None:
         oprf.verify_evaluations(key.public_key, blinded, [evaluated[0], ORDER_2], proof)
     with pytest.raises(Refused, match="one per blinded element"):
         oprf.verify_evaluations(key.public_key, blinded, evaluated[:1], proof)
+
+
+def test_verify_and_finalize_gives_the_direct_tokens_and_the_same_refusals() -> None:
+    # The client's one pass over its own batch: every element the directory sent is still checked.
+    key, other = oprf.OprfServerKey.generate(), oprf.OprfServerKey.generate()
+    match_keys = [b"nhs:%d" % i for i in range(5)]
+    blinds, blinded = oprf.blind_batch(match_keys)
+    evaluated, proof = key.evaluate_batch_with_proof(blinded)
+    tokens = oprf.verify_and_finalize(key.public_key, match_keys, blinds, blinded, evaluated, proof)
+    assert tokens == [oprf.evaluate_direct(key, m) for m in match_keys]
+    with pytest.raises(Refused, match="did not use its published key"):
+        oprf.verify_and_finalize(other.public_key, match_keys, blinds, blinded, evaluated, proof)
+    for bad in [*SMALL_ORDER, _mixed_point()]:
+        forged = [*evaluated[:2], bad, *evaluated[3:]]
+        with pytest.raises(Refused, match=r"invalid group element \(7\)"):
+            oprf.verify_and_finalize(key.public_key, match_keys, blinds, blinded, forged, proof)
+    with pytest.raises(Refused, match="5 inputs, 5 blinds, 4 evaluations"):
+        oprf.verify_and_finalize(key.public_key, match_keys, blinds, blinded, evaluated[:4], proof)
+    with pytest.raises(Refused, match="4 blinded, 5 evaluations"):
+        oprf.verify_and_finalize(key.public_key, match_keys, blinds, blinded[:4], evaluated, proof)

@@ -108,3 +108,13 @@ def test_the_repr_never_shows_the_demographics_key() -> None:
     (material,) = tokenise([KEYS[0]], Directory(KEY), KEY.public_key, KEY.key_id)
     assert material.demographics_key.hex() not in repr(material)
     assert isinstance(material.key, MatchKey)
+
+
+def test_a_directory_answering_a_small_order_point_is_refused() -> None:
+    def tagging(blinded: list[bytes]) -> tuple[list[bytes], bytes]:
+        evaluated, proof = KEY.evaluate_batch_with_proof(blinded)
+        return [bytes(32), *evaluated[1:]], proof  # bytes(32): a point of order 4
+
+    evaluator: Evaluator = tagging
+    with pytest.raises(Refused, match="invalid group element"):
+        tokenise(KEYS, evaluator, KEY.public_key, KEY.key_id)

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, MetaData, create_engine, text
 from sqlalchemy.orm import sessionmaker
 
 from federation import merkle
+from federation.canonical import canonical_json
 from federation.errors import InvalidInput, Refused
 from federation.signing import SigningKey
 from federation.transparency_log import (
@@ -23,6 +24,7 @@ from federation.transparency_log import (
     ProblemKind,
     TransparencyLog,
     VerificationReport,
+    _leaf_document_of,
     define_log_table,
     head_from_json,
     head_to_json,
@@ -152,6 +154,19 @@ def test_the_leaf_document_format_is_pinned_for_other_implementations() -> None:
     assert merkle.leaf_hash(document).hex() == hashlib.sha256(b"\x00" + document).hexdigest()
 
 
+def test_a_batch_builds_the_leaf_document_byte_for_byte() -> None:
+    # append_many encodes each entry once and wraps it; an auditor recomputes leaf_document().
+    entries: list[dict[str, object]] = [
+        {},
+        {"kind": "search_received", "candidates": 0, "disclosures": [{"record_id": "R1", "x": [1, 2]}]},
+        {"practitioner": 'Zoë \u202e "quoted" \\ \n', "é": "ü", "a": None, "b": True, "big": 2**53 - 1},
+        {"bytes": b"\x00\xff", "z": {"nested": {"deeper": "日本"}}},
+    ]
+    for index in (0, 7, 10**12):
+        for item in entries:
+            assert _leaf_document_of(index, canonical_json(item)) == leaf_document(index, item)
+
+
 def test_compact_range_refuses_a_range_of_the_wrong_shape() -> None:
     with pytest.raises(InvalidInput, match="size 3 holds 2 roots"):
         CompactRange(3, [b"\x00" * 32])
@@ -182,6 +197,25 @@ def test_an_empty_log_checkpoints_to_the_empty_root(store: Store) -> None:
 def test_append_refuses_an_entry_that_cannot_be_signed(sqlite_store: Store) -> None:
     with pytest.raises(InvalidInput, match="floating-point"):
         sqlite_store.append({"score": 0.5})
+    assert sqlite_store.append(entry(0)) == [0]
+
+
+def test_append_many_stores_a_batch_in_order_after_what_is_there(store: Store) -> None:
+    assert store.append(entry(0)) == [0]
+    with store.sessions.begin() as session:
+        assert store.log.append_many(session, [entry(1), entry(2), entry(3)]) == range(1, 4)
+        assert store.log.append_many(session, []) == range(0)
+    head = store.checkpoint()
+    leaves = [merkle.leaf_hash(leaf_document(n, entry(n))) for n in range(4)]
+    assert (head.tree_size, head.root_hash) == (4, merkle.root(leaves))
+    with store.sessions.begin() as session:
+        assert [e.entry for e in store.log.entries(session)] == [entry(n) for n in range(4)]
+    assert store.verify().ok
+
+
+def test_append_many_stores_nothing_when_one_entry_cannot_be_signed(sqlite_store: Store) -> None:
+    with sqlite_store.sessions.begin() as session, pytest.raises(InvalidInput, match=r"\$\.score"):
+        sqlite_store.log.append_many(session, [entry(0), {"score": 0.5}])
     assert sqlite_store.append(entry(0)) == [0]
 
 
