@@ -89,7 +89,8 @@ def _import(args: argparse.Namespace) -> int:
         )
 
     def finish(report: ImportReport, status: int) -> int:
-        if db is not None:  # for the records team's import page; a check (--check) writes nothing
+        if db is not None and status != EXIT_REFUSED:  # the records team's import page; a refused import
+            # (or a --check) writes nothing at all, as the importer's contract says
             from node.import_history import record_import
 
             record_import(db, report, by=printable(getpass.getuser(), 40))

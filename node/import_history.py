@@ -1,9 +1,10 @@
-"""What the records team sees of past imports: when each ran, who ran it, what it wrote and refused, and the
+"""What the records team sees of past imports: when each ran, who ran it, what it wrote and left out, and the
 first problems of each (the problems file on the node has every one).
 
-`whoelse node import` records each run here (a check-only run writes nothing, so is not recorded); the
-portal's import page reads it. Kept in the node's settings table: the last KEPT runs, each with its first
-PROBLEMS_KEPT problems, so the history never grows without bound.
+`whoelse node import` records each run that wrote records here; a refused file and a `--check` are not
+recorded, because the importer's contract is that they write nothing at all. The portal's import page reads
+it. Kept in the node's settings table: the last KEPT runs, each with its first PROBLEMS_KEPT problems, so the
+history never grows without bound.
 """
 
 from __future__ import annotations
@@ -35,11 +36,6 @@ class ImportRun:
     ended: int
     problems_file: str
     problems: tuple[ImportProblem, ...]
-
-    @property
-    def refused(self) -> bool:
-        """Nothing was written: the file had problems and quarantine was not asked for."""
-        return self.imported == 0 and self.problem_count > 0
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -161,8 +161,8 @@ def field_for(message: str, form: FlaskForm) -> tuple[str | None, str]:
         return None, _sentence(message)
     name, text = match.groups()
     field = _FIELDS.get(name, name)
-    if field not in form:
-        return None, _sentence(message)
+    if field not in form or form[field].type == "HiddenField":  # nothing on the page to link to
+        return None, _sentence(text if field in form else message)
     if name in DATE_QUESTIONS and "future" in text:
         return field, f"{DATE_QUESTIONS[name]} must be today or in the past"
     return field, _sentence(text)

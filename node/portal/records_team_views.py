@@ -200,8 +200,8 @@ def record(team: RecordsTeam, token: str) -> Any:
     except NotFound:
         session.pop("desk_record", None)
         return page("record_lookup.html", form=RecordForm(formdata=None), errors=[])
-    return page("record.html", held=held, form=ShieldingForm(formdata=None), errors=[],
-                done=session.pop("records_team_done", ""))  # fmt: skip
+    done = session.pop("records_team_done", "")
+    return page("record.html", held=held, form=ShieldingForm(formdata=None), errors=[], done=done)
 
 
 @desk.post("/record/shielding")

@@ -291,9 +291,7 @@ class ImportRunView:
 
 def import_run(run: ImportRun) -> ImportRunView:
     """One import as the records team reads it: what was written, and each problem's line and field."""
-    if run.refused:
-        outcome = "Refused: nothing was imported"
-    elif run.rejected_rows:
+    if run.rejected_rows:
         rows = "1 row" if run.rejected_rows == 1 else f"{run.rejected_rows} rows"
         outcome = f"Imported, {rows} left out"
     else:
