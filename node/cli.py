@@ -91,6 +91,11 @@ def _import(args: argparse.Namespace) -> int:
         )
 
     def finish(report: ImportReport, status: int) -> int:
+        if db is not None and status != EXIT_REFUSED:  # the records team's import page; a refused import
+            # (or a --check) writes nothing at all, as the importer's contract says
+            from node.import_history import record_import
+
+            record_import(db, report, by=printable(getpass.getuser(), 40))
         if args.json:
             print(json.dumps({**report.to_json(), "exit_status": status}, ensure_ascii=False))
         for problem in report.problems[:MAX_ERRORS_SHOWN]:
@@ -169,7 +174,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
             from node.portal.server import portal_starter
 
             portal = portal_starter(
-                args.portal_host, args.portal_port, args.portal_allow_remote, args.portal_records_team or ()
+                args.portal_host,
+                args.portal_port,
+                args.portal_allow_remote,
+                args.portal_records_team or (),
+                plain_http=args.portal_plain_http,
             )
         serve_forever([NodeRuntime(c, workers=workers) for c in configs], portal)
         return 0
@@ -371,9 +380,14 @@ def register(commands: Any, benchmarks: Any) -> None:
     )
     portal.add_argument("--portal-host", default="127.0.0.1", help="portal address (default 127.0.0.1)")
     portal.add_argument(
+        "--portal-plain-http",
+        action="store_true",
+        help="serve plain HTTP instead of HTTPS with the node's certificate (the demo, on loopback only)",
+    )
+    portal.add_argument(
         "--portal-allow-remote",
         action="store_true",
-        help="allow a non-loopback --portal-host (plain HTTP: only behind a TLS-terminating proxy)",
+        help="with --portal-plain-http, allow a non-loopback --portal-host (only behind a TLS proxy)",
     )
     portal.add_argument(
         "--portal-records-team",

@@ -363,7 +363,7 @@ def start(
             args += ["--config", str(setup.config)]
             names[setup.code] = name
         if len(group) == 1 and group[0].portal_port:
-            args += ["--portal-port", str(group[0].portal_port)]
+            args += ["--portal-port", str(group[0].portal_port), "--portal-plain-http"]  # this machine only
             if group[0].practitioners:  # the demo's first practitioner also has the records team's pages
                 args += ["--portal-records-team", group[0].practitioners[0]["username"]]
         pids[name] = spawn(args, logs / f"{name}.log").pid

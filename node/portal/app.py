@@ -1,6 +1,6 @@
 """The portal's Flask application: configuration, security headers, sessions and the page routes.
 
-`create_app(config, node)` builds one council's portal; node/portal/server.py serves it with waitress.
+`create_app(config, node)` builds one council's portal; node/portal/server.py serves it over HTTPS.
 """
 
 from __future__ import annotations
@@ -17,9 +17,12 @@ from flask_wtf import CSRFProtect
 from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 
 from federation.errors import WhoElseError
+from node.portal import results
 from node.portal.node_api import NodeApi, NodeServices
+from node.portal.records_team import RecordsTeam
 from node.portal.results import SHIELDED_WORDING, Involvement
 from node.portal.sessions import Lifetime, SessionStore, cookie_name
+from node.subject_access import FIELDS
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("whoelse.portal.access")
@@ -107,8 +110,13 @@ def _search_row(entry: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"text": v} for v in (entry["at"], entry["purpose"], found, answered, entry["query_id"])]
 
 
-def create_app(config: PortalConfig, node: NodeApi, services: NodeServices | None = None) -> Flask:
-    from node.portal import views
+def create_app(
+    config: PortalConfig,
+    node: NodeApi,
+    services: NodeServices | None = None,
+    records_team: RecordsTeam | None = None,
+) -> Flask:
+    from node.portal import records_team_views, views
 
     app = Flask(__name__, static_folder="static", static_url_path="/static")
     app.config.update(
@@ -130,6 +138,8 @@ def create_app(config: PortalConfig, node: NodeApi, services: NodeServices | Non
     app.jinja_env.filters["portal_option"] = _option
     app.jinja_env.filters["portal_involvement"] = _involvement_row
     app.jinja_env.filters["portal_search_row"] = _search_row
+    app.jinja_env.filters["portal_when"] = results.when
+    app.jinja_env.filters["portal_field"] = lambda name: FIELDS.get(name, name.replace("_", " "))
     app.jinja_env.globals["shielded_wording"] = SHIELDED_WORDING
 
     def end_node_session(data: dict[str, Any]) -> None:
@@ -143,9 +153,10 @@ def create_app(config: PortalConfig, node: NodeApi, services: NodeServices | Non
     app.session_interface = SessionStore(
         config.lifetime, cookie_name(config.council_code), on_end=end_node_session
     )
-    app.extensions["whoelse_portal"] = views.Portal(config, node, end_node_session, services)
+    app.extensions["whoelse_portal"] = views.Portal(config, node, end_node_session, services, records_team)
     CSRFProtect(app)
     app.register_blueprint(views.pages)
+    app.register_blueprint(records_team_views.desk)
     app.after_request(_security_headers)
     start, finish = _timing(node)
     app.before_request(start)

@@ -5,7 +5,6 @@ Errors come back as the node's domain errors (federation/errors.py), with the no
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 import time
 from collections.abc import Callable
@@ -17,13 +16,9 @@ from whoelse.v1 import practitioner_pb2 as pp
 from whoelse.v1 import practitioner_pb2_grpc
 from whoelse.v1 import records_pb2 as pb
 
-from federation.errors import InvalidInput, PermissionDenied
-from federation.merkle import SignedTreeHead
 from federation.practitioner_client import _error as domain_error
-from federation.transparency_log import VerificationReport
-from node.accounts.service import AccountService, Practitioner
+from node.accounts.service import AccountService
 from node.alerts import store as alert_store
-from node.audit import AuditLog
 from node.recording import Recorder
 from node.storage.database import Database
 
@@ -86,16 +81,10 @@ class NodeServices:
         accounts: AccountService,
         recorder: Recorder,
         db: Database,
-        audit: AuditLog,
-        verify_key: bytes,
-        records_team: frozenset[str] = frozenset(),
     ) -> None:
         self._accounts = accounts
         self._recorder = recorder
         self._db = db
-        self._audit = audit
-        self._verify_key = verify_key
-        self.records_team = records_team  # usernames who may use the records team's pages
 
     def record_involvement(
         self, token: str, record_id: str, service_type: str, sensitive_basis: str, override_reason: str
@@ -117,34 +106,3 @@ class NodeServices:
         practitioner = self._accounts.authenticate(token)
         with self._db.session() as session:
             return alert_store.mark_read(session, practitioner.display_name, alert_ids)
-
-    # --- the records team's pages: only for the usernames the node was started with (--portal-records-team)
-
-    def _records_team_member(self, token: str) -> Practitioner:
-        member = self._accounts.authenticate(token)
-        if member.username not in self.records_team:
-            raise PermissionDenied("these pages are for the council's records team")
-        return member
-
-    def practitioners(self, token: str) -> list[tuple[Practitioner, dt.datetime | None]]:
-        """Every account with when its log-in lock ends (None: not locked)."""
-        self._records_team_member(token)
-        return [(p, self._accounts.locked_until(p.username)) for p in self._accounts.list()]
-
-    def change_account(self, token: str, username: str, action: str, reason: str) -> None:
-        """Suspend, reinstate or unlock an account; the audit log records who did it, as for the CLI."""
-        member = self._records_team_member(token)
-        if action == "suspend":
-            self._accounts.suspend(username, reason)
-        elif action == "reinstate":
-            self._accounts.reinstate(username, reason)
-        elif action == "unlock":
-            self._accounts.unlock(username)
-        else:
-            raise InvalidInput(f"action: {action[:20]!r} is not suspend, reinstate or unlock")
-        self._audit.account_event(username, action, f"{member.username} through the portal")
-
-    def audit_status(self, token: str) -> tuple[SignedTreeHead | None, VerificationReport]:
-        """The audit log's latest signed tree head, and a full verification of the log against it."""
-        self._records_team_member(token)
-        return self._audit.latest_head(), self._audit.verify(self._verify_key)

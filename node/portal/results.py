@@ -17,6 +17,7 @@ from federation.identity import canonical_forename, phonetic
 from federation.merkle import SignedTreeHead
 from federation.practitioner_client import REFERRAL_BAND
 from node.accounts.service import Practitioner
+from node.import_history import ImportRun
 
 SHIELDED_WORDING = (
     "This record is shielded. Only the child's name, identifier, sex and date of birth are shown. "
@@ -230,7 +231,7 @@ class AccountView:
     role: str
     status: str
     locked_until: str
-    actions: tuple[str, ...]  # what the records team may do now: suspend, reinstate, unlock
+    actions: tuple[str, ...]  # what the records team may do now: suspend, reinstate, end, unlock
 
 
 def _when(at: dt.datetime) -> str:
@@ -245,6 +246,8 @@ def account(p: Practitioner, locked_until: dt.datetime | None) -> AccountView:
         actions.append("suspend")
     elif status == "suspended":
         actions.append("reinstate")
+    if status != "ended":
+        actions.append("end")
     if locked_until is not None:
         actions.append("unlock")
     return AccountView(
@@ -267,3 +270,37 @@ def tree_head(head: SignedTreeHead | None) -> dict[str, str]:
         "signed": _when(dt.datetime.fromtimestamp(head.timestamp_ms / 1000, dt.UTC)),
         "root": head.root_hash.hex(),
     }
+
+
+def when(at: dt.datetime) -> str:
+    """A time as the portal shows one: "7 March 2026 at 14:05", in England's time."""
+    return _when(at)
+
+
+@dataclass(frozen=True)
+class ImportRunView:
+    at: str
+    file: str
+    by: str
+    outcome: str
+    imported: str
+    problems: tuple[dict[str, str], ...]
+    problem_count: int
+    problems_file: str
+
+
+def import_run(run: ImportRun) -> ImportRunView:
+    """One import as the records team reads it: what was written, and each problem's line and field."""
+    if run.rejected_rows:
+        rows = "1 row" if run.rejected_rows == 1 else f"{run.rejected_rows} rows"
+        outcome = f"Imported, {rows} left out"
+    else:
+        outcome = "Imported"
+    imported = f"{run.imported}" + (f" ({run.ended} ended: not in a full export)" if run.ended else "")
+    problems = tuple(
+        {"line": str(p.line), "record_id": p.record_id, "field": p.field, "reason": p.reason}
+        for p in run.problems
+    )
+    return ImportRunView(
+        _when(run.at), run.file, run.by, outcome, imported, problems, run.problem_count, run.problems_file
+    )

@@ -37,7 +37,6 @@ from federation.errors import (
 from node.portal import results
 from node.portal.forms import (
     PURPOSE_LABELS,
-    AccountForm,
     ConcernForm,
     InvolvementForm,
     SearchForm,
@@ -47,6 +46,7 @@ from node.portal.forms import (
     service_name,
 )
 from node.portal.node_api import NodeApi, NodeServices
+from node.portal.records_team import RecordsTeam
 from node.portal.sessions import PortalSession
 from node.recording import RecordingRejected
 
@@ -57,7 +57,6 @@ pages = Blueprint("pages", __name__)
 UNAVAILABLE = "The service is not available at the moment. Try again in a few minutes."
 MAX_HISTORY = 50
 UNREAD_FRESH_S = 15.0
-RECORDS_TEAM_ONLY = "This page is for the council's records team. Ask them if you need something changed."
 NOT_FROM_SEARCH = (
     "search for the child first: you can record only against a record found at this council in your "
     "latest search"
@@ -73,6 +72,7 @@ class Portal:
     node: NodeApi
     end_node_session: Callable[[dict[str, Any]], None]
     services: NodeServices | None = None  # record my involvement, raise a concern, mark alerts read
+    records_team: RecordsTeam | None = None  # the records team's pages
 
     def __post_init__(self) -> None:
         self._searches: dict[str, deque[float]] = {}
@@ -194,8 +194,8 @@ def sign_in() -> Any:
             session["token"] = reply.session_token
             session["username"] = (form.username.data or "").strip().lower()
             session["searches"] = []
-            services = portal().services
-            session["records_team"] = services is not None and session["username"] in services.records_team
+            desk = portal().records_team
+            session["records_team"] = desk is not None and session["username"] in desk.members
             return redirect(url_for("pages.search"))
     elif form.is_submitted():
         status = 400
@@ -362,61 +362,6 @@ def _record(form: InvolvementForm | ConcernForm, kind: str, done: str) -> Any:
         else:
             return page("recorded.html", heading=done, record_id=record_id)
     return page("recording.html", status, form=form, kind=kind, errors=error_list(form, general))
-
-
-def _records_team() -> NodeServices | None:
-    services = portal().services
-    return services if services is not None and session.get("records_team") else None
-
-
-def _not_records_team() -> Any:
-    return page("error.html", 403, heading="You cannot use this page", message=RECORDS_TEAM_ONLY)
-
-
-@pages.get("/records-team")
-@signed_in_only
-def records_team() -> Any:
-    services = _records_team()
-    if services is None:
-        return _not_records_team()
-    token = str(session["token"])
-    try:
-        accounts = services.practitioners(token)
-        head, report = services.audit_status(token)
-    except Unauthenticated:
-        return _sign_out("ended")
-    except PermissionDenied:
-        return _not_records_team()
-    rows = [results.account(p, locked) for p, locked in accounts]
-    done = session.pop("records_team_done", "")
-    return page("records_team.html", accounts=rows, head=results.tree_head(head), report=report, done=done)
-
-
-@pages.post("/records-team/account")
-@signed_in_only
-def records_team_account() -> Any:
-    services = _records_team()
-    if services is None:
-        return _not_records_team()
-    form = AccountForm()
-    if not form.validate_on_submit():
-        return page("error.html", 400, heading="That did not work", message="Go back and try again.")
-    username, action = str(form.username.data), str(form.action.data)
-    reason = (form.reason.data or "").strip()
-    if action == "suspend" and (request.form.get("start") or not reason):
-        if not request.form.get("start"):
-            form.reason.errors = ["Say why you are suspending this account"]
-        errors = error_list(form) if form.reason.errors else []
-        return page("suspend.html", 400 if errors else 200, form=form, errors=errors)
-    try:
-        services.change_account(str(session["token"]), username, action, reason)
-    except Unauthenticated:
-        return _sign_out("ended")
-    except (PermissionDenied, InvalidInput, NotFound) as exc:
-        return page("error.html", 400, heading="That did not work", message=_sentence(str(exc)))
-    done = {"suspend": "suspended", "reinstate": "reinstated", "unlock": "unlocked"}[action]
-    session["records_team_done"] = f"{username} has been {done}."
-    return redirect(url_for("pages.records_team"))
 
 
 @pages.get("/searches")

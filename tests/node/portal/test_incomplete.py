@@ -27,7 +27,8 @@ def bradford_down(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portals]
         bradford = fed.councils.pop(BRADFORD)
         bradford.runtime.stop(bradford.servers)
         wakefield = fed.councils[WAKEFIELD]
-        portal = start_portal(wakefield.runtime, wakefield.servers)
+        # plain HTTP on loopback: the package's browser trusts only the main federation's certificates
+        portal = start_portal(wakefield.runtime, wakefield.servers, plain_http=True)
         yield Portals(fed, portal, portal, portal, portal)
     finally:
         if portal is not None:

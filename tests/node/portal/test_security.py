@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import http.client
 import logging
+import socket
+import ssl
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
@@ -73,3 +76,30 @@ def test_results_are_not_cached_and_the_logs_hold_no_child_details(
     everything = "\n".join(r.getMessage() for r in caplog.records)
     for detail in ("Zoe", "Zoë", "O'Neill", "ONeil", "2015", "LS6", "BD1", "9434765919", "Sam Patel"):
         assert detail not in everything
+
+
+def test_the_portal_serves_https_with_the_nodes_certificate(portals: Portals) -> None:
+    """Checked as a browser checks it, against the federation's CA and the name localhost; and the same
+    certificate the node's own gRPC ports present. Plain HTTP is not answered."""
+    node = portals.council(WAKEFIELD).runtime.config
+    trust = ssl.create_default_context(cafile=str(portals.federation.ca_dir / "ca.crt"))
+    port = portals.wakefield.port
+    assert portals.wakefield.url == f"https://localhost:{port}/"
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        trust.wrap_socket(raw, server_hostname="localhost") as tls,
+    ):
+        served = tls.getpeercert(binary_form=True)
+        assert tls.version() in ("TLSv1.2", "TLSv1.3")
+        tls.sendall(b"GET /sign-in HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        assert tls.recv(64).startswith(b"HTTP/1.1 200")
+    assert served == ssl.PEM_cert_to_DER_cert(node.tls.cert.read_text(encoding="ascii"))
+    plain = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        plain.request("GET", "/sign-in")
+        answered = plain.getresponse().status
+    except (OSError, http.client.HTTPException):
+        answered = 0
+    finally:
+        plain.close()
+    assert answered != 200  # no page over plain HTTP (cheroot answers 400, or drops the connection)
