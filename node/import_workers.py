@@ -3,9 +3,9 @@
 The contract:
 - A chunk MUST come back in the order it was given, one `Checked` per row: the row's record id as written
   (or None) and its problems (none when valid).
-- When tags are wanted, the valid rows MUST also come back prepared (record and its kinded tags), pickled
-  into one blob, so the importer can spill them to disk without unpickling them and the database pass needs
-  neither the file nor validation again.
+- When tags are wanted, the valid rows MUST also come back prepared (stored columns and kinded tags, and
+  the record when asked for), pickled into one blob, so the importer can spill them to disk without
+  unpickling them and the database pass needs neither the file nor validation again.
 - Workers MUST NOT touch the database: all-or-nothing is the importer's to keep.
 - Small files, and taggers that cannot be sent to another process, are done in-process by the same code.
 """
@@ -20,10 +20,11 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from node.import_files import ImportProblem, RawLine, RawRow, parsed
 from node.records import ChildRecord
+from node.storage.record_store import ChildValues, child_values
 from node.tags import KindedTag, Tagger
 from node.validation import validate_record
 
@@ -39,13 +40,14 @@ class Checked:
     problems: tuple[ImportProblem, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Prepared:
-    """A valid row ready to write: the record and its lookup tags, each with its match key's kind."""
+class Prepared(NamedTuple):
+    """A valid row ready to write: its stored columns and lookup tags (each with its match key's kind), and
+    the record itself when the import's hooks need it (records cost several times more to send)."""
 
     line: int
-    record: ChildRecord
+    values: ChildValues
     tags: tuple[KindedTag, ...]
+    record: ChildRecord | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,7 @@ class _Job:
     today: dt.date
     tagger: Tagger | None  # None: validate only (`import --check`)
     tag_fn: TagFn | None
+    records: bool  # send back each valid ChildRecord too
 
 
 _job: _Job | None = None  # set once in each worker by _start
@@ -86,9 +89,10 @@ def check_chunk(job: _Job, units: list[RawLine | RawRow]) -> tuple[list[Checked]
             continue
         checked.append(Checked(row.line, rid, ()))
         if job.tagger is not None and job.tag_fn is not None:
-            prepared.append(Prepared(row.line, result, tuple(job.tag_fn(job.tagger, result))))
-        else:
-            prepared.append(Prepared(row.line, result, ()))
+            tags = tuple(job.tag_fn(job.tagger, result))
+            prepared.append(Prepared(row.line, child_values(result), tags, result if job.records else None))
+        elif job.records:
+            prepared.append(Prepared(row.line, (), (), result))
     return checked, pickle.dumps(prepared, protocol=pickle.HIGHEST_PROTOCOL)
 
 
@@ -125,10 +129,12 @@ def check_all(
     tagger: Tagger | None,
     tag_fn: TagFn | None,
     workers: int,
+    *,
+    records: bool,
 ) -> Iterator[tuple[list[Checked], bytes]]:
     """Each chunk's results, in file order, computed by `workers` processes (0: in this one). At most two
     chunks per worker are in flight, so memory does not grow with the file."""
-    job = _Job(name, today, tagger, tag_fn)
+    job = _Job(name, today, tagger, tag_fn, records)
     if workers == 0 or not _sendable(job):
         for chunk in _chunks(units, CHUNK):
             yield check_chunk(job, chunk)

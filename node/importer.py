@@ -165,6 +165,8 @@ def _scan(
     spill: _Spill | None = None,
     tagger: Tagger | None = None,
     tag_fn: TagFn | None = None,
+    *,
+    records: bool = False,
 ) -> _Scan:
     """Pass 1: validate every row (in worker processes for a large file), find duplicate record ids, and
     spill the prepared valid rows when `spill` is given. Writes nothing to the database."""
@@ -174,7 +176,8 @@ def _scan(
     reason = "the same record_id as line {}: each child appears once in a file"
     workers = workers_for(path.stat().st_size) if path.is_file() else 0
     wanted = (tagger, tag_fn) if spill is not None else (None, None)
-    for checked, blob in check_all(name, read_units(path), today, *wanted, workers):
+    units = read_units(path)
+    for checked, blob in check_all(name, units, today, *wanted, workers, records=records):
         if spill is not None:
             spill.write(blob)
         for row in checked:
@@ -219,10 +222,10 @@ def validate_file(path: Path, today: dt.date) -> list[ChildRecord]:
     Holds the whole file: for tests and small files; imports stream (import_file)."""
     spill = _Spill()
     try:
-        scan = _scan(path, today, None, spill)
+        scan = _scan(path, today, None, spill, records=True)
         if scan.problem_count:
             raise ImportRejected(sorted(scan.problems, key=lambda p: p.line), scan.problem_count)
-        return [item.record for item in spill.prepared()]
+        return [item.record for item in spill.prepared() if item.record is not None]
     finally:
         spill.close()
 
@@ -293,7 +296,7 @@ def import_file(
     spill = _Spill()
     try:
         try:
-            scan = _scan(path, day, sink, spill, tagger, tag_fn)
+            scan = _scan(path, day, sink, spill, tagger, tag_fn, records=on_changes is not None)
         finally:
             if sink is not None:
                 sink.close()
@@ -314,9 +317,10 @@ def import_file(
         for chunk in _batches(spill.prepared(), batch, scan.bad_lines):
             with db.session() as session:
                 if on_changes is not None:
-                    previous = records_by_record_id(session, [p.record.record_id for p in chunk])
-                    on_changes(session, [(previous.get(p.record.record_id), p.record) for p in chunk])
-                write_prepared(session, [(p.record, p.tags) for p in chunk], tagger.scheme)
+                    new = [p.record for p in chunk if p.record is not None]
+                    previous = records_by_record_id(session, [r.record_id for r in new])
+                    on_changes(session, [(previous.get(r.record_id), r) for r in new])
+                write_prepared(session, [(p.values, p.tags) for p in chunk], tagger.scheme)
             report.batches += 1
             written += len(chunk)
             if progress:

@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, select, text, update
+from sqlalchemy import Connection, Engine, LargeBinary, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from node.records import (
@@ -66,14 +66,17 @@ def _details(r: ChildRecord) -> str:
     )
 
 
-CHILD_COLUMNS = tuple(c.name for c in Child.__table__.columns)
+ROW_KEYS = ("id", "version", "updated_at")  # set by the write itself
+VALUE_COLUMNS = tuple(c.name for c in Child.__table__.columns if c.name not in ROW_KEYS)
+CHILD_COLUMNS = (*ROW_KEYS, *VALUE_COLUMNS)
 TAG_COLUMNS = ("tag", "scheme", "child_id", "kind")  # id numbered by the database; secret only for OPRF
+ChildValues = tuple[Any, ...]
+"""A record's `children` columns other than ROW_KEYS, in VALUE_COLUMNS order: what an import worker makes."""
 
 
-def _child_row(r: ChildRecord, now: dt.datetime, pk: int, version: int) -> tuple[Any, ...]:
-    """The `children` row of a record, in CHILD_COLUMNS order."""
+def child_values(r: ChildRecord) -> ChildValues:
+    """The stored form of a record: its `children` columns other than id, version and write time."""
     values = {
-        "id": pk,
         "record_id": r.record_id,
         "forename": r.forename,
         "middle_names": r.middle_names,
@@ -97,11 +100,9 @@ def _child_row(r: ChildRecord, now: dt.datetime, pk: int, version: int) -> tuple
         "retention_consent_to_25": r.retention_consent_to_25,
         "ended_on": r.ended_on,
         "archived_on": None,
-        "version": version,
         "details": _details(r),
-        "updated_at": now,
     }
-    return tuple(values[c] for c in CHILD_COLUMNS)
+    return tuple(values[c] for c in VALUE_COLUMNS)
 
 
 def bulk_insert(
@@ -121,7 +122,12 @@ def bulk_insert(
             return
         sql_table = Base.metadata.tables[table]
         dialect = conn.dialect
-        processors = [sql_table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
+        types = [sql_table.c[c].type for c in columns]
+        # bytes go to sqlite3 as they are; the binary type's processor only wraps them in a memoryview
+        processors = [
+            None if isinstance(t, LargeBinary) else t.dialect_impl(dialect).bind_processor(dialect)
+            for t in types
+        ]
         converting = [(n, f) for n, f in enumerate(processors) if f is not None]
         if converting:
             converted = []
@@ -139,18 +145,19 @@ def bulk_insert(
 
 def upsert_records(session: Session, records: Sequence[ChildRecord], tag_fn: TagFn, scheme: str) -> int:
     """Insert or replace `records` (by record id) with their lookup tags. Returns how many were written."""
-    return write_prepared(session, [(r, tag_fn(r)) for r in records], scheme)
+    return write_prepared(session, [(child_values(r), tag_fn(r)) for r in records], scheme)
 
 
 def write_prepared(
-    session: Session, prepared: Sequence[tuple[ChildRecord, Sequence[tuple[bytes, str]]]], scheme: str
+    session: Session, prepared: Sequence[tuple[ChildValues, Sequence[tuple[bytes, str]]]], scheme: str
 ) -> int:
-    """Insert or replace records (by record id) with their already-made lookup tags, in the session's
-    transaction. Returns how many were written (the last copy of an id in one call wins)."""
+    """Insert or replace records (by record id), given as `child_values` with their already-made lookup
+    tags, in the session's transaction. Returns how many were written (the last copy of an id wins)."""
     if not prepared:
         return 0
     now = dt.datetime.now(dt.UTC)
-    by_id = {r.record_id: (r, tags) for r, tags in prepared}
+    at = VALUE_COLUMNS.index("record_id")
+    by_id = {values[at]: (values, tags) for values, tags in prepared}
     conn = session.connection()
     stored = select(Child.record_id, Child.version).where(Child.record_id.in_(list(by_id)))
     versions = {record_id: int(version) for record_id, version in conn.execute(stored)}
@@ -162,9 +169,9 @@ def write_prepared(
     next_id = int(conn.execute(select(func.coalesce(func.max(Child.id), 0))).scalar_one()) + 1
     children = []
     tag_rows: list[tuple[bytes, str, int, str]] = []
-    for n, (record_id, (r, tags)) in enumerate(by_id.items()):
+    for n, (record_id, (values, tags)) in enumerate(by_id.items()):
         pk = next_id + n
-        children.append(_child_row(r, now, pk, versions.get(record_id, 0) + 1))
+        children.append((pk, versions.get(record_id, 0) + 1, now, *values))
         tag_rows.extend((tag, scheme, pk, kind) for tag, kind in dict.fromkeys(tags))
     bulk_insert(conn, Child.__tablename__, CHILD_COLUMNS, children)
     bulk_insert(conn, MatchTag.__tablename__, TAG_COLUMNS, tag_rows)
