@@ -134,7 +134,7 @@ def bench_alerts(rounds: int, children: int) -> dict[str, Any]:
         "rounds": len(latencies),
         "p50_ms": round(statistics.median(latencies), 1),
         "p95_ms": round(percentile(latencies, 0.95), 1),
-        "outbox_poll_ms": 250,
+        "fallback_poll_ms": 250,  # the sender is woken by the commit (node/alerts/wakeup.py); the poll is a fallback
     }
 
 
