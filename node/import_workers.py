@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from node.import_files import ImportProblem, RawLine, RawRow, parsed
 from node.records import ChildRecord
@@ -31,6 +31,7 @@ from node.validation import validate_record
 CHUNK = 500  # rows per task: large enough to amortise the pickling, small enough to keep memory flat
 POOL_MIN_BYTES = 4 * 1024 * 1024  # smaller files are done in-process: starting workers costs more
 TagFn = Callable[[Tagger, ChildRecord], list[KindedTag]]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,10 +97,11 @@ def check_chunk(job: _Job, units: list[RawLine | RawRow]) -> tuple[list[Checked]
     return checked, pickle.dumps(prepared, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _chunks(units: Iterable[RawLine | RawRow], size: int) -> Iterator[list[RawLine | RawRow]]:
-    chunk: list[RawLine | RawRow] = []
-    for unit in units:
-        chunk.append(unit)
+def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """`items` in lists of `size` (the last may be shorter)."""
+    chunk: list[T] = []
+    for item in items:
+        chunk.append(item)
         if len(chunk) == size:
             yield chunk
             chunk = []
@@ -136,7 +138,7 @@ def check_all(
     chunks per worker are in flight, so memory does not grow with the file."""
     job = _Job(name, today, tagger, tag_fn, records)
     if workers == 0 or not _sendable(job):
-        for chunk in _chunks(units, CHUNK):
+        for chunk in chunks(units, CHUNK):
             yield check_chunk(job, chunk)
         return
     # spawn, not fork: the importer may run in a process with gRPC threads (bench alerts, tests)
@@ -144,7 +146,7 @@ def check_all(
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start, initargs=(job,)) as pool:
         in_flight: deque[Future[tuple[list[Checked], bytes]]] = deque()
         try:
-            for chunk in _chunks(units, CHUNK):
+            for chunk in chunks(units, CHUNK):
                 in_flight.append(pool.submit(_in_worker, chunk))
                 if len(in_flight) >= 2 * workers:
                     yield in_flight.popleft().result()

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from federation.errors import InvalidInput
 from node.import_files import ImportProblem, file_kind, printable, read_units
-from node.import_workers import Prepared, TagFn, check_all, load_prepared, workers_for
+from node.import_workers import Prepared, TagFn, check_all, chunks, load_prepared, workers_for
 from node.records import ChildRecord
 from node.storage.database import Database
 from node.storage.record_store import end_absent_records, records_by_record_id, write_prepared
@@ -204,19 +204,6 @@ def _scan(
     return scan
 
 
-def _batches(prepared: Iterator[Prepared], size: int, skip: set[int]) -> Iterator[list[Prepared]]:
-    chunk: list[Prepared] = []
-    for item in prepared:
-        if item.line in skip:
-            continue
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 def validate_file(path: Path, today: dt.date) -> list[ChildRecord]:
     """Every record in the file, or ImportRejected listing the problems (nothing is written).
     Holds the whole file: for tests and small files; imports stream (import_file)."""
@@ -314,7 +301,8 @@ def import_file(
         if before_write is not None:
             before_write()
         written = 0
-        for chunk in _batches(spill.prepared(), batch, scan.bad_lines):
+        valid = (p for p in spill.prepared() if p.line not in scan.bad_lines)
+        for chunk in chunks(valid, batch):
             with db.session() as session:
                 if on_changes is not None:
                     new = [p.record for p in chunk if p.record is not None]

@@ -51,6 +51,11 @@ def in_workers(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(import_workers, "CHUNK", 50)  # several chunks per worker, out of step
 
 
+def tagger_of(db: Database) -> LocalTagger:
+    with db.session() as session:
+        return LocalTagger(load(session).tag_key)
+
+
 def stored(db: Database) -> tuple[dict[str, object], dict[str, set[tuple[bytes, str]]]]:
     with db.session() as session:
         records = {str(r.record_id): r for r in load_records(session, list(range(1, 10_000))).values()}
@@ -67,8 +72,7 @@ def test_workers_store_what_validation_and_tagging_make(
     db: Database, tmp_path: Path, in_workers: None
 ) -> None:
     path = write_jsonl(tmp_path / "export.jsonl", rows(900))
-    with db.session() as session:
-        tagger = LocalTagger(load(session).tag_key)
+    tagger = tagger_of(db)
     report = import_file(db, path, tagger, record_tags, today=TODAY, batch=200)
     assert (report.records, report.batches) == (900, 5)
     records, tags = stored(db)
@@ -81,8 +85,7 @@ def test_a_bad_row_at_the_end_writes_nothing(db: Database, tmp_path: Path, in_wo
     bad = rows(600)
     bad[-1]["date_of_birth"] = "2020-02-30"
     path = write_jsonl(tmp_path / "export.jsonl", bad)
-    with db.session() as session:
-        tagger = LocalTagger(load(session).tag_key)
+    tagger = tagger_of(db)
     before = dump(db)
     with pytest.raises(ImportRejected, match=r"export.jsonl line 600, field date_of_birth"):
         import_file(db, path, tagger, record_tags, today=TODAY)
@@ -95,8 +98,7 @@ def test_reimport_in_workers_replaces_and_counts_versions(
     db: Database, tmp_path: Path, in_workers: None
 ) -> None:
     path = write_jsonl(tmp_path / "export.jsonl", rows(300))
-    with db.session() as session:
-        tagger = LocalTagger(load(session).tag_key)
+    tagger = tagger_of(db)
     import_file(db, path, tagger, record_tags, today=TODAY)
     import_file(db, path, tagger, record_tags, today=TODAY)
     with db.session() as session:
