@@ -6,9 +6,11 @@ The contract (docs/import-format.md):
 - With `on_error="reject"` (the default) a file with any problem MUST write nothing at all (records, tags,
   alert outbox, audit). With `on_error="quarantine"` every valid row is written and every problem goes to the
   problems file; the report counts both.
-- Pass 2 re-reads the file and writes the valid rows in batches, one transaction each, so a killed import
-  keeps whole batches and re-running the file finishes it (upsert by record id). Neither pass holds more
-  than one batch of records in memory.
+- Pass 1 also makes each valid row's stored columns and lookup tags (in worker processes for a large
+  file, node/import_workers.py) and spills them to an unnamed temporary file. Pass 2 reads the spill, not
+  the file, and writes the valid rows in batches, one transaction each, so a killed import keeps whole
+  batches and re-running the file finishes it (upsert by record id). Neither pass holds more than a few
+  chunks of records in memory.
 - `mode="full"`: records this council holds that the export does not list are ended (kept, no longer
   disclosed, each logged), never deleted.
 """
