@@ -9,19 +9,23 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import multiprocessing
 import random
 import resource
 import statistics
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from federation.errors import InvalidInput
+from federation.identity import Identity
 from node.importer import import_file
 from node.matching import find, identity_of, rank_candidates, record_tags
 from node.records import ChildRecord
@@ -48,9 +52,9 @@ def _rss_mb() -> float:
 
 
 @contextmanager
-def _database(backend: str, workdir: Path) -> Iterator[Database]:
+def _database(backend: str, workdir: Path, name: str = "bench") -> Iterator[Database]:
     if backend == "sqlite":
-        db = Database(str(workdir / "bench.sqlite"))
+        db = Database(str(workdir / f"{name}.sqlite"))
         yield db
         db.dispose()
         return
@@ -64,34 +68,131 @@ def _database(backend: str, workdir: Path) -> Iterator[Database]:
         yield db
 
 
-def bench_node(children: int, backend: str, lookups: int, seed: int) -> dict[str, Any]:
+def _generated(path: Path, children: int, seed: int, lookups: int) -> tuple[float, list[Identity], list[str]]:
+    """Write the synthetic export (run in its own process, so the import's memory is measured alone):
+    seconds taken, the identities to look up and the record ids for the floor's primary-key fetches."""
     from node.synth.generate import generate
     from node.synth.writer import record_to_json
 
+    rng = random.Random(seed)
+    started = time.perf_counter()
+    population = generate([BENCH_COUNCIL], children_per_council=children, seed=seed)
+    records = population.records[BENCH_COUNCIL]  # type: ignore[index]
+    generate_s = time.perf_counter() - started
+    with path.open("w", encoding="utf-8") as out:
+        out.writelines(json.dumps(record_to_json(r), ensure_ascii=False) + "\n" for r in records)
+    sample = [identity_of(r) for r in rng.sample(records, min(lookups, len(records)))]
+    ids = [str(r.record_id) for r in rng.sample(records, min(lookups, len(records)))]
+    return generate_s, sample, ids
+
+
+class _TreeMemory:
+    """The largest resident memory of this process and its children (the import's workers), sampled."""
+
+    def __init__(self) -> None:
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> _TreeMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            self.peak_mb = max(self.peak_mb, _tree_rss_mb())
+            if self._stop.wait(0.1):
+                return
+
+
+def _tree_rss_mb() -> float:
+    total = 0.0
+    pids = ["self"]
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            pids += (task / "children").read_text().split()
+        except OSError:
+            continue
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue  # ended meanwhile
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) / 1024
+    return total
+
+
+def _floor_insert_s(source: Database, floor: Database) -> float:
+    """The floor: seconds to insert the rows the import wrote, read back from its tables, into the same
+    tables of an empty database with a plain batched insert (executemany, one transaction per batch of
+    BATCH children), timing the inserts and commits only."""
+    from node.importer import BATCH
+    from node.storage.record_store import CHILD_COLUMNS, TAG_COLUMNS
+
+    floor.migrate()
+    mark = "?" if source.engine.dialect.paramstyle == "qmark" else "%s"
+    children_sql = (
+        f"INSERT INTO children ({', '.join(CHILD_COLUMNS)}) VALUES ({', '.join([mark] * len(CHILD_COLUMNS))})"
+    )
+    tags_sql = (
+        f"INSERT INTO match_tags ({', '.join(TAG_COLUMNS)}) VALUES ({', '.join([mark] * len(TAG_COLUMNS))})"
+    )
+    with source.engine.connect() as conn:
+        top = int(conn.execute(select(func.coalesce(func.max(Child.id), 0))).scalar_one())
+    elapsed = 0.0
+    with source.engine.connect() as read, floor.engine.connect() as write:
+        reader = read.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        writer = write.connection.dbapi_connection
+        for low in range(1, top + 1, BATCH):
+            high = low + BATCH - 1
+            reader.execute(
+                f"SELECT {', '.join(CHILD_COLUMNS)} FROM children WHERE id BETWEEN {mark} AND {mark}",
+                (low, high),
+            )
+            children = reader.fetchall()
+            reader.execute(
+                f"SELECT {', '.join(TAG_COLUMNS)} FROM match_tags WHERE child_id BETWEEN {mark} AND {mark}",
+                (low, high),
+            )
+            tags = reader.fetchall()
+            write.commit()  # end the transaction SQLAlchemy began, so the timed one is the insert's own
+            started = time.perf_counter()
+            cursor = writer.cursor()  # type: ignore[union-attr]
+            cursor.executemany(children_sql, children)
+            cursor.executemany(tags_sql, tags)
+            writer.commit()  # type: ignore[union-attr]
+            cursor.close()
+            elapsed += time.perf_counter() - started
+        reader.close()
+    return elapsed
+
+
+def bench_node(children: int, backend: str, lookups: int, seed: int) -> dict[str, Any]:
     if children < 1:
         raise InvalidInput("--children must be at least 1")
-    rng = random.Random(seed)
     with tempfile.TemporaryDirectory(prefix="whoelse-bench-") as tmp:
         workdir = Path(tmp)
-        started = time.perf_counter()
-        population = generate([BENCH_COUNCIL], children_per_council=children, seed=seed)
-        records = list(population.records[BENCH_COUNCIL])  # type: ignore[index]
-        generate_s = time.perf_counter() - started
         path = workdir / f"{BENCH_COUNCIL}.jsonl"
-        with path.open("w", encoding="utf-8") as out:
-            out.writelines(json.dumps(record_to_json(r), ensure_ascii=False) + "\n" for r in records)
-        sample = [identity_of(r) for r in rng.sample(records, min(lookups, len(records)))]
-        ids = [r.record_id for r in rng.sample(records, min(lookups, len(records)))]
-        del population, records
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(1, mp_context=spawn) as generator:
+            generate_s, sample, ids = generator.submit(_generated, path, children, seed, lookups).result()
         gc.collect()
-        with _database(backend, workdir) as db:
+        with _database(backend, workdir, "bench") as db:
             db.migrate()
             with db.session() as session:
                 settings = initialise(session, BENCH_COUNCIL, "Birmingham", "records team")
             tagger = LocalTagger(settings.tag_key)
-            started = time.perf_counter()
-            report = import_file(db, path, tagger, record_tags)
-            import_s = time.perf_counter() - started
+            with _TreeMemory() as memory:
+                started = time.perf_counter()
+                report = import_file(db, path, tagger, record_tags)
+                import_s = time.perf_counter() - started
+            import_rss_mb = _rss_mb()
             gc.collect()
             lookup_ms: list[float] = []
             found = 0
@@ -106,6 +207,8 @@ def bench_node(children: int, backend: str, lookups: int, seed: int) -> dict[str
                     t0 = time.perf_counter()
                     session.execute(select(Child).where(Child.record_id == record_id)).scalar_one()
                     floor_ms.append((time.perf_counter() - t0) * 1000)
+            with _database(backend, workdir, "floor") as floor:
+                floor_s = _floor_insert_s(db, floor)
     return {
         "benchmark": "node",
         "backend": backend,
@@ -113,13 +216,17 @@ def bench_node(children: int, backend: str, lookups: int, seed: int) -> dict[str
         "generate_s": round(generate_s, 2),
         "import_s": round(import_s, 2),
         "import_per_s": round(report.records / import_s, 1),
+        "import_floor_s": round(floor_s, 2),
+        "import_floor_per_s": round(report.records / floor_s, 1),
+        "import_to_floor": round(floor_s / import_s, 3),
         "lookups": len(lookup_ms),
         "lookup_found_rate": round(found / max(1, len(lookup_ms)), 4),
         "lookup_p50_ms": round(statistics.median(lookup_ms), 3),
         "lookup_p95_ms": round(percentile(lookup_ms, 0.95), 3),
         "floor_pk_fetch_p50_ms": round(statistics.median(floor_ms), 3),
-        "rss_mb": round(_rss_mb(), 1),
+        "rss_mb": round(import_rss_mb, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "import_peak_rss_all_processes_mb": round(memory.peak_mb, 1),
     }
 
 

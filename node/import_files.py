@@ -195,18 +195,34 @@ def _csv_rows(name: str, lines: Iterator[str]) -> Iterator[RawRow]:
             )
 
 
-def _jsonl_rows(name: str, handle: BinaryIO) -> Iterator[RawRow]:
+@dataclass(frozen=True, slots=True)
+class RawLine:
+    """A JSON Lines row not yet parsed: parsing is left to whichever process validates it."""
+
+    line: int
+    text: str
+
+
+def _jsonl_units(name: str, handle: BinaryIO) -> Iterator[RawLine | RawRow]:
     for number, line in enumerate(_lines(name, handle), start=1):
         if not line.strip():
             continue
         if 4 * len(line) > MAX_LINE_BYTES and len(line.encode()) > MAX_LINE_BYTES:
             yield RawRow(number, ImportProblem(name, number, "line", f"longer than {MAX_LINE_BYTES} bytes"))
             continue
-        yield RawRow(number, _json_row(name, number, line))
+        yield RawLine(number, line)
 
 
-def read_rows(path: Path) -> Iterator[RawRow]:
-    """Each row of the file with its line number: its raw value, or the problem that stops it being read.
+def parsed(name: str, unit: RawLine | RawRow) -> RawRow:
+    """A row read by `read_units`, parsed (a RawRow is already)."""
+    if isinstance(unit, RawRow):
+        return unit
+    return RawRow(unit.line, _json_row(name, unit.line, unit.text))
+
+
+def read_units(path: Path) -> Iterator[RawLine | RawRow]:
+    """Each row of the file with its line number, as cheaply as it can be split off: JSON Lines rows as
+    unparsed text (`parsed` turns them into RawRows), CSV rows already read.
 
     Raises InvalidInput for a file that cannot be read at all (wrong type, not UTF-8, a broken header)."""
     name = path.name
@@ -219,4 +235,13 @@ def read_rows(path: Path) -> Iterator[RawRow]:
         if kind == "csv":
             yield from _csv_rows(name, _lines(name, handle))
         else:
-            yield from _jsonl_rows(name, handle)
+            yield from _jsonl_units(name, handle)
+
+
+def read_rows(path: Path) -> Iterator[RawRow]:
+    """Each row of the file with its line number: its raw value, or the problem that stops it being read.
+
+    Raises InvalidInput for a file that cannot be read at all (wrong type, not UTF-8, a broken header)."""
+    name = path.name
+    for unit in read_units(path):
+        yield parsed(name, unit)

@@ -6,9 +6,11 @@ The contract (docs/import-format.md):
 - With `on_error="reject"` (the default) a file with any problem MUST write nothing at all (records, tags,
   alert outbox, audit). With `on_error="quarantine"` every valid row is written and every problem goes to the
   problems file; the report counts both.
-- Pass 2 re-reads the file and writes the valid rows in batches, one transaction each, so a killed import
-  keeps whole batches and re-running the file finishes it (upsert by record id). Neither pass holds more
-  than one batch of records in memory.
+- Pass 1 also makes each valid row's stored columns and lookup tags (in worker processes for a large
+  file, node/import_workers.py) and spills them to an unnamed temporary file. Pass 2 reads the spill, not
+  the file, and writes the valid rows in batches, one transaction each, so a killed import keeps whole
+  batches and re-running the file finishes it (upsert by record id). Neither pass holds more than a few
+  chunks of records in memory.
 - `mode="full"`: records this council holds that the export does not list are ended (kept, no longer
   disclosed, each logged), never deleted.
 """
@@ -19,6 +21,7 @@ import csv
 import datetime as dt
 import enum
 import json
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,12 +30,12 @@ from typing import IO, Any
 from sqlalchemy.orm import Session
 
 from federation.errors import InvalidInput
-from node.import_files import ImportProblem, RawRow, file_kind, printable, read_rows
+from node.import_files import ImportProblem, file_kind, printable, read_units
+from node.import_workers import Prepared, TagFn, check_all, chunks, load_prepared, workers_for
 from node.records import ChildRecord
 from node.storage.database import Database
-from node.storage.record_store import end_absent_records, records_by_record_id, upsert_records
-from node.tags import KindedTag, Tagger
-from node.validation import validate_record
+from node.storage.record_store import end_absent_records, records_by_record_id, write_prepared
+from node.tags import Tagger
 
 __all__ = ["ImportProblem", "ImportRejected", "ImportReport", "check_file", "import_file", "validate_file"]
 
@@ -137,77 +140,83 @@ class _Scan:
             sink.write(problem)
 
 
-def _validated(name: str, rows: Iterator[RawRow], today: dt.date) -> Iterator[tuple[RawRow, Any]]:
-    """Each row with its ChildRecord, or with the list of its problems."""
-    for row in rows:
-        if isinstance(row.value, ImportProblem):
-            yield row, [row.value]
-            continue
-        result = validate_record(row.value, today)
-        if isinstance(result, list):
-            rid = row.record_id or ""
-            yield row, [ImportProblem(name, row.line, e.field, e.reason, rid) for e in result]
-        else:
-            yield row, result
+class _Spill:
+    """The prepared rows of pass 1, on disk (an unnamed temporary file), for the database pass to read back:
+    memory stays flat however long the file, and pass 2 needs neither the file nor validation again."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile(prefix="whoelse-import-")  # noqa: SIM115 (closed by close())
+
+    def write(self, blob: bytes) -> None:
+        self._file.write(len(blob).to_bytes(8, "little"))
+        self._file.write(blob)
+
+    def prepared(self) -> Iterator[Prepared]:
+        self._file.seek(0)
+        while header := self._file.read(8):
+            yield from load_prepared(self._file.read(int.from_bytes(header, "little")))
+
+    def close(self) -> None:
+        self._file.close()
 
 
-def _scan(path: Path, today: dt.date, sink: _ProblemsFile | None) -> _Scan:
+def _scan(
+    path: Path,
+    today: dt.date,
+    sink: _ProblemsFile | None,
+    spill: _Spill | None = None,
+    tagger: Tagger | None = None,
+    tag_fn: TagFn | None = None,
+    *,
+    records: bool = False,
+) -> _Scan:
+    """Pass 1: validate every row (in worker processes for a large file), find duplicate record ids, and
+    spill the prepared valid rows when `spill` is given. Writes nothing to the database."""
     scan = _Scan()
     name = path.name
     counted: set[int] = set()  # first lines of record ids seen again, already refused
     reason = "the same record_id as line {}: each child appears once in a file"
-    for row, result in _validated(name, read_rows(path), today):
-        rid = row.record_id
-        if rid is None:
-            scan.unidentified.append(row.line)
-        elif rid in scan.first_line:
-            first = abs(scan.first_line[rid])
-            if first not in counted:
-                counted.add(first)
-                scan.add(ImportProblem(name, first, "record_id", reason.format(row.line), rid), sink)
-                if scan.first_line[rid] > 0:  # counted valid when it was read
-                    scan.valid -= 1
-            scan.add(ImportProblem(name, row.line, "record_id", reason.format(first), rid), sink)
-            result = result if isinstance(result, list) else []
-        else:
-            scan.first_line[rid] = -row.line if isinstance(result, list) else row.line
-        if isinstance(result, list):
-            for problem in result:
-                scan.add(problem, sink)
-        else:
-            scan.valid += 1
+    workers = workers_for(path.stat().st_size) if path.is_file() else 0
+    wanted = (tagger, tag_fn) if spill is not None else (None, None)
+    units = read_units(path)
+    for checked, blob in check_all(name, units, today, *wanted, workers, records=records):
+        if spill is not None:
+            spill.write(blob)
+        for row in checked:
+            rid = row.record_id
+            problems = row.problems
+            if rid is None:
+                scan.unidentified.append(row.line)
+            elif rid in scan.first_line:
+                first = abs(scan.first_line[rid])
+                if first not in counted:
+                    counted.add(first)
+                    scan.add(ImportProblem(name, first, "record_id", reason.format(row.line), rid), sink)
+                    if scan.first_line[rid] > 0:  # counted valid when it was read
+                        scan.valid -= 1
+                scan.add(ImportProblem(name, row.line, "record_id", reason.format(first), rid), sink)
+                scan.bad_lines.add(row.line)
+            else:
+                scan.first_line[rid] = -row.line if problems else row.line
+            if problems:
+                for problem in problems:
+                    scan.add(problem, sink)
+            elif rid is None or scan.first_line.get(rid) == row.line:
+                scan.valid += 1
     return scan
-
-
-def _records(path: Path, today: dt.date, skip: set[int]) -> Iterator[ChildRecord]:
-    rows = (row for row in read_rows(path) if row.line not in skip)
-    for row, result in _validated(path.name, rows, today):
-        if isinstance(result, list):
-            raise InvalidInput(
-                f"{path.name} changed while it was being imported (line {row.line} is no longer valid); "
-                "import it again"
-            )
-        yield result
-
-
-def _batches(records: Iterator[ChildRecord], size: int) -> Iterator[list[ChildRecord]]:
-    chunk: list[ChildRecord] = []
-    for record in records:
-        chunk.append(record)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 def validate_file(path: Path, today: dt.date) -> list[ChildRecord]:
     """Every record in the file, or ImportRejected listing the problems (nothing is written).
     Holds the whole file: for tests and small files; imports stream (import_file)."""
-    scan = _scan(path, today, None)
-    if scan.problem_count:
-        raise ImportRejected(sorted(scan.problems, key=lambda p: p.line), scan.problem_count)
-    return list(_records(path, today, set()))
+    spill = _Spill()
+    try:
+        scan = _scan(path, today, None, spill, records=True)
+        if scan.problem_count:
+            raise ImportRejected(sorted(scan.problems, key=lambda p: p.line), scan.problem_count)
+        return [item.record for item in spill.prepared() if item.record is not None]
+    finally:
+        spill.close()
 
 
 ChangeHook = Callable[[Session, list[tuple[ChildRecord | None, ChildRecord]]], None]
@@ -257,7 +266,7 @@ def import_file(
     db: Database,
     path: Path,
     tagger: Tagger,
-    tag_fn: Callable[[Tagger, ChildRecord], list[KindedTag]],
+    tag_fn: TagFn,
     *,
     today: dt.date | None = None,
     progress: Callable[[int, int], None] | None = None,
@@ -273,35 +282,41 @@ def import_file(
     contract for `mode` and `on_error`. `before_write` runs once validation has passed, before any write."""
     day = today or dt.date.today()
     sink = _problems_sink(problems_path, path)
+    spill = _Spill()
     try:
-        scan = _scan(path, day, sink)
+        try:
+            scan = _scan(path, day, sink, spill, tagger, tag_fn, records=on_changes is not None)
+        finally:
+            if sink is not None:
+                sink.close()
+        report = _report(path, scan, mode, checked_only=False, problems_path=problems_path)
+        if scan.problem_count and on_error is OnError.REJECT:
+            raise ImportRejected(report.problems, scan.problem_count)
+        if mode is Mode.FULL:
+            if scan.unidentified:
+                raise InvalidInput(
+                    f"{path.name} line {scan.unidentified[0]}: a full refresh needs every row's record_id, "
+                    "to know which records the export no longer lists; nothing was imported"
+                )
+            if not scan.first_line:
+                raise InvalidInput(f"{path.name}: a full refresh of an empty file would end every record")
+        if before_write is not None:
+            before_write()
+        written = 0
+        valid = (p for p in spill.prepared() if p.line not in scan.bad_lines)
+        for chunk in chunks(valid, batch):
+            with db.session() as session:
+                if on_changes is not None:
+                    new = [p.record for p in chunk if p.record is not None]
+                    previous = records_by_record_id(session, [r.record_id for r in new])
+                    on_changes(session, [(previous.get(r.record_id), r) for r in new])
+                write_prepared(session, [(p.values, p.tags) for p in chunk], tagger.scheme)
+            report.batches += 1
+            written += len(chunk)
+            if progress:
+                progress(written, scan.valid)
     finally:
-        if sink is not None:
-            sink.close()
-    report = _report(path, scan, mode, checked_only=False, problems_path=problems_path)
-    if scan.problem_count and on_error is OnError.REJECT:
-        raise ImportRejected(report.problems, scan.problem_count)
-    if mode is Mode.FULL:
-        if scan.unidentified:
-            raise InvalidInput(
-                f"{path.name} line {scan.unidentified[0]}: a full refresh needs every row's record_id, to "
-                "know which records the export no longer lists; nothing was imported"
-            )
-        if not scan.first_line:
-            raise InvalidInput(f"{path.name}: a full refresh of an empty file would end every record")
-    if before_write is not None:
-        before_write()
-    written = 0
-    for chunk in _batches(_records(path, day, scan.bad_lines), batch):
-        with db.session() as session:
-            if on_changes is not None:
-                previous = records_by_record_id(session, [r.record_id for r in chunk])
-                on_changes(session, [(previous.get(r.record_id), r) for r in chunk])
-            upsert_records(session, chunk, lambda r: tag_fn(tagger, r), tagger.scheme)
-        report.batches += 1
-        written += len(chunk)
-        if progress:
-            progress(written, scan.valid)
+        spill.close()
     if mode is Mode.FULL:
         with db.session() as session:
             ended = end_absent_records(session, set(scan.first_line), day)

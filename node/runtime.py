@@ -4,7 +4,8 @@
 - practitioner port (TLS): Practitioner (log in, search, alerts);
 - both with gRPC health and reflection (federation/standard_services.py);
 - upkeep every few seconds: join the directory, refresh the signed council list, tokenise new records under
-  the current match-token key, send queued alerts, publish the audit log's tree head.
+  the current match-token key, publish the audit log's tree head;
+- alerts sent as soon as the change that queued them commits (node/alerts/wakeup.py), polled as a fallback.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from node.accounts.lockout import LoginThrottled
 from node.accounts.service import AccountService, Practitioner
 from node.alerts import store as alert_store
 from node.alerts.events import to_proto
+from node.alerts.wakeup import OutboxWaker
 from node.audit import AuditLog
 from node.config import NodeConfig
 from node.federation.accountability import Alerts, FederationAudit
@@ -120,6 +122,7 @@ class NodeRuntime:
             deadline_ms=config.search_deadline_ms,
         )
         self._stop = threading.Event()
+        self._outbox: OutboxWaker | None = None  # started with the alert loop
         self._ready = threading.Event()
         self._sending = threading.Lock()
         self._joined = False
@@ -217,14 +220,17 @@ class NodeRuntime:
         fed.start()
         prac.start()
         if background:
+            self._outbox = outbox = OutboxWaker(self.db)
             threading.Thread(target=self._upkeep_loop, name="upkeep", daemon=True).start()
-            threading.Thread(target=self._alert_loop, name="alerts", daemon=True).start()
+            threading.Thread(target=self._alert_loop, args=(outbox,), name="alerts", daemon=True).start()
         else:
             self._health.set(self._practitioner_service, health_pb2.HealthCheckResponse.SERVING)
         return Servers(fed, fed_port, prac, prac_port, records, records_port)
 
     def stop(self, servers: Servers) -> None:
         self._stop.set()
+        if self._outbox is not None:
+            self._outbox.close()
         if self._metrics_server is not None:
             self._metrics_server.shutdown()
             self._metrics_server.server_close()
@@ -261,9 +267,13 @@ class NodeRuntime:
                 interval = min(interval, RETRY_S * 2 ** min(failures - 1, 6)) * random.uniform(0.5, 1.0)
             self._stop.wait(interval)
 
-    def _alert_loop(self) -> None:
-        """Send queued alerts soon after they are recorded (a cheap indexed poll of the outbox)."""
-        while not self._stop.wait(self.config.alert_poll_ms / 1000):
+    def _alert_loop(self, outbox: OutboxWaker) -> None:
+        """Send queued alerts as soon as the change that queued them commits (node/alerts/wakeup.py), and
+        otherwise every `alert_poll_ms`: the fallback that also sends retries once their backoff is past."""
+        while not self._stop.is_set():
+            outbox.wait(self.config.alert_poll_ms / 1000)
+            if self._stop.is_set():
+                return
             try:
                 self.federation_audit.flush()
                 if not self._ready.is_set():

@@ -37,7 +37,8 @@ class LocalTagger:
         self._key = key
 
     def tags(self, keys: Iterable[MatchKey]) -> list[bytes]:
-        return [hmac.new(self._key, k.encode(), hashlib.sha256).digest()[:TAG_BYTES] for k in keys]
+        key = self._key  # hmac.digest: the one-shot C path, several times faster than hmac.new per tag
+        return [hmac.digest(key, k.encode(), hashlib.sha256)[:TAG_BYTES] for k in keys]
 
 
 KindedTag = tuple[bytes, str]

@@ -1,6 +1,7 @@
 """Storing alerts: the outbox of changes at this council, and the alerts received for practitioners here.
 
-Sending side: the importer `enqueue`s the events of a changed record; the node server takes `pending` items,
+Sending side: the importer `enqueue`s the events of a changed record (waking the sender once it commits);
+the node server takes `pending` items,
 sends each as a notification to every council still `waiting_for` it, then calls `record_attempt` with those
 that did not answer: an item is sent once all have answered, retried with backoff (node/alerts/retry.py)
 until its bound, then kept as `undelivered` for the records team (`whoelse node alerts undelivered`).
@@ -27,6 +28,7 @@ from node.alerts.events import ChangeEvent, EventType
 from node.alerts.retry import RetryPolicy
 from node.alerts.tables import CONTACT as CONTACT_LENGTH
 from node.alerts.tables import COUNCIL_CODE, LAST_ERROR, NAME, SUMMARY, AlertOutboxRow, AlertRow
+from node.alerts.wakeup import alerts_queued
 from node.disclosure import is_disclosable
 from node.records import ChildRecord, RecordId
 from node.storage.tables import Child
@@ -90,6 +92,7 @@ def enqueue(
         for e in events
     ]
     session.execute(insert(AlertOutboxRow), rows)
+    alerts_queued(session)  # the sender is woken once this commits (node/alerts/wakeup.py)
     return len(rows)
 
 

@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, LargeBinary, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from node.records import (
@@ -30,6 +30,7 @@ from node.records import (
     Sex,
     Shielding,
 )
+from node.storage.base import Base
 from node.storage.tables import Child, MatchTag
 
 TagFn = Callable[[ChildRecord], Sequence[tuple[bytes, str]]]
@@ -65,8 +66,17 @@ def _details(r: ChildRecord) -> str:
     )
 
 
-def _child_row(r: ChildRecord, now: dt.datetime) -> dict[str, Any]:
-    return {
+ROW_KEYS = ("id", "version", "updated_at")  # set by the write itself
+VALUE_COLUMNS = tuple(c.name for c in Child.__table__.columns if c.name not in ROW_KEYS)
+CHILD_COLUMNS = (*ROW_KEYS, *VALUE_COLUMNS)
+TAG_COLUMNS = ("tag", "scheme", "child_id", "kind")  # id numbered by the database; secret only for OPRF
+ChildValues = tuple[Any, ...]
+"""A record's `children` columns other than ROW_KEYS, in VALUE_COLUMNS order: what an import worker makes."""
+
+
+def child_values(r: ChildRecord) -> ChildValues:
+    """The stored form of a record: its `children` columns other than id, version and write time."""
+    values = {
         "record_id": r.record_id,
         "forename": r.forename,
         "middle_names": r.middle_names,
@@ -89,40 +99,82 @@ def _child_row(r: ChildRecord, now: dt.datetime) -> dict[str, Any]:
         "shielding_shielded_on": r.shielding.shielded_on if r.shielding else None,
         "retention_consent_to_25": r.retention_consent_to_25,
         "ended_on": r.ended_on,
+        "archived_on": None,
         "details": _details(r),
-        "updated_at": now,
     }
+    return tuple(values[c] for c in VALUE_COLUMNS)
+
+
+def bulk_insert(
+    conn: Connection, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """Insert rows straight through the driver, bypassing SQLAlchemy's per-row statement processing (most
+    of an import's database time): COPY on PostgreSQL, one prepared executemany on SQLite. Values are
+    converted by the columns' own SQLAlchemy types, so what is stored is what an ORM insert stores."""
+    if not rows:
+        return
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if conn.dialect.name == "postgresql":
+            with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        sql_table = Base.metadata.tables[table]
+        dialect = conn.dialect
+        types = [sql_table.c[c].type for c in columns]
+        # bytes go to sqlite3 as they are; the binary type's processor only wraps them in a memoryview
+        processors = [
+            None if isinstance(t, LargeBinary) else t.dialect_impl(dialect).bind_processor(dialect)
+            for t in types
+        ]
+        converting = [(n, f) for n, f in enumerate(processors) if f is not None]
+        if converting:
+            converted = []
+            for row in rows:
+                values = list(row)
+                for n, f in converting:
+                    values[n] = f(values[n])
+                converted.append(values)
+            rows = [tuple(v) for v in converted]
+        marks = ", ".join("?" * len(columns))
+        cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+    finally:
+        cursor.close()
 
 
 def upsert_records(session: Session, records: Sequence[ChildRecord], tag_fn: TagFn, scheme: str) -> int:
     """Insert or replace `records` (by record id) with their lookup tags. Returns how many were written."""
-    if not records:
+    return write_prepared(session, [(child_values(r), tag_fn(r)) for r in records], scheme)
+
+
+def write_prepared(
+    session: Session, prepared: Sequence[tuple[ChildValues, Sequence[tuple[bytes, str]]]], scheme: str
+) -> int:
+    """Insert or replace records (by record id), given as `child_values` with their already-made lookup
+    tags, in the session's transaction. Returns how many were written (the last copy of an id wins)."""
+    if not prepared:
         return 0
     now = dt.datetime.now(dt.UTC)
-    by_id = {r.record_id: r for r in records}  # the last copy of an id in one batch wins
+    at = VALUE_COLUMNS.index("record_id")
+    by_id = {values[at]: (values, tags) for values, tags in prepared}
     conn = session.connection()
     stored = select(Child.record_id, Child.version).where(Child.record_id.in_(list(by_id)))
     versions = {record_id: int(version) for record_id, version in conn.execute(stored)}
-    conn.execute(delete(Child).where(Child.record_id.in_(list(by_id))))
+    if versions:
+        conn.execute(delete(Child).where(Child.record_id.in_(list(versions))))
     if conn.dialect.name == "postgresql":
         # Ids are assigned here rather than by RETURNING (far faster in bulk); one writer at a time.
         conn.execute(text("LOCK TABLE children IN SHARE ROW EXCLUSIVE MODE"))
     next_id = int(conn.execute(select(func.coalesce(func.max(Child.id), 0))).scalar_one()) + 1
-    pk = {record_id: next_id + n for n, record_id in enumerate(by_id)}
-    conn.execute(
-        insert(Child),
-        [
-            {"id": pk[r.record_id], "version": versions.get(r.record_id, 0) + 1, **_child_row(r, now)}
-            for r in by_id.values()
-        ],
-    )
-    tags = [
-        {"tag": tag, "scheme": scheme, "child_id": pk[record_id], "kind": kind}
-        for record_id, r in by_id.items()
-        for tag, kind in dict.fromkeys(tag_fn(r))
-    ]
-    if tags:
-        conn.execute(insert(MatchTag), tags)  # Core executemany on the connection
+    children = []
+    tag_rows: list[tuple[bytes, str, int, str]] = []
+    for n, (record_id, (values, tags)) in enumerate(by_id.items()):
+        pk = next_id + n
+        children.append((pk, versions.get(record_id, 0) + 1, now, *values))
+        tag_rows.extend((tag, scheme, pk, kind) for tag, kind in dict.fromkeys(tags))
+    bulk_insert(conn, Child.__tablename__, CHILD_COLUMNS, children)
+    bulk_insert(conn, MatchTag.__tablename__, TAG_COLUMNS, tag_rows)
     return len(by_id)
 
 
