@@ -239,8 +239,9 @@ class MatchScore:
     total: float
     contributions: tuple[Contribution, ...]
     outranked_by_twin: bool = False
-    """Set by `keep_twins_apart`: a better candidate at the same council shares this one's surname and date
-    of birth, so this one is probably the searched child's twin: at most a possible match."""
+    """Set by `keep_twins_apart`: a candidate at the same council scoring at least as well shares this one's
+    surname and its date of birth or its address, so this one is probably the searched child's twin or
+    brother or sister: at most a possible match."""
     no_twin_here: bool = False
     """Set by `keep_twins_apart`: no other candidate at the council shares this one's surname and date of
     birth and scores a possible match, so no twin held here could be the child instead."""
