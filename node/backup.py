@@ -79,15 +79,7 @@ def backup(db: Database, target: Path) -> Contents:
     backend = "sqlite" if db.is_sqlite else "postgresql"
     contents = contents_of(db, backend)
     if db.is_sqlite:
-        source = sqlite3.connect(f"file:{db.url.database}?mode=ro", uri=True)
-        copy = sqlite3.connect(target)
-        try:
-            with copy:
-                source.backup(copy)
-            copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal or -shm beside it
-        finally:
-            copy.close()
-            source.close()
+        _sqlite_copy(str(db.url.database), target, self_contained=True)
     else:
         where, env = _libpq(db.url)
         _run(
@@ -153,14 +145,7 @@ def restore(source: Path, url: str) -> Restored:
                 f"keys; put the backup's key folder beside it (its manifest: {expected.keys or 'no keys'})"
             )
         if target.is_sqlite:
-            backup_db = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-            copy = sqlite3.connect(path)
-            try:
-                with copy:
-                    backup_db.backup(copy)
-            finally:
-                copy.close()
-                backup_db.close()
+            _sqlite_copy(str(source), path, self_contained=False)
         else:
             where, env = _libpq(target.url)
             _run(
@@ -197,3 +182,18 @@ def _check(url: str, expected: Contents) -> int:
             f"{expected.council}"
         )
     return report.heads_checked
+
+
+def _sqlite_copy(source: str, target: str | Path, *, self_contained: bool) -> None:
+    """Copy a SQLite database with the online backup API, the source opened read-only; `self_contained`
+    leaves one file with no -wal or -shm beside it (a backup)."""
+    reader = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    copy = sqlite3.connect(target)
+    try:
+        with copy:
+            reader.backup(copy)
+        if self_contained:
+            copy.execute("PRAGMA journal_mode=DELETE")
+    finally:
+        copy.close()
+        reader.close()
