@@ -247,12 +247,16 @@ def _bench_match_level(
 ) -> dict[str, Any]:
     """Search each council for every child it shares with another, using the other council's copy."""
     from federation.match_keys import match_keys
-    from node.bench_exposure import near_holder_exposure
+    from node.bench_exposure import near_holder_exposure, people_of
     from node.local_federation import SYNTHETIC_TODAY
     from node.synth.generate import generate
 
     population = generate(
-        councils, children_per_council=children, seed=seed, noise=noise, today=SYNTHETIC_TODAY  # type: ignore[arg-type]
+        councils,
+        children_per_council=children,
+        seed=seed,
+        noise=noise,  # type: ignore[arg-type]
+        today=SYNTHETIC_TODAY,
     )
     by_council = {code: {r.record_id: r for r in recs} for code, recs in population.records.items()}
     family_of: dict[tuple[str, str], str] = {}
@@ -330,11 +334,7 @@ def _bench_match_level(
         for db, _ in dbs.values():
             db.dispose()
     overlap = _key_overlap(population, rng, nonholder_queries)
-    people = [
-        (person.person_id, [(c.council, identity_of(by_council[c.council][c.record_id])) for c in copies])
-        for person in population.people
-        if (copies := person.copies)
-    ]
+    people = people_of(population)
     keys_per_record = sum(len(match_keys(i)) for _, copies in people for _, i in copies) / max(
         1, population.record_count
     )

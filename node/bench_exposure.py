@@ -12,6 +12,7 @@ of federation/match_keys.py before issue #8); nothing in the product uses it.
 
 from __future__ import annotations
 
+import math
 import random
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -113,21 +114,70 @@ def _opened_per_search(
     return opened / max(1, len(searches))
 
 
+def people_of(population: Any) -> list[Person]:
+    """Each synthetic child with every council's copy of its record, as an Identity (node/synth)."""
+    from node.matching import identity_of
+
+    by_council = {code: {r.record_id: r for r in recs} for code, recs in population.records.items()}
+    return [
+        (
+            person.person_id,
+            [(c.council, identity_of(by_council[c.council][c.record_id])) for c in person.copies],
+        )
+        for person in population.people
+        if person.copies
+    ]
+
+
+def exposure_at(
+    councils: Sequence[str], children: int, seed: int, samples: int, noise: str = "realistic"
+) -> dict[str, Any]:
+    """near_holder_exposure on the population `whoelse bench match` builds for these options."""
+    from node.local_federation import SYNTHETIC_TODAY
+    from node.synth.generate import generate
+
+    population = generate(
+        list(councils),
+        children_per_council=children,
+        seed=seed,
+        noise=noise,  # type: ignore[arg-type]
+        today=SYNTHETIC_TODAY,
+    )
+    return {
+        "exposure_children_per_council": children,
+        **near_holder_exposure(people_of(population), samples, seed),
+    }
+
+
+def _interval(openings: int) -> tuple[float, float]:
+    """An approximate 95% interval for a count of rare, independent openings (Poisson; exact at 0)."""
+    if openings == 0:
+        return 0.0, 3.69
+    spread = 1.96 * math.sqrt(openings)
+    return max(0.0, openings - spread), openings + spread
+
+
 def near_holder_exposure(people: Sequence[Person], samples: int, seed: int) -> dict[str, Any]:
     """opened_by_non_holders_per_search at the bench population, per 100,000 children and at national
-    scale, for the current design and the old one (two shared keys), over the same sampled searches."""
+    scale, for the current design and the old one (two shared keys), over the same sampled searches; with
+    the count of openings behind each figure and its 95% interval, since openings are rare."""
     records = sum(len(copies) for _, copies in people)
     rng = random.Random(seed)
     searches = rng.sample(range(records), min(samples, records))
     current = _opened_per_search(people, _current_keys, lambda kinds, _: opens(kinds), searches)
     legacy = _opened_per_search(people, _legacy_keys, lambda _, count: count >= 2, searches)
 
-    def scaled(value: float) -> dict[str, float]:
-        per_100k = value * 100_000 / max(1, records)
-        national = min(NATIONAL_COUNCILS - 1, per_100k * NATIONAL_CHILDREN / 100_000)
+    def national(value: float) -> float:
+        return min(NATIONAL_COUNCILS - 1, value * NATIONAL_CHILDREN / max(1, records))
+
+    def scaled(value: float) -> dict[str, Any]:
+        openings = round(value * len(searches))
+        low, high = (national(n / max(1, len(searches))) for n in _interval(openings))
         return {
-            "opened_by_non_holders_per_search": round(national, 3),
-            "opened_per_search_per_100k_children_held": round(per_100k, 4),
+            "opened_by_non_holders_per_search": round(national(value), 3),
+            "opened_by_non_holders_per_search_95": [round(low, 2), round(high, 2)],
+            "openings_counted": openings,
+            "opened_per_search_per_100k_children_held": round(value * 100_000 / max(1, records), 4),
             "opened_per_search_in_this_population": round(value, 4),
         }
 

@@ -22,8 +22,10 @@ from node.review.environment import (
 )
 from node.review.stores import Truth
 
-DEFAULT_GROWTH = "5,10"
-TINY = {"councils": 3, "scale": 0.0003, "growth": "", "searches": 8}
+DEFAULT_GROWTH = "5,20,50,153"
+DEFAULT_GROWTH_SCALE = 0.0004  # 31 children a council, as `whoelse bench search` uses 30
+DEFAULT_SIZES = "0.01"
+TINY = {"councils": 3, "scale": 0.0003, "growth": "", "sizes": "", "searches": 8}
 
 
 def _growth(text: str) -> list[int]:
@@ -36,11 +38,24 @@ def _growth(text: str) -> list[int]:
     return points
 
 
+def _sizes(text: str) -> list[float]:
+    try:
+        scales = sorted({float(x) for x in text.split(",") if x.strip()})
+    except ValueError:
+        raise InvalidInput(f"--sizes must be scales separated by commas, not {text!r}") from None
+    for scale in scales:
+        children_per_council(scale)  # names the bad one
+    return scales
+
+
 def _check(args: argparse.Namespace) -> None:
     if args.tiny:
         for key, value in TINY.items():
             setattr(args, key, value)
     children_per_council(args.scale)
+    children_per_council(args.growth_scale)
+    _growth(args.growth)
+    _sizes(args.sizes)
     if not 2 <= args.councils <= 153:
         raise InvalidInput("--councils must be between 2 and 153")
     if args.searches < 2:
@@ -49,6 +64,11 @@ def _check(args: argparse.Namespace) -> None:
 
 def run_review(args: argparse.Namespace, progress: bool = True) -> dict[str, Any]:
     """Measure everything on one environment (then the growth points, each built afresh)."""
+
+    def say(text: str) -> None:
+        if progress:
+            print(text, flush=True)
+
     started = time.perf_counter()
     points = _growth(args.growth)
     machine = measure.machine()
@@ -57,10 +77,6 @@ def run_review(args: argparse.Namespace, progress: bool = True) -> dict[str, Any
         setup_s = time.perf_counter() - started
         try:
             truth = Truth.load(env.layout.data_dir)
-
-            def say(text: str) -> None:
-                if progress:
-                    print(text, flush=True)
 
             say("measuring: information flow")
             flows = measure.measure_flows(env, truth)
@@ -75,14 +91,26 @@ def run_review(args: argparse.Namespace, progress: bool = True) -> dict[str, Any
             names = [c.name for c in env.layout.councils]
         finally:
             env.stop()
-    others = [p for p in points if p != args.councils]
-    if others and progress:
-        print(f"measuring: growth at {', '.join(map(str, others))} councils", flush=True)
-    extra, failed = measure.measure_growth(others, args.scale, args.seed, max(10, args.searches // 2))
+    # Growth with councils: every point built afresh with few children a council, so that 153 councils
+    # start on this machine within the run's budget; growth with children a council: at --councils.
+    searches = max(10, args.searches // 2)
+    if points:
+        say(f"measuring: growth at {', '.join(map(str, points))} councils")
+    extra, failed = measure.measure_growth([(n, args.growth_scale) for n in points], args.seed, searches)
+    known = {children_per_council(args.scale), children_per_council(args.growth_scale)}
+    sizes = [x for x in _sizes(args.sizes) if children_per_council(x) not in known]
+    if sizes:
+        children = ", ".join(f"{children_per_council(x):,}" for x in sizes)
+        say(f"measuring: growth to {children} children a council")
+    bigger, failed_sizes = measure.measure_growth([(args.councils, x) for x in sizes], args.seed, searches)
     main_point = {k: v for k, v in speed.items() if k != "samples_ms"} | {
         "setup_and_run_s": round(setup_s, 1)
     }
-    growth = sorted([main_point, *extra], key=lambda g: g["councils"]) if extra else []
+    growth = sorted(extra, key=lambda g: g["councils"])
+    same_councils = [g for g in extra if g["councils"] == args.councils]
+    by_size = sorted([main_point, *same_councils, *bigger], key=lambda g: g["children_per_council"])
+    if len(by_size) < 2:
+        by_size = []
     return {
         "command": "",
         "options": {
@@ -90,6 +118,9 @@ def run_review(args: argparse.Namespace, progress: bool = True) -> dict[str, Any
             "scale": args.scale,
             "seed": args.seed,
             "growth": points,
+            "growth_scale": args.growth_scale,
+            "growth_children_per_council": children_per_council(args.growth_scale),
+            "sizes": _sizes(args.sizes),
             "children_per_council": children_per_council(args.scale),
             "council_names": names,
             "searches": args.searches,
@@ -102,8 +133,10 @@ def run_review(args: argparse.Namespace, progress: bool = True) -> dict[str, Any
         "speed": speed,
         "growth": growth,
         "growth_not_measured": failed,
+        "growth_by_size": by_size,
+        "growth_by_size_not_measured": failed_sizes,
         "availability": availability,
-        "cost": measure.cost_model(speed, stores, extra),
+        "cost": measure.cost_model(speed, stores, extra + bigger),
         "elapsed_s": round(time.perf_counter() - started, 1),
     }
 
@@ -129,12 +162,16 @@ def cmd_review(args: argparse.Namespace) -> int:
     return 0
 
 
+_NONE = "''"
+
+
 def _command(args: argparse.Namespace) -> str:
     if args.tiny:
         return f"whoelse review --out {args.out} --tiny"
     return (
         f"whoelse review --out {args.out} --councils {args.councils} --scale {args.scale} "
-        f"--seed {args.seed} --growth {args.growth or 'none'}"
+        f"--seed {args.seed} --growth {args.growth or _NONE} --growth-scale {args.growth_scale} "
+        f"--sizes {args.sizes or _NONE}"
     )
 
 
@@ -163,12 +200,9 @@ def _piece(name: str, args: argparse.Namespace) -> dict[str, Any]:
             speed = measure.measure_speed(env, truth, args.searches)
         finally:
             env.stop()
-    extra, _ = measure.measure_growth(
-        [p for p in _growth(args.growth) if p != args.councils],
-        args.scale,
-        args.seed,
-        max(10, args.searches // 2),
-    )
+    points = [(n, args.growth_scale) for n in _growth(args.growth)]
+    points += [(args.councils, x) for x in _sizes(args.sizes) if x != args.scale]
+    extra, _ = measure.measure_growth(points, args.seed, max(10, args.searches // 2))
     return measure.cost_model(speed, stores, extra)
 
 
@@ -179,7 +213,7 @@ PIECES = {
     "reach": "accounts able to reach each child in each mode",
     "speed": "search latency p50/p95/p99, searches per second and CPU, both modes",
     "availability": "share answered in full and children findable as processes are stopped",
-    "cost": "CPU per search and storage per child, national extrapolation checked on --growth points",
+    "cost": "CPU per search and storage per child; national extrapolation checked on --growth, --sizes",
 }
 
 
@@ -197,6 +231,18 @@ def _options(p: argparse.ArgumentParser) -> None:
         "--growth",
         default=DEFAULT_GROWTH,
         help="council counts to measure growth at, comma-separated (default %(default)s; '' for none)",
+    )
+    p.add_argument(
+        "--growth-scale",
+        type=float,
+        default=DEFAULT_GROWTH_SCALE,
+        help="children a council at the --growth points, as a share like --scale (default %(default)s)",
+    )
+    p.add_argument(
+        "--sizes",
+        default=DEFAULT_SIZES,
+        help="scales (children a council) to measure growth at, at --councils councils (default "
+        "%(default)s; '' for none)",
     )
     p.add_argument("--tiny", action="store_true", help="3 councils of 24 children, no growth points (tests)")
 

@@ -15,7 +15,12 @@ from typing import Any
 
 from federation.errors import WhoElseError
 from node.review import availability, flows, speed, stores
-from node.review.environment import NATIONAL_CHILDREN, NATIONAL_COUNCILS, Environment
+from node.review.environment import (
+    NATIONAL_CHILDREN,
+    NATIONAL_COUNCILS,
+    Environment,
+    children_per_council,
+)
 
 PEAK_SEARCHES_PER_S = 5.0
 """BRIEF.md: "a few per second nationally at peak"; five is the figure the extrapolation uses."""
@@ -68,25 +73,20 @@ def measure_breach(env: Environment, truth: stores.Truth) -> dict[str, Any]:
     }
 
 
+EXPOSURE_CHILDREN = 4000  # `whoelse bench match`'s default children a council
+EXPOSURE_SEARCHES = 6000
+
+
 def measure_flows(env: Environment, truth: stores.Truth) -> dict[str, Any]:
-    from node.bench_exposure import near_holder_exposure
-    from node.local_federation import SYNTHETIC_TODAY
-    from node.matching import identity_of
-    from node.synth.generate import generate
+    """The information-flow table from the run, and the near-holder figure: measured on a population of
+    `whoelse bench match`'s size for the same councils and seed (the review's own few hundred children a
+    council are too few for openings, which are rare, to be counted and scaled)."""
+    from node.bench_exposure import exposure_at
 
     result = flows.information_flow(env, truth)
-    population = generate(
-        [c.code for c in env.layout.councils],
-        children_per_council=env.children,
-        seed=env.seed,
-        today=SYNTHETIC_TODAY,
+    result["near_holder"] = exposure_at(
+        [c.code for c in env.layout.councils], EXPOSURE_CHILDREN, env.seed, EXPOSURE_SEARCHES
     )
-    records = {(code, r.record_id): r for code, recs in population.records.items() for r in recs}
-    people = [
-        (p.person_id, [(c.council, identity_of(records[(c.council, c.record_id)])) for c in p.copies])
-        for p in population.people
-    ]
-    result["near_holder"] = near_holder_exposure(people, 400, env.seed)
     return result
 
 
@@ -116,16 +116,22 @@ def measure_speed(env: Environment, truth: stores.Truth, searches: int = 40) -> 
 
 
 def measure_growth(
-    points: list[int], scale: float, seed: int, searches: int
+    points: list[tuple[int, float]], seed: int, searches: int
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Both architectures rebuilt at each count of councils: (measured points, points that could not be
+    """Both architectures rebuilt at each (councils, scale): (measured points, points that could not be
     measured on this machine and why — a busy shared machine can take longer than the start-up allows)."""
     measured, failed = [], []
-    for n in points:
+    for councils, scale in points:
         try:
-            measured.append(speed.growth_point(n, scale, seed, searches))
+            measured.append(speed.growth_point(councils, scale, seed, searches))
         except WhoElseError as exc:
-            failed.append({"councils": n, "error": str(exc).split(";")[0]})
+            failed.append(
+                {
+                    "councils": councils,
+                    "children_per_council": children_per_council(scale),
+                    "error": str(exc).split(";")[0],
+                }
+            )
     return measured, failed
 
 
@@ -155,14 +161,17 @@ def cost_model(
         measured = point["federation"]["cpu_ms_per_search"]
         total = measured["origin_council"] + measured["directory"] + measured["other_councils_total"]
         predicted = fixed + per_council * (point["councils"] - 1)
+        central = point["central"]["cpu_ms_per_search"]["central"]
         checks.append(
             {
                 "councils": point["councils"],
+                "children_per_council": point["children_per_council"],
                 "federation_cpu_ms_measured": round(total, 1),
                 "federation_cpu_ms_predicted": round(predicted, 1),
                 "federation_error": round((predicted - total) / total, 3) if total else None,
-                "central_cpu_ms_measured": point["central"]["cpu_ms_per_search"]["central"],
+                "central_cpu_ms_measured": central,
                 "central_cpu_ms_predicted": central_ms,
+                "central_error": round((central_ms - central) / central, 3) if central else None,
             }
         )
     national_fed_ms = fixed + per_council * (NATIONAL_COUNCILS - 1)

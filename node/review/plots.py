@@ -67,16 +67,24 @@ def latency_cdf(speed: dict[str, Any], path: Path) -> Path:
     return _save(fig, path)
 
 
-def growth(points: list[dict[str, Any]], path: Path) -> Path:
-    ns = [p["councils"] for p in points]
+def growth(points: list[dict[str, Any]], path: Path, by: str = "councils") -> Path:
+    """Latency against councils (children a council fixed) or against children a council (councils fixed)."""
+    xs = [p[by] for p in points]
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
     for mode, colour, label in (("federation", FED, "federation"), ("central", CEN, "central index")):
-        ax.plot(ns, [p[mode]["p50_ms"] for p in points], "o-", color=colour, label=f"{label} p50")
-        ax.plot(ns, [p[mode]["p95_ms"] for p in points], "s:", color=colour, label=f"{label} p95")
-    ax.set_xticks(ns)
-    ax.set_xlabel("councils (children per council fixed)")
+        ax.plot(xs, [p[mode]["p50_ms"] for p in points], "o-", color=colour, label=f"{label} p50")
+        ax.plot(xs, [p[mode]["p95_ms"] for p in points], "s:", color=colour, label=f"{label} p95")
+    ax.set_xscale("log")
+    ax.set_xticks(xs)
+    ax.set_xticklabels([f"{x:,}" for x in xs])
+    ax.minorticks_off()
+    if by == "councils":
+        ax.set_xlabel(f"councils, log scale ({points[0]['children_per_council']:,} children a council)")
+        ax.set_title("How search latency grows with the number of councils")
+    else:
+        ax.set_xlabel(f"children a council, log scale ({points[0]['councils']} councils)")
+        ax.set_title("How search latency grows with children a council")
     ax.set_ylabel("search latency (ms)")
-    ax.set_title("How search latency grows with the number of councils")
     ax.legend(fontsize=8)
     return _save(fig, path)
 

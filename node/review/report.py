@@ -56,39 +56,104 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.0f}%"
 
 
-def _growth_note(measured: list[int], failed: list[dict[str, Any]]) -> str:
-    note = ""
-    if failed:
-        note += (
-            "Could not be measured on this machine in this run: "
-            + "; ".join(f"{f['councils']} councils ({f['error']})" for f in failed)
-            + ". "
-        )
-    missing = [n for n in (5, 20, 50, 153) if n not in measured and n not in [f["councils"] for f in failed]]
-    if missing:
-        note += (
-            f"Not measured in this run: {', '.join(map(str, missing))} councils (pass --growth to add them)."
-        )
-    return note
+def _near_holders(near: dict[str, Any], councils: int, seed: int) -> str:
+    now, old = near, near["old_design"]
 
+    def figure(d: dict[str, Any]) -> str:
+        low, high = d["opened_by_non_holders_per_search_95"]
+        counted = d["openings_counted"]
+        return f"{d['opened_by_non_holders_per_search']} (95% interval {low}–{high}; {counted} openings)"
 
-def _near_holders(near: dict[str, Any]) -> str:
-    searches = near["exposure_searches"]
-    openings = round(near["opened_per_search_in_this_population"] * searches)
-    old = round(near["old_design"]["opened_per_search_in_this_population"] * searches)
     return (
-        "Near-holders (`whoelse bench match`'s measure, node/bench_exposure.py, on this population): records "
-        f"at councils that do not hold the child but would open its search. {openings} openings in "
-        f"{searches} "
-        f"sampled searches of {near['exposure_population']:,} records (the old two-key rule: {old}); scaled "
-        f"linearly to 12 million children in 153 councils, {near['opened_by_non_holders_per_search']} "
-        "councils "
-        "a search (old rule: "
-        f"{near['old_design']['opened_by_non_holders_per_search']}). With so few openings the scaled figure "
-        "is "
-        "no more certain than its own size: `whoelse bench match` at its default 4,000 children a council "
-        "measures it on a population big enough to scale."
+        "Near-holders (`whoelse bench match`'s measure, node/bench_exposure.py): councils that do not hold "
+        "the searched child but hold a record that would open its search. Counted over "
+        f"{near['exposure_searches']:,} searches of a population of {near['exposure_population']:,} records "
+        f"({near.get('exposure_children_per_council', 0):,} children in each of the {councils} councils, "
+        f"seed {seed}, realistic recording errors) and scaled linearly to 12 million children in 153 "
+        f"councils: {figure(now)} councils a search, against {figure(old)} for the design before issue #8. "
+        "Openings are rare, so the interval is wide; the review's own smaller population is not used for "
+        "this figure."
     )
+
+
+def _unmeasured(failed: list[dict[str, Any]]) -> str:
+    return "; ".join(
+        f"{f['councils']} councils of {f['children_per_council']:,} children ({f['error']})" for f in failed
+    )
+
+
+def _federation_cpu(point: dict[str, Any]) -> float:
+    cpu = point["federation"]["cpu_ms_per_search"]
+    return float(round(cpu["origin_council"] + cpu["directory"] + cpu["other_councils_total"], 1))
+
+
+def _growth_blocks(r: dict[str, Any], figures: dict[str, str], command: str, by: str) -> list[Block]:
+    """How both modes grow with councils (children a council fixed) or with children a council."""
+    o = r["options"]
+    councils = by == "councils"
+    points = r["growth"] if councils else r.get("growth_by_size", [])
+    failed = r.get("growth_not_measured" if councils else "growth_by_size_not_measured", [])
+    what = "councils" if councils else "children a council"
+    if not points:
+        if not failed:
+            return [Para(f"Growth with {what}: not measured in this run (see --growth and --sizes).")]
+        return [
+            Para(
+                f"Growth with {what}: could not be measured on this machine in this run: "
+                + _unmeasured(failed)
+                + "."
+            )
+        ]
+    fixed = (
+        f"{points[0]['children_per_council']:,} children a council, so the central index grows with them"
+        if councils
+        else f"{o['councils']} councils"
+    )
+    missing = "; not measured: " + _unmeasured(failed) if failed else ""
+    return [
+        Figure(
+            figures["growth" if councils else "sizes"],
+            f"Latency against {what} for both modes, log axis.",
+            f"p50 and p95 latency at {', '.join(f'{g[by]:,}' for g in points)} {what}, both modes built "
+            f"afresh at each ({fixed}){missing}.",
+            command,
+        ),
+        Table(
+            f"Growth with {what}.",
+            (
+                "councils",
+                "children a council",
+                "federation p50 ms",
+                "federation p95 ms",
+                "federation searches/s",
+                "federation CPU ms a search",
+                "central p50 ms",
+                "central p95 ms",
+                "central searches/s",
+                "central CPU ms a search",
+                "build and run s",
+                "load average",
+            ),
+            [
+                (
+                    g["councils"],
+                    f"{g['children_per_council']:,}",
+                    g["federation"]["p50_ms"],
+                    g["federation"]["p95_ms"],
+                    g["federation"]["searches_per_s"],
+                    _federation_cpu(g),
+                    g["central"]["p50_ms"],
+                    g["central"]["p95_ms"],
+                    g["central"]["searches_per_s"],
+                    g["central"]["cpu_ms_per_search"]["central"],
+                    g["setup_and_run_s"],
+                    g.get("load_average", "—"),
+                )
+                for g in points
+            ],
+            command,
+        ),
+    ]
 
 
 def blocks(r: dict[str, Any], figures: dict[str, str]) -> list[Block]:
@@ -100,8 +165,13 @@ def blocks(r: dict[str, Any], figures: dict[str, str]) -> list[Block]:
         for k in ("stores", "flows", "breach", "reach", "speed", "availability", "cost")
     }
     cmd["growth"] = (
-        f"whoelse bench review-speed --councils N --scale {o['scale']} --seed {o['seed']} --json  (N = "
+        f"whoelse bench review-speed --councils N --scale {o.get('growth_scale', o['scale'])} "
+        f"--seed {o['seed']} --json  (N = "
         f"{', '.join(map(str, o['growth']))})"
+    )
+    cmd["sizes"] = (
+        f"whoelse bench review-speed --councils {o['councils']} --scale S --seed {o['seed']} --json  (S = "
+        f"{', '.join(map(str, o.get('sizes', [])))})"
     )
 
     def derived(*pieces: str) -> str:
@@ -217,7 +287,7 @@ def blocks(r: dict[str, Any], figures: dict[str, str]) -> list[Block]:
             ],
             cmd["flows"],
         ),
-        Para(_near_holders(f["near_holder"])),
+        Para(_near_holders(f["near_holder"], o["councils"], o["seed"])),
         Heading(2, "4. Necessity and proportionality"),
         Heading(3, "What a breach exposes"),
         Figure(
@@ -274,12 +344,18 @@ def blocks(r: dict[str, Any], figures: dict[str, str]) -> list[Block]:
         ),
         Heading(3, "The 2009 Database State criteria"),
         Para(
-            "Anderson et al., Database State (Joseph Rowntree Reform Trust, 2009) rated ContactPoint red. "
-            "The criteria "
-            "below paraphrase its criticisms as the project's source material summarises them (seeds/002); "
-            "the "
-            "rating rule for the first row is measured (red: one party identifies 50%+ of children; amber: "
-            "10%+)."
+            "Anderson et al., Database State (Joseph Rowntree Reform Trust, 2009) rated 46 public-sector "
+            "databases in three colours: red where a database was almost certainly unlawful under "
+            "human-rights or data-protection law and should be scrapped or substantially redesigned, amber "
+            "where it had significant problems and might be unlawful, green where its intrusion on privacy "
+            "was broadly justifiable. ContactPoint was red. The rows below are its criticisms of "
+            "ContactPoint as the project's source material summarises them (seeds/002: not compliant with "
+            "the European Convention on Human Rights without substantial redesign; sensitive data with no "
+            "effective opt-out; security an afterthought; disproportionate, a register of all children). "
+            "The report is paraphrased, not quoted. The first two rows' colours follow from figures measured "
+            "in this run (first row: red where one party's store identifies 50% or more of children, amber "
+            "where 10% or more; second: red where a direct read of the central store leaves no log entry); "
+            "the other rows are this project's judgement, with the evidence beside them."
         ),
         Table(
             "Each criticism, how each mode fares, and the evidence from this run.",
@@ -336,47 +412,8 @@ def blocks(r: dict[str, Any], figures: dict[str, str]) -> list[Block]:
             cmd["speed"],
         ),
     ]
-    growth = r["growth"]
-    if not growth and r.get("growth_not_measured"):
-        measured = [o["councils"]]  # the main run is the one point measured
-        out.append(Para("Growth with councils: " + _growth_note(measured, r["growth_not_measured"])))
-    if growth:
-        out += [
-            Figure(
-                figures["growth"],
-                "Latency against the number of councils for both modes.",
-                f"p50 and p95 latency with {', '.join(str(g['councils']) for g in growth)} councils, each "
-                "built afresh "
-                f"({o['children_per_council']} children a council, so the central index grows with them). "
-                + _growth_note([g["councils"] for g in growth], r.get("growth_not_measured", [])),
-                cmd["growth"],
-            ),
-            Table(
-                "Growth with councils.",
-                (
-                    "councils",
-                    "federation p50 ms",
-                    "federation p95 ms",
-                    "central p50 ms",
-                    "central p95 ms",
-                    "build and run s",
-                    "load average",
-                ),
-                [
-                    (
-                        g["councils"],
-                        g["federation"]["p50_ms"],
-                        g["federation"]["p95_ms"],
-                        g["central"]["p50_ms"],
-                        g["central"]["p95_ms"],
-                        g["setup_and_run_s"],
-                        g.get("load_average", "—"),
-                    )
-                    for g in growth
-                ],
-                cmd["growth"],
-            ),
-        ]
+    out += _growth_blocks(r, figures, cmd["growth"], by="councils")
+    out += _growth_blocks(r, figures, cmd["sizes"], by="children_per_council")
     a = r["availability"]
     c = r["cost"]
     out += [
@@ -433,20 +470,24 @@ def blocks(r: dict[str, Any], figures: dict[str, str]) -> list[Block]:
             ),
             (
                 "councils",
+                "children a council",
                 "federation CPU ms measured",
-                "predicted",
-                "error",
+                "federation predicted",
+                "federation error",
                 "central CPU ms measured",
-                "predicted",
+                "central predicted",
+                "central error",
             ),
             [
                 (
                     x["councils"],
+                    f"{x.get('children_per_council', o['children_per_council']):,}",
                     x["federation_cpu_ms_measured"],
                     x["federation_cpu_ms_predicted"],
                     _pct(x["federation_error"]),
                     x["central_cpu_ms_measured"],
                     x["central_cpu_ms_predicted"],
+                    _pct(x.get("central_error")),
                 )
                 for x in c["checks"]
             ],
@@ -553,6 +594,10 @@ def write_report(results: dict[str, Any], out: Path) -> tuple[Path, Path]:
     }
     if results["growth"]:
         figures["growth"] = plots.growth(results["growth"], out / "growth.png").name
+    if results.get("growth_by_size"):
+        figures["sizes"] = plots.growth(
+            results["growth_by_size"], out / "growth-sizes.png", "children_per_council"
+        ).name
     items = blocks(results, figures)
     md, page = out / "report.md", out / "report.html"
     md.write_text(to_markdown(items), encoding="utf-8")

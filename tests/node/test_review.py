@@ -166,3 +166,61 @@ def test_bad_input_is_a_one_line_error(tmp_path: Path) -> None:
     assert proc.stderr.strip().splitlines() == [
         "whoelse: error: --scale must be above 0 and at most 1 (a share of an average council's children)"
     ]
+
+
+def test_growth_points_are_tabled_and_plotted_and_check_the_cost_model(report: Path, tmp_path: Path) -> None:
+    """The growth sections render every measured point, from a run's results.json (`--from-results`):
+    here the tiny run's one speed measurement stands in at two council counts and two sizes."""
+    data = results(report)
+    point = {k: v for k, v in data["speed"].items() if k != "samples_ms"} | {"setup_and_run_s": 1.0}
+    data["growth"] = [point, point | {"councils": 7}]
+    data["growth_by_size"] = [point, point | {"children_per_council": 10 * point["children_per_council"]}]
+    data["options"]["growth"], data["options"]["sizes"] = [3, 7], [0.0003, 0.003]
+    data["cost"]["checks"] = [
+        {
+            "councils": 7,
+            "children_per_council": point["children_per_council"],
+            "federation_cpu_ms_measured": 50.0,
+            "federation_cpu_ms_predicted": 55.0,
+            "federation_error": 0.1,
+            "central_cpu_ms_measured": 5.0,
+            "central_cpu_ms_predicted": 5.0,
+            "central_error": 0.0,
+        }
+    ]
+    source = tmp_path / "results.json"
+    source.write_text(json.dumps(data), encoding="utf-8")
+    out = tmp_path / "again"
+    proc = subprocess.run(
+        [sys.executable, "-m", "federation.cli", "review", "--out", str(out), "--from-results", str(source)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    by_councils = table(out, "Growth with councils.")
+    assert [r["councils"] for r in by_councils] == ["3", "7"]
+    by_size = table(out, "Growth with children a council.")
+    assert [number(r["children a council"]) for r in by_size] == [
+        point["children_per_council"],
+        10 * point["children_per_council"],
+    ]
+    checks = table(out, "The model checked against points it was not fitted on")
+    assert [(r["councils"], r["federation error"], r["central error"]) for r in checks] == [
+        ("7", "10%", "0%")
+    ]
+    assert (out / "growth.png").stat().st_size > 10_000 and (out / "growth-sizes.png").stat().st_size > 10_000
+
+
+def test_a_bad_sizes_option_is_a_one_line_error(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "federation.cli", "review", "--out", str(tmp_path), "--sizes", "0.003,lots"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "whoelse: error: --sizes must be scales separated by commas, not '0.003,lots'"
+    ]
