@@ -169,9 +169,10 @@ def blocks(r: dict[str, Any], figures: dict[str, str]) -> list[Block]:
         f"--seed {o['seed']} --json  (N = "
         f"{', '.join(map(str, o['growth']))})"
     )
+    scales = sorted({o.get("growth_scale", o["scale"]), o["scale"], *o.get("sizes", [])})
     cmd["sizes"] = (
         f"whoelse bench review-speed --councils {o['councils']} --scale S --seed {o['seed']} --json  (S = "
-        f"{', '.join(map(str, o.get('sizes', [])))})"
+        f"{', '.join(map(str, scales))})"
     )
 
     def derived(*pieces: str) -> str:
