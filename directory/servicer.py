@@ -24,7 +24,7 @@ from whoelse.v1 import federation_pb2, federation_pb2_grpc
 from directory.metrics import DirectoryMetrics
 from directory.registry import Registry, denial
 from directory.router import Router
-from directory.routing_log import RoutingLog
+from directory.routing_log import Cosignatures, RoutingLog
 from directory.token_service import RateLimited, TokenService
 from directory.tree_heads import TreeHeadStore
 from federation import logs
@@ -34,6 +34,7 @@ from federation.merkle import SignedTreeHead
 from federation.signing import SigningKey
 from federation.status import grpc_errors
 from federation.transport import peer_council, peer_fingerprint
+from federation.tree_head_wire import head_from_wire, head_to_wire
 
 AUDITOR_CN = "auditor"
 log = logging.getLogger(__name__)
@@ -159,13 +160,7 @@ class DirectoryServicer(federation_pb2_grpc.DirectoryServicer):
         self, request: federation_pb2.TreeHead, context: grpc.ServicerContext
     ) -> federation_pb2.PublishTreeHeadResponse:
         caller = self._caller(context)
-        head = SignedTreeHead(
-            request.log_id,
-            request.tree_size,
-            bytes(request.root_hash),
-            request.timestamp_ms,
-            bytes(request.signature),
-        )
+        head = head_from_wire(request)
         self._heads.publish(caller, head, [bytes(h) for h in request.consistency_proof])
         return federation_pb2.PublishTreeHeadResponse(accepted=True)
 
@@ -178,17 +173,36 @@ class DirectoryServicer(federation_pb2_grpc.DirectoryServicer):
         if caller != AUDITOR_CN:
             self._registry.require_active(caller)
             heads = [(h, proof) for h, proof in heads if h.log_id == caller]
-        heads.append((self._routing_log.head(), []))
-        return federation_pb2.TreeHeadsResponse(
-            heads=[
-                federation_pb2.TreeHead(
-                    log_id=h.log_id,
-                    tree_size=h.tree_size,
-                    root_hash=h.root_hash,
-                    timestamp_ms=h.timestamp_ms,
-                    signature=h.signature,
-                    consistency_proof=proof,
-                )
-                for h, proof in heads
-            ]
+        routing, proof = self._routing_log.head_since(request.routing_from_size)
+        heads.append((routing, proof))
+        response = federation_pb2.TreeHeadsResponse(heads=[head_to_wire(h, p) for h, p in heads])
+        response.heads[-1].cosignatures.extend(
+            _cosignatures(routing, self._routing_log.cosignatures(routing.tree_size))
         )
+        cosigned = self._routing_log.latest_cosigned()
+        if cosigned is not None:
+            head, signatures = cosigned
+            response.cosigned_routing_head.CopyFrom(head_to_wire(head, []))
+            response.cosigned_routing_head.cosignatures.extend(_cosignatures(head, signatures))
+        return response
+
+    @grpc_errors
+    def CosignRoutingHead(
+        self, request: federation_pb2.Cosignature, context: grpc.ServicerContext
+    ) -> federation_pb2.CosignResponse:
+        """A council vouches that a routing-log head extends the last one it witnessed (witness.py)."""
+        caller = self._active_caller(context)
+        witness_key = self._registry.require_active(caller).signing_key
+        self._routing_log.cosign(
+            caller, witness_key, request.tree_size, bytes(request.root_hash), bytes(request.signature)
+        )
+        return federation_pb2.CosignResponse(accepted=True)
+
+
+def _cosignatures(head: SignedTreeHead, signatures: Cosignatures) -> list[federation_pb2.Cosignature]:
+    return [
+        federation_pb2.Cosignature(
+            witness=witness, tree_size=head.tree_size, root_hash=head.root_hash, signature=signature
+        )
+        for witness, signature in signatures
+    ]

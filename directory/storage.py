@@ -117,6 +117,19 @@ class TreeHeadHistoryRow(SignedHeadColumns, Base):
     consistency_proof: Mapped[bytes] = mapped_column(LargeBinary)  # the proof's hashes, concatenated
 
 
+class RoutingCosignatureRow(Base):
+    """A council's cosignature on a routing-log head it checked extends the last one it witnessed
+    (federation/witness.py): one per council and tree size."""
+
+    __tablename__ = "routing_cosignatures"
+
+    tree_size: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    witness: Mapped[str] = mapped_column(String(64), primary_key=True)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    signature: Mapped[bytes] = mapped_column(LargeBinary(64))
+    received_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
 ROUTING_LOG = define_log_table(Base.metadata, "routing_log")
 """The directory's routing log (federation/transparency_log.py): one entry per routed query holding only its
 metadata (origin, query id, purpose, times, who answered). Never a sealed payload."""

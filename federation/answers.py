@@ -7,16 +7,17 @@ SPEC (docs/architecture.md "One search", step 5):
   canonical_json({"answer": <serialised Answer bytes>}), context "whoelse/v1/answer" (federation/signing.py);
   `SignedAnswer` = {answer: those bytes, signature (empty for an empty answer)};
 - padding: the serialised SignedAnswer padded to exactly ANSWER_SIZE bytes (federation/sealing.py pad);
-- seal: pairwise (federation/sealing.py seal_pairwise) between the responder's and the origin's X25519 keys
+- seal: forward sealing (federation/sealing.py seal_forward) from the responder to the answer key the origin
+  made for this query (`Query.answer_key`), bound to the responder's and the origin's static X25519 keys
   from the council list, with associated data canonical_json({"seal": "answer", "query_id", "responder"}).
-  Only the origin and the responder hold a key that opens or forges it, so even an unsigned empty answer is
-  known at the origin to come from the responder. Every sealed answer is exactly
-  ANSWER_SIZE + sealing.PAIRWISE_OVERHEAD bytes, whatever it holds.
+  Only the origin and the responder hold a key that forges it, so even an unsigned empty answer is known at
+  the origin to come from the responder; once the origin drops the query's answer key, no static key opens
+  it. Every sealed answer is exactly ANSWER_SIZE + sealing.FORWARD_OVERHEAD bytes, whatever it holds.
 
-Why pairwise rather than HPKE to the origin plus a signature on every answer: every council answers every
-search, and at 153 councils the origin's HPKE opening and signature checks were about an eighth of a
-search's time (docs/benchmarks.md). The pair's X25519 secret is computed once per peer; each answer then
-costs a key derivation and a symmetric cipher at both ends.
+Why not HPKE to the origin plus a signature on every answer: every council answers every search, and at 153
+councils the origin's HPKE opening and signature checks were about an eighth of a search's time
+(docs/benchmarks.md). Forward sealing costs the origin one X25519 per answer and the pair's static secret
+is computed once per peer.
 
 ANSWER_SIZE is 32 KiB. A disclosure with the usual contents (names, address, school, GP, two carers, a few
 involvements and a concern) serialises to about 1 KB, and one with twenty involvements to about 3 KB, so the
@@ -40,12 +41,12 @@ from federation import signing
 from federation.canonical import canonical_json
 from federation.errors import InvalidInput, Refused
 from federation.query import CouncilLookup, resolve_council
-from federation.sealing import PAIRWISE_OVERHEAD, SealingKey, open_pairwise, pad, seal_pairwise, unpad
+from federation.sealing import FORWARD_OVERHEAD, SealingKey, open_forward, pad, seal_forward, unpad
 
 ANSWER_CONTEXT = "whoelse/v1/answer"
 ANSWER_SIZE = 32 * 1024
 """Every SignedAnswer is padded to exactly this many bytes before sealing (see the module docstring)."""
-SEALED_ANSWER_BYTES = ANSWER_SIZE + PAIRWISE_OVERHEAD
+SEALED_ANSWER_BYTES = ANSWER_SIZE + FORWARD_OVERHEAD
 MAX_CANDIDATES = 10
 MAX_FIELD_CHARS = 200
 SHORT_FIELD_CHARS = 40
@@ -137,9 +138,11 @@ def seal_answer(
     signing_key: signing.SigningKey,
     my_sealing_key: SealingKey,
     origin_sealing_public_key: bytes,
+    answer_key: bytes,
 ) -> federation_pb2.SealedAnswer:
-    """Fit, sign (if it carries anything), pad and seal an answer between this council and the origin; the
-    result is SEALED_ANSWER_BYTES long whatever it holds. The answer MUST name its query_id and responder."""
+    """Fit, sign (if it carries anything), pad and seal an answer to the query's answer key, from this
+    council to the origin; the result is SEALED_ANSWER_BYTES long whatever it holds. The answer MUST name
+    its query_id and responder; InvalidInput if the answer key is not a valid X25519 public key."""
     if not answer.query_id or not answer.responder:
         raise InvalidInput("an answer must name its query_id and responder")
     fitted = fit_answer(answer)
@@ -151,9 +154,10 @@ def seal_answer(
     return federation_pb2.SealedAnswer(
         query_id=fitted.query_id,
         responder=fitted.responder,
-        sealed=seal_pairwise(
+        sealed=seal_forward(
             my_sealing_key,
             origin_sealing_public_key,
+            answer_key,
             padded,
             answer_associated_data(fitted.query_id, fitted.responder),
         ),
@@ -166,15 +170,16 @@ def seal_answer(
 def open_answer(
     sealed: federation_pb2.SealedAnswer,
     my_sealing_key: SealingKey,
+    answer_key: SealingKey,
     expected_query_id: str,
     lookup_responder: CouncilLookup,
 ) -> federation_pb2.Answer:
-    """Open an answer to our query from an active council; verify the responder's signature when the answer
-    carries anything (or is signed at all).
+    """Open an answer to our query (sealed to its answer key) from an active council; verify the
+    responder's signature when the answer carries anything (or is signed at all).
 
-    Raises Refused (another query, unknown or inactive responder, cannot open — not sealed between the
-    responder and this council —, missing or bad signature, responder or query id inside differs from the
-    envelope) or InvalidInput (wrong size, malformed, too many candidates).
+    Raises Refused (another query, unknown or inactive responder, cannot open — not sealed by the responder
+    to this council and this query's answer key —, missing or bad signature, responder or query id inside
+    differs from the envelope) or InvalidInput (wrong size, malformed, too many candidates).
     """
     responder = sealed.responder
     if sealed.query_id != expected_query_id:
@@ -184,15 +189,16 @@ def open_answer(
         raise InvalidInput(f"sealed answer is {len(blob)} bytes, not {SEALED_ANSWER_BYTES}")
     keys = resolve_council(lookup_responder, responder)
     try:
-        padded = open_pairwise(
+        padded = open_forward(
             my_sealing_key,
+            answer_key,
             keys.sealing_key,
             blob,
             answer_associated_data(expected_query_id, responder),
         )
     except (Refused, InvalidInput) as exc:
         raise Refused(
-            f"cannot open the answer from {responder[:20]!r}: not sealed between it and this council"
+            f"cannot open the answer from {responder[:20]!r}: not sealed by it to this query's answer key"
         ) from exc
     signed = federation_pb2.SignedAnswer()
     answer = federation_pb2.Answer()

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from whoelse.v1 import federation_pb2, federation_pb2_grpc
 from whoelse.v1.federation_pb2 import CouncilListRequest
 
-from federation.council_list import verify_signed
+from federation.council_list import CouncilList, verify_signed
 from federation.database import private_folder
 from federation.errors import ConfigError, InvalidInput, NotFound, Refused, Unavailable
 from federation.merkle import SignedTreeHead, verify_consistency
@@ -34,6 +34,8 @@ from federation.transparency_log import (
     load_trusted_heads,
     verify_log,
 )
+from federation.tree_head_wire import head_from_wire
+from federation.witness import verify_cosignature
 
 ROUTING_LOG_ID = "directory"
 
@@ -108,18 +110,16 @@ def verify_database(
 
 def collect_heads(
     stub: federation_pb2_grpc.DirectoryStub, directory_key: bytes
-) -> dict[str, list[SignedTreeHead]]:
+) -> tuple[dict[str, list[SignedTreeHead]], tuple[int, list[str]]]:
     """Every head the directory accepted, by log id, each checked: signed by its council's key from the
     directory-signed council list (or by the directory, for its routing log) and, for each council, every
-    head proved to extend the one before. Refused names the first head that fails."""
+    head proved to extend the one before; and the councils that co-signed the largest co-signed routing-log
+    head (added to the routing log's heads), each cosignature checked. Refused names the first that fails."""
     council_list = verify_signed(stub.GetCouncilList(CouncilListRequest(), timeout=10), directory_key)
     response = stub.GetTreeHeads(federation_pb2.TreeHeadsRequest(history=True), timeout=30)
     logs: dict[str, list[SignedTreeHead]] = {}
     for message in response.heads:
-        head = SignedTreeHead(
-            message.log_id, message.tree_size, bytes(message.root_hash), message.timestamp_ms,
-            bytes(message.signature),
-        )  # fmt: skip
+        head = head_from_wire(message)
         if head.log_id == ROUTING_LOG_ID:
             key = directory_key
         else:
@@ -145,7 +145,41 @@ def collect_heads(
                     f"{previous.tree_size}: {exc}"
                 ) from None
         chain.append(head)
-    return logs
+    witnesses = _cosigned_routing_head(response, council_list, directory_key, logs)
+    return logs, witnesses
+
+
+def _cosigned_routing_head(
+    response: federation_pb2.TreeHeadsResponse,
+    council_list: CouncilList,
+    directory_key: bytes,
+    logs: dict[str, list[SignedTreeHead]],
+) -> tuple[int, list[str]]:
+    """(size, witnesses) of the largest co-signed routing-log head, each cosignature checked; (0, [])
+    when no council has co-signed one yet."""
+    if not response.HasField("cosigned_routing_head"):
+        return 0, []
+    message = response.cosigned_routing_head
+    head = head_from_wire(message)
+    try:
+        head.verify(directory_key)
+    except Refused as exc:
+        raise Refused(f"co-signed routing-log head at size {head.tree_size}: bad signature") from exc
+    witnesses = []
+    for cosignature in message.cosignatures:
+        entry = council_list.find(cosignature.witness)
+        if entry is None:
+            raise Refused(f"routing-log cosignature by {cosignature.witness[:20]!r}: no such council")
+        try:
+            verify_cosignature(head, entry.signing_key, bytes(cosignature.signature))
+        except Refused as exc:
+            raise Refused(f"routing-log cosignature by {cosignature.witness}: bad signature") from exc
+        witnesses.append(cosignature.witness)
+    chain = logs.setdefault(ROUTING_LOG_ID, [])
+    if head not in chain:
+        chain.append(head)
+        chain.sort(key=lambda h: h.tree_size)
+    return head.tree_size, witnesses
 
 
 def cmd_collect_heads(args: argparse.Namespace) -> int:
@@ -153,7 +187,9 @@ def cmd_collect_heads(args: argparse.Namespace) -> int:
 
     identity = MtlsIdentity.from_files(args.ca, args.cert, args.key)
     with secure_channel(args.directory, identity) as channel:
-        logs = collect_heads(federation_pb2_grpc.DirectoryStub(channel), read_verify_key(args.directory_key))
+        logs, witnesses = collect_heads(
+            federation_pb2_grpc.DirectoryStub(channel), read_verify_key(args.directory_key)
+        )
     out = private_folder(Path(args.out))
     for log_id, heads in sorted(logs.items()):
         if args.log_id and log_id not in args.log_id:
@@ -161,6 +197,12 @@ def cmd_collect_heads(args: argparse.Namespace) -> int:
         path = out / f"{log_id}.heads.json"
         path.write_text(json.dumps([head_to_json(h) for h in heads], indent=2) + "\n", encoding="utf-8")
         print(f"{log_id}: {len(heads)} head(s) up to size {heads[-1].tree_size}, checked; saved to {path}")
+        if log_id == ROUTING_LOG_ID:
+            size, names = witnesses
+            print(
+                f"{log_id}: head at size {size} co-signed by {len(names)} council(s), checked: "
+                + (", ".join(sorted(names)) or "none")
+            )
     return 0
 
 

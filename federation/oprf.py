@@ -232,6 +232,12 @@ def blind_batch(inputs: Sequence[bytes]) -> tuple[list[Blind], list[bytes]]:
     return [pair[0] for pair in pairs], [pair[1] for pair in pairs]
 
 
+def padding_elements(count: int) -> list[bytes]:
+    """Random points of the prime-order subgroup, to pad a batch: to the directory they look like blinded
+    inputs (a blinded input is a uniformly random point too). No scalar multiplication is needed."""
+    return [bytes(sodium.crypto_core_ed25519_from_uniform(os.urandom(32))) for _ in range(count)]
+
+
 def verify_evaluations(
     public_key: bytes, blinded: Sequence[bytes], evaluated: Sequence[bytes], proof: bytes
 ) -> None:
@@ -313,12 +319,14 @@ def verify_and_finalize(
 ) -> list[bytes]:
     """verify_evaluations() then finalize_batch() for a batch this process blinded itself (blind_batch):
     the same checks and the same tokens, with each element from the directory checked once and the
-    process's own blinded elements not checked again. Raises Refused as those two do."""
-    _check_batch(inputs, blinds, evaluated)
+    process's own blinded elements not checked again. `blinded` may end with padding_elements() beyond
+    the inputs: they are proved with the batch, then dropped unopened. Raises Refused as those two do."""
     if len(blinded) != len(evaluated):
         raise Refused(f"OPRF batch mismatch: {len(blinded)} blinded, {len(evaluated)} evaluations")
+    real = evaluated[: len(inputs)]
+    _check_batch(inputs, blinds, real)
     _verify(public_key, blinded, evaluated, proof, blinded_here=True)
-    return [_unblind(i, b, e) for i, b, e in zip(inputs, blinds, evaluated, strict=True)]
+    return [_unblind(i, b, e) for i, b, e in zip(inputs, blinds, real, strict=True)]
 
 
 def evaluate_direct(key: OprfServerKey, input: bytes) -> bytes:

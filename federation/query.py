@@ -38,7 +38,7 @@ from federation.canonical import canonical_json
 from federation.errors import InvalidInput, NotFound, Refused
 from federation.purposes import Purpose, parse_purpose
 from federation.replay import ReplayCache
-from federation.sealing import LENGTH_PREFIX_BYTES, SealingKey, pad, seal, unpad
+from federation.sealing import KEY_BYTES, LENGTH_PREFIX_BYTES, SealingKey, pad, seal, unpad
 from federation.sealing import OVERHEAD as SEAL_OVERHEAD
 from federation.token_keys import (
     MAX_SEALED_BYTES,
@@ -123,9 +123,11 @@ def build_query(
     kind: str = KIND_SEARCH,
     event: federation_pb2.AlertEvent | None = None,
     now_ms: int,
+    answer_key: bytes,
 ) -> federation_pb2.Query:
     """A new query (fresh uuid4-hex id and 16-byte nonce) carrying one lookup tag per token, the identity
-    sealed under each token's demographics key and, for a notification, the event sealed likewise.
+    sealed under each token's demographics key and, for a notification, the event sealed likewise; answers
+    will be sealed to `answer_key`, the public half of a key the origin made for this query alone.
 
     The (tag, sealed) pairs are shuffled so their order says nothing about which match key each came from.
     Raises InvalidInput if the kind, purpose and event disagree, there are no tokens or too many, or any
@@ -153,6 +155,7 @@ def build_query(
         nonce=secrets.token_bytes(NONCE_BYTES),
         oprf_key_id=key_id,
         kind=kind,
+        answer_key=answer_key,
         lookup_tags=[token.tag for token in shuffled],
         sealed_demographics=[
             seal_identity(token.demographics_key, identity, query_id, index)
@@ -223,6 +226,11 @@ class VerifiedQuery:
     @property
     def practitioner(self) -> str:
         return self.query.practitioner
+
+    @property
+    def answer_key(self) -> bytes:
+        """The origin's key for this query's answers (X25519 public, 32 bytes)."""
+        return self.query.answer_key
 
     @property
     def practitioner_name(self) -> str:
@@ -337,6 +345,8 @@ def _validate(query: federation_pb2.Query) -> None:
         raise InvalidInput("query_id: must be 32 lowercase hex digits")
     if len(query.nonce) != NONCE_BYTES:
         raise InvalidInput(f"nonce: must be {NONCE_BYTES} bytes, got {len(query.nonce)}")
+    if len(query.answer_key) != KEY_BYTES:
+        raise InvalidInput(f"answer_key: must be a {KEY_BYTES}-byte X25519 key, got {len(query.answer_key)}")
     if not query.practitioner:
         raise InvalidInput("practitioner: a query must name the practitioner")
     for field in ("practitioner", "practitioner_name", "practitioner_role", "oprf_key_id"):

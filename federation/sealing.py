@@ -1,4 +1,5 @@
-"""Seal a payload to one recipient's X25519 key (a query) or between two councils' keys (an answer) so
+"""Seal a payload to one recipient's X25519 key (a query) or between two councils with forward secrecy (an
+answer) so
 intermediaries (the directory) see only ciphertext, and pad payloads to a fixed size so an answer's length
 does not show whether the council matched (P2, P3).
 
@@ -14,23 +15,26 @@ encrypted; both sides must already know it.
 Padding: 4-byte big-endian payload length || payload || zero bytes, to exactly `size` bytes. unpad() checks
 the zeros too, so each payload has exactly one padded form.
 
-SPEC — pairwise sealing (`seal_pairwise` / `open_pairwise`), for a payload between two councils that both
-know each other's X25519 key from the directory-signed council list (an answer going home to its origin):
-- secret: X25519(my private key, peer public key), the same at both ends; each key caches it per peer
-  (RFC 7748 §6.1; an all-zero result — a small-order peer key — is refused);
-- key: HKDF-SHA256 (RFC 5869), no salt, 32 bytes, info = "whoelse/v1/pairwise" || 0x00 || the two public
-  keys in byte order || associated data, so each message's key is bound to both councils and its context;
-- seal: ChaCha20-Poly1305 (RFC 8439) under that key with a random 12-byte nonce and the associated data;
-  the blob is nonce || ciphertext (payload + 16-byte tag).
-Only the two councils can open or forge such a blob (the directory cannot: it holds neither private key),
-so it authenticates the peer as well as hiding the payload, at no public-key operation per message once the
-pair's secret is cached. Unlike HPKE there is no per-message ephemeral key: whoever later steals either
-council's private key can open what the pair sealed this way (docs/threat-model.md).
+SPEC — forward sealing (`seal_forward` / `open_forward`), for an answer going home to its origin, between
+two councils that know each other's static X25519 key from the directory-signed council list:
+- the origin makes a fresh X25519 key pair E for each query and carries E's public key inside the signed,
+  sealed query (`Query.answer_key`); it keeps E's private half in memory only until that query's answers
+  are opened, then drops it;
+- the responder makes a fresh key pair e for each answer; both ends compute X25519(e, E) and the pair's
+  static secret X25519(S_responder, S_origin), cached per peer (RFC 7748 §6.1; an all-zero result — a
+  small-order key — is refused);
+- key: HKDF-SHA256 (RFC 5869), no salt, 32 bytes, over the two secrets concatenated, info =
+  "whoelse/v1/forward" || 0x00 || E || e || the two static public keys in byte order || associated data;
+- seal: ChaCha20-Poly1305 (RFC 8439) under that key with an all-zero nonce (the key is new for every blob,
+  as e is) and the associated data; the blob is e (32 bytes) || ciphertext (payload + 16-byte tag).
+Forging a blob needs the pair's static secret, which only the two councils can compute, so it authenticates
+the responder as well as hiding the payload (the directory holds neither static key). Opening it needs
+X25519(e, E) as well, which needs e's or E's private half: both are dropped, so a later theft of either
+council's static keys (or both) opens no recorded answer. The cost is one key generation and one X25519
+at the responder and one X25519 at the origin per answer.
 """
 
 from __future__ import annotations
-
-import os
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, hpke, serialization
@@ -48,10 +52,10 @@ OVERHEAD = ENC_BYTES + TAG_BYTES
 
 LENGTH_PREFIX_BYTES = 4
 
-PAIRWISE_NONCE_BYTES = 12
-PAIRWISE_OVERHEAD = PAIRWISE_NONCE_BYTES + TAG_BYTES
-"""A pairwise-sealed blob is exactly this many bytes longer than its payload."""
-_PAIRWISE_INFO = b"whoelse/v1/pairwise\x00"
+FORWARD_OVERHEAD = KEY_BYTES + TAG_BYTES
+"""A forward-sealed blob is exactly this many bytes longer than its payload."""
+_FORWARD_INFO = b"whoelse/v1/forward\x00"
+_ZERO_NONCE = bytes(12)
 _ZEROS = bytes(64 * 1024)  # compared against padding (a memcmp, not a count of 32 KiB byte by byte)
 _MAX_PEERS = 4096  # cached pair secrets: every council and a few rotations of each
 
@@ -102,16 +106,15 @@ class SealingKey:
         peer = bytes(peer_public_key)
         secret = self._pairs.get(peer)
         if secret is None:
-            if len(peer) != KEY_BYTES:
-                raise InvalidInput(f"an X25519 public key is {KEY_BYTES} bytes, got {len(peer)}")
-            try:
-                secret = self._key.exchange(x25519.X25519PublicKey.from_public_bytes(peer))
-            except ValueError as exc:  # RFC 7748 §6.1: an all-zero shared secret
-                raise InvalidInput("peer X25519 public key is invalid (small order)") from exc
+            secret = _exchange(self._key, peer)
             if len(self._pairs) >= _MAX_PEERS:
                 self._pairs.clear()
             self._pairs[peer] = secret
         return secret
+
+    def exchange(self, peer_public_key: bytes) -> bytes:
+        """X25519(this key, peer), not cached (for a key used once). InvalidInput as pair_secret."""
+        return _exchange(self._key, peer_public_key)
 
     def open(self, sealed: bytes, associated_data: bytes = b"") -> bytes:
         """Decrypt a blob sealed to this key; raises Refused if it was sealed to another key, was altered,
@@ -143,43 +146,87 @@ def seal(recipient_public_key: bytes, payload: bytes, associated_data: bytes = b
         raise InvalidInput("recipient X25519 public key is invalid (small order)") from exc
 
 
-def _pairwise_cipher(my_key: SealingKey, peer_public_key: bytes, associated_data: bytes) -> ChaCha20Poly1305:
-    secret = my_key.pair_secret(peer_public_key)
-    low, high = sorted((my_key.public_key_bytes, bytes(peer_public_key)))
-    key = HKDF(hashes.SHA256(), 32, salt=None, info=_PAIRWISE_INFO + low + high + associated_data).derive(
-        secret
-    )
+def _exchange(key: x25519.X25519PrivateKey, peer_public_key: bytes) -> bytes:
+    """X25519(key, peer); InvalidInput if the peer key is malformed or of small order."""
+    peer = bytes(peer_public_key)
+    if len(peer) != KEY_BYTES:
+        raise InvalidInput(f"an X25519 public key is {KEY_BYTES} bytes, got {len(peer)}")
+    try:
+        return key.exchange(x25519.X25519PublicKey.from_public_bytes(peer))
+    except ValueError as exc:  # RFC 7748 §6.1: an all-zero shared secret
+        raise InvalidInput("peer X25519 public key is invalid (small order)") from exc
+
+
+def _forward_cipher(
+    fresh_secret: bytes,
+    static_secret: bytes,
+    answer_key: bytes,
+    sender_fresh: bytes,
+    statics: tuple[bytes, bytes],
+    associated_data: bytes,
+) -> ChaCha20Poly1305:
+    low, high = sorted(statics)
+    info = _FORWARD_INFO + bytes(answer_key) + sender_fresh + low + high + associated_data
+    key = HKDF(hashes.SHA256(), 32, salt=None, info=info).derive(fresh_secret + static_secret)
     return ChaCha20Poly1305(key)
 
 
-def seal_pairwise(
-    my_key: SealingKey, peer_public_key: bytes, payload: bytes, associated_data: bytes = b""
+def seal_forward(
+    my_key: SealingKey,
+    peer_public_key: bytes,
+    answer_key: bytes,
+    payload: bytes,
+    associated_data: bytes = b"",
 ) -> bytes:
-    """Seal payload so only this council and the peer can open it (see "pairwise sealing" above).
-    Raises InvalidInput if the peer key is malformed or of small order."""
-    nonce = os.urandom(PAIRWISE_NONCE_BYTES)
-    cipher = _pairwise_cipher(my_key, peer_public_key, associated_data)
-    return nonce + cipher.encrypt(nonce, bytes(payload), associated_data)
+    """Seal payload for the peer council, opened only with the private half of `answer_key` (the peer's
+    key for this one exchange) and only as coming from this council (see "forward sealing" above).
+    Raises InvalidInput if either public key is malformed or of small order."""
+    fresh = x25519.X25519PrivateKey.generate()
+    fresh_public = fresh.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    cipher = _forward_cipher(
+        _exchange(fresh, answer_key),
+        my_key.pair_secret(peer_public_key),
+        answer_key,
+        fresh_public,
+        (my_key.public_key_bytes, bytes(peer_public_key)),
+        associated_data,
+    )
+    return fresh_public + cipher.encrypt(_ZERO_NONCE, bytes(payload), associated_data)
 
 
-def open_pairwise(
-    my_key: SealingKey, peer_public_key: bytes, sealed: bytes, associated_data: bytes = b""
+def open_forward(
+    my_key: SealingKey,
+    answer_key: SealingKey,
+    peer_public_key: bytes,
+    sealed: bytes,
+    associated_data: bytes = b"",
 ) -> bytes:
-    """Open a blob the peer sealed to this council with seal_pairwise(); raises Refused if another pair of
-    councils sealed it, it was altered, or the associated data differs (InvalidInput: a bad peer key)."""
-    if len(sealed) < PAIRWISE_OVERHEAD:
+    """Open a blob the peer sealed with seal_forward() to `answer_key`'s public half; raises Refused if
+    another council sealed it, it was sealed to another answer key, it was altered, or the associated data
+    differs (InvalidInput: a bad peer key)."""
+    if len(sealed) < FORWARD_OVERHEAD:
         raise Refused(
-            f"sealed payload is {len(sealed)} bytes, shorter than the {PAIRWISE_OVERHEAD}-byte overhead"
+            f"sealed payload is {len(sealed)} bytes, shorter than the {FORWARD_OVERHEAD}-byte overhead"
         )
-    cipher = _pairwise_cipher(my_key, peer_public_key, associated_data)
     blob = memoryview(sealed)  # no copy of a 32 KiB answer
+    sender_fresh = bytes(blob[:KEY_BYTES])
     try:
-        return cipher.decrypt(
-            bytes(blob[:PAIRWISE_NONCE_BYTES]), blob[PAIRWISE_NONCE_BYTES:], associated_data
-        )
+        fresh_secret = answer_key.exchange(sender_fresh)
+    except InvalidInput as exc:
+        raise Refused("sealed payload could not be opened: its key is invalid") from exc
+    cipher = _forward_cipher(
+        fresh_secret,
+        my_key.pair_secret(peer_public_key),
+        answer_key.public_key_bytes,
+        sender_fresh,
+        (my_key.public_key_bytes, bytes(peer_public_key)),
+        associated_data,
+    )
+    try:
+        return cipher.decrypt(_ZERO_NONCE, blob[KEY_BYTES:], associated_data)
     except InvalidTag as exc:
         raise Refused(
-            "sealed payload could not be opened: another pair of councils, altered, or wrong context"
+            "sealed payload could not be opened: another council or answer key, altered, or wrong context"
         ) from exc
 
 

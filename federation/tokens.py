@@ -47,14 +47,24 @@ def tokenise(
     public_key: bytes,
     key_id: str,
     batch: int = DEFAULT_BATCH,
+    pad_to: int = 0,
 ) -> list[TokenMaterial]:
     """Token material for each key, in the order given, via one `evaluate` call per `batch` keys.
 
+    With `pad_to` (a search: MAX_KEYS, at most one batch), random points are sent with the blinded keys
+    until the call carries `pad_to` elements, and their evaluations are dropped: the directory sees the
+    same number of elements for every search, not how many keys the identity yielded (which would show,
+    for example, whether an NHS number or a postcode was given). A blinded key is a uniformly random point,
+    so the directory cannot tell padding from keys.
+
     Raises Refused if key_id does not name public_key, the directory answers with the wrong number of
-    elements, or its proof does not verify against public_key (then no token is derived from the batch).
+    elements, or its proof does not verify against public_key (then no token is derived from the batch);
+    InvalidInput if the keys do not fit `pad_to`.
     """
     if not 1 <= batch <= oprf.MAX_PROOF_BATCH:
         raise InvalidInput(f"batch must be 1-{oprf.MAX_PROOF_BATCH}, got {batch}")
+    if pad_to and not len(keys) <= pad_to <= batch:
+        raise InvalidInput(f"{len(keys)} keys do not fit one padded call of {pad_to} (batch {batch})")
     if oprf_key_id(public_key) != key_id:
         raise Refused(f"OPRF key id {key_id!r} does not name the published public key")
     materials: list[TokenMaterial] = []
@@ -62,6 +72,7 @@ def tokenise(
         chunk = keys[start : start + batch]
         inputs = [key.encode() for key in chunk]
         blinds, blinded = oprf.blind_batch(inputs)
+        blinded += oprf.padding_elements(pad_to - len(inputs)) if pad_to else []
         evaluated, proof = evaluate(list(blinded))
         if len(evaluated) != len(blinded):
             raise Refused(f"the directory evaluated {len(evaluated)} elements for {len(blinded)} sent")

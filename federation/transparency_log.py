@@ -342,6 +342,17 @@ class TransparencyLog:
             query = query.limit(limit)
         return [_head_from_row(row) for row in session.execute(query)]
 
+    def head_at(self, session: Session, tree_size: int) -> SignedTreeHead | None:
+        """The newest head signed at exactly tree_size, or None."""
+        heads = self.tables.heads
+        row = session.execute(
+            select(heads)
+            .where(heads.c.log_id == self.log_id, heads.c.tree_size == tree_size)
+            .order_by(heads.c.id.desc())
+            .limit(1)
+        ).first()
+        return _head_from_row(row) if row is not None else None
+
     def entries(self, session: Session, start: int = 0, stop: int | None = None) -> list[LogEntry]:
         """Entries with start <= index < stop (stop None: to the end), in index order; a row that is not a
         log entry document (damaged: see verify_log) is skipped."""

@@ -52,6 +52,11 @@ class NodeMetrics:
             ["kind"],
             registry=r,
         )
+        self.routing_witness_refusals = Counter(
+            "whoelse_routing_witness_refusals",
+            "Directory routing-log heads this council refused to co-sign (not signed, shrunk or rewritten)",
+            registry=r,
+        )
         self.audit_entries = Gauge(
             "whoelse_audit_log_entries", "Entries in this council's audit log", registry=r
         )

@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -28,7 +29,7 @@ from whoelse.v1 import (
 
 from federation.council_list import CouncilListCache, load_verify_key
 from federation.database import private_folder
-from federation.errors import ConfigError, WhoElseError
+from federation.errors import ConfigError, Refused, WhoElseError
 from federation.malformed_requests import new_server
 from federation.metrics_endpoint import serve_metrics
 from federation.purposes import Purpose
@@ -42,6 +43,7 @@ from federation.transport import (
     council_list_fetcher,
     secure_channel,
 )
+from federation.tree_head_wire import head_to_wire
 from node import retention
 from node.accounts.credentials import Passwords
 from node.accounts.lockout import LoginThrottled
@@ -56,6 +58,7 @@ from node.federation.holder import Answered, Holder
 from node.federation.searcher import FederatedSearch, Outcome, Searcher, evaluator
 from node.federation.servicer import FederationNodeServicer
 from node.federation.tokenise import drop_schemes_except, tokenise_pending
+from node.federation.witness import RoutingWitness
 from node.matching import identity_of
 from node.metrics import NodeMetrics
 from node.practitioner_servicer import PractitionerServicer
@@ -64,6 +67,7 @@ from node.storage.database import Database
 from node.storage.record_store import records_by_record_id
 
 log = logging.getLogger(__name__)
+WITNESS_INTERVAL_S = 30.0  # co-sign the routing log at most this often: 153 councils, 5 calls a second
 RETRY_S = 1.0  # after a failed round (e.g. the directory is restarting), try again soon
 PORTS_FILE = "ports.json"  # in the state dir: the ports `whoelse node serve` bound (port 0 picks any)
 SYSTEM_SENDER = Searcher("records-system", "Records system", "Automatic alert")
@@ -94,11 +98,14 @@ class NodeRuntime:
                 f"but this node is {self.settings.council.code}"
             )
         private_folder(config.state_dir)
-        self.councils = CouncilListCache(
-            config.state_dir / "council-list.bin", load_verify_key(config.directory_verify_key)
-        )
+        directory_key = load_verify_key(config.directory_verify_key)
+        self.councils = CouncilListCache(config.state_dir / "council-list.bin", directory_key)
         self.channel = secure_channel(config.directory, self.identity)
         self.directory = federation_pb2_grpc.DirectoryStub(self.channel)
+        self.routing_witness = RoutingWitness(
+            self.directory, directory_key, self.settings.signing_key, config.state_dir
+        )
+        self._witnessed_at = -WITNESS_INTERVAL_S
         self.fetch_councils = council_list_fetcher(self.channel)
         self.metrics = NodeMetrics()
         self.accounts = AccountService(
@@ -316,6 +323,24 @@ class NodeRuntime:
         )
         drop_schemes_except(self.db, {councils.oprf_key_id, *councils.previous_oprf_key_ids})
         self.publish_tree_head()
+        if time.monotonic() - self._witnessed_at >= WITNESS_INTERVAL_S:
+            self.witness_routing_log()
+
+    def witness_routing_log(self) -> None:
+        """Check and co-sign the directory's routing-log head (node/federation/witness.py). A head that does
+        not extend the last one witnessed is logged as an error and not co-signed; it never stops the node
+        serving (the directory's misconduct is for auditors, who see the missing cosignatures)."""
+        self._witnessed_at = time.monotonic()
+        try:
+            head = self.routing_witness.witness()
+        except Refused as exc:
+            self.metrics.routing_witness_refusals.inc()
+            log.error("routing log not co-signed: %s", exc)
+        except WhoElseError as exc:
+            log.warning("routing log: %s", exc)
+        else:
+            if head is not None:
+                log.info("routing log co-signed at size %d", head.tree_size)
 
     def run_retention(self, today: dt.date | None = None) -> None:
         """Archive and purge on the council's schedule, once a day (node/retention.py)."""
@@ -404,14 +429,7 @@ class NodeRuntime:
         with self.db.session() as session:
             proof = self.audit.log.consistency_proof(session, self._published_size, head.tree_size)
         self.directory.PublishTreeHead(
-            federation_pb2.TreeHead(
-                log_id=head.log_id,
-                tree_size=head.tree_size,
-                root_hash=head.root_hash,
-                timestamp_ms=head.timestamp_ms,
-                signature=head.signature,
-                consistency_proof=proof,
-            ),
+            head_to_wire(head, proof),
             timeout=5,
         )
         self._published_size = head.tree_size

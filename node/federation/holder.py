@@ -129,14 +129,14 @@ class Holder:
             candidates, disclosures = self._disclose(matched)
             answer.candidates.extend(candidates)
         if self._on_received:
-            self._on_received(
-                query, Answered(len(answer.candidates), tuple(disclosures), tuple(alerts))
-            )
+            self._on_received(query, Answered(len(answer.candidates), tuple(disclosures), tuple(alerts)))
         try:
             origin_key = self._councils.sealing_key(query.origin)
         except NotFound as exc:
             raise Refused(f"unknown council {query.origin}") from exc
-        return seal_answer(answer, self._settings.signing_key, self._settings.sealing_key, origin_key)
+        return seal_answer(
+            answer, self._settings.signing_key, self._settings.sealing_key, origin_key, query.answer_key
+        )
 
     def _match(self, query: VerifiedQuery) -> tuple[list[tuple[Matched, int, bytes]], bool]:
         """Records sharing tags with the query, scored against the identity opened with a held tag's key

@@ -19,9 +19,10 @@ from federation.answers import open_answer
 from federation.council_list import CouncilList, CouncilListCache
 from federation.errors import InvalidInput, Refused, Unavailable, WhoElseError
 from federation.identity import Identity
-from federation.match_keys import match_keys
+from federation.match_keys import MAX_KEYS, match_keys
 from federation.purposes import Purpose
 from federation.query import KIND_NOTIFICATION, KIND_SEARCH, build_query, seal_deliveries, sign_query
+from federation.sealing import SealingKey
 from federation.status import call_status
 from federation.tokens import tokenise
 from node.federation.holder import council_lookup
@@ -133,8 +134,12 @@ class FederatedSearch:
             evaluator(self._directory, councils.oprf_key_id),
             councils.oprf_public_key,
             councils.oprf_key_id,
+            pad_to=MAX_KEYS,  # the directory sees 32 elements for every search, whatever was given
         )
         now_ms = int(time.time() * 1000)
+        # This query's answers are sealed to a key made for it alone and dropped when this call returns, so
+        # a later theft of this council's static keys opens no recorded answer (forward secrecy).
+        answer_key = SealingKey.generate()
         query = build_query(
             origin=self._settings.council.code,
             practitioner=who.username,
@@ -154,6 +159,7 @@ class FederatedSearch:
             kind=KIND_NOTIFICATION if event is not None else KIND_SEARCH,
             event=event,
             now_ms=now_ms,
+            answer_key=answer_key.public_key_bytes,
         )
         signed = sign_query(query, self._settings.signing_key)
         recipients = [(c.code, c.sealing_key) for c in councils.active() if only is None or c.code in only]
@@ -177,7 +183,9 @@ class FederatedSearch:
         answered: set[str] = set()
         for sealed in reply.answers:
             try:
-                answer = open_answer(sealed, self._settings.sealing_key, query.query_id, self._lookup)
+                answer = open_answer(
+                    sealed, self._settings.sealing_key, answer_key, query.query_id, self._lookup
+                )
             except WhoElseError as exc:
                 outcome.unanswered.append((sealed.responder, "refused", f"answer rejected: {exc}"))
                 continue

@@ -65,7 +65,9 @@ def test_a_caller_without_a_certificate_fails_the_handshake(directory: Directory
         ("E06000099", "council E06000099 is not registered with the directory"),
     ],
 )
-@pytest.mark.parametrize("rpc", ["GetCouncilList", "EvaluateTokens", "PublishTreeHead", "GetTreeHeads"])
+@pytest.mark.parametrize(
+    "rpc", ["GetCouncilList", "EvaluateTokens", "PublishTreeHead", "GetTreeHeads", "CosignRoutingHead"]
+)
 def test_revoked_suspended_and_unknown_councils_are_refused_with_the_reason(
     directory: Directory, caller: str, reason: str, rpc: str
 ) -> None:
@@ -74,6 +76,9 @@ def test_revoked_suspended_and_unknown_councils_are_refused_with_the_reason(
         "EvaluateTokens": federation_pb2.TokenRequest(blinded=[bytes(32)]),
         "PublishTreeHead": federation_pb2.TreeHead(log_id=caller, root_hash=bytes(32), signature=bytes(64)),
         "GetTreeHeads": federation_pb2.TreeHeadsRequest(),
+        "CosignRoutingHead": federation_pb2.Cosignature(
+            tree_size=1, root_hash=bytes(32), signature=bytes(64)
+        ),
     }
     with pytest.raises(grpc.RpcError) as refused:
         getattr(directory.stub(caller), rpc)(requests[rpc], timeout=5)

@@ -18,11 +18,12 @@ from federation.answers import (
 )
 from federation.errors import InvalidInput, Refused
 from federation.query import OriginKeys
-from federation.sealing import SealingKey, pad, seal_pairwise
+from federation.sealing import SealingKey, open_forward, pad, seal_forward
 from federation.signing import SigningKey
 
 QUERY_ID = "0123456789abcdef0123456789abcdef"
 ORIGIN = SealingKey.generate()
+ANSWER_KEY = SealingKey.generate()  # the origin's key for this one query's answers
 WESTMINSTER, HARTLEPOOL = "E09000033", "E06000001"
 SIGNERS = {WESTMINSTER: SigningKey.generate(), HARTLEPOOL: SigningKey.generate()}
 SEALERS = {WESTMINSTER: SealingKey.generate(), HARTLEPOOL: SealingKey.generate()}
@@ -35,7 +36,9 @@ KEYS = {
 def _seal(
     answer: federation_pb2.Answer, origin: bytes = ORIGIN.public_key_bytes
 ) -> federation_pb2.SealedAnswer:
-    return seal_answer(answer, SIGNERS[answer.responder], SEALERS[answer.responder], origin)
+    return seal_answer(
+        answer, SIGNERS[answer.responder], SEALERS[answer.responder], origin, ANSWER_KEY.public_key_bytes
+    )
 
 
 def _disclosure(record_id: str = "C0001", involvements: int = 3, text: str = "") -> records_pb2.Disclosure:
@@ -80,7 +83,7 @@ def _answer(candidates: int = 1, responder: str = WESTMINSTER, **kwargs: object)
 
 
 def _round_trip(answer: federation_pb2.Answer) -> federation_pb2.Answer:
-    return open_answer(_seal(answer), ORIGIN, QUERY_ID, KEYS.get)
+    return open_answer(_seal(answer), ORIGIN, ANSWER_KEY, QUERY_ID, KEYS.get)
 
 
 def test_the_origin_opens_a_signed_answer() -> None:
@@ -95,7 +98,7 @@ def test_a_holding_and_a_non_holding_answer_have_identical_sealed_sizes() -> Non
     assert len(holding.sealed) == len(nothing.sealed) == SEALED_ANSWER_BYTES
     assert len(holding.SerializeToString()) == len(nothing.SerializeToString())  # same-length council codes
     assert b"Neill" not in holding.sealed
-    assert open_answer(nothing, ORIGIN, QUERY_ID, KEYS.get) == empty
+    assert open_answer(nothing, ORIGIN, ANSWER_KEY, QUERY_ID, KEYS.get) == empty
 
 
 def test_ten_ordinary_candidates_fit_untouched() -> None:
@@ -137,13 +140,13 @@ def test_an_answer_must_name_its_query_and_responder() -> None:
 def test_an_answer_to_another_query_is_refused() -> None:
     sealed = _seal(_answer())
     with pytest.raises(Refused, match="for another query"):
-        open_answer(sealed, ORIGIN, "f" * 32, KEYS.get)
+        open_answer(sealed, ORIGIN, ANSWER_KEY, "f" * 32, KEYS.get)
 
 
 def test_an_answer_sealed_to_another_council_cannot_be_opened() -> None:
     sealed = _seal(_answer(), origin=SealingKey.generate().public_key_bytes)
     with pytest.raises(Refused, match="cannot open the answer"):
-        open_answer(sealed, ORIGIN, QUERY_ID, KEYS.get)
+        open_answer(sealed, ORIGIN, ANSWER_KEY, QUERY_ID, KEYS.get)
 
 
 def test_the_directory_cannot_forge_even_an_empty_answer() -> None:
@@ -153,26 +156,26 @@ def test_the_directory_cannot_forge_even_an_empty_answer() -> None:
     signed = federation_pb2.SignedAnswer(answer=empty.SerializeToString())
     forged = _sealed_signed(signed, WESTMINSTER, sealer=SealingKey.generate())
     with pytest.raises(Refused, match=f"cannot open the answer from '{WESTMINSTER}'"):
-        open_answer(forged, ORIGIN, QUERY_ID, KEYS.get)
-    assert open_answer(_sealed_signed(signed, WESTMINSTER), ORIGIN, QUERY_ID, KEYS.get) == empty
+        open_answer(forged, ORIGIN, ANSWER_KEY, QUERY_ID, KEYS.get)
+    assert open_answer(_sealed_signed(signed, WESTMINSTER), ORIGIN, ANSWER_KEY, QUERY_ID, KEYS.get) == empty
 
 
 def test_an_answer_that_carries_anything_must_be_signed() -> None:
     unsigned = federation_pb2.SignedAnswer(answer=_answer().SerializeToString())
     with pytest.raises(Refused, match=f"bad signature from {WESTMINSTER}"):
-        open_answer(_sealed_signed(unsigned, WESTMINSTER), ORIGIN, QUERY_ID, KEYS.get)
+        open_answer(_sealed_signed(unsigned, WESTMINSTER), ORIGIN, ANSWER_KEY, QUERY_ID, KEYS.get)
     alert = federation_pb2.Answer(query_id=QUERY_ID, responder=WESTMINSTER, alerts_delivered=1)
     unsigned_alert = federation_pb2.SignedAnswer(answer=alert.SerializeToString())
     with pytest.raises(Refused, match=f"bad signature from {WESTMINSTER}"):
-        open_answer(_sealed_signed(unsigned_alert, WESTMINSTER), ORIGIN, QUERY_ID, KEYS.get)
-    assert open_answer(_seal(alert), ORIGIN, QUERY_ID, KEYS.get) == alert
+        open_answer(_sealed_signed(unsigned_alert, WESTMINSTER), ORIGIN, ANSWER_KEY, QUERY_ID, KEYS.get)
+    assert open_answer(_seal(alert), ORIGIN, ANSWER_KEY, QUERY_ID, KEYS.get) == alert
 
 
 def test_an_answer_relabelled_with_another_responder_cannot_be_opened() -> None:
     sealed = _seal(_answer())
     sealed.responder = HARTLEPOOL
     with pytest.raises(Refused, match="cannot open"):
-        open_answer(sealed, ORIGIN, QUERY_ID, KEYS.get)
+        open_answer(sealed, ORIGIN, ANSWER_KEY, QUERY_ID, KEYS.get)
 
 
 def _sealed_signed(
@@ -183,8 +186,12 @@ def _sealed_signed(
     return federation_pb2.SealedAnswer(
         query_id=QUERY_ID,
         responder=responder,
-        sealed=seal_pairwise(
-            sealer, ORIGIN.public_key_bytes, padded, answer_associated_data(QUERY_ID, responder)
+        sealed=seal_forward(
+            sealer,
+            ORIGIN.public_key_bytes,
+            ANSWER_KEY.public_key_bytes,
+            padded,
+            answer_associated_data(QUERY_ID, responder),
         ),
     )
 
@@ -192,49 +199,83 @@ def _sealed_signed(
 def test_an_answer_signed_with_another_councils_key_is_refused() -> None:
     signed = sign_answer(_answer(responder=WESTMINSTER), SIGNERS[HARTLEPOOL])
     with pytest.raises(Refused, match=f"bad signature from {WESTMINSTER}"):
-        open_answer(_sealed_signed(signed, WESTMINSTER), ORIGIN, QUERY_ID, KEYS.get)
+        open_answer(_sealed_signed(signed, WESTMINSTER), ORIGIN, ANSWER_KEY, QUERY_ID, KEYS.get)
 
 
 def test_a_responder_passing_on_another_councils_answer_is_refused() -> None:
     """Hartlepool signs and seals an answer that names Westminster inside: the names must agree."""
     signed = sign_answer(_answer(responder=WESTMINSTER), SIGNERS[HARTLEPOOL])
     with pytest.raises(Refused, match="names another responder"):
-        open_answer(_sealed_signed(signed, HARTLEPOOL), ORIGIN, QUERY_ID, KEYS.get)
+        open_answer(_sealed_signed(signed, HARTLEPOOL), ORIGIN, ANSWER_KEY, QUERY_ID, KEYS.get)
 
 
 def test_an_answer_from_an_unknown_or_revoked_council_is_refused() -> None:
     sealed = _seal(_answer())
     with pytest.raises(Refused, match=f"unknown council {WESTMINSTER}"):
-        open_answer(sealed, ORIGIN, QUERY_ID, lambda code: None)
+        open_answer(sealed, ORIGIN, ANSWER_KEY, QUERY_ID, lambda code: None)
     revoked = {
         WESTMINSTER: OriginKeys(
             SIGNERS[WESTMINSTER].verify_key_bytes, False, "revoked", SEALERS[WESTMINSTER].public_key_bytes
         )
     }
     with pytest.raises(Refused, match=f"council {WESTMINSTER} is revoked"):
-        open_answer(sealed, ORIGIN, QUERY_ID, revoked.get)
+        open_answer(sealed, ORIGIN, ANSWER_KEY, QUERY_ID, revoked.get)
 
 
 def test_a_wrongly_sized_or_malformed_answer_is_invalid_input() -> None:
     sealed = _seal(_answer())
     sealed.sealed = sealed.sealed[:-1]
     with pytest.raises(InvalidInput, match="bytes, not"):
-        open_answer(sealed, ORIGIN, QUERY_ID, KEYS.get)
+        open_answer(sealed, ORIGIN, ANSWER_KEY, QUERY_ID, KEYS.get)
     garbage = federation_pb2.SealedAnswer(
         query_id=QUERY_ID,
         responder=WESTMINSTER,
-        sealed=seal_pairwise(
+        sealed=seal_forward(
             SEALERS[WESTMINSTER],
             ORIGIN.public_key_bytes,
+            ANSWER_KEY.public_key_bytes,
             pad(b"\xff\xff\xff", ANSWER_SIZE),
             answer_associated_data(QUERY_ID, WESTMINSTER),
         ),
     )
     with pytest.raises(InvalidInput, match="malformed answer"):
-        open_answer(garbage, ORIGIN, QUERY_ID, KEYS.get)
+        open_answer(garbage, ORIGIN, ANSWER_KEY, QUERY_ID, KEYS.get)
 
 
 def test_too_many_candidates_signed_by_a_responder_are_invalid_input() -> None:
     signed = sign_answer(_answer(candidates=MAX_CANDIDATES + 1), SIGNERS[WESTMINSTER])
     with pytest.raises(InvalidInput, match="candidates: 11"):
-        open_answer(_sealed_signed(signed, WESTMINSTER), ORIGIN, QUERY_ID, KEYS.get)
+        open_answer(_sealed_signed(signed, WESTMINSTER), ORIGIN, ANSWER_KEY, QUERY_ID, KEYS.get)
+
+
+def test_stolen_static_keys_cannot_open_a_recorded_answer() -> None:
+    """Someone who recorded a sealed answer and later steals both councils' static keys (and knows the
+    query's public answer key) still cannot open it: the query's private answer key is gone."""
+    recorded = _seal(_answer())
+    ad = answer_associated_data(QUERY_ID, WESTMINSTER)
+    westminster = SEALERS[WESTMINSTER].public_key_bytes
+    with pytest.raises(Refused, match="cannot open"):
+        open_answer(recorded, ORIGIN, ORIGIN, QUERY_ID, KEYS.get)  # the origin's static key as answer key
+    for thief_key in (ORIGIN, SEALERS[WESTMINSTER]):
+        with pytest.raises(Refused, match="could not be opened"):
+            open_forward(ORIGIN, thief_key, westminster, recorded.sealed, ad)
+    assert open_answer(recorded, ORIGIN, ANSWER_KEY, QUERY_ID, KEYS.get) == _answer()
+
+
+def test_an_answer_sealed_to_another_querys_answer_key_cannot_be_opened() -> None:
+    sealed = seal_answer(
+        _answer(),
+        SIGNERS[WESTMINSTER],
+        SEALERS[WESTMINSTER],
+        ORIGIN.public_key_bytes,
+        SealingKey.generate().public_key_bytes,
+    )
+    with pytest.raises(Refused, match="not sealed by it to this query's answer key"):
+        open_answer(sealed, ORIGIN, ANSWER_KEY, QUERY_ID, KEYS.get)
+
+
+def test_a_bad_answer_key_in_a_query_is_refused_before_anything_is_sealed() -> None:
+    with pytest.raises(InvalidInput, match="X25519 public key is 32 bytes"):
+        seal_answer(_answer(), SIGNERS[WESTMINSTER], SEALERS[WESTMINSTER], ORIGIN.public_key_bytes, b"short")
+    with pytest.raises(InvalidInput, match="small order"):
+        seal_answer(_answer(), SIGNERS[WESTMINSTER], SEALERS[WESTMINSTER], ORIGIN.public_key_bytes, bytes(32))

@@ -238,7 +238,25 @@ def test_verify_and_finalize_gives_the_direct_tokens_and_the_same_refusals() -> 
         forged = [*evaluated[:2], bad, *evaluated[3:]]
         with pytest.raises(Refused, match=r"invalid group element \(7\)"):
             oprf.verify_and_finalize(key.public_key, match_keys, blinds, blinded, forged, proof)
-    with pytest.raises(Refused, match="5 inputs, 5 blinds, 4 evaluations"):
+    with pytest.raises(Refused, match="5 blinded, 4 evaluations"):
         oprf.verify_and_finalize(key.public_key, match_keys, blinds, blinded, evaluated[:4], proof)
+    with pytest.raises(Refused, match="5 inputs, 4 blinds, 5 evaluations"):
+        oprf.verify_and_finalize(key.public_key, match_keys, blinds[:4], blinded, evaluated, proof)
     with pytest.raises(Refused, match="4 blinded, 5 evaluations"):
         oprf.verify_and_finalize(key.public_key, match_keys, blinds, blinded[:4], evaluated, proof)
+
+
+def test_a_batch_padded_with_random_points_is_proved_whole_and_gives_the_inputs_tokens() -> None:
+    key = oprf.OprfServerKey.generate()
+    match_keys = [b"nhs:%d" % i for i in range(5)]
+    blinds, blinded = oprf.blind_batch(match_keys)
+    padding = oprf.padding_elements(27)
+    assert all(oprf.is_valid_element(p) for p in padding) and len(set(padding)) == 27
+    evaluated, proof = key.evaluate_batch_with_proof([*blinded, *padding])  # the directory accepts them
+    tokens = oprf.verify_and_finalize(
+        key.public_key, match_keys, blinds, [*blinded, *padding], evaluated, proof
+    )
+    assert tokens == [oprf.evaluate_direct(key, m) for m in match_keys]
+    with pytest.raises(Refused, match="did not use its published key"):  # the padding is proved too
+        forged = [*evaluated[:-1], oprf.padding_elements(1)[0]]
+        oprf.verify_and_finalize(key.public_key, match_keys, blinds, [*blinded, *padding], forged, proof)

@@ -83,6 +83,9 @@ ZOE_TOKENS = _tokens(ZOE)
 N = len(ZOE_TOKENS)
 
 
+ANSWER_KEY = SealingKey.generate()
+
+
 def _query(**overrides: object) -> federation_pb2.Query:
     fields: dict[str, object] = {
         "origin": LEEDS.code,
@@ -94,6 +97,7 @@ def _query(**overrides: object) -> federation_pb2.Query:
         "tokens": ZOE_TOKENS,
         "key_id": OPRF_KEY.key_id,
         "now_ms": NOW,
+        "answer_key": ANSWER_KEY.public_key_bytes,
     }
     fields.update(overrides)
     return build_query(**fields)  # type: ignore[arg-type]
@@ -143,7 +147,9 @@ def test_a_delivery_is_the_same_size_whoever_searched_and_however_many_keys() ->
         # As many keys as an identity can yield (a search uses the current key id only), longest names.
         _query(
             tokens=[replace(ZOE_TOKENS[0], tag=bytes([n]) * 16) for n in range(MAX_KEYS)],
-            practitioner=longest, practitioner_name="é" * 200, practitioner_role=longest,
+            practitioner=longest,
+            practitioner_name="é" * 200,
+            practitioner_role=longest,
         ),
     ]
     sizes = {len(_deliver(q).sealed) for q in queries}
@@ -310,9 +316,7 @@ def test_a_delivery_claiming_another_origin_is_refused() -> None:
         _open(delivery)
 
 
-def _sealed_payload(
-    payload: bytes, query_id: str = "a" * 32, padded: bool = True
-) -> federation_pb2.Delivery:
+def _sealed_payload(payload: bytes, query_id: str = "a" * 32, padded: bool = True) -> federation_pb2.Delivery:
     return federation_pb2.Delivery(
         query_id=query_id,
         origin=LEEDS.code,
@@ -449,6 +453,7 @@ def _tampered(**fields: object) -> federation_pb2.Delivery:
         ({"kind": "gossip"}, "kind: must be"),
         ({"kind": "notification", "purpose": "notification"}, "sealed_event: 0 entries"),
         ({"nonce": bytes(8)}, "nonce: must be 16 bytes"),
+        ({"answer_key": b""}, "answer_key: must be a 32-byte X25519 key, got 0"),
         ({"query_id": "not-hex"}, "query_id: must be 32 lowercase hex"),
         ({"practitioner": ""}, "practitioner: a query must name"),
         ({"practitioner_name": "x" * 201}, "practitioner_name: 201 characters"),

@@ -6,13 +6,13 @@ import pytest
 
 from federation.errors import InvalidInput, Refused
 from federation.sealing import (
+    FORWARD_OVERHEAD,
     OVERHEAD,
-    PAIRWISE_OVERHEAD,
     SealingKey,
-    open_pairwise,
+    open_forward,
     pad,
     seal,
-    seal_pairwise,
+    seal_forward,
     unpad,
 )
 
@@ -122,45 +122,69 @@ def test_unpad_refuses_malformed_padding(padded: bytes, message: str) -> None:
         unpad(padded)
 
 
-# ---- pairwise: between two councils that know each other's key -----------------------------------------
+# ---- forward sealing: an answer to the origin's key for one query ---------------------------------------
 
 
-def test_either_council_of_a_pair_opens_what_the_other_sealed() -> None:
-    leeds, westminster = SealingKey.generate(), SealingKey.generate()
-    sealed = seal_pairwise(westminster, leeds.public_key_bytes, ANSWER, AD)
-    assert len(sealed) == len(ANSWER) + PAIRWISE_OVERHEAD
+def _pair() -> tuple[SealingKey, SealingKey, SealingKey]:
+    """Leeds (origin), Westminster (responder) and Leeds's answer key for one query."""
+    return SealingKey.generate(), SealingKey.generate(), SealingKey.generate()
+
+
+def test_the_origin_opens_with_the_querys_answer_key_what_the_responder_sealed() -> None:
+    leeds, westminster, answer_key = _pair()
+    sealed = seal_forward(westminster, leeds.public_key_bytes, answer_key.public_key_bytes, ANSWER, AD)
+    assert len(sealed) == len(ANSWER) + FORWARD_OVERHEAD
     assert ANSWER not in sealed and b"E09000033" not in sealed
-    assert open_pairwise(leeds, westminster.public_key_bytes, sealed, AD) == ANSWER
-    assert seal_pairwise(westminster, leeds.public_key_bytes, ANSWER, AD) != sealed  # a fresh nonce each time
+    assert open_forward(leeds, answer_key, westminster.public_key_bytes, sealed, AD) == ANSWER
+    again = seal_forward(westminster, leeds.public_key_bytes, answer_key.public_key_bytes, ANSWER, AD)
+    assert again[:32] != sealed[:32] and again != sealed  # a fresh key for every blob
 
 
-def test_a_third_council_or_the_directory_can_neither_open_nor_forge_a_pairwise_blob() -> None:
-    leeds, westminster, directory = SealingKey.generate(), SealingKey.generate(), SealingKey.generate()
-    sealed = seal_pairwise(westminster, leeds.public_key_bytes, ANSWER, AD)
+def test_neither_councils_static_key_opens_a_forward_sealed_blob() -> None:
+    leeds, westminster, answer_key = _pair()
+    sealed = seal_forward(westminster, leeds.public_key_bytes, answer_key.public_key_bytes, ANSWER, AD)
+    for stolen in (leeds, westminster):
+        with pytest.raises(Refused, match="could not be opened"):
+            open_forward(leeds, stolen, westminster.public_key_bytes, sealed, AD)
+        with pytest.raises(Refused, match="could not be opened"):
+            open_forward(westminster, stolen, leeds.public_key_bytes, sealed, AD)
+
+
+def test_a_third_council_or_the_directory_can_neither_open_nor_forge_a_forward_sealed_blob() -> None:
+    leeds, westminster, answer_key = _pair()
+    directory = SealingKey.generate()
+    sealed = seal_forward(westminster, leeds.public_key_bytes, answer_key.public_key_bytes, ANSWER, AD)
     with pytest.raises(Refused, match="could not be opened"):
-        open_pairwise(directory, westminster.public_key_bytes, sealed, AD)
-    forged = seal_pairwise(directory, leeds.public_key_bytes, ANSWER, AD)  # claiming to be Westminster
+        open_forward(directory, answer_key, westminster.public_key_bytes, sealed, AD)
+    # The directory knows the answer key's public half only if it could open the query; even so, without
+    # Westminster's static key it cannot pass its blob off as Westminster's.
+    forged = seal_forward(directory, leeds.public_key_bytes, answer_key.public_key_bytes, ANSWER, AD)
     with pytest.raises(Refused, match="could not be opened"):
-        open_pairwise(leeds, westminster.public_key_bytes, forged, AD)
+        open_forward(leeds, answer_key, westminster.public_key_bytes, forged, AD)
 
 
-def test_a_pairwise_blob_is_bound_to_its_context_and_refuses_tampering() -> None:
-    leeds, westminster = SealingKey.generate(), SealingKey.generate()
-    sealed = seal_pairwise(westminster, leeds.public_key_bytes, ANSWER, AD)
+def test_a_forward_sealed_blob_is_bound_to_its_context_and_refuses_tampering() -> None:
+    leeds, westminster, answer_key = _pair()
+    sealed = seal_forward(westminster, leeds.public_key_bytes, answer_key.public_key_bytes, ANSWER, AD)
     with pytest.raises(Refused, match="wrong context"):
-        open_pairwise(leeds, westminster.public_key_bytes, sealed, AD + b"x")
-    for position in (0, 11, 12, -1):
+        open_forward(leeds, answer_key, westminster.public_key_bytes, sealed, AD + b"x")
+    for position in (0, 31, 32, -1):
         tampered = bytearray(sealed)
         tampered[position] ^= 1
         with pytest.raises(Refused):
-            open_pairwise(leeds, westminster.public_key_bytes, bytes(tampered), AD)
+            open_forward(leeds, answer_key, westminster.public_key_bytes, bytes(tampered), AD)
     with pytest.raises(Refused, match="shorter than"):
-        open_pairwise(leeds, westminster.public_key_bytes, sealed[: PAIRWISE_OVERHEAD - 1], AD)
+        open_forward(leeds, answer_key, westminster.public_key_bytes, sealed[: FORWARD_OVERHEAD - 1], AD)
 
 
-def test_a_small_order_or_malformed_peer_key_is_refused_for_pairwise_sealing() -> None:
-    me = SealingKey.generate()
+def test_a_small_order_or_malformed_key_is_refused_for_forward_sealing() -> None:
+    me, peer, answer_key = _pair()
     with pytest.raises(InvalidInput, match="small order"):
-        seal_pairwise(me, bytes(32), ANSWER)
+        seal_forward(me, bytes(32), answer_key.public_key_bytes, ANSWER)
+    with pytest.raises(InvalidInput, match="small order"):
+        seal_forward(me, peer.public_key_bytes, bytes(32), ANSWER)
     with pytest.raises(InvalidInput, match="32 bytes, got 31"):
-        seal_pairwise(me, bytes(31), ANSWER)
+        seal_forward(me, peer.public_key_bytes, bytes(31), ANSWER)
+    small = bytes(32) + bytes(len(ANSWER) + 16)  # a blob whose fresh key is of small order
+    with pytest.raises(Refused, match="its key is invalid"):
+        open_forward(me, answer_key, peer.public_key_bytes, small)

@@ -10,7 +10,7 @@ import pytest
 from federation import oprf
 from federation.errors import InvalidInput, Refused
 from federation.identity import Identity
-from federation.match_keys import MatchKey, match_keys
+from federation.match_keys import MAX_KEYS, MatchKey, match_keys
 from federation.token_keys import demographics_key, lookup_tag
 from federation.tokens import Evaluator, oprf_key_id, tokenise
 
@@ -70,6 +70,28 @@ def test_keys_are_sent_in_batches_and_never_in_the_clear() -> None:
     sent = b"".join(directory.seen)
     assert all(k.value.encode() not in sent for k in KEYS)
     assert all(oprf.hash_to_group(k.encode()) not in directory.seen for k in KEYS)
+
+
+def test_a_search_shows_the_directory_the_same_number_of_elements_whatever_was_given() -> None:
+    """With an NHS number and postcode, or with only a name and date of birth, the directory is shown
+    MAX_KEYS blinded elements; the tokens of the real keys are the same as unpadded."""
+    sparse = Identity(forename="Zoë", surname="O'Neill", date_of_birth=dt.date(2015, 3, 7), sex="F")
+    sparse_keys = sorted(match_keys(sparse), key=lambda k: k.encode())
+    assert len(sparse_keys) < len(KEYS) < MAX_KEYS  # the count would tell the details apart
+    shown = []
+    for keys in (KEYS, sparse_keys):
+        directory = Directory(KEY)
+        padded = tokenise(keys, directory, KEY.public_key, KEY.key_id, pad_to=MAX_KEYS)
+        shown.append((directory.calls, len(directory.seen)))
+        assert [m.tag for m in padded] == [
+            m.tag for m in tokenise(keys, Directory(KEY), KEY.public_key, KEY.key_id)
+        ]
+    assert shown == [(1, MAX_KEYS), (1, MAX_KEYS)]
+
+
+def test_more_keys_than_the_padded_call_holds_are_invalid() -> None:
+    with pytest.raises(InvalidInput, match="do not fit one padded call of 4"):
+        tokenise(KEYS, Directory(KEY), KEY.public_key, KEY.key_id, pad_to=4)
 
 
 def test_no_keys_need_no_directory() -> None:

@@ -28,6 +28,7 @@ from federation.identity import Identity
 from federation.match_keys import match_keys
 from federation.purposes import Purpose
 from federation.query import MAX_SEALED_QUERY_BYTES, build_query, seal_deliveries, sign_query
+from federation.sealing import SealingKey
 from federation.signing import SigningKey
 from federation.token_keys import lookup_tag
 from federation.tokens import tokenise
@@ -44,6 +45,7 @@ ZOE_SEARCH = pb.SearchIdentity(
     forename="Zoë", surname="O'Neill", date_of_birth="2015-03-07", sex="F", postcode="LS6 2AB"
 )
 ZOE_DOB = dt.date(2015, 3, 7)
+ANSWER_KEY = SealingKey.generate()  # the origin's key for the answers to queries these tests build
 SECRETS = [
     b"O'Neill",
     b"ONeill",
@@ -228,6 +230,7 @@ def make_delivery(
         tokens=tokens,
         key_id=councils.oprf_key_id,
         now_ms=issued_at_ms or int(time.time() * 1000),
+        answer_key=ANSWER_KEY.public_key_bytes,
     )
     signed = sign_query(query, signing_key or origin.settings.signing_key)
     [delivery] = seal_deliveries(signed, [(recipient, councils.entry(recipient).sealing_key)])
@@ -346,7 +349,7 @@ def test_a_council_holding_a_different_child_who_shares_one_detail_cannot_read_t
     delivery = make_delivery(leeds, KIRKLEES)
     sealed = kirklees.runtime.holder.answer(delivery)
     answer = open_answer(
-        sealed, leeds.settings.sealing_key, delivery.query_id, council_lookup(leeds.councils)
+        sealed, leeds.settings.sealing_key, ANSWER_KEY, delivery.query_id, council_lookup(leeds.councils)
     )
     [referral] = answer.candidates
     assert referral.band == "referral"

@@ -453,6 +453,7 @@ class Query(_message.Message):
     SEALED_DEMOGRAPHICS_FIELD_NUMBER: _builtins.int
     KIND_FIELD_NUMBER: _builtins.int
     SEALED_EVENT_FIELD_NUMBER: _builtins.int
+    ANSWER_KEY_FIELD_NUMBER: _builtins.int
     query_id: _builtins.str
     origin: _builtins.str
     practitioner: _builtins.str
@@ -465,6 +466,10 @@ class Query(_message.Message):
     oprf_key_id: _builtins.str
     kind: _builtins.str
     """"search" or "notification" """
+    answer_key: _builtins.bytes
+    """X25519 public key made by the origin for this query alone: every answer is sealed to it (forward
+    secrecy: the private half is dropped once the answers are opened; federation/sealing.py seal_forward).
+    """
     @_builtins.property
     def lookup_tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bytes]: ...
     @_builtins.property
@@ -493,10 +498,11 @@ class Query(_message.Message):
         sealed_demographics: _abc.Iterable[_builtins.bytes] | None = ...,
         kind: _builtins.str = ...,
         sealed_event: _abc.Iterable[_builtins.bytes] | None = ...,
+        answer_key: _builtins.bytes = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["issued_at_ms", b"issued_at_ms", "kind", b"kind", "lookup_tags", b"lookup_tags", "nonce", b"nonce", "oprf_key_id", b"oprf_key_id", "origin", b"origin", "practitioner", b"practitioner", "practitioner_name", b"practitioner_name", "practitioner_role", b"practitioner_role", "purpose", b"purpose", "query_id", b"query_id", "sealed_demographics", b"sealed_demographics", "sealed_event", b"sealed_event"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answer_key", b"answer_key", "issued_at_ms", b"issued_at_ms", "kind", b"kind", "lookup_tags", b"lookup_tags", "nonce", b"nonce", "oprf_key_id", b"oprf_key_id", "origin", b"origin", "practitioner", b"practitioner", "practitioner_name", b"practitioner_name", "practitioner_role", b"practitioner_role", "purpose", b"purpose", "query_id", b"query_id", "sealed_demographics", b"sealed_demographics", "sealed_event", b"sealed_event"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -630,6 +636,7 @@ class TreeHead(_message.Message):
     TIMESTAMP_MS_FIELD_NUMBER: _builtins.int
     SIGNATURE_FIELD_NUMBER: _builtins.int
     CONSISTENCY_PROOF_FIELD_NUMBER: _builtins.int
+    COSIGNATURES_FIELD_NUMBER: _builtins.int
     log_id: _builtins.str
     """e.g. "E08000035" or "directory" """
     tree_size: _builtins.int
@@ -642,6 +649,10 @@ class TreeHead(_message.Message):
         for the first head). GetTreeHeads with history: the proof from the head before it in the list.
         """
 
+    @_builtins.property
+    def cosignatures(self) -> _containers.RepeatedCompositeFieldContainer[Global___Cosignature]:
+        """The directory's routing-log head only: the councils that witnessed this tree and their cosignatures."""
+
     def __init__(
         self,
         *,
@@ -651,14 +662,66 @@ class TreeHead(_message.Message):
         timestamp_ms: _builtins.int = ...,
         signature: _builtins.bytes = ...,
         consistency_proof: _abc.Iterable[_builtins.bytes] | None = ...,
+        cosignatures: _abc.Iterable[Global___Cosignature] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["consistency_proof", b"consistency_proof", "log_id", b"log_id", "root_hash", b"root_hash", "signature", b"signature", "timestamp_ms", b"timestamp_ms", "tree_size", b"tree_size"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consistency_proof", b"consistency_proof", "cosignatures", b"cosignatures", "log_id", b"log_id", "root_hash", b"root_hash", "signature", b"signature", "timestamp_ms", b"timestamp_ms", "tree_size", b"tree_size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___TreeHead: _TypeAlias = TreeHead  # noqa: Y015
+
+@_typing.final
+class Cosignature(_message.Message):
+    """Ed25519 by the witness council, context "whoelse/v1/cosign", over {log_id: "directory", tree_size,
+    root_hash} of a routing-log head. On CosignRoutingHead the witness is the caller's certificate.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WITNESS_FIELD_NUMBER: _builtins.int
+    TREE_SIZE_FIELD_NUMBER: _builtins.int
+    ROOT_HASH_FIELD_NUMBER: _builtins.int
+    SIGNATURE_FIELD_NUMBER: _builtins.int
+    witness: _builtins.str
+    tree_size: _builtins.int
+    root_hash: _builtins.bytes
+    signature: _builtins.bytes
+    def __init__(
+        self,
+        *,
+        witness: _builtins.str = ...,
+        tree_size: _builtins.int = ...,
+        root_hash: _builtins.bytes = ...,
+        signature: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["root_hash", b"root_hash", "signature", b"signature", "tree_size", b"tree_size", "witness", b"witness"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Cosignature: _TypeAlias = Cosignature  # noqa: Y015
+
+@_typing.final
+class CosignResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCEPTED_FIELD_NUMBER: _builtins.int
+    accepted: _builtins.bool
+    def __init__(
+        self,
+        *,
+        accepted: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CosignResponse: _TypeAlias = CosignResponse  # noqa: Y015
 
 @_typing.final
 class PublishTreeHeadResponse(_message.Message):
@@ -684,18 +747,22 @@ class TreeHeadsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     HISTORY_FIELD_NUMBER: _builtins.int
+    ROUTING_FROM_SIZE_FIELD_NUMBER: _builtins.int
     history: _builtins.bool
     """Every head the directory accepted, oldest first per log, each with its consistency proof from the one
     before (for `whoelse audit collect-heads`), rather than the latest only.
     """
+    routing_from_size: _builtins.int
+    """Return the routing log's head with a consistency proof from this size (a witness's last; 0 for none)."""
     def __init__(
         self,
         *,
         history: _builtins.bool = ...,
+        routing_from_size: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["history", b"history"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["history", b"history", "routing_from_size", b"routing_from_size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -706,16 +773,22 @@ class TreeHeadsResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     HEADS_FIELD_NUMBER: _builtins.int
+    COSIGNED_ROUTING_HEAD_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def heads(self) -> _containers.RepeatedCompositeFieldContainer[Global___TreeHead]: ...
+    @_builtins.property
+    def cosigned_routing_head(self) -> Global___TreeHead:
+        """The largest routing-log head that councils co-signed, with the cosignatures (unset if none yet)."""
+
     def __init__(
         self,
         *,
         heads: _abc.Iterable[Global___TreeHead] | None = ...,
+        cosigned_routing_head: Global___TreeHead | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["cosigned_routing_head", b"cosigned_routing_head"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["heads", b"heads"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cosigned_routing_head", b"cosigned_routing_head", "heads", b"heads"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

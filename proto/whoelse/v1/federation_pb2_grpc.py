@@ -65,6 +65,11 @@ class DirectoryStub:
                 request_serializer=whoelse_dot_v1_dot_federation__pb2.TreeHeadsRequest.SerializeToString,
                 response_deserializer=whoelse_dot_v1_dot_federation__pb2.TreeHeadsResponse.FromString,
                 _registered_method=True)
+        self.CosignRoutingHead = channel.unary_unary(
+                '/whoelse.v1.Directory/CosignRoutingHead',
+                request_serializer=whoelse_dot_v1_dot_federation__pb2.Cosignature.SerializeToString,
+                response_deserializer=whoelse_dot_v1_dot_federation__pb2.CosignResponse.FromString,
+                _registered_method=True)
 
 
 class DirectoryServicer:
@@ -113,6 +118,13 @@ class DirectoryServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CosignRoutingHead(self, request, context):
+        """A council co-signs a routing-log head it checked extends the last one it witnessed (federation/witness.py).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DirectoryServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -145,6 +157,11 @@ def add_DirectoryServicer_to_server(servicer, server):
                     servicer.GetTreeHeads,
                     request_deserializer=whoelse_dot_v1_dot_federation__pb2.TreeHeadsRequest.FromString,
                     response_serializer=whoelse_dot_v1_dot_federation__pb2.TreeHeadsResponse.SerializeToString,
+            ),
+            'CosignRoutingHead': grpc.unary_unary_rpc_method_handler(
+                    servicer.CosignRoutingHead,
+                    request_deserializer=whoelse_dot_v1_dot_federation__pb2.Cosignature.FromString,
+                    response_serializer=whoelse_dot_v1_dot_federation__pb2.CosignResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -310,6 +327,33 @@ class Directory:
             '/whoelse.v1.Directory/GetTreeHeads',
             whoelse_dot_v1_dot_federation__pb2.TreeHeadsRequest.SerializeToString,
             whoelse_dot_v1_dot_federation__pb2.TreeHeadsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CosignRoutingHead(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/whoelse.v1.Directory/CosignRoutingHead',
+            whoelse_dot_v1_dot_federation__pb2.Cosignature.SerializeToString,
+            whoelse_dot_v1_dot_federation__pb2.CosignResponse.FromString,
             options,
             channel_credentials,
             insecure,

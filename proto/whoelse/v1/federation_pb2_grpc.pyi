@@ -50,6 +50,8 @@ class DirectoryStub:
     """A node publishes its audit log's signed tree head so its history cannot be rewritten unnoticed."""
     GetTreeHeads: _grpc.UnaryUnaryMultiCallable[_federation_pb2.TreeHeadsRequest, _federation_pb2.TreeHeadsResponse]
     """The latest published heads (for auditors), and the directory's own routing log head."""
+    CosignRoutingHead: _grpc.UnaryUnaryMultiCallable[_federation_pb2.Cosignature, _federation_pb2.CosignResponse]
+    """A council co-signs a routing-log head it checked extends the last one it witnessed (federation/witness.py)."""
 
 @_typing.type_check_only
 class DirectoryAsyncStub(DirectoryStub):
@@ -68,6 +70,8 @@ class DirectoryAsyncStub(DirectoryStub):
     """A node publishes its audit log's signed tree head so its history cannot be rewritten unnoticed."""
     GetTreeHeads: _aio.UnaryUnaryMultiCallable[_federation_pb2.TreeHeadsRequest, _federation_pb2.TreeHeadsResponse]  # type: ignore[assignment]
     """The latest published heads (for auditors), and the directory's own routing log head."""
+    CosignRoutingHead: _aio.UnaryUnaryMultiCallable[_federation_pb2.Cosignature, _federation_pb2.CosignResponse]  # type: ignore[assignment]
+    """A council co-signs a routing-log head it checked extends the last one it witnessed (federation/witness.py)."""
 
 class DirectoryServicer(metaclass=_abc_1.ABCMeta):
     """Served by the directory to council nodes (mutual TLS; the caller is the council named in its certificate)."""
@@ -119,6 +123,14 @@ class DirectoryServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_federation_pb2.TreeHeadsResponse, _abc.Awaitable[_federation_pb2.TreeHeadsResponse]]:
         """The latest published heads (for auditors), and the directory's own routing log head."""
+
+    @_abc_1.abstractmethod
+    def CosignRoutingHead(
+        self,
+        request: _federation_pb2.Cosignature,
+        context: _ServicerContext,
+    ) -> _typing.Union[_federation_pb2.CosignResponse, _abc.Awaitable[_federation_pb2.CosignResponse]]:
+        """A council co-signs a routing-log head it checked extends the last one it witnessed (federation/witness.py)."""
 
 def add_DirectoryServicer_to_server(servicer: DirectoryServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
