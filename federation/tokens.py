@@ -15,13 +15,25 @@ from dataclasses import dataclass
 
 from federation import oprf
 from federation.errors import InvalidInput, Refused
-from federation.match_keys import MatchKey
+from federation.match_keys import MAX_KEYS, MatchKey
 from federation.token_keys import demographics_key, lookup_tag
 
 Evaluator = Callable[[list[bytes]], tuple[list[bytes], bytes]]
 """Sends blinded elements to the directory (Directory.EvaluateTokens); returns (evaluated, DLEQ proof)."""
 
 DEFAULT_BATCH = 1000
+SEARCH_BUCKETS = (24, MAX_KEYS)
+"""A search's EvaluateTokens call is padded to the smallest of these that holds its keys. An identity
+yields 4-23 keys in the synthetic population (a record 15-23), so nearly every search sends 24; only an
+identity yielding more than 24 (rare: several given names, known-as and previous surnames) sends 32. Each
+padding element costs about four elliptic-curve multiplications at the origin and the directory
+(docs/benchmarks.md, "Token padding"), so a second bucket halves the cost against padding every search
+to 32, at the price of one bit for those rare identities."""
+
+
+def search_padding(keys: int) -> int:
+    """The number of elements a search with this many keys sends (see SEARCH_BUCKETS)."""
+    return next((size for size in SEARCH_BUCKETS if keys <= size), MAX_KEYS)
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -51,11 +63,11 @@ def tokenise(
 ) -> list[TokenMaterial]:
     """Token material for each key, in the order given, via one `evaluate` call per `batch` keys.
 
-    With `pad_to` (a search: MAX_KEYS, at most one batch), random points are sent with the blinded keys
-    until the call carries `pad_to` elements, and their evaluations are dropped: the directory sees the
-    same number of elements for every search, not how many keys the identity yielded (which would show,
-    for example, whether an NHS number or a postcode was given). A blinded key is a uniformly random point,
-    so the directory cannot tell padding from keys.
+    With `pad_to` (a search: search_padding(len(keys)), at most one batch), random points are sent with
+    the blinded keys until the call carries `pad_to` elements, and their evaluations are dropped. The
+    directory then sees the same number of elements for nearly every search, not how many keys the
+    identity yielded (which would show, for example, whether an NHS number or a postcode was given). A
+    blinded key is a uniformly random point, so the directory cannot tell padding from keys.
 
     Raises Refused if key_id does not name public_key, the directory answers with the wrong number of
     elements, or its proof does not verify against public_key (then no token is derived from the batch);

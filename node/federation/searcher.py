@@ -19,12 +19,12 @@ from federation.answers import open_answer
 from federation.council_list import CouncilList, CouncilListCache
 from federation.errors import InvalidInput, Refused, Unavailable, WhoElseError
 from federation.identity import Identity
-from federation.match_keys import MAX_KEYS, match_keys
+from federation.match_keys import match_keys
 from federation.purposes import Purpose
 from federation.query import KIND_NOTIFICATION, KIND_SEARCH, build_query, seal_deliveries, sign_query
 from federation.sealing import SealingKey
 from federation.status import call_status
-from federation.tokens import tokenise
+from federation.tokens import search_padding, tokenise
 from node.federation.holder import council_lookup
 from node.settings import NodeSettings
 
@@ -134,7 +134,7 @@ class FederatedSearch:
             evaluator(self._directory, councils.oprf_key_id),
             councils.oprf_public_key,
             councils.oprf_key_id,
-            pad_to=MAX_KEYS,  # the directory sees 32 elements for every search, whatever was given
+            pad_to=search_padding(len(keys)),  # 24 elements for nearly every search, whatever was given
         )
         now_ms = int(time.time() * 1000)
         # This query's answers are sealed to a key made for it alone and dropped when this call returns, so

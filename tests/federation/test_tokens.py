@@ -12,7 +12,7 @@ from federation.errors import InvalidInput, Refused
 from federation.identity import Identity
 from federation.match_keys import MAX_KEYS, MatchKey, match_keys
 from federation.token_keys import demographics_key, lookup_tag
-from federation.tokens import Evaluator, oprf_key_id, tokenise
+from federation.tokens import SEARCH_BUCKETS, Evaluator, oprf_key_id, search_padding, tokenise
 
 KEY = oprf.OprfServerKey.from_bytes((12345).to_bytes(32, "little"))
 CHILD = Identity(
@@ -73,20 +73,24 @@ def test_keys_are_sent_in_batches_and_never_in_the_clear() -> None:
 
 
 def test_a_search_shows_the_directory_the_same_number_of_elements_whatever_was_given() -> None:
-    """With an NHS number and postcode, or with only a name and date of birth, the directory is shown
-    MAX_KEYS blinded elements; the tokens of the real keys are the same as unpadded."""
+    """With an NHS number and postcode, or with only a name and date of birth, the directory is shown the
+    same number of blinded elements; the tokens of the real keys are the same as unpadded."""
     sparse = Identity(forename="Zoë", surname="O'Neill", date_of_birth=dt.date(2015, 3, 7), sex="F")
     sparse_keys = sorted(match_keys(sparse), key=lambda k: k.encode())
-    assert len(sparse_keys) < len(KEYS) < MAX_KEYS  # the count would tell the details apart
+    assert len(sparse_keys) < len(KEYS) <= SEARCH_BUCKETS[0]  # the count would tell the details apart
     shown = []
     for keys in (KEYS, sparse_keys):
         directory = Directory(KEY)
-        padded = tokenise(keys, directory, KEY.public_key, KEY.key_id, pad_to=MAX_KEYS)
+        padded = tokenise(keys, directory, KEY.public_key, KEY.key_id, pad_to=search_padding(len(keys)))
         shown.append((directory.calls, len(directory.seen)))
         assert [m.tag for m in padded] == [
             m.tag for m in tokenise(keys, Directory(KEY), KEY.public_key, KEY.key_id)
         ]
-    assert shown == [(1, MAX_KEYS), (1, MAX_KEYS)]
+    assert shown == [(1, SEARCH_BUCKETS[0]), (1, SEARCH_BUCKETS[0])]
+
+
+def test_only_an_identity_with_more_keys_than_the_first_bucket_sends_the_second() -> None:
+    assert [search_padding(n) for n in (1, 15, 24, 25, MAX_KEYS)] == [24, 24, 24, MAX_KEYS, MAX_KEYS]
 
 
 def test_more_keys_than_the_padded_call_holds_are_invalid() -> None:
