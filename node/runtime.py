@@ -67,7 +67,7 @@ from node.storage.database import Database
 from node.storage.record_store import records_by_record_id
 
 log = logging.getLogger(__name__)
-WITNESS_INTERVAL_S = 30.0  # co-sign the routing log at most this often: 153 councils, 5 calls a second
+WITNESS_INTERVAL_S = 60.0  # co-sign the routing log at most this often: 153 councils, under 3 calls a second
 RETRY_S = 1.0  # after a failed round (e.g. the directory is restarting), try again soon
 PORTS_FILE = "ports.json"  # in the state dir: the ports `whoelse node serve` bound (port 0 picks any)
 SYSTEM_SENDER = Searcher("records-system", "Records system", "Automatic alert")
