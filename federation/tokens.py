@@ -27,8 +27,8 @@ SEARCH_BUCKETS = (24, MAX_KEYS)
 yields 4-23 keys in the synthetic population (a record 15-23), so nearly every search sends 24; only an
 identity yielding more than 24 (rare: several given names, known-as and previous surnames) sends 32. Each
 padding element costs about four elliptic-curve multiplications at the origin and the directory
-(docs/benchmarks.md, "Token padding"), so a second bucket halves the cost against padding every search
-to 32, at the price of one bit for those rare identities."""
+(docs/benchmarks.md, "Forward secrecy, token padding and witnessing"), so a second bucket halves the cost
+against padding every search to 32, at the price of one bit for those rare identities."""
 
 
 def search_padding(keys: int) -> int:

@@ -150,7 +150,7 @@ def test_an_answer_sealed_to_another_council_cannot_be_opened() -> None:
 
 
 def test_the_directory_cannot_forge_even_an_empty_answer() -> None:
-    """An empty answer is not signed; the pairwise seal alone shows it came from the responder. Whoever
+    """An empty answer is not signed; the seal alone shows it came from the responder. Whoever
     holds neither the responder's nor the origin's private key (the directory) cannot make one."""
     empty = federation_pb2.Answer(query_id=QUERY_ID, responder=WESTMINSTER)
     signed = federation_pb2.SignedAnswer(answer=empty.SerializeToString())
