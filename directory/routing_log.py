@@ -23,9 +23,9 @@ from federation.errors import Refused
 from federation.merkle import SignedTreeHead
 from federation.signing import SigningKey
 from federation.transparency_log import LogEntry, TransparencyLog
-from federation.witness import verify_cosignature
+from federation.witness import ROUTING_LOG_ID, verify_cosignature
 
-LOG_ID = "directory"
+LOG_ID = ROUTING_LOG_ID
 Cosignatures = list[tuple[str, bytes]]
 """(witness council, cosignature) on one head."""
 

@@ -35,9 +35,7 @@ from federation.transparency_log import (
     verify_log,
 )
 from federation.tree_head_wire import head_from_wire
-from federation.witness import verify_cosignature
-
-ROUTING_LOG_ID = "directory"
+from federation.witness import ROUTING_LOG_ID, verify_cosignature
 
 EXIT_PROBLEMS = 1
 

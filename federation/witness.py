@@ -24,6 +24,8 @@ from federation.errors import Refused
 from federation.merkle import SignedTreeHead, verify_consistency
 
 COSIGN_CONTEXT = "whoelse/v1/cosign"
+ROUTING_LOG_ID = "directory"
+"""The log id of the directory's routing log, the log councils witness."""
 
 
 def _fields(head: SignedTreeHead) -> Mapping[str, Any]:

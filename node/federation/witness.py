@@ -21,9 +21,8 @@ from federation.merkle import SignedTreeHead
 from federation.signing import SigningKey
 from federation.transparency_log import head_from_json, head_to_json
 from federation.tree_head_wire import head_from_wire
-from federation.witness import check_extends, cosign
+from federation.witness import ROUTING_LOG_ID, check_extends, cosign
 
-ROUTING_LOG_ID = "directory"
 STATE_FILE = "routing-head.json"
 
 

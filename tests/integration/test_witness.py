@@ -16,7 +16,7 @@ from directory.routing_log import RoutingEntry, RoutingLog
 from directory.setup import key_directory
 from federation.cli import main
 from federation.errors import Refused
-from federation.merkle import SignedTreeHead
+from federation.tree_head_wire import head_from_wire
 from federation.witness import verify_cosignature
 from tests.integration.harness import Federation
 from tests.integration.test_federation import (
@@ -55,16 +55,6 @@ def cosigned(fed: Federation) -> federation_pb2.TreeHead:
     return head
 
 
-def _head(message: federation_pb2.TreeHead) -> SignedTreeHead:
-    return SignedTreeHead(
-        message.log_id,
-        message.tree_size,
-        bytes(message.root_hash),
-        message.timestamp_ms,
-        bytes(message.signature),
-    )
-
-
 def test_both_councils_cosign_each_new_routing_head_and_an_auditor_can_check_every_cosignature(
     federation: Federation,
 ) -> None:
@@ -82,11 +72,11 @@ def test_both_councils_cosign_each_new_routing_head_and_an_auditor_can_check_eve
         for code, council in federation.councils.items()
     }
     for cosignature in head.cosignatures:
-        verify_cosignature(_head(head), keys[cosignature.witness], bytes(cosignature.signature))
+        verify_cosignature(head_from_wire(head), keys[cosignature.witness], bytes(cosignature.signature))
     [by_leeds] = [c for c in head.cosignatures if c.witness == LEEDS]
     with pytest.raises(Refused):  # a cosignature is the witness's own: it does not pass for Bradford's
-        verify_cosignature(_head(head), keys[BRADFORD], bytes(by_leeds.signature))
-    assert federation.councils[LEEDS].runtime.routing_witness.last_witnessed() == _head(head)
+        verify_cosignature(head_from_wire(head), keys[BRADFORD], bytes(by_leeds.signature))
+    assert federation.councils[LEEDS].runtime.routing_witness.last_witnessed() == head_from_wire(head)
 
 
 def test_collect_heads_saves_the_cosigned_routing_head_for_audit_verify(
@@ -130,7 +120,7 @@ def test_a_directory_that_rewrites_its_routing_log_gets_no_cosignature(federatio
     refusals = leeds.metrics.routing_witness_refusals._value.get()
     leeds.witness_routing_log()  # in upkeep: logged and counted, and the node goes on serving
     assert leeds.metrics.routing_witness_refusals._value.get() == refusals + 1
-    assert leeds.routing_witness.last_witnessed() == _head(witnessed)
+    assert leeds.routing_witness.last_witnessed() == head_from_wire(witnessed)
     with federation.directory_db.engine.begin() as conn:  # nobody vouched for the forgery
         sizes = conn.execute(text("SELECT DISTINCT tree_size FROM routing_cosignatures")).scalars().all()
     assert max(sizes) == witnessed.tree_size
