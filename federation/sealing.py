@@ -20,21 +20,31 @@ two councils that know each other's static X25519 key from the directory-signed 
 - the origin makes a fresh X25519 key pair E for each query and carries E's public key inside the signed,
   sealed query (`Query.answer_key`); it keeps E's private half in memory only until that query's answers
   are opened, then drops it;
-- the responder makes a fresh key pair e for each answer; both ends compute X25519(e, E) and the pair's
+- the responder seals with a key pair e that lives in its memory only and is replaced every
+  RESPONDER_KEY_LIFETIME_S (60 s; never written anywhere); both ends compute X25519(e, E) and the pair's
   static secret X25519(S_responder, S_origin), cached per peer (RFC 7748 §6.1; an all-zero result — a
   small-order key — is refused);
 - key: HKDF-SHA256 (RFC 5869), no salt, 32 bytes, over the two secrets concatenated, info =
   "whoelse/v1/forward" || 0x00 || E || e || the two static public keys in byte order || associated data;
-- seal: ChaCha20-Poly1305 (RFC 8439) under that key with an all-zero nonce (the key is new for every blob,
-  as e is) and the associated data; the blob is e (32 bytes) || ciphertext (payload + 16-byte tag).
+- seal: ChaCha20-Poly1305 (RFC 8439) under that key with a random 12-byte nonce (one responder key may
+  answer one answer key more than once within its minute, so the nonce, not the key, makes each blob
+  unique) and the associated data; the blob is e (32 bytes) || nonce (12) || ciphertext (payload + 16-byte
+  tag).
 Forging a blob needs the pair's static secret, which only the two councils can compute, so it authenticates
 the responder as well as hiding the payload (the directory holds neither static key). Opening it needs
-X25519(e, E) as well, which needs e's or E's private half: both are dropped, so a later theft of either
-council's static keys (or both) opens no recorded answer. The cost is one key generation and one X25519
-at the responder and one X25519 at the origin per answer.
+X25519(e, E) as well, which needs e's or E's private half: E is dropped when the search returns and e
+within a minute, and neither is ever stored, so a later theft of either council's static keys (or both)
+opens no recorded answer. The cost is one X25519 at the responder and one at the origin per answer, plus
+one key generation a minute at the responder (a fresh e for every answer cost 40 % more per seal at 153
+councils; docs/benchmarks.md). What the minute trades: someone who reads a responder's process memory
+during that minute can open the answers it sealed in it, as they could read the answers themselves.
 """
 
 from __future__ import annotations
+
+import os
+import threading
+import time
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, hpke, serialization
@@ -52,10 +62,12 @@ OVERHEAD = ENC_BYTES + TAG_BYTES
 
 LENGTH_PREFIX_BYTES = 4
 
-FORWARD_OVERHEAD = KEY_BYTES + TAG_BYTES
+NONCE_BYTES = 12
+FORWARD_OVERHEAD = KEY_BYTES + NONCE_BYTES + TAG_BYTES
 """A forward-sealed blob is exactly this many bytes longer than its payload."""
+RESPONDER_KEY_LIFETIME_S = 60.0
+"""How long a responder seals with one in-memory key pair before making the next (see the SPEC above)."""
 _FORWARD_INFO = b"whoelse/v1/forward\x00"
-_ZERO_NONCE = bytes(12)
 _ZEROS = bytes(64 * 1024)  # compared against padding (a memcmp, not a count of 32 KiB byte by byte)
 _MAX_PEERS = 4096  # cached pair secrets: every council and a few rotations of each
 
@@ -70,7 +82,7 @@ def _info(associated_data: bytes) -> bytes:
 class SealingKey:
     """A council's X25519 private key for opening blobs sealed to it. The repr never shows the secret."""
 
-    __slots__ = ("_key", "_pairs", "_public")
+    __slots__ = ("_key", "_pairs", "_public", "_responder", "_responder_lock")
 
     def __init__(self, key: x25519.X25519PrivateKey) -> None:
         self._key = key
@@ -78,6 +90,8 @@ class SealingKey:
             serialization.Encoding.Raw, serialization.PublicFormat.Raw
         )
         self._pairs: dict[bytes, bytes] = {}
+        self._responder: tuple[float, x25519.X25519PrivateKey, bytes] | None = None
+        self._responder_lock = threading.Lock()
 
     @classmethod
     def generate(cls) -> SealingKey:
@@ -111,6 +125,23 @@ class SealingKey:
                 self._pairs.clear()
             self._pairs[peer] = secret
         return secret
+
+    def responder_key(self, now: float | None = None) -> tuple[x25519.X25519PrivateKey, bytes]:
+        """This council's current in-memory key pair for sealing answers (private key, 32 public bytes),
+        replaced once it is RESPONDER_KEY_LIFETIME_S old (`now`: time.monotonic(), given by tests)."""
+        now = time.monotonic() if now is None else now
+        current = self._responder
+        if current is None or now - current[0] >= RESPONDER_KEY_LIFETIME_S:
+            with self._responder_lock:
+                current = self._responder
+                if current is None or now - current[0] >= RESPONDER_KEY_LIFETIME_S:
+                    fresh = x25519.X25519PrivateKey.generate()
+                    public = fresh.public_key().public_bytes(
+                        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+                    )
+                    current = (now, fresh, public)
+                    self._responder = current
+        return current[1], current[2]
 
     def exchange(self, peer_public_key: bytes) -> bytes:
         """X25519(this key, peer), not cached (for a key used once). InvalidInput as pair_secret."""
@@ -181,8 +212,7 @@ def seal_forward(
     """Seal payload for the peer council, opened only with the private half of `answer_key` (the peer's
     key for this one exchange) and only as coming from this council (see "forward sealing" above).
     Raises InvalidInput if either public key is malformed or of small order."""
-    fresh = x25519.X25519PrivateKey.generate()
-    fresh_public = fresh.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    fresh, fresh_public = my_key.responder_key()
     cipher = _forward_cipher(
         _exchange(fresh, answer_key),
         my_key.pair_secret(peer_public_key),
@@ -191,7 +221,8 @@ def seal_forward(
         (my_key.public_key_bytes, bytes(peer_public_key)),
         associated_data,
     )
-    return fresh_public + cipher.encrypt(_ZERO_NONCE, bytes(payload), associated_data)
+    nonce = os.urandom(NONCE_BYTES)
+    return fresh_public + nonce + cipher.encrypt(nonce, bytes(payload), associated_data)
 
 
 def open_forward(
@@ -223,7 +254,8 @@ def open_forward(
         associated_data,
     )
     try:
-        return cipher.decrypt(_ZERO_NONCE, blob[KEY_BYTES:], associated_data)
+        nonce = bytes(blob[KEY_BYTES : KEY_BYTES + NONCE_BYTES])
+        return cipher.decrypt(nonce, blob[KEY_BYTES + NONCE_BYTES :], associated_data)
     except InvalidTag as exc:
         raise Refused(
             "sealed payload could not be opened: another council or answer key, altered, or wrong context"

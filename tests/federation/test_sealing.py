@@ -8,6 +8,7 @@ from federation.errors import InvalidInput, Refused
 from federation.sealing import (
     FORWARD_OVERHEAD,
     OVERHEAD,
+    RESPONDER_KEY_LIFETIME_S,
     SealingKey,
     open_forward,
     pad,
@@ -137,7 +138,17 @@ def test_the_origin_opens_with_the_querys_answer_key_what_the_responder_sealed()
     assert ANSWER not in sealed and b"E09000033" not in sealed
     assert open_forward(leeds, answer_key, westminster.public_key_bytes, sealed, AD) == ANSWER
     again = seal_forward(westminster, leeds.public_key_bytes, answer_key.public_key_bytes, ANSWER, AD)
-    assert again[:32] != sealed[:32] and again != sealed  # a fresh key for every blob
+    assert again != sealed  # the same answer sealed twice within the minute: a fresh nonce, a new blob
+    assert open_forward(leeds, answer_key, westminster.public_key_bytes, again, AD) == ANSWER
+
+
+def test_the_responders_key_lives_a_minute_in_memory_then_is_replaced() -> None:
+    westminster = SealingKey.generate()
+    first, first_public = westminster.responder_key(now=1_000.0)
+    assert westminster.responder_key(now=1_000.0 + RESPONDER_KEY_LIFETIME_S - 1)[1] == first_public
+    later, later_public = westminster.responder_key(now=1_000.0 + RESPONDER_KEY_LIFETIME_S)
+    assert later_public != first_public and later is not first
+    assert first_public != westminster.public_key_bytes  # never the static key
 
 
 def test_neither_councils_static_key_opens_a_forward_sealed_blob() -> None:
@@ -168,7 +179,7 @@ def test_a_forward_sealed_blob_is_bound_to_its_context_and_refuses_tampering() -
     sealed = seal_forward(westminster, leeds.public_key_bytes, answer_key.public_key_bytes, ANSWER, AD)
     with pytest.raises(Refused, match="wrong context"):
         open_forward(leeds, answer_key, westminster.public_key_bytes, sealed, AD + b"x")
-    for position in (0, 31, 32, -1):
+    for position in (0, 31, 32, 43, 44, -1):  # the responder key, the nonce, the ciphertext
         tampered = bytearray(sealed)
         tampered[position] ^= 1
         with pytest.raises(Refused):
@@ -185,6 +196,6 @@ def test_a_small_order_or_malformed_key_is_refused_for_forward_sealing() -> None
         seal_forward(me, peer.public_key_bytes, bytes(32), ANSWER)
     with pytest.raises(InvalidInput, match="32 bytes, got 31"):
         seal_forward(me, peer.public_key_bytes, bytes(31), ANSWER)
-    small = bytes(32) + bytes(len(ANSWER) + 16)  # a blob whose fresh key is of small order
+    small = bytes(32) + bytes(12 + len(ANSWER) + 16)  # a blob whose fresh key is of small order
     with pytest.raises(Refused, match="its key is invalid"):
         open_forward(me, answer_key, peer.public_key_bytes, small)
