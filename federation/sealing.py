@@ -35,9 +35,10 @@ the responder as well as hiding the payload (the directory holds neither static 
 X25519(e, E) as well, which needs e's or E's private half: E is dropped when the search returns and e
 within a minute, and neither is ever stored, so a later theft of either council's static keys (or both)
 opens no recorded answer. The cost is one X25519 at the responder and one at the origin per answer, plus
-one key generation a minute at the responder (a fresh e for every answer cost 40 % more per seal at 153
-councils; docs/benchmarks.md). What the minute trades: someone who reads a responder's process memory
-during that minute can open the answers it sealed in it, as they could read the answers themselves.
+one key generation a minute at the responder (a fresh e for every answer made each seal about twice as
+costly, 147 against 75 µs; docs/benchmarks.md). What the minute trades: someone who reads a responder's
+process memory during that minute can open the answers it sealed in it, as they could read the answers
+themselves.
 """
 
 from __future__ import annotations
