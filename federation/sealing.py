@@ -87,9 +87,7 @@ class SealingKey:
 
     def __init__(self, key: x25519.X25519PrivateKey) -> None:
         self._key = key
-        self._public = key.public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
+        self._public = _public_bytes(key)
         self._pairs: dict[bytes, bytes] = {}
         self._responder: tuple[float, x25519.X25519PrivateKey, bytes] | None = None
         self._responder_lock = threading.Lock()
@@ -136,11 +134,8 @@ class SealingKey:
             with self._responder_lock:
                 current = self._responder
                 if current is None or now - current[0] >= RESPONDER_KEY_LIFETIME_S:
-                    fresh = x25519.X25519PrivateKey.generate()
-                    public = fresh.public_key().public_bytes(
-                        serialization.Encoding.Raw, serialization.PublicFormat.Raw
-                    )
-                    current = (now, fresh, public)
+                    made = x25519.X25519PrivateKey.generate()
+                    current = (now, made, _public_bytes(made))
                     self._responder = current
         return current[1], current[2]
 
@@ -178,6 +173,10 @@ def seal(recipient_public_key: bytes, payload: bytes, associated_data: bytes = b
         raise InvalidInput("recipient X25519 public key is invalid (small order)") from exc
 
 
+def _public_bytes(key: x25519.X25519PrivateKey) -> bytes:
+    return key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
 def _exchange(key: x25519.X25519PrivateKey, peer_public_key: bytes) -> bytes:
     """X25519(key, peer); InvalidInput if the peer key is malformed or of small order."""
     peer = bytes(peer_public_key)
@@ -193,12 +192,12 @@ def _forward_cipher(
     fresh_secret: bytes,
     static_secret: bytes,
     answer_key: bytes,
-    sender_fresh: bytes,
+    sender_key: bytes,
     statics: tuple[bytes, bytes],
     associated_data: bytes,
 ) -> ChaCha20Poly1305:
     low, high = sorted(statics)
-    info = _FORWARD_INFO + bytes(answer_key) + sender_fresh + low + high + associated_data
+    info = _FORWARD_INFO + bytes(answer_key) + sender_key + low + high + associated_data
     key = HKDF(hashes.SHA256(), 32, salt=None, info=info).derive(fresh_secret + static_secret)
     return ChaCha20Poly1305(key)
 
@@ -213,17 +212,17 @@ def seal_forward(
     """Seal payload for the peer council, opened only with the private half of `answer_key` (the peer's
     key for this one exchange) and only as coming from this council (see "forward sealing" above).
     Raises InvalidInput if either public key is malformed or of small order."""
-    fresh, fresh_public = my_key.responder_key()
+    responder, responder_public = my_key.responder_key()
     cipher = _forward_cipher(
-        _exchange(fresh, answer_key),
+        _exchange(responder, answer_key),
         my_key.pair_secret(peer_public_key),
         answer_key,
-        fresh_public,
+        responder_public,
         (my_key.public_key_bytes, bytes(peer_public_key)),
         associated_data,
     )
     nonce = os.urandom(NONCE_BYTES)
-    return fresh_public + nonce + cipher.encrypt(nonce, bytes(payload), associated_data)
+    return responder_public + nonce + cipher.encrypt(nonce, bytes(payload), associated_data)
 
 
 def open_forward(
@@ -241,16 +240,16 @@ def open_forward(
             f"sealed payload is {len(sealed)} bytes, shorter than the {FORWARD_OVERHEAD}-byte overhead"
         )
     blob = memoryview(sealed)  # no copy of a 32 KiB answer
-    sender_fresh = bytes(blob[:KEY_BYTES])
+    sender_key = bytes(blob[:KEY_BYTES])
     try:
-        fresh_secret = answer_key.exchange(sender_fresh)
+        fresh_secret = answer_key.exchange(sender_key)
     except InvalidInput as exc:
         raise Refused("sealed payload could not be opened: its key is invalid") from exc
     cipher = _forward_cipher(
         fresh_secret,
         my_key.pair_secret(peer_public_key),
         answer_key.public_key_bytes,
-        sender_fresh,
+        sender_key,
         (my_key.public_key_bytes, bytes(peer_public_key)),
         associated_data,
     )

@@ -196,6 +196,6 @@ def test_a_small_order_or_malformed_key_is_refused_for_forward_sealing() -> None
         seal_forward(me, peer.public_key_bytes, bytes(32), ANSWER)
     with pytest.raises(InvalidInput, match="32 bytes, got 31"):
         seal_forward(me, peer.public_key_bytes, bytes(31), ANSWER)
-    small = bytes(32) + bytes(12 + len(ANSWER) + 16)  # a blob whose fresh key is of small order
+    small = bytes(32) + bytes(12 + len(ANSWER) + 16)  # a blob whose responder key is of small order
     with pytest.raises(Refused, match="its key is invalid"):
         open_forward(me, answer_key, peer.public_key_bytes, small)
