@@ -44,4 +44,9 @@ python3 "$here/federation_file.py" --credentials "$credentials" --ca "$WHOELSE_N
     --endpoint "localhost:${WHOELSE_NODE_LISTEN_PRACTITIONER##*:}" --data "$WHOELSE_SYNTH_DIR" \
     --out "$WHOELSE_NODE_STATE_DIR/federation.json"
 
-exec whoelse node serve --config "$config"
+# The web portal (docs/portal.md) on WHOELSE_PORTAL_PORT, over HTTPS with the node's own certificate.
+portal=()
+if [[ -n "${WHOELSE_PORTAL_PORT:-}" ]]; then
+    portal=(--portal-port "$WHOELSE_PORTAL_PORT" --portal-host 0.0.0.0)
+fi
+exec whoelse node serve --config "$config" "${portal[@]}"

@@ -177,7 +177,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 args.portal_host,
                 args.portal_port,
                 args.portal_allow_remote,
-                args.portal_records_team or (),
                 plain_http=args.portal_plain_http,
             )
         serve_forever([NodeRuntime(c, workers=workers) for c in configs], portal)
@@ -235,7 +234,7 @@ def cmd_seed_practitioners(args: argparse.Namespace) -> int:
     db = open_db(args)
     council = _settings(db).council.code
     accounts = AccountService(db)  # the node's own password cost: demo accounts are no easier to spot
-    out = []
+    out: list[dict[str, str]] = []
     for line in Path(args.source).read_text(encoding="utf-8").splitlines():
         if not line.strip():
             continue
@@ -256,6 +255,7 @@ def cmd_seed_practitioners(args: argparse.Namespace) -> int:
                 organisation=entry["organisation"],
                 contact=entry["contact"],
                 password=password,
+                records_team=not out,  # the first also has the records team's pages
             )
         else:
             totp = accounts.reset_credentials(entry["username"], password)
@@ -389,12 +389,6 @@ def register(commands: Any, benchmarks: Any) -> None:
         action="store_true",
         help="with --portal-plain-http, allow a non-loopback --portal-host (only behind a TLS proxy)",
     )
-    portal.add_argument(
-        "--portal-records-team",
-        action="append",
-        metavar="USERNAME",
-        help="a practitioner account that may use the portal's records team pages (repeat for each)",
-    )
     p.set_defaults(handler=cmd_serve)
 
     p = with_db(
@@ -451,6 +445,7 @@ def _audit_account_changes(practitioner: argparse.ArgumentParser) -> None:
         def audited(args: argparse.Namespace, inner: Any = inner, action: str = name) -> int:
             import getpass
 
+            from node.accounts.service import audit_action
             from node.audit import AuditLog
 
             # Opened first: a database that cannot take the audit entry must not get the account change
@@ -458,7 +453,8 @@ def _audit_account_changes(practitioner: argparse.ArgumentParser) -> None:
             audit = AuditLog.of(open_db(args))
             result = int(inner(args))
             if result == 0:
-                audit.account_event(args.username, action, getpass.getuser())
+                done = audit_action(action, getattr(args, "records_team", None))
+                audit.account_event(args.username, done, getpass.getuser())
             return result
 
         parser.set_defaults(handler=audited)

@@ -21,6 +21,7 @@ def add_eligible(
     contact: str,
     password: str,
     manager: str = "Demo Manager",
+    records_team: bool = False,
 ) -> TotpEnrolment:
     """Create an account that may search today; returns its TOTP enrolment (shown once)."""
     today = dt.date.today()
@@ -37,5 +38,6 @@ def add_eligible(
         training_completed_on=today,
         agreement_signed_on=today,
         organisation_accredited=True,
+        records_team=records_team,
     )
     return totp

@@ -154,7 +154,7 @@ def _seed_practitioners(
 ) -> list[dict[str, Any]]:
     accounts = AccountService(db, passwords=passwords)
     out = []
-    for p in staff:
+    for n, p in enumerate(staff):
         password = generate_password()
         totp = add_eligible(
             accounts,
@@ -164,6 +164,7 @@ def _seed_practitioners(
             organisation=p.organisation,
             contact=p.contact,
             password=password,
+            records_team=n == 0,  # the demo's first practitioner also has the records team's pages
         )
         out.append(
             {
@@ -364,8 +365,6 @@ def start(
             names[setup.code] = name
         if len(group) == 1 and group[0].portal_port:
             args += ["--portal-port", str(group[0].portal_port), "--portal-plain-http"]  # this machine only
-            if group[0].practitioners:  # the demo's first practitioner also has the records team's pages
-                args += ["--portal-records-team", group[0].practitioners[0]["username"]]
         pids[name] = spawn(args, logs / f"{name}.log").pid
     for setup in layout.councils:
         ports = _ports(setup.ports_file, names[setup.code], pids, logs)

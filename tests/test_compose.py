@@ -231,8 +231,12 @@ def compose_problems(compose: Mapping[str, Any]) -> list[str]:
                 f"service {council}: federation and practitioner ports are both {practitioner_port}"
             )
         inside_ports = {int(str(spec).split(":")[-1]) for spec in service.get("ports") or []}
-        if inside_ports != {practitioner_port}:
-            problems.append(f"service {council}: publishes {inside_ports}, not its practitioner port")
+        # The practitioner port, and the portal's if it serves one; never the federation port.
+        portal_port = {int(env["WHOELSE_PORTAL_PORT"])} if env.get("WHOELSE_PORTAL_PORT") else set()
+        if inside_ports != {practitioner_port} | portal_port:
+            problems.append(
+                f"service {council}: publishes {inside_ports}, not its practitioner port and its portal's"
+            )
         if Path(env.get("WHOELSE_NODE_TLS_CERT", "")).stem != code:
             problems.append(f"service {council}: certificate is not {code}.crt")
         line = lines.get(council)
@@ -643,6 +647,18 @@ def test_nodes_import_their_own_council_records_and_seed_practitioners(dry_run: 
         assert [Path(argv[2]).name for argv in imports] == [f"{code}.jsonl"]
         assert dry_run.calls_by(council, "node", "seed-practitioners")
         assert f"imported 30 records from {code}.jsonl into" in dry_run.outputs[council].stdout
+
+
+def test_each_node_serves_its_portal_over_https_on_a_loopback_port_of_the_host(dry_run: DryRun) -> None:
+    host_ports = set()
+    for council in COUNCILS:
+        [serve] = dry_run.calls_by(council, "node", "serve")
+        args = build_parser().parse_args(serve)
+        assert (args.portal_port, args.portal_host, args.portal_plain_http) == (8443, "0.0.0.0", False)
+        [published] = [p for p in dry_run.compose["services"][council]["ports"] if p.endswith(":8443")]
+        assert published.startswith("127.0.0.1:")
+        host_ports.add(published.split(":")[1])
+    assert len(host_ports) == len(COUNCILS)
 
 
 def test_the_directory_health_check_passes_against_the_directory(dry_run: DryRun) -> None:

@@ -69,6 +69,11 @@ def add_practitioner_commands(
     add.add_argument(
         "--password-stdin", action="store_true", help="read the initial password from standard input"
     )
+    add.add_argument(
+        "--records-team",
+        action="store_true",
+        help="may also use the portal's records team pages (accounts, shielding, subject access, audit)",
+    )
     add.add_argument("--json", action="store_true", help="print the account and its secrets as JSON")
     add.set_defaults(handler=lambda args: _add(service(args), args))
 
@@ -85,6 +90,15 @@ def add_practitioner_commands(
     update_accredited = update.add_mutually_exclusive_group()
     update_accredited.add_argument("--accredited", dest="accredited", action="store_true", default=None)
     update_accredited.add_argument("--not-accredited", dest="accredited", action="store_false")
+    role = update.add_mutually_exclusive_group()
+    role.add_argument(
+        "--records-team",
+        dest="records_team",
+        action="store_true",
+        default=None,
+        help="grant the portal's records team pages",
+    )
+    role.add_argument("--not-records-team", dest="records_team", action="store_false", help="withdraw them")
     update.add_argument("--json", action="store_true", help="print the account as JSON")
     update.set_defaults(handler=lambda args: _update(service(args), args))
 
@@ -183,6 +197,7 @@ def _account(accounts: AccountService, p: Practitioner) -> dict[str, Any]:
         "training_completed_on": _iso(p.training_completed_on),
         "agreement_signed_on": _iso(p.agreement_signed_on),
         "organisation_accredited": p.organisation_accredited,
+        "records_team": p.records_team,
         "created_at": _iso(p.created_at),
         "ended_at": _iso(p.ended_at),
         "may_search": not ineligible,
@@ -229,6 +244,7 @@ def _add(accounts: AccountService, args: argparse.Namespace) -> int:
         password=password,
         manager_authorised_by=args.manager,
         organisation_accredited=args.accredited,
+        records_team=args.records_team,
         **_dates(args),
     )
     if args.json:
@@ -238,7 +254,8 @@ def _add(accounts: AccountService, args: argparse.Namespace) -> int:
         return 0
     print(
         f"Added {practitioner.username} ({practitioner.display_name}, {practitioner.role}, "
-        f"{practitioner.organisation})."
+        f"{practitioner.organisation})"
+        + (", with the records team's pages." if practitioner.records_team else ".")
     )
     _print_secrets(password, generated, totp)
     _print_eligibility(accounts, practitioner)
@@ -254,6 +271,7 @@ def _update(accounts: AccountService, args: argparse.Namespace) -> int:
         contact=args.contact,
         manager_authorised_by=args.manager,
         organisation_accredited=args.accredited,
+        records_team=args.records_team,
         **_dates(args),
     )
     if args.json:
@@ -294,7 +312,16 @@ def _list(accounts: AccountService, *, as_json: bool) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     table = Table(title=f"Practitioner accounts ({len(rows)})")
-    for heading in ("username", "name", "role", "organisation", "status", "may search", "locked until"):
+    for heading in (
+        "username",
+        "name",
+        "role",
+        "organisation",
+        "status",
+        "may search",
+        "locked until",
+        "records team",
+    ):
         table.add_column(heading)
     for row in rows:
         table.add_row(
@@ -305,6 +332,7 @@ def _list(accounts: AccountService, *, as_json: bool) -> int:
             row["status"],
             "yes" if row["may_search"] else "no: " + ", ".join(row["ineligible"]),
             row["locked_until"] or "",
+            "yes" if row["records_team"] else "",
         )
     console = Console()
     if not console.is_terminal:  # piped or redirected: do not squeeze the table into 80 columns

@@ -79,6 +79,7 @@ class Practitioner:
     created_at: dt.datetime
     status_changed_at: dt.datetime | None = None
     ended_at: dt.datetime | None = None
+    records_team: bool = False  # may use the records team's pages (granted by the council, audited)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +107,16 @@ class SessionLifetime:
 
     absolute: dt.timedelta = dt.timedelta(hours=8)
     idle: dt.timedelta = dt.timedelta(minutes=30)
+
+
+def audit_action(action: str, records_team: bool | None = None) -> str:
+    """The audit log's name for an account change (add, update, suspend...). Granting or withdrawing the
+    records team's role is named, so the log shows who gave whom access to the records team's pages."""
+    if action == "add" and records_team:
+        return "add: records team granted"
+    if action == "update" and records_team is not None:
+        return f"update: records team {'granted' if records_team else 'withdrawn'}"
+    return action
 
 
 def normalise_username(username: str) -> str:
@@ -144,6 +155,7 @@ def _to_domain(row: PractitionerRow) -> Practitioner:
         created_at=row.created_at,
         status_changed_at=row.status_changed_at,
         ended_at=row.ended_at,
+        records_team=row.records_team,
     )
 
 
@@ -221,6 +233,7 @@ class AccountService:
         training_completed_on: dt.date | None = None,
         agreement_signed_on: dt.date | None = None,
         organisation_accredited: bool = False,
+        records_team: bool = False,
     ) -> tuple[Practitioner, TotpEnrolment]:
         """Grant an account. Returns it with the TOTP secret and otpauth:// URI, to be shown once."""
         name = normalise_username(username)
@@ -241,6 +254,7 @@ class AccountService:
                 "training_completed_on": training_completed_on,
                 "agreement_signed_on": agreement_signed_on,
                 "organisation_accredited": organisation_accredited,
+                "records_team": records_team,
             }
         )
         check_password_strength(password, name)
@@ -288,8 +302,10 @@ class AccountService:
         training_completed_on: dt.date | None = None,
         agreement_signed_on: dt.date | None = None,
         organisation_accredited: bool | None = None,
+        records_team: bool | None = None,
     ) -> Practitioner:
-        """Record new facts about an account (a renewed check, training...); None leaves a fact unchanged."""
+        """Record new facts about an account (a renewed check, training, the records team's role...); None
+        leaves a fact unchanged."""
         facts = self._validated(
             {
                 "display_name": display_name,
@@ -302,6 +318,7 @@ class AccountService:
                 "training_completed_on": training_completed_on,
                 "agreement_signed_on": agreement_signed_on,
                 "organisation_accredited": organisation_accredited,
+                "records_team": records_team,
             }
         )
         if not facts:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Boolean, Date, DateTime, Enum, ForeignKey, Integer, String, TypeDecorator
+from sqlalchemy import Boolean, Date, DateTime, Enum, ForeignKey, Integer, String, TypeDecorator, false
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -65,6 +65,8 @@ class PractitionerRow(Base):
     training_completed_on: Mapped[dt.date | None] = mapped_column(Date)
     agreement_signed_on: Mapped[dt.date | None] = mapped_column(Date)
     organisation_accredited: Mapped[bool] = mapped_column(Boolean, default=False)
+    # May use the records team's pages of the portal (accounts, shielding, subject access, imports, audit).
+    records_team: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     password_hash: Mapped[str] = mapped_column(String(200))
     # Encrypted under the TOTP key of the node's key store (node/accounts/totp_storage.py), so that a copy of
     # the database alone is not enough to generate codes.

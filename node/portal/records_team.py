@@ -3,8 +3,9 @@ accounts (node/accounts, audited as `whoelse node practitioner …` is), shieldi
 with its version check, validation and audit entry), subject access (node/subject_access.py), the import
 history (node/import_history.py), retention (node/retention.py) and the audit log (node/audit.py).
 
-Every call MUST first authorise the session as a member of the records team (the usernames the node was
-started with, `--portal-records-team`); the portal's own role check is only for showing the pages.
+Every call MUST first authorise the session as a member of the records team (an account the council granted
+the role, `whoelse node practitioner add|update --records-team`, or these pages); the portal's own role
+check is only for showing the pages.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from federation.transparency_log import VerificationReport
 from node import retention
 from node.accounts.credentials import generate_password
 from node.accounts.eligibility import check_eligibility
-from node.accounts.service import AccountService, Practitioner, TotpEnrolment
+from node.accounts.service import AccountService, Practitioner, TotpEnrolment, audit_action
 from node.audit import AuditLog
 from node.import_history import ImportRun, import_history
 from node.records import ChildRecord
@@ -61,20 +62,26 @@ class RecordsTeam:
         audit: AuditLog,
         records: RecordsService,
         verify_key: bytes,
-        members: frozenset[str] = frozenset(),
     ) -> None:
         self._accounts = accounts
         self._db = db
         self._audit = audit
         self._records = records
         self._verify_key = verify_key
-        self.members = members  # usernames who may use the records team's pages
 
     def member(self, token: str) -> Practitioner:
         member = self._accounts.authenticate(token)
-        if member.username not in self.members:
+        if not member.records_team:
             raise PermissionDenied("these pages are for the council's records team")
         return member
+
+    def is_member(self, token: str) -> bool:
+        """Whether the signed-in account has the records team's role (for showing the pages' link)."""
+        try:
+            self.member(token)
+        except PermissionDenied:
+            return False
+        return True
 
     # --- practitioner accounts
 
@@ -88,7 +95,47 @@ class RecordsTeam:
         member = self.member(token)
         password = generate_password()
         practitioner, totp = self._accounts.add(password=password, **facts)
-        self._audit.account_event(practitioner.username, "add", THROUGH_THE_PORTAL.format(member.username))
+        self._audit.account_event(
+            practitioner.username,
+            audit_action("add", practitioner.records_team),
+            THROUGH_THE_PORTAL.format(member.username),
+        )
+        reasons = check_eligibility(practitioner, self._accounts.today())
+        return Handover(practitioner, password, totp, tuple(r.message for r in reasons))
+
+    def practitioner(self, token: str, username: str) -> Practitioner:
+        self.member(token)
+        return self._accounts.get(username)
+
+    def update_practitioner(self, token: str, username: str, **facts: Any) -> Practitioner:
+        """Record new facts about an account (a renewed check, a new role, the records team's role), as
+        `whoelse node practitioner update` does; audited with who did it."""
+        member = self.member(token)
+        before = self._accounts.get(username)
+        role = facts.get("records_team")
+        if role is not None and role == before.records_team:
+            role = None  # unchanged: the audit entry does not claim a grant
+        if role is False and before.username == member.username:
+            raise InvalidInput(
+                "records_team: you cannot take away your own records team role; ask another records officer"
+            )
+        changed = {k: v for k, v in facts.items() if k != "records_team"} | (
+            {"records_team": role} if role is not None else {}
+        )
+        practitioner = self._accounts.update(username, **changed)
+        self._audit.account_event(
+            practitioner.username, audit_action("update", role), THROUGH_THE_PORTAL.format(member.username)
+        )
+        return practitioner
+
+    def reset_credentials(self, token: str, username: str) -> Handover:
+        """A new generated password and TOTP secret (a lost phone, a forgotten password), as `whoelse node
+        practitioner reset` does: the old ones and every session stop working; audited."""
+        member = self.member(token)
+        password = generate_password()
+        totp = self._accounts.reset_credentials(username, password)
+        practitioner = self._accounts.get(username)
+        self._audit.account_event(practitioner.username, "reset", THROUGH_THE_PORTAL.format(member.username))
         reasons = check_eligibility(practitioner, self._accounts.today())
         return Handover(practitioner, password, totp, tuple(r.message for r in reasons))
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Any
 
 from flask_wtf import FlaskForm
 from wtforms import Field, HiddenField, RadioField, StringField, TextAreaField
@@ -14,6 +15,7 @@ from wtforms.fields.choices import (  # type: ignore[attr-defined,unused-ignore]
 )
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional, Regexp, ValidationError
 
+from node.accounts.service import Practitioner
 from node.portal.records_team import ACCOUNT_ACTIONS
 
 DATE_QUESTIONS = {
@@ -23,8 +25,16 @@ DATE_QUESTIONS = {
 }
 
 
-class AddPractitionerForm(FlaskForm):
-    """`whoelse node practitioner add` as a question page: the password is generated, never typed."""
+_RECORDS_TEAM_CHOICES = [SelectChoice("yes", "Yes"), SelectChoice("no", "No")]
+RECORDS_TEAM_QUESTION = "Can they use the records team pages?"
+RECORDS_TEAM_HINT = (
+    "Adding, changing and ending accounts, shielding records, subject access reports, imports and the audit "
+    "log. Only for the council's records team."
+)
+
+
+class _AccountFactsForm(FlaskForm):
+    """What an account records about its practitioner: asked when it is added and when it changes."""
 
     username = StringField(
         "Username",
@@ -69,6 +79,14 @@ class AddPractitionerForm(FlaskForm):
     agreement_signed_on_month = StringField("Month", validators=[Optional()])
     agreement_signed_on_year = StringField("Year", validators=[Optional()])
 
+    records_team = RadioField(
+        RECORDS_TEAM_QUESTION,
+        description=RECORDS_TEAM_HINT,
+        choices=_RECORDS_TEAM_CHOICES,
+        default="no",
+        validators=[InputRequired("Select whether they can use the records team pages")],
+    )
+
     def validate_dbs_checked_on_day(self, field: Field) -> None:
         self.date("dbs_checked_on")
 
@@ -97,12 +115,56 @@ class AddPractitionerForm(FlaskForm):
             raise ValidationError(f"{question} must be a real date, like 27 3 2025") from None
 
 
+class AddPractitionerForm(_AccountFactsForm):
+    """`whoelse node practitioner add` as a question page: the password is generated, never typed."""
+
+
+class ChangePractitionerForm(_AccountFactsForm):
+    """`whoelse node practitioner update` as a question page, filled in with what the account records now.
+    A date left blank stays as recorded (a recorded check is withdrawn by suspending the account)."""
+
+    username = HiddenField(validators=[DataRequired(), Length(max=64)])
+
+    def fill(self, p: Practitioner) -> None:
+        """The form as the account stands (on the first showing, before anything is changed)."""
+        self.username.data = p.username
+        for name in ("display_name", "role", "organisation", "contact", "manager_authorised_by"):
+            self[name].data = getattr(p, name)
+        self.organisation_accredited.data = "yes" if p.organisation_accredited else "no"
+        self.records_team.data = "yes" if p.records_team else "no"
+        for name in DATE_QUESTIONS:
+            recorded: dt.date | None = getattr(p, name)
+            if recorded is not None:
+                self[f"{name}_day"].data = str(recorded.day)
+                self[f"{name}_month"].data = str(recorded.month)
+                self[f"{name}_year"].data = str(recorded.year)
+
+    def changes(self, p: Practitioner) -> dict[str, Any]:
+        """Only what differs from the account as it stands, so that an unchanged manager is not dated anew
+        and the audit entry does not claim a role was granted that was already held."""
+        given: dict[str, Any] = {
+            name: (self[name].data or "").strip()
+            for name in ("display_name", "role", "organisation", "contact", "manager_authorised_by")
+        }
+        given["organisation_accredited"] = self.organisation_accredited.data == "yes"
+        given["records_team"] = self.records_team.data == "yes"
+        given.update({name: self.date(name) for name in DATE_QUESTIONS})
+        return {k: v for k, v in given.items() if v is not None and v != getattr(p, k)}
+
+
 class AccountForm(FlaskForm):
     """A records team action on one account; suspending needs a reason, ending a confirmation."""
 
     username = HiddenField(validators=[DataRequired(), Length(max=64)])
     action = HiddenField(validators=[DataRequired(), AnyOf(ACCOUNT_ACTIONS)])
     reason = TextAreaField(validators=[Optional(), Length(max=200, message="Use 200 characters or fewer")])
+
+
+class ResetForm(FlaskForm):
+    """New sign-in details for one account: first the page that says what a reset does, then `confirm`."""
+
+    username = HiddenField(validators=[DataRequired(), Length(max=64)])
+    confirm = HiddenField(validators=[Optional(), AnyOf(("yes",))])
 
 
 _RECORD_ID = [

@@ -1,4 +1,5 @@
-"""The records team's pages: practitioners (add with a one-time hand-over, suspend, reinstate, end, unlock),
+"""The records team's pages: practitioners (add or reset with a one-time hand-over, change details and the
+records team's role, suspend, reinstate, end, unlock),
 shielding a record, subject access reports, imports and retention, and the audit log's signed head.
 
 Views are thin: parse the form, call node/portal/records_team.py (which authorises the session as a member of
@@ -20,12 +21,14 @@ from markupsafe import Markup
 
 from federation.errors import InvalidInput, NotFound, PermissionDenied, StaleVersion, Unauthenticated
 from node.portal import results
-from node.portal.records_team import RecordsTeam
+from node.portal.records_team import Handover, RecordsTeam
 from node.portal.records_team_forms import (
     DATE_QUESTIONS,
     AccountForm,
     AddPractitionerForm,
+    ChangePractitionerForm,
     RecordForm,
+    ResetForm,
     ShieldingForm,
     SubjectAccessForm,
     field_for,
@@ -142,6 +145,7 @@ def add_practitioner(team: RecordsTeam, token: str) -> Any:
             )
         }
         facts["organisation_accredited"] = form.organisation_accredited.data == "yes"
+        facts["records_team"] = form.records_team.data == "yes"
         facts.update({name: form.date(name) for name in DATE_QUESTIONS})
         try:
             handover = team.add_practitioner(token, **facts)
@@ -149,12 +153,7 @@ def add_practitioner(team: RecordsTeam, token: str) -> Any:
             _put_beside(form, exc, general)
             status = 400
         else:
-            # Answered here, not after a redirect: the secrets are on this response (no-store) only.
-            p = handover.practitioner
-            qr = segno.make(handover.totp.uri, error="m").svg_inline(
-                scale=4, title=f"QR code for {p.username}'s authenticator app", svgclass="portal-qr"
-            )
-            return page("handover.html", handover=handover, qr=Markup(qr))
+            return _handover(handover, reset=False)
     elif form.is_submitted():
         status = 400
     return page(
@@ -164,6 +163,69 @@ def add_practitioner(team: RecordsTeam, token: str) -> Any:
         errors=error_list(form, general),
         date_questions=DATE_QUESTIONS,
     )
+
+
+def _handover(handover: Handover, *, reset: bool) -> Any:
+    """The one-time page with an account's new secrets. Answered on the POST that made them, never after a
+    redirect: the secrets are on this response (no-store) only."""
+    p = handover.practitioner
+    qr = segno.make(handover.totp.uri, error="m").svg_inline(
+        scale=4, title=f"QR code for {p.username}'s authenticator app", svgclass="portal-qr"
+    )
+    return page("handover.html", handover=handover, qr=Markup(qr), reset=reset)
+
+
+@desk.post("/practitioners/change")
+@records_team_only
+def change_practitioner(team: RecordsTeam, token: str) -> Any:
+    """From the accounts table (`start`): the account's details to change; then: the changes, saved."""
+    form = ChangePractitionerForm()
+    try:
+        current = team.practitioner(token, str(form.username.data or ""))
+    except NotFound:
+        return _go_back()
+    general: list[str] = []
+    status = 200
+    if request.form.get("start"):
+        form = ChangePractitionerForm(formdata=None)
+        form.fill(current)
+    elif form.validate_on_submit():
+        changes = form.changes(current)
+        try:
+            if changes:
+                team.update_practitioner(token, current.username, **changes)
+        except InvalidInput as exc:
+            _put_beside(form, exc, general)
+            status = 400
+        else:
+            what = "saved" if changes else "unchanged: nothing was different"
+            session["records_team_done"] = f"{current.username}'s details {what}."
+            return redirect(url_for("desk.home"))
+    else:
+        status = 400
+    return page(
+        "change_practitioner.html",
+        status,
+        form=form,
+        errors=error_list(form, general),
+        date_questions=DATE_QUESTIONS,
+    )
+
+
+@desk.post("/practitioners/reset")
+@records_team_only
+def reset_practitioner(team: RecordsTeam, token: str) -> Any:
+    """From the accounts table: a page that says what a reset does; confirmed: the new secrets, once."""
+    form = ResetForm()
+    if not form.validate_on_submit():
+        return _go_back()
+    if form.confirm.data != "yes":
+        return page("reset_practitioner.html", form=form)
+    try:
+        handover = team.reset_credentials(token, str(form.username.data))
+    except (InvalidInput, NotFound) as exc:
+        return page("error.html", 400, heading="That did not work", message=_sentence(str(exc)))
+    return _handover(handover, reset=True)
 
 
 # --- a child's record: shielding and subject access

@@ -231,7 +231,8 @@ class AccountView:
     role: str
     status: str
     locked_until: str
-    actions: tuple[str, ...]  # what the records team may do now: suspend, reinstate, end, unlock
+    actions: tuple[str, ...]  # what the records team may do: change, reset, suspend, reinstate, end, unlock
+    records_team: bool = False
 
 
 def _when(at: dt.datetime) -> str:
@@ -241,7 +242,7 @@ def _when(at: dt.datetime) -> str:
 
 def account(p: Practitioner, locked_until: dt.datetime | None) -> AccountView:
     status = p.status.value
-    actions: list[str] = []
+    actions: list[str] = ["change", "reset"] if status != "ended" else []
     if status == "active":
         actions.append("suspend")
     elif status == "suspended":
@@ -258,6 +259,7 @@ def account(p: Practitioner, locked_until: dt.datetime | None) -> AccountView:
         + (f": {p.status_reason}" if p.status_reason and status != "active" else ""),
         locked_until=_when(locked_until) if locked_until else "",
         actions=tuple(actions),
+        records_team=p.records_team,
     )
 
 

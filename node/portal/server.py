@@ -13,7 +13,7 @@ import ipaddress
 import logging
 import ssl
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -72,7 +72,6 @@ def start_portal(
     plain_http: bool = False,
     allow_remote: bool = False,
     config: PortalConfig | None = None,
-    records_team: Iterable[str] = (),
 ) -> PortalServer:
     """Start the portal for a started node; it calls the node's practitioner port like any client."""
     if plain_http and not allow_remote and not _loopback(host):
@@ -90,7 +89,6 @@ def start_portal(
         runtime.audit,
         RecordsService(runtime.db, runtime.settings),
         runtime.settings.signing_key.verify_key_bytes,
-        frozenset(u.strip().lower() for u in records_team),
     )
     config = config or PortalConfig(council.name, council.code, council.records_team_contact)
     app = create_app(config, node, services, desk)
@@ -120,7 +118,6 @@ def portal_starter(
     host: str,
     first_port: int,
     allow_remote: bool = False,
-    records_team: Iterable[str] = (),
     plain_http: bool = False,
 ) -> Callable[[int, NodeRuntime, Servers], Callable[[], None]]:
     """For `whoelse node serve --portal-port P`: council i of this process gets port P + i (or any, for 0)."""
@@ -134,7 +131,6 @@ def portal_starter(
             port,
             plain_http=plain_http,
             allow_remote=allow_remote,
-            records_team=records_team,
         )
         print(f"portal {runtime.settings.council.code}: {portal.url}", flush=True)
         return portal.stop

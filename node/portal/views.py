@@ -195,7 +195,7 @@ def sign_in() -> Any:
             session["username"] = (form.username.data or "").strip().lower()
             session["searches"] = []
             desk = portal().records_team
-            session["records_team"] = desk is not None and session["username"] in desk.members
+            session["records_team"] = desk is not None and desk.is_member(reply.session_token)
             return redirect(url_for("pages.search"))
     elif form.is_submitted():
         status = 400

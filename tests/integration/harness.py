@@ -192,7 +192,13 @@ class Federation:
         council.runtime.upkeep()
 
     def add_practitioner(
-        self, council: Council, username: str, name: str, role: str = "Social worker"
+        self,
+        council: Council,
+        username: str,
+        name: str,
+        role: str = "Social worker",
+        *,
+        records_team: bool = False,
     ) -> None:
         totp = add_eligible(
             council.runtime.accounts,
@@ -203,6 +209,7 @@ class Federation:
             contact="0300 000 0001",
             password=PASSWORD,
             manager="A Manager",
+            records_team=records_team,
         )
         council.practitioners[username] = totp.secret
 

@@ -52,3 +52,43 @@ def test_account_changes_are_audited_with_who_did_them(
         if e["entry"]["kind"] == "account_event"
     ]
     assert events == [("sam", "add"), ("sam", "suspend")]
+
+
+def test_the_records_team_role_is_stored_with_the_account_and_each_grant_is_audited(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = str(tmp_path / "leeds.sqlite")
+    assert main(["node", "init", "--db", db, "--council", "E08000035", "--name", "Leeds"]) == 0
+    facts = ["--name", "Rae Records", "--role", "Records officer", "--organisation", "Leeds",
+             "--contact", "0113 496 0003"]  # fmt: skip
+    add = ["node", "practitioner", "add", "--db", db]
+    update = ["node", "practitioner", "update", "--db", db]
+    assert main([*add, "--username", "rae", *facts, "--records-team"]) == 0
+    assert main([*add, "--username", "sam", *facts]) == 0
+    capsys.readouterr()
+    assert main(["node", "practitioner", "list", "--db", db, "--json"]) == 0
+    listed = {a["username"]: a["records_team"] for a in json.loads(capsys.readouterr().out)}
+    assert listed == {"rae": True, "sam": False}
+
+    assert main([*update, "sam", "--records-team"]) == 0
+    assert main([*update, "rae", "--not-records-team"]) == 0
+    assert main([*update, "sam", "--role", "Senior records officer"]) == 0
+    with pytest.raises(SystemExit) as both:  # one or the other, refused by the argument parser
+        main([*update, "sam", "--records-team", "--not-records-team"])
+    assert both.value.code == 2
+    capsys.readouterr()
+    assert main(["node", "practitioner", "list", "--db", db, "--json"]) == 0
+    listed = {a["username"]: a["records_team"] for a in json.loads(capsys.readouterr().out)}
+    assert listed == {"rae": False, "sam": True}
+
+    database = Database(db)
+    with database.session() as session:
+        entries = [json.loads(e)["entry"] for (e,) in session.execute(select(AUDIT_LOG.entries.c.entry))]
+    database.dispose()
+    assert [(e["username"], e["action"]) for e in entries if e["kind"] == "account_event"] == [
+        ("rae", "add: records team granted"),
+        ("sam", "add"),
+        ("sam", "update: records team granted"),
+        ("rae", "update: records team withdrawn"),
+        ("sam", "update"),
+    ]
