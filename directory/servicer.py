@@ -176,10 +176,12 @@ class DirectoryServicer(federation_pb2_grpc.DirectoryServicer):
         routing, proof = self._routing_log.head_since(request.routing_from_size)
         heads.append((routing, proof))
         response = federation_pb2.TreeHeadsResponse(heads=[head_to_wire(h, p) for h, p in heads])
-        response.heads[-1].cosignatures.extend(
-            _cosignatures(routing, self._routing_log.cosignatures(routing.tree_size))
-        )
         cosigned = self._routing_log.latest_cosigned()
+        if cosigned is not None and cosigned[0].tree_size == routing.tree_size:
+            newest = cosigned[1]  # the newest head is the largest co-signed one: its cosignatures, read once
+        else:
+            newest = self._routing_log.cosignatures(routing.tree_size)
+        response.heads[-1].cosignatures.extend(_cosignatures(routing, newest))
         if cosigned is not None:
             head, signatures = cosigned
             response.cosigned_routing_head.CopyFrom(head_to_wire(head, []))

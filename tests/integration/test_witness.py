@@ -124,3 +124,22 @@ def test_a_directory_that_rewrites_its_routing_log_gets_no_cosignature(federatio
     with federation.directory_db.engine.begin() as conn:  # nobody vouched for the forgery
         sizes = conn.execute(text("SELECT DISTINCT tree_size FROM routing_cosignatures")).scalars().all()
     assert max(sizes) == witnessed.tree_size
+
+
+def test_the_newest_routing_head_carries_its_own_cosignatures_and_none_before_it_is_witnessed(
+    federation: Federation,
+) -> None:
+    search(federation, federation.councils[LEEDS], "sw@leeds", **ZOE_SEARCHED)
+    witness_all(federation)
+    auditor = federation.directory_as("auditor")
+    response = auditor.GetTreeHeads(federation_pb2.TreeHeadsRequest(), timeout=5)
+    newest = response.heads[-1]
+    assert newest.tree_size == response.cosigned_routing_head.tree_size  # the newest is the co-signed one
+    assert sorted(c.witness for c in newest.cosignatures) == sorted([LEEDS, BRADFORD])
+
+    search(federation, federation.councils[LEEDS], "sw@leeds", **ZOE_SEARCHED)  # a head nobody witnessed
+    response = auditor.GetTreeHeads(federation_pb2.TreeHeadsRequest(), timeout=5)
+    assert response.heads[-1].tree_size == newest.tree_size + 1
+    assert list(response.heads[-1].cosignatures) == []
+    assert response.cosigned_routing_head.tree_size == newest.tree_size
+    assert sorted(c.witness for c in response.cosigned_routing_head.cosignatures) == sorted([LEEDS, BRADFORD])
