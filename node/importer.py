@@ -34,7 +34,13 @@ from node.import_files import ImportProblem, file_kind, printable, read_units
 from node.import_workers import Prepared, TagFn, check_all, chunks, load_prepared, workers_for
 from node.records import ChildRecord
 from node.storage.database import Database
-from node.storage.record_store import end_absent_records, records_by_record_id, write_prepared
+from node.storage.record_store import (
+    BULK_WRITE_ROWS,
+    end_absent_records,
+    records_by_record_id,
+    refresh_statistics,
+    write_prepared,
+)
 from node.tags import Tagger
 
 __all__ = ["ImportProblem", "ImportRejected", "ImportReport", "check_file", "import_file", "validate_file"]
@@ -315,6 +321,8 @@ def import_file(
             written += len(chunk)
             if progress:
                 progress(written, scan.valid)
+        if written >= BULK_WRITE_ROWS:
+            refresh_statistics(db.engine)  # searches are planned on the tables as they now are
     finally:
         spill.close()
     if mode is Mode.FULL:

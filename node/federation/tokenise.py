@@ -16,7 +16,7 @@ from federation.match_keys import MatchKey, match_keys
 from federation.tokens import Evaluator, TokenMaterial, tokenise
 from node.matching import identity_of
 from node.storage.database import Database
-from node.storage.record_store import load_records
+from node.storage.record_store import BULK_WRITE_ROWS, load_records, refresh_statistics
 from node.storage.tables import Child, MatchTag
 from node.tags import LOCAL_SCHEME
 
@@ -49,6 +49,8 @@ def tokenise_pending(
         with db.session() as session:
             ids = pending_children(session, key_id, RECORDS_PER_BATCH, after)
             if not ids:
+                if done >= BULK_WRITE_ROWS:  # the federated tags of a first load: plan on them as they are
+                    refresh_statistics(db.engine)
                 return done
             after = ids[-1]
             records = load_records(session, ids)

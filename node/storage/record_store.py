@@ -105,6 +105,26 @@ def child_values(r: ChildRecord) -> ChildValues:
     return tuple(values[c] for c in VALUE_COLUMNS)
 
 
+BULK_WRITE_ROWS = 1000
+"""A write of at least this many records (an import, a first tokenisation) ends by refreshing the planner's
+statistics (`refresh_statistics`)."""
+
+
+def refresh_statistics(engine: Engine) -> None:
+    """Bring PostgreSQL's planner statistics for the record tables up to date after a bulk write.
+
+    PostgreSQL plans each query from table statistics that autovacuum refreshes only now and then. Right after
+    a council's first load they still describe empty tables, and the tag look-up every search makes (at the
+    holding council and at every other) is planned as a scan of millions of tag rows: 273 ms at the median
+    instead of 1.7 ms at 350,000 children, until autovacuum gets round to the tables (docs/benchmarks.md,
+    "bench node"). ANALYZE samples a fixed number of rows, so it takes under a second at that size. SQLite
+    plans these queries from the indexes alone, so nothing is done there."""
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.begin() as conn:
+        conn.execute(text(f"ANALYZE {Child.__tablename__}, {MatchTag.__tablename__}"))
+
+
 def bulk_insert(
     conn: Connection, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
 ) -> None:

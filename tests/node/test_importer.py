@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from federation.cli import main
 from node.importer import ImportRejected, import_file, validate_file
@@ -232,3 +233,26 @@ def test_killed_import_keeps_committed_batches_and_rerun_completes(tmp_path: Pat
     assert main(["node", "import", str(path), "--db", str(dbfile), "--quiet"]) == 0
     with sqlite3.connect(dbfile) as conn:
         assert conn.execute("select count(*) from children").fetchone()[0] == 12000
+
+
+def _planner_rows(db: Database) -> dict[str, float]:
+    """What PostgreSQL's planner believes each record table holds (-1: never analysed)."""
+    with db.engine.connect() as conn:
+        found = conn.execute(
+            text("SELECT relname, reltuples FROM pg_class WHERE relname IN ('children', 'match_tags')")
+        ).all()
+    return {name: float(rows) for name, rows in found}
+
+
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)
+def test_a_bulk_import_leaves_postgresql_planning_searches_on_the_loaded_tables(
+    db: Database, tmp_path: Path
+) -> None:
+    # Straight after a first load the planner still took the tables for empty, and every search's tag
+    # look-up ran at 273 ms instead of 1.7 ms at 350,000 children until autovacuum analysed them.
+    assert all(rows < 1 for rows in _planner_rows(db).values())
+    rows = [good_row(record_id=f"T-{n}", forename=f"Zoë{'a' * (n % 7)}") for n in range(1200)]
+    assert run_import(db, write_jsonl(tmp_path / "first-load.jsonl", rows)) == 1200
+    planned = _planner_rows(db)
+    assert planned["children"] >= 1000
+    assert planned["match_tags"] >= 1000
