@@ -112,17 +112,14 @@ class RecordsTeam:
         `whoelse node practitioner update` does; audited with who did it."""
         member = self.member(token)
         before = self._accounts.get(username)
-        role = facts.get("records_team")
-        if role is not None and role == before.records_team:
+        role = facts.pop("records_team", None)
+        if role == before.records_team:
             role = None  # unchanged: the audit entry does not claim a grant
         if role is False and before.username == member.username:
             raise InvalidInput(
                 "records_team: you cannot take away your own records team role; ask another records officer"
             )
-        changed = {k: v for k, v in facts.items() if k != "records_team"} | (
-            {"records_team": role} if role is not None else {}
-        )
-        practitioner = self._accounts.update(username, **changed)
+        practitioner = self._accounts.update(username, records_team=role, **facts)
         self._audit.account_event(
             practitioner.username, audit_action("update", role), THROUGH_THE_PORTAL.format(member.username)
         )

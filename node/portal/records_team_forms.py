@@ -25,6 +25,9 @@ DATE_QUESTIONS = {
 }
 
 
+TEXT_FACTS = ("display_name", "role", "organisation", "contact", "manager_authorised_by")
+"""The account's facts asked as text boxes."""
+
 _RECORDS_TEAM_CHOICES = [SelectChoice("yes", "Yes"), SelectChoice("no", "No")]
 RECORDS_TEAM_QUESTION = "Can they use the records team pages?"
 RECORDS_TEAM_HINT = (
@@ -87,6 +90,15 @@ class _AccountFactsForm(FlaskForm):
         validators=[InputRequired("Select whether they can use the records team pages")],
     )
 
+    def facts(self) -> dict[str, Any]:
+        """The account's facts as the account service takes them (once the form has validated); a date left
+        blank is None."""
+        given: dict[str, Any] = {name: (self[name].data or "").strip() for name in TEXT_FACTS}
+        given["organisation_accredited"] = self.organisation_accredited.data == "yes"
+        given["records_team"] = self.records_team.data == "yes"
+        given.update({name: self.date(name) for name in DATE_QUESTIONS})
+        return given
+
     def validate_dbs_checked_on_day(self, field: Field) -> None:
         self.date("dbs_checked_on")
 
@@ -128,7 +140,7 @@ class ChangePractitionerForm(_AccountFactsForm):
     def fill(self, p: Practitioner) -> None:
         """The form as the account stands (on the first showing, before anything is changed)."""
         self.username.data = p.username
-        for name in ("display_name", "role", "organisation", "contact", "manager_authorised_by"):
+        for name in TEXT_FACTS:
             self[name].data = getattr(p, name)
         self.organisation_accredited.data = "yes" if p.organisation_accredited else "no"
         self.records_team.data = "yes" if p.records_team else "no"
@@ -142,14 +154,7 @@ class ChangePractitionerForm(_AccountFactsForm):
     def changes(self, p: Practitioner) -> dict[str, Any]:
         """Only what differs from the account as it stands, so that an unchanged manager is not dated anew
         and the audit entry does not claim a role was granted that was already held."""
-        given: dict[str, Any] = {
-            name: (self[name].data or "").strip()
-            for name in ("display_name", "role", "organisation", "contact", "manager_authorised_by")
-        }
-        given["organisation_accredited"] = self.organisation_accredited.data == "yes"
-        given["records_team"] = self.records_team.data == "yes"
-        given.update({name: self.date(name) for name in DATE_QUESTIONS})
-        return {k: v for k, v in given.items() if v is not None and v != getattr(p, k)}
+        return {k: v for k, v in self.facts().items() if v is not None and v != getattr(p, k)}
 
 
 class AccountForm(FlaskForm):

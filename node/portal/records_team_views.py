@@ -133,22 +133,9 @@ def add_practitioner(team: RecordsTeam, token: str) -> Any:
     general: list[str] = []
     status = 200
     if form.validate_on_submit():
-        facts: dict[str, Any] = {
-            name: (form[name].data or "").strip()
-            for name in (
-                "username",
-                "display_name",
-                "role",
-                "organisation",
-                "contact",
-                "manager_authorised_by",
-            )
-        }
-        facts["organisation_accredited"] = form.organisation_accredited.data == "yes"
-        facts["records_team"] = form.records_team.data == "yes"
-        facts.update({name: form.date(name) for name in DATE_QUESTIONS})
+        username = (form.username.data or "").strip()
         try:
-            handover = team.add_practitioner(token, **facts)
+            handover = team.add_practitioner(token, username=username, **form.facts())
         except InvalidInput as exc:
             _put_beside(form, exc, general)
             status = 400
