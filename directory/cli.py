@@ -8,8 +8,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from directory.storage import DirectoryDatabase, council_list_version
-from federation.errors import InvalidInput
+from whoelse.directory.storage import DirectoryDatabase, council_list_version
+from whoelse.federation.errors import InvalidInput
 
 DEFAULT_DB = "whoelse-directory.sqlite"
 
@@ -26,7 +26,7 @@ def _hex32(value: str, what: str) -> bytes:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from directory.setup import initialise
+    from whoelse.directory.setup import initialise
 
     db = DirectoryDatabase.open(args.db)
     signing_key, first = initialise(db, args.dir)
@@ -38,11 +38,11 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from directory.server import serve
-    from directory.setup import key_directory
-    from directory.token_service import TokenLimits
-    from federation import logs
-    from federation.transport import MtlsIdentity
+    from whoelse.directory.server import serve
+    from whoelse.directory.setup import key_directory
+    from whoelse.directory.token_service import TokenLimits
+    from whoelse.federation import logs
+    from whoelse.federation.transport import MtlsIdentity
 
     logs.configure()
     db = _db(args)
@@ -62,8 +62,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    from directory.registry import Registry
-    from federation import ca
+    from whoelse.directory.registry import Registry
+    from whoelse.federation import ca
 
     try:
         cert_pem = Path(args.cert).read_bytes()
@@ -87,8 +87,8 @@ def cmd_add_many(args: argparse.Namespace) -> int:
     """Enrol many councils at once: a JSON list of {code, name, endpoint, signing_key, sealing_key, cert}."""
     import json
 
-    from directory.registry import Registry
-    from federation import ca
+    from whoelse.directory.registry import Registry
+    from whoelse.federation import ca
 
     try:
         entries = json.loads(Path(args.source).read_text(encoding="utf-8"))
@@ -128,8 +128,8 @@ def _certificate(path: str) -> bytes:
 
 
 def cmd_certificate_rotate(args: argparse.Namespace) -> int:
-    from directory.registry import Registry
-    from federation import ca
+    from whoelse.directory.registry import Registry
+    from whoelse.federation import ca
 
     cert_pem = _certificate(args.cert)
     if ca.council_of(cert_pem) != args.code:
@@ -140,8 +140,8 @@ def cmd_certificate_rotate(args: argparse.Namespace) -> int:
 
 
 def cmd_certificate_revoke(args: argparse.Namespace) -> int:
-    from directory.registry import Registry
-    from federation import ca
+    from whoelse.directory.registry import Registry
+    from whoelse.federation import ca
 
     if bool(args.cert) == bool(args.fingerprint):
         raise InvalidInput("give exactly one of --cert FILE and --fingerprint HEX")
@@ -157,7 +157,7 @@ def cmd_certificate_revoke(args: argparse.Namespace) -> int:
 
 def _status_command(action: str) -> Any:
     def handler(args: argparse.Namespace) -> int:
-        from directory.registry import Registry
+        from whoelse.directory.registry import Registry
 
         db = _db(args)
         entry = getattr(Registry(db), action)(args.code)
@@ -170,7 +170,7 @@ def _status_command(action: str) -> Any:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from directory.registry import Registry
+    from whoelse.directory.registry import Registry
 
     db = _db(args)
     entries = Registry(db).entries()
@@ -192,8 +192,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_rotate(args: argparse.Namespace) -> int:
-    from directory.setup import key_directory
-    from directory.token_service import rotate
+    from whoelse.directory.setup import key_directory
+    from whoelse.directory.token_service import rotate
 
     db = _db(args)
     new = rotate(db, key_directory(db, args.dir))
@@ -204,8 +204,8 @@ def cmd_rotate(args: argparse.Namespace) -> int:
 
 
 def cmd_retire(args: argparse.Namespace) -> int:
-    from directory.setup import key_directory
-    from directory.token_service import retire
+    from whoelse.directory.setup import key_directory
+    from whoelse.directory.token_service import retire
 
     db = _db(args)
     info = retire(db, key_directory(db, args.dir), args.key_id)
@@ -214,7 +214,7 @@ def cmd_retire(args: argparse.Namespace) -> int:
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
-    from directory.token_service import list_keys
+    from whoelse.directory.token_service import list_keys
 
     for info in list_keys(_db(args)):
         print(f"{info.key_id}  {info.state}")

@@ -13,11 +13,11 @@ import os
 import re
 from pathlib import Path
 
-from federation.council_list import write_verify_key
-from federation.database import private_folder
-from federation.errors import ConfigError, NotFound
-from federation.oprf import OprfServerKey
-from federation.signing import SigningKey
+from whoelse.federation.council_list import write_verify_key
+from whoelse.federation.database import private_folder
+from whoelse.federation.errors import ConfigError, NotFound
+from whoelse.federation.oprf import OprfServerKey
+from whoelse.federation.signing import SigningKey
 
 SIGNING_KEY_FILE = "directory-signing.key"
 VERIFY_KEY_FILE = "directory.pub"

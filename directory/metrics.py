@@ -7,9 +7,9 @@ never a sealed payload or anything from which a child's identity could be comput
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter
-from whoelse.v1 import federation_pb2
 
-from federation.metrics_endpoint import latency
+from whoelse.federation.metrics_endpoint import latency
+from whoelse.v1 import federation_pb2
 
 
 class DirectoryMetrics:

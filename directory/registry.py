@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from directory.storage import (
+from whoelse.directory.storage import (
     CouncilRow,
     DirectoryDatabase,
     OprfKeyRow,
@@ -38,10 +38,10 @@ from directory.storage import (
     get_setting,
     set_setting,
 )
-from federation.council_list import CouncilEntry, CouncilList, CouncilStatus
-from federation.errors import InvalidInput, NotFound, PermissionDenied
-from federation.sealing import KEY_BYTES as SEALING_KEY_BYTES
-from federation.signing import VERIFY_KEY_BYTES
+from whoelse.federation.council_list import CouncilEntry, CouncilList, CouncilStatus
+from whoelse.federation.errors import InvalidInput, NotFound, PermissionDenied
+from whoelse.federation.sealing import KEY_BYTES as SEALING_KEY_BYTES
+from whoelse.federation.signing import VERIFY_KEY_BYTES
 
 log = logging.getLogger(__name__)
 

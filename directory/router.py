@@ -22,14 +22,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import grpc
-from whoelse.v1 import federation_pb2, federation_pb2_grpc
 
-from directory.registry import Registry, Snapshot, denial, now_ms
-from directory.routing_log import RoutingEntry, RoutingLog
-from federation.errors import InvalidInput, PermissionDenied
-from federation.purposes import parse_purpose
-from federation.status import call_status
-from federation.transport import CHANNEL_OPTIONS, MtlsIdentity, channel_credentials
+from whoelse.directory.registry import Registry, Snapshot, denial, now_ms
+from whoelse.directory.routing_log import RoutingEntry, RoutingLog
+from whoelse.federation.errors import InvalidInput, PermissionDenied
+from whoelse.federation.purposes import parse_purpose
+from whoelse.federation.status import call_status
+from whoelse.federation.transport import CHANNEL_OPTIONS, MtlsIdentity, channel_credentials
+from whoelse.v1 import federation_pb2, federation_pb2_grpc
 
 log = logging.getLogger(__name__)
 

@@ -18,12 +18,12 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from directory.storage import ROUTING_LOG, DirectoryDatabase, RoutingCosignatureRow
-from federation.errors import Refused
-from federation.merkle import SignedTreeHead
-from federation.signing import SigningKey
-from federation.transparency_log import LogEntry, TransparencyLog
-from federation.witness import ROUTING_LOG_ID, verify_cosignature
+from whoelse.directory.storage import ROUTING_LOG, DirectoryDatabase, RoutingCosignatureRow
+from whoelse.federation.errors import Refused
+from whoelse.federation.merkle import SignedTreeHead
+from whoelse.federation.signing import SigningKey
+from whoelse.federation.transparency_log import LogEntry, TransparencyLog
+from whoelse.federation.witness import ROUTING_LOG_ID, verify_cosignature
 
 LOG_ID = ROUTING_LOG_ID
 Cosignatures = list[tuple[str, bytes]]

@@ -9,22 +9,22 @@ import threading
 from pathlib import Path
 
 import grpc
-from whoelse.v1 import federation_pb2, federation_pb2_grpc
 
-from directory.keys import KeyDirectory
-from directory.metrics import DirectoryMetrics
-from directory.registry import Registry
-from directory.router import NodeChannels, Router
-from directory.routing_log import RoutingLog
-from directory.servicer import DirectoryServicer
-from directory.storage import DirectoryDatabase
-from directory.token_service import TokenLimits, TokenService
-from directory.tree_heads import TreeHeadStore
-from federation.malformed_requests import new_server
-from federation.metrics_endpoint import serve_metrics
-from federation.serving import wait_for_stop, write_ports
-from federation.standard_services import add_health_and_reflection
-from federation.transport import SERVER_OPTIONS, MtlsIdentity, add_secure_port
+from whoelse.directory.keys import KeyDirectory
+from whoelse.directory.metrics import DirectoryMetrics
+from whoelse.directory.registry import Registry
+from whoelse.directory.router import NodeChannels, Router
+from whoelse.directory.routing_log import RoutingLog
+from whoelse.directory.servicer import DirectoryServicer
+from whoelse.directory.storage import DirectoryDatabase
+from whoelse.directory.token_service import TokenLimits, TokenService
+from whoelse.directory.tree_heads import TreeHeadStore
+from whoelse.federation.malformed_requests import new_server
+from whoelse.federation.metrics_endpoint import serve_metrics
+from whoelse.federation.serving import wait_for_stop, write_ports
+from whoelse.federation.standard_services import add_health_and_reflection
+from whoelse.federation.transport import SERVER_OPTIONS, MtlsIdentity, add_secure_port
+from whoelse.v1 import federation_pb2, federation_pb2_grpc
 
 SERVICE_NAME = federation_pb2.DESCRIPTOR.services_by_name["Directory"].full_name
 

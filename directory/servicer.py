@@ -19,22 +19,22 @@ import threading
 import time
 
 import grpc
-from whoelse.v1 import federation_pb2, federation_pb2_grpc
 
-from directory.metrics import DirectoryMetrics
-from directory.registry import Registry, denial
-from directory.router import Router
-from directory.routing_log import Cosignatures, RoutingLog
-from directory.token_service import RateLimited, TokenService
-from directory.tree_heads import TreeHeadStore
-from federation import logs
-from federation.council_list import CouncilStatus, sign
-from federation.errors import PermissionDenied
-from federation.merkle import SignedTreeHead
-from federation.signing import SigningKey
-from federation.status import grpc_errors
-from federation.transport import peer_council, peer_fingerprint
-from federation.tree_head_wire import head_from_wire, head_to_wire
+from whoelse.directory.metrics import DirectoryMetrics
+from whoelse.directory.registry import Registry, denial
+from whoelse.directory.router import Router
+from whoelse.directory.routing_log import Cosignatures, RoutingLog
+from whoelse.directory.token_service import RateLimited, TokenService
+from whoelse.directory.tree_heads import TreeHeadStore
+from whoelse.federation import logs
+from whoelse.federation.council_list import CouncilStatus, sign
+from whoelse.federation.errors import PermissionDenied
+from whoelse.federation.merkle import SignedTreeHead
+from whoelse.federation.signing import SigningKey
+from whoelse.federation.status import grpc_errors
+from whoelse.federation.transport import peer_council, peer_fingerprint
+from whoelse.federation.tree_head_wire import head_from_wire, head_to_wire
+from whoelse.v1 import federation_pb2, federation_pb2_grpc
 
 AUDITOR_CN = "auditor"
 log = logging.getLogger(__name__)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from directory.keys import KeyDirectory
-from directory.storage import DirectoryDatabase, bump_council_list_version, get_setting, set_setting
-from directory.token_service import OprfKeyInfo, rotate
-from federation.errors import ConfigError
-from federation.signing import SigningKey
+from whoelse.directory.keys import KeyDirectory
+from whoelse.directory.storage import DirectoryDatabase, bump_council_list_version, get_setting, set_setting
+from whoelse.directory.token_service import OprfKeyInfo, rotate
+from whoelse.federation.errors import ConfigError
+from whoelse.federation.signing import SigningKey
 
 KEY_DIR_SETTING = "key_dir"
 

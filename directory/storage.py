@@ -18,9 +18,9 @@ from sqlalchemy import (
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from federation.database import SqlDatabase, metadata
-from federation.errors import Unavailable
-from federation.transparency_log import define_log_table
+from whoelse.federation.database import SqlDatabase, metadata
+from whoelse.federation.errors import Unavailable
+from whoelse.federation.transparency_log import define_log_table
 
 
 class Base(DeclarativeBase):

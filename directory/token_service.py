@@ -17,11 +17,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from directory.keys import KeyDirectory
-from directory.registry import now_ms
-from directory.storage import DirectoryDatabase, OprfKeyRow, TokenUsageRow, bump_council_list_version
-from federation.errors import ConfigError, InvalidInput, NotFound, WhoElseError
-from federation.oprf import ELEMENT_BYTES, OprfServerKey
+from whoelse.directory.keys import KeyDirectory
+from whoelse.directory.registry import now_ms
+from whoelse.directory.storage import DirectoryDatabase, OprfKeyRow, TokenUsageRow, bump_council_list_version
+from whoelse.federation.errors import ConfigError, InvalidInput, NotFound, WhoElseError
+from whoelse.federation.oprf import ELEMENT_BYTES, OprfServerKey
 
 log = logging.getLogger(__name__)
 

@@ -16,11 +16,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from directory.registry import Registry, now_ms
-from directory.storage import DirectoryDatabase, TreeHeadHistoryRow, TreeHeadRow
-from federation import merkle
-from federation.errors import PermissionDenied, Refused
-from federation.merkle import SignedTreeHead
+from whoelse.directory.registry import Registry, now_ms
+from whoelse.directory.storage import DirectoryDatabase, TreeHeadHistoryRow, TreeHeadRow
+from whoelse.federation import merkle
+from whoelse.federation.errors import PermissionDenied, Refused
+from whoelse.federation.merkle import SignedTreeHead
 
 HASH_BYTES = 32
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import grpc
 from google.protobuf import json_format
+
 from whoelse.v1 import records_api_pb2 as ra
 from whoelse.v1 import records_api_pb2_grpc
 

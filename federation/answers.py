@@ -35,13 +35,13 @@ candidates go before details because a practitioner acts on the best match's ful
 from __future__ import annotations
 
 from google.protobuf.message import DecodeError, Message
-from whoelse.v1 import federation_pb2, records_pb2
 
-from federation import signing
-from federation.canonical import canonical_json
-from federation.errors import InvalidInput, Refused
-from federation.query import CouncilLookup, resolve_council
-from federation.sealing import FORWARD_OVERHEAD, SealingKey, open_forward, pad, seal_forward, unpad
+from whoelse.federation import signing
+from whoelse.federation.canonical import canonical_json
+from whoelse.federation.errors import InvalidInput, Refused
+from whoelse.federation.query import CouncilLookup, resolve_council
+from whoelse.federation.sealing import FORWARD_OVERHEAD, SealingKey, open_forward, pad, seal_forward, unpad
+from whoelse.v1 import federation_pb2, records_pb2
 
 ANSWER_CONTEXT = "whoelse/v1/answer"
 ANSWER_SIZE = 32 * 1024

@@ -19,23 +19,23 @@ from sqlalchemy import MetaData, create_engine, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session
-from whoelse.v1 import federation_pb2, federation_pb2_grpc
-from whoelse.v1.federation_pb2 import CouncilListRequest
 
-from federation.council_list import CouncilList, verify_signed
-from federation.database import private_folder
-from federation.errors import ConfigError, InvalidInput, NotFound, Refused, Unavailable
-from federation.merkle import SignedTreeHead, verify_consistency
-from federation.signing import VERIFY_KEY_BYTES
-from federation.transparency_log import (
+from whoelse.federation.council_list import CouncilList, verify_signed
+from whoelse.federation.database import private_folder
+from whoelse.federation.errors import ConfigError, InvalidInput, NotFound, Refused, Unavailable
+from whoelse.federation.merkle import SignedTreeHead, verify_consistency
+from whoelse.federation.signing import VERIFY_KEY_BYTES
+from whoelse.federation.transparency_log import (
     VerificationReport,
     define_log_table,
     head_to_json,
     load_trusted_heads,
     verify_log,
 )
-from federation.tree_head_wire import head_from_wire
-from federation.witness import ROUTING_LOG_ID, verify_cosignature
+from whoelse.federation.tree_head_wire import head_from_wire
+from whoelse.federation.witness import ROUTING_LOG_ID, verify_cosignature
+from whoelse.v1 import federation_pb2, federation_pb2_grpc
+from whoelse.v1.federation_pb2 import CouncilListRequest
 
 EXIT_PROBLEMS = 1
 
@@ -181,7 +181,7 @@ def _cosigned_routing_head(
 
 
 def cmd_collect_heads(args: argparse.Namespace) -> int:
-    from federation.transport import MtlsIdentity, secure_channel
+    from whoelse.federation.transport import MtlsIdentity, secure_channel
 
     identity = MtlsIdentity.from_files(args.ca, args.cert, args.key)
     with secure_channel(args.directory, identity) as channel:

@@ -20,7 +20,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from federation.errors import InvalidInput
+from whoelse.federation.errors import InvalidInput
 
 MAX_SAFE_INTEGER = 2**53 - 1
 """Largest integer every JSON reader (JavaScript included) represents exactly."""

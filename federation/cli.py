@@ -18,14 +18,15 @@ from collections.abc import Callable, Sequence
 # more. It is read once, when grpc is first imported, so it is set before any part is loaded.
 os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
-from federation.errors import WhoElseError
+from whoelse.federation.errors import WhoElseError
 
 PROVIDERS = (
-    "node.cli",
-    "directory.cli",
-    "federation.cli_federation",
-    "federation.client_cli",
-    "federation.audit_cli",
+    "whoelse.node.cli",
+    "whoelse.directory.cli",
+    "whoelse.federation.cli_federation",
+    "whoelse.federation.client_cli",
+    "whoelse.federation.audit_cli",
+    "whoelse.harness.cli",  # after whoelse.node.cli: it adds the demo-only `node seed-practitioners`
 )
 
 Handler = Callable[[argparse.Namespace], int]

@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from federation import ca
-from federation.errors import ConfigError
+from whoelse.federation import ca
+from whoelse.federation.errors import ConfigError
 
 
 def cmd_ca_init(args: argparse.Namespace) -> int:

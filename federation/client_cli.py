@@ -9,11 +9,11 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
-from whoelse.v1 import records_pb2 as pb
 
-from federation.errors import InvalidInput
-from federation.practitioner_client import PractitionerClient, load_account, search_to_json
-from federation.purposes import PRACTITIONER_PURPOSES, parse_purpose
+from whoelse.federation.errors import InvalidInput
+from whoelse.federation.practitioner_client import PractitionerClient, load_account, search_to_json
+from whoelse.federation.purposes import PRACTITIONER_PURPOSES, parse_purpose
+from whoelse.v1 import records_pb2 as pb
 
 
 def _client(args: argparse.Namespace) -> PractitionerClient:

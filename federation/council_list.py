@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from google.protobuf.message import DecodeError
-from whoelse.v1 import federation_pb2
 
-from federation.errors import ConfigError, NotFound, Refused, Unavailable
-from federation.signing import VERIFY_KEY_BYTES, SigningKey, verify
+from whoelse.federation.errors import ConfigError, NotFound, Refused, Unavailable
+from whoelse.federation.signing import VERIFY_KEY_BYTES, SigningKey, verify
+from whoelse.v1 import federation_pb2
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from federation.errors import ConfigError, NotFound, Unavailable
+from whoelse.federation.errors import ConfigError, NotFound, Unavailable
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -75,6 +75,7 @@ def _create_private_file(path: Path) -> None:
         return
     os.fchmod(fd, PRIVATE_FILE)
     os.close(fd)
+
 
 PASSWORD_FILE = "password_file"
 

@@ -35,7 +35,7 @@ from importlib import resources
 import jellyfish
 from rapidfuzz.distance import DamerauLevenshtein
 
-from federation.errors import InvalidInput
+from whoelse.federation.errors import InvalidInput
 
 SEXES = frozenset({"F", "M", "U"})
 
@@ -186,7 +186,7 @@ def phonetic(name: str) -> str:
 def _nickname_table() -> dict[str, tuple[str, ...]]:
     """nickname or variant spelling → canonical given names, in file order."""
     table: dict[str, list[str]] = {}
-    source = resources.files("federation").joinpath("data", "nicknames.csv")
+    source = resources.files("whoelse.federation").joinpath("data", "nicknames.csv")
     with source.open(encoding="utf-8") as handle:
         for row in csv.DictReader(line for line in handle if not line.startswith("#")):
             name, canonical = compact(row["name"]), compact(row["canonical"])
@@ -300,17 +300,88 @@ def normalise_nhs_number(nhs_number: str) -> str:
 # A name made only of these words is treated as missing: two babies both recorded as "Baby" share nothing.
 _FILLER_WORDS = frozenset(
     {
-        "anon", "anonymous", "declined", "dont", "dontknow", "given", "known", "n/a", "name", "nk", "no",
-        "noname", "none", "not", "null", "of", "refused", "stated", "tba", "tbc", "test", "the", "unk",
-        "unknown", "unnamed", "xx", "xxx", "in", "household", "house", "occupant", "resident",
-        "respondent", "person", "ref", "1", "2", "3", "i", "ii",
+        "anon",
+        "anonymous",
+        "declined",
+        "dont",
+        "dontknow",
+        "given",
+        "known",
+        "n/a",
+        "name",
+        "nk",
+        "no",
+        "noname",
+        "none",
+        "not",
+        "null",
+        "of",
+        "refused",
+        "stated",
+        "tba",
+        "tbc",
+        "test",
+        "the",
+        "unk",
+        "unknown",
+        "unnamed",
+        "xx",
+        "xxx",
+        "in",
+        "household",
+        "house",
+        "occupant",
+        "resident",
+        "respondent",
+        "person",
+        "ref",
+        "1",
+        "2",
+        "3",
+        "i",
+        "ii",
     }
 )
 PLACEHOLDER_FORENAME_WORDS = _FILLER_WORDS | {
-    "adult", "baby", "babyboy", "babygirl", "boy", "brother", "child", "dau", "daughter", "female", "girl",
-    "grandchild", "granddaughter", "grandson", "husband", "infant", "kid", "lady", "male", "man", "master",
-    "minor", "miss", "mr", "mrs", "ms", "mstr", "newborn", "oldest", "one", "parent", "sister", "son",
-    "twin", "two", "unborn", "wife", "woman", "youngest",
+    "adult",
+    "baby",
+    "babyboy",
+    "babygirl",
+    "boy",
+    "brother",
+    "child",
+    "dau",
+    "daughter",
+    "female",
+    "girl",
+    "grandchild",
+    "granddaughter",
+    "grandson",
+    "husband",
+    "infant",
+    "kid",
+    "lady",
+    "male",
+    "man",
+    "master",
+    "minor",
+    "miss",
+    "mr",
+    "mrs",
+    "ms",
+    "mstr",
+    "newborn",
+    "oldest",
+    "one",
+    "parent",
+    "sister",
+    "son",
+    "twin",
+    "two",
+    "unborn",
+    "wife",
+    "woman",
+    "youngest",
 }
 """Forename words that are not a name (a forename of only these words is missing)."""
 PLACEHOLDER_SURNAME_WORDS = _FILLER_WORDS | {"lastname", "nolastname", "surname", "hh", "hhm"}
@@ -348,8 +419,24 @@ def initial_of(name: str, placeholder: bool) -> str:
 
 
 # Letters that optical character recognition and hurried typing put in place of digits (2O08, 2o15-0l-12).
-_DIGIT_LOOKALIKES = str.maketrans({"O": "0", "o": "0", "I": "1", "l": "1", "|": "1", "i": "1", "Z": "2",
-                                   "z": "2", "S": "5", "s": "5", "B": "8", "G": "6", "g": "9", "q": "9"})
+_DIGIT_LOOKALIKES = str.maketrans(
+    {
+        "O": "0",
+        "o": "0",
+        "I": "1",
+        "l": "1",
+        "|": "1",
+        "i": "1",
+        "Z": "2",
+        "z": "2",
+        "S": "5",
+        "s": "5",
+        "B": "8",
+        "G": "6",
+        "g": "9",
+        "q": "9",
+    }
+)
 _ISO_DATE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
 _UK_DATE = re.compile(r"^(?:(\d{1,2})/)?(\d{1,2})/(\d{4})$")
 

@@ -61,8 +61,8 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from federation.errors import InvalidInput
-from federation.identity import (
+from whoelse.federation.errors import InvalidInput
+from whoelse.federation.identity import (
     Identity,
     canonical_forename,
     canonical_forenames,

@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from federation.errors import InvalidInput, Refused
-from federation.signing import SigningKey, verify
+from whoelse.federation.errors import InvalidInput, Refused
+from whoelse.federation.signing import SigningKey, verify
 
 HASH_BYTES = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()

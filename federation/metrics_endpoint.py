@@ -11,7 +11,7 @@ from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Histogram, start_http_server
 
-from federation.errors import ConfigError
+from whoelse.federation.errors import ConfigError
 
 # A search is answered in well under a second on a good day and is cut off at its deadline (5 s by default).
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0)

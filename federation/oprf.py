@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import nacl.bindings as sodium
 import nacl.exceptions
 
-from federation.errors import InvalidInput, Refused
+from whoelse.federation.errors import InvalidInput, Refused
 
 SCALAR_BYTES = 32
 ELEMENT_BYTES = 32

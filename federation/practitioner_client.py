@@ -16,12 +16,12 @@ from typing import Any
 
 import grpc
 import pyotp
+
+from whoelse.federation.errors import InvalidInput, NotFound, Unauthenticated, Unavailable, WhoElseError
+from whoelse.federation.status import STATUS, answered_by_server, call_status
 from whoelse.v1 import practitioner_pb2 as pp
 from whoelse.v1 import practitioner_pb2_grpc
 from whoelse.v1 import records_pb2 as pb
-
-from federation.errors import InvalidInput, NotFound, Unauthenticated, Unavailable, WhoElseError
-from federation.status import STATUS, answered_by_server, call_status
 
 REFERRAL_BAND = "referral"
 """A council holds a record sharing a single detail with the search: it discloses nothing and refers the

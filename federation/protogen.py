@@ -1,7 +1,7 @@
 """The one build step for the wire contract: compile proto/whoelse/v1/*.proto next to the sources.
 
-Run `python -m federation.protogen` after editing a .proto file; tests/federation/test_protogen.py fails when
-the committed generated code is stale.
+Run `python -m whoelse.federation.protogen` after editing a .proto file;
+tests/federation/test_protogen.py fails when the committed generated code is stale.
 """
 
 from __future__ import annotations

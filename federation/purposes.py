@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-from federation.errors import InvalidInput
+from whoelse.federation.errors import InvalidInput
 
 
 class Purpose(enum.StrEnum):

@@ -31,16 +31,15 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from google.protobuf.message import DecodeError, Message
-from whoelse.v1 import federation_pb2, records_pb2
 
-from federation import signing
-from federation.canonical import canonical_json
-from federation.errors import InvalidInput, NotFound, Refused
-from federation.purposes import Purpose, parse_purpose
-from federation.replay import ReplayCache
-from federation.sealing import KEY_BYTES, LENGTH_PREFIX_BYTES, SealingKey, pad, seal, unpad
-from federation.sealing import OVERHEAD as SEAL_OVERHEAD
-from federation.token_keys import (
+from whoelse.federation import signing
+from whoelse.federation.canonical import canonical_json
+from whoelse.federation.errors import InvalidInput, NotFound, Refused
+from whoelse.federation.purposes import Purpose, parse_purpose
+from whoelse.federation.replay import ReplayCache
+from whoelse.federation.sealing import KEY_BYTES, LENGTH_PREFIX_BYTES, SealingKey, pad, seal, unpad
+from whoelse.federation.sealing import OVERHEAD as SEAL_OVERHEAD
+from whoelse.federation.token_keys import (
     MAX_SEALED_BYTES,
     TAG_BYTES,
     open_event,
@@ -48,7 +47,8 @@ from federation.token_keys import (
     seal_event,
     seal_identity,
 )
-from federation.tokens import TokenMaterial
+from whoelse.federation.tokens import TokenMaterial
+from whoelse.v1 import federation_pb2, records_pb2
 
 QUERY_CONTEXT = "whoelse/v1/query"
 KIND_SEARCH = "search"

@@ -20,7 +20,7 @@ from __future__ import annotations
 import heapq
 import threading
 
-from federation.errors import Refused, Unavailable
+from whoelse.federation.errors import Refused, Unavailable
 
 DEFAULT_WINDOW_MS = 240_000
 DEFAULT_MAX_ENTRIES = 1_000_000

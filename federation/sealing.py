@@ -53,7 +53,7 @@ from cryptography.hazmat.primitives.asymmetric import x25519
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from federation.errors import InvalidInput, Refused
+from whoelse.federation.errors import InvalidInput, Refused
 
 KEY_BYTES = 32
 ENC_BYTES = 32

@@ -18,8 +18,8 @@ from typing import Any
 import nacl.exceptions
 import nacl.signing
 
-from federation.canonical import canonical_json
-from federation.errors import InvalidInput, Refused
+from whoelse.federation.canonical import canonical_json
+from whoelse.federation.errors import InvalidInput, Refused
 
 SEED_BYTES = 32
 VERIFY_KEY_BYTES = 32

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import grpc
 
-from federation.errors import (
+from whoelse.federation.errors import (
     AlreadyUsed,
     ConfigError,
     InvalidInput,

@@ -27,12 +27,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from google.protobuf.message import DecodeError
-from whoelse.v1 import federation_pb2, records_pb2
 
-from federation.canonical import canonical_json
-from federation.errors import InvalidInput, Refused
-from federation.oprf import TOKEN_BYTES
-from federation.sealing import pad, unpad
+from whoelse.federation.canonical import canonical_json
+from whoelse.federation.errors import InvalidInput, Refused
+from whoelse.federation.oprf import TOKEN_BYTES
+from whoelse.federation.sealing import pad, unpad
+from whoelse.v1 import federation_pb2, records_pb2
 
 TAG_BYTES = 16
 DEMOGRAPHICS_KEY_BYTES = 32

@@ -13,10 +13,10 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from federation import oprf
-from federation.errors import InvalidInput, Refused
-from federation.match_keys import MAX_KEYS, MatchKey
-from federation.token_keys import demographics_key, lookup_tag
+from whoelse.federation import oprf
+from whoelse.federation.errors import InvalidInput, Refused
+from whoelse.federation.match_keys import MAX_KEYS, MatchKey
+from whoelse.federation.token_keys import demographics_key, lookup_tag
 
 Evaluator = Callable[[list[bytes]], tuple[list[bytes], bytes]]
 """Sends blinded elements to the directory (Directory.EvaluateTokens); returns (evaluated, DLEQ proof)."""

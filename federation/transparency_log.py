@@ -54,11 +54,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Update
 
-from federation import merkle
-from federation.canonical import canonical_json
-from federation.errors import InvalidInput, NotFound, Refused
-from federation.merkle import HASH_BYTES, SignedTreeHead
-from federation.signing import SigningKey
+from whoelse.federation import merkle
+from whoelse.federation.canonical import canonical_json
+from whoelse.federation.errors import InvalidInput, NotFound, Refused
+from whoelse.federation.merkle import HASH_BYTES, SignedTreeHead
+from whoelse.federation.signing import SigningKey
 
 LOG_ID_BYTES = 128
 

@@ -26,11 +26,9 @@ from typing import Any
 
 import grpc
 from cryptography.hazmat.primitives import serialization
-from whoelse.v1 import federation_pb2, federation_pb2_grpc
-from whoelse.v1.federation_pb2 import SignedCouncilList
 
-from federation import ca
-from federation.errors import (
+from whoelse.federation import ca
+from whoelse.federation.errors import (
     ConfigError,
     PermissionDenied,
     Refused,
@@ -38,7 +36,9 @@ from federation.errors import (
     Unavailable,
     WhoElseError,
 )
-from federation.status import call_status
+from whoelse.federation.status import call_status
+from whoelse.v1 import federation_pb2, federation_pb2_grpc
+from whoelse.v1.federation_pb2 import SignedCouncilList
 
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 """Largest federation message either side accepts (a routed query to 153 councils is well under this)."""

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from whoelse.federation.merkle import SignedTreeHead
 from whoelse.v1 import federation_pb2
-
-from federation.merkle import SignedTreeHead
 
 
 def head_from_wire(message: federation_pb2.TreeHead) -> SignedTreeHead:

@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from federation import signing
-from federation.errors import Refused
-from federation.merkle import SignedTreeHead, verify_consistency
+from whoelse.federation import signing
+from whoelse.federation.errors import Refused
+from whoelse.federation.merkle import SignedTreeHead, verify_consistency
 
 COSIGN_CONTEXT = "whoelse/v1/cosign"
 ROUTING_LOG_ID = "directory"

@@ -24,10 +24,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from federation.errors import InvalidInput
-from federation.merkle import SignedTreeHead
-from federation.signing import SigningKey
-from federation.transparency_log import (
+from whoelse.federation.errors import InvalidInput
+from whoelse.federation.merkle import SignedTreeHead
+from whoelse.federation.signing import SigningKey
+from whoelse.federation.transparency_log import (
     LogEntry,
     LogTables,
     TransparencyLog,
@@ -37,11 +37,11 @@ from federation.transparency_log import (
     utc,
     verify_log,
 )
-from node.disclosure import Disclosure
-from node.records import SensitiveBasis, ServiceType
-from node.settings import load as load_settings
-from node.storage.base import Base
-from node.storage.database import Database
+from whoelse.node.disclosure import Disclosure
+from whoelse.node.records import SensitiveBasis, ServiceType
+from whoelse.node.settings import load as load_settings
+from whoelse.node.storage.base import Base
+from whoelse.node.storage.database import Database
 
 AUDIT_LOG: LogTables = define_log_table(Base.metadata, "audit_log")
 """Tables `audit_log` and `audit_log_heads` in the council's database."""

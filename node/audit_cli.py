@@ -11,10 +11,10 @@ import argparse
 import json
 from collections.abc import Callable
 
-from federation.transparency_log import head_to_json
-from node.audit import AuditLog
-from node.storage.database import Database
-from node.subject_access import subject_access_report
+from whoelse.federation.transparency_log import head_to_json
+from whoelse.node.audit import AuditLog
+from whoelse.node.storage.database import Database
+from whoelse.node.subject_access import subject_access_report
 
 OpenDb = Callable[[argparse.Namespace], Database]
 DEFAULT_DB = "whoelse-node.sqlite"  # the same default as the other `whoelse node` commands

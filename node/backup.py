@@ -24,13 +24,13 @@ from pathlib import Path
 from sqlalchemy import inspect
 from sqlalchemy.engine import URL
 
-from federation.database import private_folder
-from federation.errors import InvalidInput, NotFound, Refused, Unavailable
-from node.audit import AuditLog
-from node.keystore import FileKeyStore, KeyStore, beside
-from node.settings import load
-from node.storage.database import Database
-from node.storage.record_store import count_records
+from whoelse.federation.database import private_folder
+from whoelse.federation.errors import InvalidInput, NotFound, Refused, Unavailable
+from whoelse.node.audit import AuditLog
+from whoelse.node.keystore import FileKeyStore, KeyStore, beside
+from whoelse.node.settings import load
+from whoelse.node.storage.database import Database
+from whoelse.node.storage.record_store import count_records
 
 
 @dataclass(frozen=True)

@@ -25,23 +25,23 @@ from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy import select
-from whoelse.v1 import records_pb2 as pb
 
-from federation.errors import InvalidInput
-from federation.identity import Identity
-from federation.purposes import Purpose
-from node.audit import AuditLog, DisclosureSummary
-from node.disclosure import Disclosure, HoldingCouncil, disclose
-from node.federation.searcher import Outcome, Searcher
-from node.importer import validate_file
-from node.matching import find, record_tags
-from node.records import ChildRecord, RecordId
-from node.settings import NodeSettings, initialise, load
-from node.storage.database import Database
-from node.storage.record_store import upsert_records
-from node.storage.tables import NodeSetting
-from node.tags import LocalTagger
-from node.wire import disclosure_to_pb
+from whoelse.federation.errors import InvalidInput
+from whoelse.federation.identity import Identity
+from whoelse.federation.purposes import Purpose
+from whoelse.node.audit import AuditLog, DisclosureSummary
+from whoelse.node.disclosure import Disclosure, HoldingCouncil, disclose
+from whoelse.node.federation.searcher import Outcome, Searcher
+from whoelse.node.importer import validate_file
+from whoelse.node.matching import find, record_tags
+from whoelse.node.records import ChildRecord, RecordId
+from whoelse.node.settings import NodeSettings, initialise, load
+from whoelse.node.storage.database import Database
+from whoelse.node.storage.record_store import upsert_records
+from whoelse.node.storage.tables import NodeSetting
+from whoelse.node.tags import LocalTagger
+from whoelse.node.wire import disclosure_to_pb
+from whoelse.v1 import records_pb2 as pb
 
 CENTRAL_CODE = "E92000001"  # ONS code of England: the central index is nobody's council
 CENTRAL_NAME = "ContactPoint mode (one national index)"

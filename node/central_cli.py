@@ -9,14 +9,14 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from federation.errors import InvalidInput
-from node.storage.database import Database
+from whoelse.federation.errors import InvalidInput
+from whoelse.node.storage.database import Database
 
 DEFAULT_DB = "whoelse-central.sqlite"
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from node.central import init_central
+    from whoelse.node.central import init_central
 
     settings = init_central(Database(args.db), args.contact)
     print(f"central index {settings.council.name} ({settings.council.code}) ready in {args.db}")
@@ -24,7 +24,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from node.central import import_council
+    from whoelse.node.central import import_council
 
     source = Path(args.file)
     if not source.is_file():
@@ -37,8 +37,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from federation import logs
-    from node.central_server import serve_central
+    from whoelse.federation import logs
+    from whoelse.node.central_server import serve_central
 
     if args.password_cost not in ("standard", "light"):
         raise InvalidInput("--password-cost must be standard or light")

@@ -10,20 +10,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
-from whoelse.v1 import practitioner_pb2, practitioner_pb2_grpc
 
-from federation.errors import ConfigError
-from federation.malformed_requests import new_server
-from federation.serving import wait_for_stop, write_ports
-from federation.standard_services import add_health_and_reflection
-from federation.transport import SERVER_OPTIONS
-from node.accounts.credentials import Passwords
-from node.accounts.service import AccountService
-from node.audit import AuditLog
-from node.central import CentralSearch
-from node.practitioner_servicer import PractitionerServicer
-from node.settings import load
-from node.storage.database import Database
+from whoelse.federation.errors import ConfigError
+from whoelse.federation.malformed_requests import new_server
+from whoelse.federation.serving import wait_for_stop, write_ports
+from whoelse.federation.standard_services import add_health_and_reflection
+from whoelse.federation.transport import SERVER_OPTIONS
+from whoelse.node.accounts.credentials import Passwords
+from whoelse.node.accounts.service import AccountService
+from whoelse.node.audit import AuditLog
+from whoelse.node.central import CentralSearch
+from whoelse.node.practitioner_servicer import PractitionerServicer
+from whoelse.node.settings import load
+from whoelse.node.storage.database import Database
+from whoelse.v1 import practitioner_pb2, practitioner_pb2_grpc
 
 
 @dataclass

@@ -13,18 +13,18 @@ from pathlib import Path
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from node.alerts.events import change_events
-from node.alerts.store import enqueue
-from node.audit import AuditLog
-from node.disclosure import HoldingCouncil
-from node.importer import ImportReport, Mode, OnError, import_file
-from node.matching import record_tags
-from node.records import ChildRecord, Involvement
-from node.settings import NodeSettings
-from node.storage.database import Database
-from node.storage.record_store import count_records
-from node.storage.tables import NodeSetting
-from node.tags import LocalTagger
+from whoelse.node.alerts.events import change_events
+from whoelse.node.alerts.store import enqueue
+from whoelse.node.audit import AuditLog
+from whoelse.node.disclosure import HoldingCouncil
+from whoelse.node.importer import ImportReport, Mode, OnError, import_file
+from whoelse.node.matching import record_tags
+from whoelse.node.records import ChildRecord, Involvement
+from whoelse.node.settings import NodeSettings
+from whoelse.node.storage.database import Database
+from whoelse.node.storage.record_store import count_records
+from whoelse.node.storage.tables import NodeSetting
+from whoelse.node.tags import LocalTagger
 
 
 def _involvement_key(i: Involvement) -> tuple[str, str, str, dt.date]:

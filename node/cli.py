@@ -1,4 +1,4 @@
-"""`whoelse node …`, `whoelse synth` and the node benchmarks (`whoelse bench node|match`)."""
+"""`whoelse node …`: one council's commands (the demo, synthetic data and benchmarks are in harness/)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from whoelse.federation.client_cli import add_identity_args
+from whoelse.federation.errors import InvalidInput
+from whoelse.federation.identity import Identity
+from whoelse.node.keystore import KEY_FOLDER_SUFFIX, KEYS_ENV
+from whoelse.node.storage.database import Database
+from whoelse.node.wire import identity_from_pb
 from whoelse.v1 import records_pb2 as pb
-
-from federation.client_cli import add_identity_args
-from federation.errors import InvalidInput, WhoElseError
-from federation.identity import Identity
-from node.keystore import KEY_FOLDER_SUFFIX, KEYS_ENV
-from node.storage.database import Database
-from node.wire import identity_from_pb
 
 DEFAULT_DB = "whoelse-node.sqlite"
 
@@ -26,14 +25,14 @@ def open_db(args: argparse.Namespace) -> Database:
 
 
 def _settings(db: Database) -> Any:
-    from node.settings import load
+    from whoelse.node.settings import load
 
     with db.session() as session:
         return load(session)
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from node.settings import initialise
+    from whoelse.node.settings import initialise
 
     db = Database(args.db)
     db.migrate()
@@ -65,9 +64,9 @@ def cmd_import(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     import getpass
 
-    from node.changes import import_with_changes
-    from node.import_files import file_kind, printable
-    from node.importer import (
+    from whoelse.node.changes import import_with_changes
+    from whoelse.node.import_files import file_kind, printable
+    from whoelse.node.importer import (
         MAX_ERRORS_SHOWN,
         ImportRejected,
         ImportReport,
@@ -93,7 +92,7 @@ def _import(args: argparse.Namespace) -> int:
     def finish(report: ImportReport, status: int) -> int:
         if db is not None and status != EXIT_REFUSED:  # the records team's import page; a refused import
             # (or a --check) writes nothing at all, as the importer's contract says
-            from node.import_history import record_import
+            from whoelse.node.import_history import record_import
 
             record_import(db, report, by=printable(getpass.getuser(), 40))
         if args.json:
@@ -156,14 +155,14 @@ def _import(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import os
 
-    from node.config import ENV_PREFIX
+    from whoelse.node.config import ENV_PREFIX
 
     if not args.config and any(k.startswith(ENV_PREFIX) for k in os.environ):
         args.config = [None]  # configured entirely by WHOELSE_NODE_* variables (containers)
     if args.config:
-        from federation import logs
-        from node.config import load_config
-        from node.runtime import NodeRuntime, serve_forever
+        from whoelse.federation import logs
+        from whoelse.node.config import load_config
+        from whoelse.node.runtime import NodeRuntime, serve_forever
 
         logs.configure()
         configs = [load_config(Path(c) if c else None) for c in args.config]
@@ -171,7 +170,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         workers = 32 if len(configs) == 1 else 4
         portal = None
         if args.portal_port is not None:  # the web portal (node/portal): council i on --portal-port + i
-            from node.portal.server import portal_starter
+            from whoelse.node.portal.server import portal_starter
 
             portal = portal_starter(
                 args.portal_host,
@@ -181,14 +180,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
             )
         serve_forever([NodeRuntime(c, workers=workers) for c in configs], portal)
         return 0
-    from node.server import serve
+    from whoelse.node.server import serve
 
     serve(args.listen, open_db(args))
     return 0
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    from node.backup import backup
+    from whoelse.node.backup import backup
 
     contents = backup(open_db(args), Path(args.to))
     print(
@@ -199,7 +198,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from node.backup import restore
+    from whoelse.node.backup import restore
 
     restored = restore(Path(args.source), args.db)
     c = restored.contents
@@ -225,56 +224,6 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_seed_practitioners(args: argparse.Namespace) -> int:
-    """Demo only: create eligible accounts for synthetic practitioners and write their credentials."""
-    from node.accounts.credentials import generate_password
-    from node.accounts.service import AccountService
-    from node.demo_accounts import add_eligible
-
-    db = open_db(args)
-    council = _settings(db).council.code
-    accounts = AccountService(db)  # the node's own password cost: demo accounts are no easier to spot
-    out: list[dict[str, str]] = []
-    for line in Path(args.source).read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        entry = json.loads(line)
-        if entry.get("council") not in (None, council):
-            continue
-        password = generate_password()
-        try:
-            existing = accounts.get(entry["username"])
-        except WhoElseError:
-            existing = None
-        if existing is None:
-            totp = add_eligible(
-                accounts,
-                username=entry["username"],
-                name=entry["name"],
-                role=entry["role"],
-                organisation=entry["organisation"],
-                contact=entry["contact"],
-                password=password,
-                records_team=not out,  # the first also has the records team's pages
-            )
-        else:
-            totp = accounts.reset_credentials(entry["username"], password)
-        out.append(
-            {
-                "council": council,
-                "username": entry["username"],
-                "name": entry["name"],
-                "role": entry["role"],
-                "password": password,
-                "totp_secret": totp.secret,
-            }
-        )
-    Path(args.out).write_text(json.dumps(out, indent=2), encoding="utf-8")
-    Path(args.out).chmod(0o600)
-    print(f"{len(out)} demo practitioners for {council}; credentials in {args.out}")
-    return 0
-
-
 def _search_identity(args: argparse.Namespace) -> Identity:
     """The searched identity, through the same checks as a practitioner's search (node/wire.py)."""
     return identity_from_pb(
@@ -290,7 +239,7 @@ def _search_identity(args: argparse.Namespace) -> Identity:
 
 
 def cmd_local_search(args: argparse.Namespace) -> int:
-    from node.local_search import local_search
+    from whoelse.node.local_search import local_search
 
     db = open_db(args)
     found = local_search(db, _settings(db), _search_identity(args), limit=args.limit)
@@ -319,18 +268,20 @@ def cmd_local_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def with_db(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Give a node command the council database option."""
+    p.add_argument(
+        "--db",
+        default=DEFAULT_DB,
+        help=f"SQLite file path or database URL (default %(default)s); the keys are in the folder beside "
+        f"a SQLite file (PATH{KEY_FOLDER_SUFFIX}/), or where {KEYS_ENV} says",
+    )
+    return p
+
+
 def register(commands: Any, benchmarks: Any) -> None:
     node = commands.add_parser("node", help="run and operate a council's node")
     node_sub = node.add_subparsers(dest="node_command", required=True, metavar="ACTION")
-
-    def with_db(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument(
-            "--db",
-            default=DEFAULT_DB,
-            help=f"SQLite file path or database URL (default %(default)s); the keys are in the folder beside "
-            f"a SQLite file (PATH{KEY_FOLDER_SUFFIX}/), or where {KEYS_ENV} says",
-        )
-        return p
 
     p = with_db(node_sub.add_parser("init", help="set which council this node is"))
     p.add_argument("--council", required=True, help="ONS code, e.g. E08000035")
@@ -391,15 +342,6 @@ def register(commands: Any, benchmarks: Any) -> None:
     )
     p.set_defaults(handler=cmd_serve)
 
-    p = with_db(
-        node_sub.add_parser("seed-practitioners", help="demo only: eligible accounts from synth output")
-    )
-    p.add_argument(
-        "--from", dest="source", required=True, help="practitioners.jsonl written by whoelse synth"
-    )
-    p.add_argument("--out", required=True, help="where to write the credentials (JSON, mode 0600)")
-    p.set_defaults(handler=cmd_seed_practitioners)
-
     p = with_db(node_sub.add_parser("search", help="search this council's own records"))
     add_identity_args(p)
     p.add_argument("--limit", type=int, default=10)
@@ -420,16 +362,16 @@ def register(commands: Any, benchmarks: Any) -> None:
     p = with_db(node_sub.add_parser("migrate", help="bring the database schema up to date"))
     p.set_defaults(handler=lambda a: (open_db(a), 0)[1])
 
-    from node.alerts.cli import add_alert_commands
+    from whoelse.node.alerts.cli import add_alert_commands
 
     add_alert_commands(node_sub, open_db, with_db)
-    from node.retention_cli import add_retention_commands
+    from whoelse.node.retention_cli import add_retention_commands
 
     add_retention_commands(node_sub, open_db, with_db)
-    from node.records_api.cli import add_system_commands
+    from whoelse.node.records_api.cli import add_system_commands
 
     add_system_commands(node_sub, open_db, with_db)
-    _register_optional(node_sub, commands, benchmarks)
+    _register_optional(node_sub, commands)
 
 
 AUDITED_ACCOUNT_ACTIONS = ("add", "update", "reset", "suspend", "reinstate", "end", "unlock")
@@ -445,8 +387,8 @@ def _audit_account_changes(practitioner: argparse.ArgumentParser) -> None:
         def audited(args: argparse.Namespace, inner: Any = inner, action: str = name) -> int:
             import getpass
 
-            from node.accounts.service import audit_action
-            from node.audit import AuditLog
+            from whoelse.node.accounts.service import audit_action
+            from whoelse.node.audit import AuditLog
 
             # Opened first: a database that cannot take the audit entry must not get the account change
             # (nor a new account's password and TOTP secret printed for handing over).
@@ -460,35 +402,13 @@ def _audit_account_changes(practitioner: argparse.ArgumentParser) -> None:
         parser.set_defaults(handler=audited)
 
 
-def _register_optional(node_sub: Any, commands: Any, benchmarks: Any) -> None:
+def _register_optional(node_sub: Any, commands: Any) -> None:
     """Parts built separately plug in here."""
-    from node.accounts.cli import add_practitioner_commands
-    from node.audit_cli import add_audit_commands
-    from node.bench import register as register_bench
-    from node.bench_alerts import register as register_bench_alerts
-    from node.bench_portal import register as register_bench_portal
-    from node.bench_records import register as register_bench_records
-    from node.bench_search import register as register_bench_search
-    from node.bench_timing import register as register_bench_timing
-    from node.demo import register as register_demo
+    from whoelse.node.accounts.cli import add_practitioner_commands
+    from whoelse.node.audit_cli import add_audit_commands
+    from whoelse.node.central_cli import register as register_central
 
     practitioner = add_practitioner_commands(node_sub, open_db)
     _audit_account_changes(practitioner)
     add_audit_commands(node_sub, open_db)
-    register_bench(benchmarks)
-    register_bench_search(benchmarks)
-    register_bench_alerts(benchmarks)
-    register_bench_portal(benchmarks)
-    register_bench_records(benchmarks)
-    register_bench_timing(benchmarks)
-    register_demo(commands)
-    from node.central_cli import register as register_central
-    from node.review.cli import register as register_review
-
     register_central(commands)
-    register_review(commands, benchmarks)
-    try:
-        from node.synth.cli import register as register_synth  # type: ignore[import-not-found,unused-ignore]
-    except ModuleNotFoundError:
-        return
-    register_synth(commands)

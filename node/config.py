@@ -30,8 +30,8 @@ from typing import Any
 
 import yaml
 
-from federation.errors import ConfigError
-from node.alerts.retry import RetryPolicy
+from whoelse.federation.errors import ConfigError
+from whoelse.node.alerts.retry import RetryPolicy
 
 ANSWER_FLOOR_MS = 20
 """Default: no answer to a delivered query leaves sooner than this after it arrived (docs/benchmarks.md)."""
@@ -117,7 +117,12 @@ def parse_config(raw: Mapping[str, Any], base: Path) -> NodeConfig:
     if unknown:
         raise ConfigError(f"config key {unknown[0]}: unknown key")
     optional = {
-        *_OPTIONAL, "advertise_federation", "password_cost", "listen_records", "listen_metrics", "keys"
+        *_OPTIONAL,
+        "advertise_federation",
+        "password_cost",
+        "listen_records",
+        "listen_metrics",
+        "keys",
     }
     missing = sorted(k for k in _KEYS - optional if raw.get(k) in (None, ""))
     if missing:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, replace
 
-from node.records import Address, ChildRecord, Involvement, RecordId, ServiceType, Sex
+from whoelse.node.records import Address, ChildRecord, Involvement, RecordId, ServiceType, Sex
 
 SPECIALIST_SERVICES_NOTE = "One or more specialist and targeted services have been recorded"
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from federation.errors import InvalidInput
-from node.validation import NESTED
+from whoelse.federation.errors import InvalidInput
+from whoelse.node.validation import NESTED
 
 MAX_LINE_BYTES = 64 * 1024
 BOM = b"\xef\xbb\xbf"

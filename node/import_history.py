@@ -14,10 +14,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from node.import_files import ImportProblem
-from node.importer import ImportReport
-from node.storage.database import Database
-from node.storage.tables import NodeSetting
+from whoelse.node.import_files import ImportProblem
+from whoelse.node.importer import ImportReport
+from whoelse.node.storage.database import Database
+from whoelse.node.storage.tables import NodeSetting
 
 HISTORY = "import_history"
 KEPT = 20

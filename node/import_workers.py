@@ -22,11 +22,11 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 
-from node.import_files import ImportProblem, RawLine, RawRow, parsed
-from node.records import ChildRecord
-from node.storage.record_store import ChildValues, child_values
-from node.tags import KindedTag, Tagger
-from node.validation import validate_record
+from whoelse.node.import_files import ImportProblem, RawLine, RawRow, parsed
+from whoelse.node.records import ChildRecord
+from whoelse.node.storage.record_store import ChildValues, child_values
+from whoelse.node.tags import KindedTag, Tagger
+from whoelse.node.validation import validate_record
 
 CHUNK = 500  # rows per task: large enough to amortise the pickling, small enough to keep memory flat
 POOL_MIN_BYTES = 4 * 1024 * 1024  # smaller files are done in-process: starting workers costs more

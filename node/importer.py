@@ -29,19 +29,19 @@ from typing import IO, Any
 
 from sqlalchemy.orm import Session
 
-from federation.errors import InvalidInput
-from node.import_files import ImportProblem, file_kind, printable, read_units
-from node.import_workers import Prepared, TagFn, check_all, chunks, load_prepared, workers_for
-from node.records import ChildRecord
-from node.storage.database import Database
-from node.storage.record_store import (
+from whoelse.federation.errors import InvalidInput
+from whoelse.node.import_files import ImportProblem, file_kind, printable, read_units
+from whoelse.node.import_workers import Prepared, TagFn, check_all, chunks, load_prepared, workers_for
+from whoelse.node.records import ChildRecord
+from whoelse.node.storage.database import Database
+from whoelse.node.storage.record_store import (
     BULK_WRITE_ROWS,
     end_absent_records,
     records_by_record_id,
     refresh_statistics,
     write_prepared,
 )
-from node.tags import Tagger
+from whoelse.node.tags import Tagger
 
 __all__ = ["ImportProblem", "ImportRejected", "ImportReport", "check_file", "import_file", "validate_file"]
 

@@ -33,10 +33,10 @@ from typing import Protocol
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.engine import URL
 
-from federation.database import PRIVATE_FILE, private_folder
-from federation.errors import ConfigError
-from federation.sealing import SealingKey
-from federation.signing import SigningKey
+from whoelse.federation.database import PRIVATE_FILE, private_folder
+from whoelse.federation.errors import ConfigError
+from whoelse.federation.sealing import SealingKey
+from whoelse.federation.signing import SigningKey
 
 KEYS_ENV = "WHOELSE_NODE_KEYS"
 KEY_FOLDER_SUFFIX = "-keys"
@@ -244,7 +244,7 @@ class UnlocatedKeyStore(KeyStore):
 def open_key_store(spec: str) -> KeyStore:
     """The key store named by `spec`: a folder path, or a `pkcs11:` URI (RFC 7512) of a token."""
     if spec.startswith("pkcs11:"):
-        from node.keystore_pkcs11 import Pkcs11KeyStore
+        from whoelse.node.keystore_pkcs11 import Pkcs11KeyStore
 
         return Pkcs11KeyStore.from_uri(spec)
     if not spec.strip():

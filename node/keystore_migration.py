@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
-from federation.errors import ConfigError
-from node.accounts.totp_storage import TotpSecrets, is_sealed
-from node.keystore import FileKeyStore, KeyStore
-from node.settings import LEGACY_KEYS
+from whoelse.federation.errors import ConfigError
+from whoelse.node.accounts.totp_storage import TotpSecrets, is_sealed
+from whoelse.node.keystore import FileKeyStore, KeyStore
+from whoelse.node.settings import LEGACY_KEYS
 
 
 @dataclass(frozen=True)

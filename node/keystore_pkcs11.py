@@ -24,9 +24,9 @@ import nacl.signing
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from federation.errors import ConfigError, InvalidInput
-from federation.signing import SigningKey, signed_message
-from node.keystore import KEY_NAMES, KeyStore, NodeKeys, keys_from_bytes
+from whoelse.federation.errors import ConfigError, InvalidInput
+from whoelse.federation.signing import SigningKey, signed_message
+from whoelse.node.keystore import KEY_NAMES, KeyStore, NodeKeys, keys_from_bytes
 
 _LABEL = "whoelse-{name}"
 _ED25519_OID = "1.3.101.112"  # RFC 8410

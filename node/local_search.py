@@ -6,12 +6,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from federation.identity import Identity
-from node.disclosure import Disclosure, disclose
-from node.matching import find
-from node.settings import NodeSettings
-from node.storage.database import Database
-from node.tags import LocalTagger
+from whoelse.federation.identity import Identity
+from whoelse.node.disclosure import Disclosure, disclose
+from whoelse.node.matching import find
+from whoelse.node.settings import NodeSettings
+from whoelse.node.storage.database import Database
+from whoelse.node.tags import LocalTagger
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 50

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from federation.identity import Identity
-from federation.match_keys import OPENING_BITS, kinds_evidence
-from node.records import ChildRecord
-from node.scoring import MatchScore, keep_twins_apart, score
-from node.storage.record_store import child_rows, record_from_row, shared_kinds
-from node.storage.tables import Child
-from node.tags import KindedTag, Tagger, identity_tags
+from whoelse.federation.identity import Identity
+from whoelse.federation.match_keys import OPENING_BITS, kinds_evidence
+from whoelse.node.records import ChildRecord
+from whoelse.node.scoring import MatchScore, keep_twins_apart, score
+from whoelse.node.storage.record_store import child_rows, record_from_row, shared_kinds
+from whoelse.node.storage.tables import Child
+from whoelse.node.tags import KindedTag, Tagger, identity_tags
 
 MAX_CANDIDATES = 200  # a query sharing tags with more records than this is too vague to score them all
 

@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from federation.metrics_endpoint import latency
-from node.federation.searcher import Outcome
+from whoelse.federation.metrics_endpoint import latency
+from whoelse.node.federation.searcher import Outcome
 
 ANSWERED = "answered"
 

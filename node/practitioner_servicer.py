@@ -10,18 +10,18 @@ from collections.abc import Callable, Iterator
 from typing import Protocol
 
 import grpc
+
+from whoelse.federation import logs
+from whoelse.federation.errors import WhoElseError
+from whoelse.federation.identity import Identity
+from whoelse.federation.purposes import Purpose, parse_purpose
+from whoelse.federation.status import grpc_errors, status_for
+from whoelse.federation.transport import client_source
+from whoelse.node.accounts.service import AccountService, Practitioner
+from whoelse.node.federation.searcher import Outcome, Searcher
+from whoelse.node.wire import identity_from_pb, reading_notes
 from whoelse.v1 import practitioner_pb2 as pp
 from whoelse.v1 import practitioner_pb2_grpc
-
-from federation import logs
-from federation.errors import WhoElseError
-from federation.identity import Identity
-from federation.purposes import Purpose, parse_purpose
-from federation.status import grpc_errors, status_for
-from federation.transport import client_source
-from node.accounts.service import AccountService, Practitioner
-from node.federation.searcher import Outcome, Searcher
-from node.wire import identity_from_pb, reading_notes
 
 
 class AlertFeed(Protocol):

@@ -13,17 +13,17 @@ import datetime as dt
 from dataclasses import replace
 from typing import Any
 
-from federation.errors import InvalidInput, NotFound
-from node.accounts.service import Practitioner
-from node.audit import AuditLog
-from node.changes import record_changes
-from node.matching import record_tags
-from node.records import CauseForConcern, ChildRecord
-from node.settings import NodeSettings
-from node.storage.database import Database
-from node.storage.record_store import records_by_record_id, upsert_records
-from node.tags import LocalTagger
-from node.validation import FieldError, validate_involvement
+from whoelse.federation.errors import InvalidInput, NotFound
+from whoelse.node.accounts.service import Practitioner
+from whoelse.node.audit import AuditLog
+from whoelse.node.changes import record_changes
+from whoelse.node.matching import record_tags
+from whoelse.node.records import CauseForConcern, ChildRecord
+from whoelse.node.settings import NodeSettings
+from whoelse.node.storage.database import Database
+from whoelse.node.storage.record_store import records_by_record_id, upsert_records
+from whoelse.node.tags import LocalTagger
+from whoelse.node.validation import FieldError, validate_involvement
 
 
 class RecordingRejected(InvalidInput):

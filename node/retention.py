@@ -23,12 +23,12 @@ from sqlalchemy import and_, delete, false, func, or_, select, true, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from federation.errors import InvalidInput
-from node.audit import AuditLog
-from node.disclosure import disclosable_until
-from node.storage.database import Database
-from node.storage.record_store import record_from_row
-from node.storage.tables import Child, MatchTag, NodeSetting
+from whoelse.federation.errors import InvalidInput
+from whoelse.node.audit import AuditLog
+from whoelse.node.disclosure import disclosable_until
+from whoelse.node.storage.database import Database
+from whoelse.node.storage.record_store import record_from_row
+from whoelse.node.storage.tables import Child, MatchTag, NodeSetting
 
 PURGE_AFTER = "retention_purge_after_days"
 LAST_RUN = "retention_last_run"

@@ -8,10 +8,10 @@ import getpass
 import json
 from collections.abc import Callable
 
-from node import retention
-from node.audit import AuditLog
-from node.settings import load
-from node.storage.database import Database
+from whoelse.node import retention
+from whoelse.node.audit import AuditLog
+from whoelse.node.settings import load
+from whoelse.node.storage.database import Database
 
 OpenDb = Callable[[argparse.Namespace], Database]
 

@@ -20,51 +20,51 @@ from dataclasses import dataclass
 
 import grpc
 from grpc_health.v1 import health_pb2
-from whoelse.v1 import (
-    federation_pb2,
-    federation_pb2_grpc,
-    practitioner_pb2,
-    practitioner_pb2_grpc,
-)
 
-from federation.council_list import CouncilListCache, load_verify_key
-from federation.database import private_folder
-from federation.errors import ConfigError, Refused, WhoElseError
-from federation.malformed_requests import new_server
-from federation.metrics_endpoint import serve_metrics
-from federation.purposes import Purpose
-from federation.query import VerifiedQuery
-from federation.serving import wait_for_stop, write_ports
-from federation.standard_services import add_health_and_reflection
-from federation.transport import (
+from whoelse.federation.council_list import CouncilListCache, load_verify_key
+from whoelse.federation.database import private_folder
+from whoelse.federation.errors import ConfigError, Refused, WhoElseError
+from whoelse.federation.malformed_requests import new_server
+from whoelse.federation.metrics_endpoint import serve_metrics
+from whoelse.federation.purposes import Purpose
+from whoelse.federation.query import VerifiedQuery
+from whoelse.federation.serving import wait_for_stop, write_ports
+from whoelse.federation.standard_services import add_health_and_reflection
+from whoelse.federation.transport import (
     SERVER_OPTIONS,
     MtlsIdentity,
     add_secure_port,
     council_list_fetcher,
     secure_channel,
 )
-from federation.tree_head_wire import head_to_wire
-from node import retention
-from node.accounts.credentials import Passwords
-from node.accounts.lockout import LoginThrottled
-from node.accounts.service import AccountService, Practitioner
-from node.alerts import store as alert_store
-from node.alerts.events import to_proto
-from node.alerts.wakeup import OutboxWaker
-from node.audit import AuditLog
-from node.config import NodeConfig
-from node.federation.accountability import Alerts, FederationAudit
-from node.federation.holder import Answered, Holder
-from node.federation.searcher import FederatedSearch, Outcome, Searcher, evaluator
-from node.federation.servicer import FederationNodeServicer
-from node.federation.tokenise import drop_schemes_except, tokenise_pending
-from node.federation.witness import RoutingWitness
-from node.matching import identity_of
-from node.metrics import NodeMetrics
-from node.practitioner_servicer import PractitionerServicer
-from node.settings import NodeSettings, load
-from node.storage.database import Database
-from node.storage.record_store import records_by_record_id
+from whoelse.federation.tree_head_wire import head_to_wire
+from whoelse.node import retention
+from whoelse.node.accounts.credentials import Passwords
+from whoelse.node.accounts.lockout import LoginThrottled
+from whoelse.node.accounts.service import AccountService, Practitioner
+from whoelse.node.alerts import store as alert_store
+from whoelse.node.alerts.events import to_proto
+from whoelse.node.alerts.wakeup import OutboxWaker
+from whoelse.node.audit import AuditLog
+from whoelse.node.config import NodeConfig
+from whoelse.node.federation.accountability import Alerts, FederationAudit
+from whoelse.node.federation.holder import Answered, Holder
+from whoelse.node.federation.searcher import FederatedSearch, Outcome, Searcher, evaluator
+from whoelse.node.federation.servicer import FederationNodeServicer
+from whoelse.node.federation.tokenise import drop_schemes_except, tokenise_pending
+from whoelse.node.federation.witness import RoutingWitness
+from whoelse.node.matching import identity_of
+from whoelse.node.metrics import NodeMetrics
+from whoelse.node.practitioner_servicer import PractitionerServicer
+from whoelse.node.settings import NodeSettings, load
+from whoelse.node.storage.database import Database
+from whoelse.node.storage.record_store import records_by_record_id
+from whoelse.v1 import (
+    federation_pb2,
+    federation_pb2_grpc,
+    practitioner_pb2,
+    practitioner_pb2_grpc,
+)
 
 log = logging.getLogger(__name__)
 WITNESS_INTERVAL_S = 60.0  # co-sign the routing log at most this often: 153 councils, under 3 calls a second
@@ -212,8 +212,8 @@ class NodeRuntime:
             self.advertise = f"{host}:{fed_port}"
         records, records_port = None, 0
         if self.config.listen_records:
-            from node.records_api.server import create_records_server
-            from node.records_api.service import RecordsService
+            from whoelse.node.records_api.server import create_records_server
+            from whoelse.node.records_api.service import RecordsService
 
             service = RecordsService(self.db, self.settings)
             records, records_port = create_records_server(self.config.listen_records, service, self.identity)

@@ -84,7 +84,7 @@ from typing import Literal
 
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
 
-from federation.identity import (
+from whoelse.federation.identity import (
     BirthDate,
     Identity,
     canonical_forenames_near,
@@ -387,9 +387,7 @@ def compare_surname(query: Identity, candidate: Identity) -> Level:
     return SURNAME_LEVELS[_similarity_level(asked, held)]
 
 
-def compare_date_of_birth(
-    query: BirthDate | dt.date | None, candidate: BirthDate | dt.date | None
-) -> Level:
+def compare_date_of_birth(query: BirthDate | dt.date | None, candidate: BirthDate | dt.date | None) -> Level:
     """Exact, day and month swapped, one digit wrong or two adjacent digits transposed, year or month and
     day wrong, same year or not. A partial date (year, or year and month) agrees or not on what it gives."""
     if query is None or candidate is None:

@@ -8,15 +8,15 @@ from __future__ import annotations
 import threading
 
 import grpc
-from whoelse.v1 import node_pb2, node_pb2_grpc
 
-from federation.errors import ConfigError
-from federation.malformed_requests import new_server
-from federation.serving import wait_for_stop
-from federation.standard_services import add_health_and_reflection
-from node.servicer import CouncilNodeServicer
-from node.settings import load
-from node.storage.database import Database
+from whoelse.federation.errors import ConfigError
+from whoelse.federation.malformed_requests import new_server
+from whoelse.federation.serving import wait_for_stop
+from whoelse.federation.standard_services import add_health_and_reflection
+from whoelse.node.servicer import CouncilNodeServicer
+from whoelse.node.settings import load
+from whoelse.node.storage.database import Database
+from whoelse.v1 import node_pb2, node_pb2_grpc
 
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 

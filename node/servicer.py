@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import grpc
+
+from whoelse.federation.purposes import parse_purpose
+from whoelse.federation.status import grpc_errors
+from whoelse.node.local_search import local_search
+from whoelse.node.settings import NodeSettings
+from whoelse.node.storage.database import Database
+from whoelse.node.storage.record_store import count_records
+from whoelse.node.wire import disclosure_to_pb, identity_from_pb
 from whoelse.v1 import node_pb2, node_pb2_grpc
 from whoelse.v1 import records_pb2 as pb
-
-from federation.purposes import parse_purpose
-from federation.status import grpc_errors
-from node.local_search import local_search
-from node.settings import NodeSettings
-from node.storage.database import Database
-from node.storage.record_store import count_records
-from node.wire import disclosure_to_pb, identity_from_pb
 
 
 class CouncilNodeServicer(node_pb2_grpc.CouncilNodeServicer):

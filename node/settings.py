@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from federation.errors import ConfigError, InvalidInput
-from federation.sealing import SealingKey
-from federation.signing import SigningKey
-from node.disclosure import HoldingCouncil
-from node.keystore import SESSION_KEY_STORE, KeyStore
-from node.storage.tables import NodeSetting
+from whoelse.federation.errors import ConfigError, InvalidInput
+from whoelse.federation.sealing import SealingKey
+from whoelse.federation.signing import SigningKey
+from whoelse.node.disclosure import HoldingCouncil
+from whoelse.node.keystore import SESSION_KEY_STORE, KeyStore
+from whoelse.node.storage.tables import NodeSetting
 
 _KEYS = ("council_code", "council_name", "records_team_contact")
 LEGACY_KEYS = {"signing_key": "signing", "sealing_key": "sealing", "tag_key": "tag"}

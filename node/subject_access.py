@@ -16,12 +16,19 @@ from typing import Any
 
 from sqlalchemy import select
 
-from federation.errors import NotFound
-from federation.transparency_log import TransparencyLog
-from node.audit import AUDIT_LOG, AuditKind, DisclosureSummary, audit_log_id, entries_about, parse_time
-from node.settings import load as load_settings
-from node.storage.database import Database
-from node.storage.tables import Child
+from whoelse.federation.errors import NotFound
+from whoelse.federation.transparency_log import TransparencyLog
+from whoelse.node.audit import (
+    AUDIT_LOG,
+    AuditKind,
+    DisclosureSummary,
+    audit_log_id,
+    entries_about,
+    parse_time,
+)
+from whoelse.node.settings import load as load_settings
+from whoelse.node.storage.database import Database
+from whoelse.node.storage.tables import Child
 
 PURPOSES = {
     "safeguarding": "to keep a child safe from harm (safeguarding / child protection)",

@@ -13,8 +13,8 @@ import hmac
 from collections.abc import Iterable
 from typing import Protocol
 
-from federation.identity import Identity
-from federation.match_keys import MatchKey, match_keys
+from whoelse.federation.identity import Identity
+from whoelse.federation.match_keys import MatchKey, match_keys
 
 TAG_BYTES = 16
 LOCAL_SCHEME = "local"

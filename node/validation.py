@@ -12,15 +12,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from federation.errors import InvalidInput
-from federation.identity import (
+from whoelse.federation.errors import InvalidInput
+from whoelse.federation.identity import (
     BirthDate,
     normalise_name,
     normalise_nhs_number,
     normalise_postcode,
     valid_nhs_number,
 )
-from node.records import (
+from whoelse.node.records import (
     Address,
     Carer,
     CauseForConcern,

@@ -5,12 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import unicodedata
 
+from whoelse.federation.errors import InvalidInput
+from whoelse.federation.identity import BirthDate, Identity, is_placeholder_forename
+from whoelse.federation.match_keys import check_searchable
+from whoelse.node.disclosure import Contactable, Disclosure
 from whoelse.v1 import records_pb2 as pb
-
-from federation.errors import InvalidInput
-from federation.identity import BirthDate, Identity, is_placeholder_forename
-from federation.match_keys import check_searchable
-from node.disclosure import Contactable, Disclosure
 
 
 def _contactable(c: Contactable | None) -> pb.Contactable | None:
@@ -110,7 +109,7 @@ def identity_from_pb(
 
     Details may be missing (no forename, a year of birth only, sex "U", no postcode); with
     `require_searchable` (at the searcher's own council) the search is refused when what is left could
-    never open a record, naming what else would help (federation.match_keys.check_searchable)."""
+    never open a record, naming what else would help (whoelse.federation.match_keys.check_searchable)."""
     for field in ("forename", "surname", "date_of_birth", "sex", "postcode", "nhs_number"):
         value = getattr(msg, field)
         if len(value) > 100:

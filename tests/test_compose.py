@@ -34,9 +34,9 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from federation.cli import build_parser, main
-from node.config import NodeConfig, load_config
-from node.keystore import KEYS_ENV
+from whoelse.federation.cli import build_parser, main
+from whoelse.node.config import NodeConfig, load_config
+from whoelse.node.keystore import KEYS_ENV
 
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = REPO / "docker-compose.yml"
@@ -448,7 +448,7 @@ def _shim(folder: Path, socket_path: Path) -> None:
 
 def _serve_node(run: DryRun, service: str, argv: list[str], env: dict[str, str]) -> None:
     """`node serve` up to binding its ports: exactly the config and runtime checks the container makes."""
-    from node.runtime import NodeRuntime
+    from whoelse.node.runtime import NodeRuntime
 
     args = build_parser().parse_args(argv)
     [path] = args.config if isinstance(args.config, list) else [args.config]  # one council per container
@@ -462,11 +462,11 @@ def _serve_node(run: DryRun, service: str, argv: list[str], env: dict[str, str])
 def _serve_directory(run: DryRun) -> None:
     """`directory serve` with its real files, on a free loopback port instead of the container's, and the
     service's health check run against it while it is up."""
-    from directory.router import NodeChannels
-    from directory.server import create_server
-    from directory.setup import key_directory
-    from directory.storage import DirectoryDatabase
-    from federation.transport import MtlsIdentity
+    from whoelse.directory.router import NodeChannels
+    from whoelse.directory.server import create_server
+    from whoelse.directory.setup import key_directory
+    from whoelse.directory.storage import DirectoryDatabase
+    from whoelse.federation.transport import MtlsIdentity
 
     service = run.compose["services"][DIRECTORY]
     container(run, DIRECTORY)

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 
 def whoelse(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "federation.cli", *args],
+        [sys.executable, "-m", "whoelse.federation.cli", *args],
         capture_output=True,
         text=True,
         timeout=300,

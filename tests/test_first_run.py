@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from federation.cli import main
-from node.storage.database import Database
+from whoelse.federation.cli import main
+from whoelse.node.storage.database import Database
 
 SAM = [
     "--username", "sam.patel", "--name", "Sam Patel", "--role", "Social worker",

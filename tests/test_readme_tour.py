@@ -30,7 +30,7 @@ def whoelse(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     assert args[0] == "whoelse"
     env = {**os.environ, "COLUMNS": "200"}
     return subprocess.run(
-        [sys.executable, "-m", "federation.cli", *args[1:]],
+        [sys.executable, "-m", "whoelse.federation.cli", *args[1:]],
         cwd=cwd,
         env=env,
         capture_output=True,

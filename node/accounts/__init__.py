@@ -7,8 +7,8 @@ the entry point) and `cli` (`whoelse node practitioner ...`).
 
 from __future__ import annotations
 
-from node.accounts.credentials import Passwords
-from node.accounts.eligibility import (
+from whoelse.node.accounts.credentials import Passwords
+from whoelse.node.accounts.eligibility import (
     AccountStatus,
     Ineligibility,
     NotEligible,
@@ -16,8 +16,14 @@ from node.accounts.eligibility import (
     check_eligibility,
     require_eligible,
 )
-from node.accounts.lockout import LockoutPolicy, LoginThrottled
-from node.accounts.service import AccountService, Practitioner, Session, SessionLifetime, TotpEnrolment
+from whoelse.node.accounts.lockout import LockoutPolicy, LoginThrottled
+from whoelse.node.accounts.service import (
+    AccountService,
+    Practitioner,
+    Session,
+    SessionLifetime,
+    TotpEnrolment,
+)
 
 __all__ = [
     "AccountService",

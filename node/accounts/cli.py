@@ -16,11 +16,11 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from federation.errors import InvalidInput
-from node.accounts.credentials import generate_password
-from node.accounts.eligibility import check_eligibility
-from node.accounts.service import AccountService, Practitioner, TotpEnrolment
-from node.storage.database import Database
+from whoelse.federation.errors import InvalidInput
+from whoelse.node.accounts.credentials import generate_password
+from whoelse.node.accounts.eligibility import check_eligibility
+from whoelse.node.accounts.service import AccountService, Practitioner, TotpEnrolment
+from whoelse.node.storage.database import Database
 
 OpenDb = Callable[[argparse.Namespace], Database]
 ServiceFactory = Callable[[Database], AccountService]

@@ -16,7 +16,7 @@ import argon2
 import pyotp
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from federation.errors import InvalidInput
+from whoelse.federation.errors import InvalidInput
 
 MIN_PASSWORD_LENGTH = 12  # NCSC guidance: length, not composition rules
 MAX_PASSWORD_LENGTH = 256

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from federation.errors import PermissionDenied
+from whoelse.federation.errors import PermissionDenied
 
 CHECK_VALID_YEARS = 3
 """An enhanced criminal-records check must be *under* three years old: on its third anniversary it expires."""

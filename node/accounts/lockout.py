@@ -20,7 +20,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 
-from federation.errors import Unauthenticated
+from whoelse.federation.errors import Unauthenticated
 
 
 class LoginThrottled(Unauthenticated):

@@ -20,19 +20,19 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
-from federation.errors import InvalidInput, NotFound, Unauthenticated
-from node.accounts.credentials import (
+from whoelse.federation.errors import InvalidInput, NotFound, Unauthenticated
+from whoelse.node.accounts.credentials import (
     Passwords,
     check_password_strength,
     match_totp,
     new_totp_secret,
     totp_uri,
 )
-from node.accounts.eligibility import AccountStatus, NotEligible, check_eligibility, require_eligible
-from node.accounts.lockout import FailureRecord, LockoutPolicy, LoginThrottled
-from node.accounts.tables import LoginFailureRow, LoginSourceRow, PractitionerRow, SessionRow
-from node.accounts.totp_storage import TotpSecrets
-from node.storage.database import Database
+from whoelse.node.accounts.eligibility import AccountStatus, NotEligible, check_eligibility, require_eligible
+from whoelse.node.accounts.lockout import FailureRecord, LockoutPolicy, LoginThrottled
+from whoelse.node.accounts.tables import LoginFailureRow, LoginSourceRow, PractitionerRow, SessionRow
+from whoelse.node.accounts.totp_storage import TotpSecrets
+from whoelse.node.storage.database import Database
 
 Clock = Callable[[], dt.datetime]
 """Returns the current time, timezone-aware. Injected so tests move time instead of sleeping."""

@@ -12,8 +12,8 @@ from sqlalchemy import Boolean, Date, DateTime, Enum, ForeignKey, Integer, Strin
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
 
-from node.accounts.eligibility import AccountStatus
-from node.storage.base import Base
+from whoelse.node.accounts.eligibility import AccountStatus
+from whoelse.node.storage.base import Base
 
 
 class UtcDateTime(TypeDecorator[dt.datetime]):

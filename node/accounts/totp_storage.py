@@ -15,8 +15,8 @@ import os
 
 from cryptography.exceptions import InvalidTag
 
-from federation.errors import ConfigError
-from node.keystore import Aead
+from whoelse.federation.errors import ConfigError
+from whoelse.node.keystore import Aead
 
 SEALED_PREFIX = "v1:"
 _CONTEXT = b"whoelse/v1/totp-secret\x00"

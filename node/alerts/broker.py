@@ -15,7 +15,7 @@ import collections
 import threading
 from types import TracebackType
 
-from node.alerts.store import StoredAlert, practitioner_key
+from whoelse.node.alerts.store import StoredAlert, practitioner_key
 
 DEFAULT_QUEUE_SIZE = 256
 

@@ -11,8 +11,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from node.alerts import store
-from node.storage.database import Database
+from whoelse.node.alerts import store
+from whoelse.node.storage.database import Database
 
 OpenDb = Callable[[argparse.Namespace], Database]
 EVERY_COUNCIL = "every council (the directory was not reached)"

@@ -22,10 +22,9 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from whoelse.node.disclosure import SPECIALIST_SERVICES_NOTE, HoldingCouncil, is_disclosable
+from whoelse.node.records import Address, CauseForConcern, ChildRecord, Involvement
 from whoelse.v1 import federation_pb2
-
-from node.disclosure import SPECIALIST_SERVICES_NOTE, HoldingCouncil, is_disclosable
-from node.records import Address, CauseForConcern, ChildRecord, Involvement
 
 
 class EventType(enum.StrEnum):

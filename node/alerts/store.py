@@ -21,17 +21,17 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
-from whoelse.v1 import federation_pb2, practitioner_pb2
 
-from federation.errors import InvalidInput, NotFound
-from node.alerts.events import ChangeEvent, EventType
-from node.alerts.retry import RetryPolicy
-from node.alerts.tables import CONTACT as CONTACT_LENGTH
-from node.alerts.tables import COUNCIL_CODE, LAST_ERROR, NAME, SUMMARY, AlertOutboxRow, AlertRow
-from node.alerts.wakeup import alerts_queued
-from node.disclosure import is_disclosable
-from node.records import ChildRecord, RecordId
-from node.storage.tables import Child
+from whoelse.federation.errors import InvalidInput, NotFound
+from whoelse.node.alerts.events import ChangeEvent, EventType
+from whoelse.node.alerts.retry import RetryPolicy
+from whoelse.node.alerts.tables import CONTACT as CONTACT_LENGTH
+from whoelse.node.alerts.tables import COUNCIL_CODE, LAST_ERROR, NAME, SUMMARY, AlertOutboxRow, AlertRow
+from whoelse.node.alerts.wakeup import alerts_queued
+from whoelse.node.disclosure import is_disclosable
+from whoelse.node.records import ChildRecord, RecordId
+from whoelse.node.storage.tables import Child
+from whoelse.v1 import federation_pb2, practitioner_pb2
 
 
 def _utc_now() -> dt.datetime:

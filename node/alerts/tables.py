@@ -11,8 +11,8 @@ import datetime as dt
 from sqlalchemy import Date, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from node.accounts.tables import UtcDateTime
-from node.storage.base import Base
+from whoelse.node.accounts.tables import UtcDateTime
+from whoelse.node.storage.base import Base
 
 SUMMARY = 400
 CONTACT = 320  # a practitioner's name and contact

@@ -23,7 +23,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
-from node.storage.database import Database
+from whoelse.node.storage.database import Database
 
 log = logging.getLogger(__name__)
 CHANNEL = "whoelse_alert_outbox"

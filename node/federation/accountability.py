@@ -9,18 +9,17 @@ import datetime as dt
 import threading
 from collections.abc import Callable, Iterator
 
+from whoelse.federation.query import VerifiedQuery
+from whoelse.node.accounts.service import Practitioner
+from whoelse.node.alerts import store as alert_store
+from whoelse.node.alerts.broker import AlertBroker
+from whoelse.node.audit import AuditLog, DeliveredAlert, DisclosureSummary, Received
+from whoelse.node.federation.holder import Answered
+from whoelse.node.federation.searcher import Outcome
+from whoelse.node.records import ChildRecord
+from whoelse.node.storage.database import Database
 from whoelse.v1 import federation_pb2
 from whoelse.v1 import practitioner_pb2 as pp
-
-from federation.query import VerifiedQuery
-from node.accounts.service import Practitioner
-from node.alerts import store as alert_store
-from node.alerts.broker import AlertBroker
-from node.audit import AuditLog, DeliveredAlert, DisclosureSummary, Received
-from node.federation.holder import Answered
-from node.federation.searcher import Outcome
-from node.records import ChildRecord
-from node.storage.database import Database
 
 
 class FederationAudit:

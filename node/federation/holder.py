@@ -15,23 +15,22 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from whoelse.federation.answers import seal_answer
+from whoelse.federation.council_list import CouncilListCache
+from whoelse.federation.errors import NotFound, Refused
+from whoelse.federation.query import KIND_NOTIFICATION, OriginKeys, VerifiedQuery, open_delivery
+from whoelse.federation.replay import ReplayCache
+from whoelse.node.audit import DeliveredAlert
+from whoelse.node.disclosure import Disclosure, disclose
+from whoelse.node.matching import identity_of_row, rank_candidates, score_candidates
+from whoelse.node.records import ChildRecord
+from whoelse.node.scoring import MatchScore
+from whoelse.node.settings import NodeSettings
+from whoelse.node.storage.database import Database
+from whoelse.node.storage.record_store import child_rows, held_tags, record_from_row
+from whoelse.node.wire import disclosure_to_pb, identity_from_pb
 from whoelse.v1 import federation_pb2
 from whoelse.v1 import records_pb2 as pb
-
-from federation.answers import seal_answer
-from federation.council_list import CouncilListCache
-from federation.errors import NotFound, Refused
-from federation.query import KIND_NOTIFICATION, OriginKeys, VerifiedQuery, open_delivery
-from federation.replay import ReplayCache
-from node.audit import DeliveredAlert
-from node.disclosure import Disclosure, disclose
-from node.matching import identity_of_row, rank_candidates, score_candidates
-from node.records import ChildRecord
-from node.scoring import MatchScore
-from node.settings import NodeSettings
-from node.storage.database import Database
-from node.storage.record_store import child_rows, held_tags, record_from_row
-from node.wire import disclosure_to_pb, identity_from_pb
 
 MAX_CANDIDATES = 10
 # A council opens the searched identity only when one of its records shares enough evidence with the query

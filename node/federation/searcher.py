@@ -12,21 +12,21 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 import grpc
+
+from whoelse.federation.answers import open_answer
+from whoelse.federation.council_list import CouncilList, CouncilListCache
+from whoelse.federation.errors import InvalidInput, Refused, Unavailable, WhoElseError
+from whoelse.federation.identity import Identity
+from whoelse.federation.match_keys import match_keys
+from whoelse.federation.purposes import Purpose
+from whoelse.federation.query import KIND_NOTIFICATION, KIND_SEARCH, build_query, seal_deliveries, sign_query
+from whoelse.federation.sealing import SealingKey
+from whoelse.federation.status import call_status
+from whoelse.federation.tokens import search_padding, tokenise
+from whoelse.node.federation.holder import council_lookup
+from whoelse.node.settings import NodeSettings
 from whoelse.v1 import federation_pb2, federation_pb2_grpc
 from whoelse.v1 import records_pb2 as pb
-
-from federation.answers import open_answer
-from federation.council_list import CouncilList, CouncilListCache
-from federation.errors import InvalidInput, Refused, Unavailable, WhoElseError
-from federation.identity import Identity
-from federation.match_keys import match_keys
-from federation.purposes import Purpose
-from federation.query import KIND_NOTIFICATION, KIND_SEARCH, build_query, seal_deliveries, sign_query
-from federation.sealing import SealingKey
-from federation.status import call_status
-from federation.tokens import search_padding, tokenise
-from node.federation.holder import council_lookup
-from node.settings import NodeSettings
 
 ROUTE_SLACK_S = 2.0
 NOT_LISTED = "not an active council in the directory's list"

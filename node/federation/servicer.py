@@ -14,14 +14,14 @@ import time
 from collections.abc import Callable
 
 import grpc
-from whoelse.v1 import federation_pb2, federation_pb2_grpc
 
-from federation import logs
-from federation.ca import DIRECTORY_CN
-from federation.errors import PermissionDenied
-from federation.status import grpc_errors
-from federation.transport import peer_fingerprint, require_peer
-from node.federation.holder import Holder
+from whoelse.federation import logs
+from whoelse.federation.ca import DIRECTORY_CN
+from whoelse.federation.errors import PermissionDenied
+from whoelse.federation.status import grpc_errors
+from whoelse.federation.transport import peer_fingerprint, require_peer
+from whoelse.node.federation.holder import Holder
+from whoelse.v1 import federation_pb2, federation_pb2_grpc
 
 MAX_PING_BYTES = 64 * 1024
 

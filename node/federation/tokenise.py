@@ -12,13 +12,13 @@ from collections.abc import Callable
 from sqlalchemy import delete, exists, insert, select
 from sqlalchemy.orm import Session
 
-from federation.match_keys import MatchKey, match_keys
-from federation.tokens import Evaluator, TokenMaterial, tokenise
-from node.matching import identity_of
-from node.storage.database import Database
-from node.storage.record_store import BULK_WRITE_ROWS, load_records, refresh_statistics
-from node.storage.tables import Child, MatchTag
-from node.tags import LOCAL_SCHEME
+from whoelse.federation.match_keys import MatchKey, match_keys
+from whoelse.federation.tokens import Evaluator, TokenMaterial, tokenise
+from whoelse.node.matching import identity_of
+from whoelse.node.storage.database import Database
+from whoelse.node.storage.record_store import BULK_WRITE_ROWS, load_records, refresh_statistics
+from whoelse.node.storage.tables import Child, MatchTag
+from whoelse.node.tags import LOCAL_SCHEME
 
 RECORDS_PER_BATCH = 250  # ≈ 3,000 keys: one directory call, well under its per-call limit
 

@@ -14,14 +14,14 @@ import os
 from pathlib import Path
 
 import grpc
-from whoelse.v1 import federation_pb2, federation_pb2_grpc
 
-from federation.errors import InvalidInput, Refused, Unavailable
-from federation.merkle import SignedTreeHead
-from federation.signing import SigningKey
-from federation.transparency_log import head_from_json, head_to_json
-from federation.tree_head_wire import head_from_wire
-from federation.witness import ROUTING_LOG_ID, check_extends, cosign
+from whoelse.federation.errors import InvalidInput, Refused, Unavailable
+from whoelse.federation.merkle import SignedTreeHead
+from whoelse.federation.signing import SigningKey
+from whoelse.federation.transparency_log import head_from_json, head_to_json
+from whoelse.federation.tree_head_wire import head_from_wire
+from whoelse.federation.witness import ROUTING_LOG_ID, check_extends, cosign
+from whoelse.v1 import federation_pb2, federation_pb2_grpc
 
 STATE_FILE = "routing-head.json"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from node.storage.schema import metadata
+from whoelse.node.storage.schema import metadata
 
 connection = context.config.attributes["connection"]
 context.configure(

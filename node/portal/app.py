@@ -16,13 +16,13 @@ from flask import Flask, Response, g, request
 from flask_wtf import CSRFProtect
 from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 
-from federation.errors import WhoElseError
-from node.portal import results
-from node.portal.node_api import NodeApi, NodeServices
-from node.portal.records_team import RecordsTeam
-from node.portal.results import SHIELDED_WORDING, Involvement
-from node.portal.sessions import Lifetime, SessionStore, cookie_name
-from node.subject_access import FIELDS
+from whoelse.federation.errors import WhoElseError
+from whoelse.node.portal import results
+from whoelse.node.portal.node_api import NodeApi, NodeServices
+from whoelse.node.portal.records_team import RecordsTeam
+from whoelse.node.portal.results import SHIELDED_WORDING, Involvement
+from whoelse.node.portal.sessions import Lifetime, SessionStore, cookie_name
+from whoelse.node.subject_access import FIELDS
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("whoelse.portal.access")
@@ -116,7 +116,7 @@ def create_app(
     services: NodeServices | None = None,
     records_team: RecordsTeam | None = None,
 ) -> Flask:
-    from node.portal import records_team_views, views
+    from whoelse.node.portal import records_team_views, views
 
     app = Flask(__name__, static_folder="static", static_url_path="/static")
     app.config.update(
@@ -130,7 +130,7 @@ def create_app(
     )
     app.jinja_loader = ChoiceLoader(
         [
-            PackageLoader("node.portal", "templates"),
+            PackageLoader("whoelse.node.portal", "templates"),
             PrefixLoader({"govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja", "templates")}),
         ]
     )

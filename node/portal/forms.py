@@ -23,10 +23,10 @@ from wtforms.fields.choices import (  # type: ignore[attr-defined,unused-ignore]
 )
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional, Regexp, ValidationError
 
-from federation.errors import InvalidInput
-from federation.identity import BirthDate
-from federation.purposes import PRACTITIONER_PURPOSES
-from node.records import ServiceType
+from whoelse.federation.errors import InvalidInput
+from whoelse.federation.identity import BirthDate
+from whoelse.federation.purposes import PRACTITIONER_PURPOSES
+from whoelse.node.records import ServiceType
 
 PURPOSE_LABELS = {
     "safeguarding": "Safeguarding or child protection (section 47 enquiry)",
@@ -58,7 +58,7 @@ def _dob_value(form: SearchForm) -> str:
 
 class SearchForm(FlaskForm):
     # Names and the date may be partly unknown (a newborn not yet named, a year of birth only): the node says
-    # when what is left is too little to search on, and what would help (federation.match_keys).
+    # when what is left is too little to search on, and what would help (whoelse.federation.match_keys).
     forename = StringField("First name", validators=[Optional(), Length(max=100)])
     surname = StringField("Last name", validators=[Optional(), Length(max=100)])
     dob_day = StringField("Day", validators=[Optional()])

@@ -12,15 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+
+from whoelse.federation.practitioner_client import _error as domain_error
+from whoelse.node.accounts.service import AccountService
+from whoelse.node.alerts import store as alert_store
+from whoelse.node.recording import Recorder
+from whoelse.node.storage.database import Database
 from whoelse.v1 import practitioner_pb2 as pp
 from whoelse.v1 import practitioner_pb2_grpc
 from whoelse.v1 import records_pb2 as pb
-
-from federation.practitioner_client import _error as domain_error
-from node.accounts.service import AccountService
-from node.alerts import store as alert_store
-from node.recording import Recorder
-from node.storage.database import Database
 
 
 class NodeApi:

@@ -16,21 +16,21 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from federation.errors import InvalidInput, NotFound, PermissionDenied
-from federation.merkle import SignedTreeHead
-from federation.transparency_log import VerificationReport
-from node import retention
-from node.accounts.credentials import generate_password
-from node.accounts.eligibility import check_eligibility
-from node.accounts.service import AccountService, Practitioner, TotpEnrolment, audit_action
-from node.audit import AuditLog
-from node.import_history import ImportRun, import_history
-from node.records import ChildRecord
-from node.records_api.service import Change, RecordsService
-from node.records_api.systems import Scope, System
-from node.storage.database import Database
-from node.storage.record_store import records_by_record_id
-from node.subject_access import SubjectAccessReport, subject_access_report
+from whoelse.federation.errors import InvalidInput, NotFound, PermissionDenied
+from whoelse.federation.merkle import SignedTreeHead
+from whoelse.federation.transparency_log import VerificationReport
+from whoelse.node import retention
+from whoelse.node.accounts.credentials import generate_password
+from whoelse.node.accounts.eligibility import check_eligibility
+from whoelse.node.accounts.service import AccountService, Practitioner, TotpEnrolment, audit_action
+from whoelse.node.audit import AuditLog
+from whoelse.node.import_history import ImportRun, import_history
+from whoelse.node.records import ChildRecord
+from whoelse.node.records_api.service import Change, RecordsService
+from whoelse.node.records_api.systems import Scope, System
+from whoelse.node.storage.database import Database
+from whoelse.node.storage.record_store import records_by_record_id
+from whoelse.node.subject_access import SubjectAccessReport, subject_access_report
 
 ACCOUNT_ACTIONS = ("suspend", "reinstate", "end", "unlock")
 THROUGH_THE_PORTAL = "{} through the portal"

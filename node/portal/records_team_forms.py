@@ -15,8 +15,8 @@ from wtforms.fields.choices import (  # type: ignore[attr-defined,unused-ignore]
 )
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional, Regexp, ValidationError
 
-from node.accounts.service import Practitioner
-from node.portal.records_team import ACCOUNT_ACTIONS
+from whoelse.node.accounts.service import Practitioner
+from whoelse.node.portal.records_team import ACCOUNT_ACTIONS
 
 DATE_QUESTIONS = {
     "dbs_checked_on": "Date of the enhanced criminal records (DBS) check",

@@ -19,10 +19,10 @@ from flask import Blueprint, Response, redirect, request, session, url_for
 from flask_wtf import FlaskForm
 from markupsafe import Markup
 
-from federation.errors import InvalidInput, NotFound, PermissionDenied, StaleVersion, Unauthenticated
-from node.portal import results
-from node.portal.records_team import Handover, RecordsTeam
-from node.portal.records_team_forms import (
+from whoelse.federation.errors import InvalidInput, NotFound, PermissionDenied, StaleVersion, Unauthenticated
+from whoelse.node.portal import results
+from whoelse.node.portal.records_team import Handover, RecordsTeam
+from whoelse.node.portal.records_team_forms import (
     DATE_QUESTIONS,
     AccountForm,
     AddPractitionerForm,
@@ -33,8 +33,8 @@ from node.portal.records_team_forms import (
     SubjectAccessForm,
     field_for,
 )
-from node.portal.views import _sentence, _sign_out, error_list, page, portal, signed_in_only
-from node.subject_access import FIELDS, PURPOSES, SENSITIVE_SERVICES
+from whoelse.node.portal.views import _sentence, _sign_out, error_list, page, portal, signed_in_only
+from whoelse.node.subject_access import FIELDS, PURPOSES, SENSITIVE_SERVICES
 
 desk = Blueprint("desk", __name__, url_prefix="/records-team")
 RECORDS_TEAM_ONLY = "This page is for the council's records team. Ask them if you need something changed."

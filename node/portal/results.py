@@ -10,14 +10,13 @@ import datetime as dt
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+from whoelse.federation.identity import canonical_forename, phonetic
+from whoelse.federation.merkle import SignedTreeHead
+from whoelse.federation.practitioner_client import REFERRAL_BAND
+from whoelse.node.accounts.service import Practitioner
+from whoelse.node.import_history import ImportRun
 from whoelse.v1 import practitioner_pb2 as pp
 from whoelse.v1 import records_pb2 as pb
-
-from federation.identity import canonical_forename, phonetic
-from federation.merkle import SignedTreeHead
-from federation.practitioner_client import REFERRAL_BAND
-from node.accounts.service import Practitioner
-from node.import_history import ImportRun
 
 SHIELDED_WORDING = (
     "This record is shielded. Only the child's name, identifier, sex and date of birth are shown. "

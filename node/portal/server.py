@@ -20,15 +20,15 @@ from typing import TYPE_CHECKING, Any
 from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 
-from federation.errors import ConfigError
-from node.portal.app import PortalConfig, create_app
-from node.portal.node_api import NodeApi, NodeServices
-from node.portal.records_team import RecordsTeam
-from node.recording import Recorder
-from node.records_api.service import RecordsService
+from whoelse.federation.errors import ConfigError
+from whoelse.node.portal.app import PortalConfig, create_app
+from whoelse.node.portal.node_api import NodeApi, NodeServices
+from whoelse.node.portal.records_team import RecordsTeam
+from whoelse.node.recording import Recorder
+from whoelse.node.records_api.service import RecordsService
 
 if TYPE_CHECKING:
-    from node.runtime import NodeRuntime, Servers
+    from whoelse.node.runtime import NodeRuntime, Servers
 
 log = logging.getLogger(__name__)
 

@@ -24,9 +24,8 @@ from flask import (
 )
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
-from whoelse.v1 import records_pb2 as pb
 
-from federation.errors import (
+from whoelse.federation.errors import (
     InvalidInput,
     NotFound,
     PermissionDenied,
@@ -34,8 +33,8 @@ from federation.errors import (
     Unavailable,
     WhoElseError,
 )
-from node.portal import results
-from node.portal.forms import (
+from whoelse.node.portal import results
+from whoelse.node.portal.forms import (
     PURPOSE_LABELS,
     ConcernForm,
     InvolvementForm,
@@ -45,13 +44,14 @@ from node.portal.forms import (
     involvement_field_for,
     service_name,
 )
-from node.portal.node_api import NodeApi, NodeServices
-from node.portal.records_team import RecordsTeam
-from node.portal.sessions import PortalSession
-from node.recording import RecordingRejected
+from whoelse.node.portal.node_api import NodeApi, NodeServices
+from whoelse.node.portal.records_team import RecordsTeam
+from whoelse.node.portal.sessions import PortalSession
+from whoelse.node.recording import RecordingRejected
+from whoelse.v1 import records_pb2 as pb
 
 if TYPE_CHECKING:  # app.py imports this module
-    from node.portal.app import PortalConfig
+    from whoelse.node.portal.app import PortalConfig
 
 pages = Blueprint("pages", __name__)
 UNAVAILABLE = "The service is not available at the moment. Try again in a few minutes."

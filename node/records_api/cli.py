@@ -8,10 +8,10 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from federation import ca
-from federation.errors import InvalidInput
-from node.audit import AuditLog
-from node.records_api.systems import (
+from whoelse.federation import ca
+from whoelse.federation.errors import InvalidInput
+from whoelse.node.audit import AuditLog
+from whoelse.node.records_api.systems import (
     COMMON_NAME_PREFIX,
     Scope,
     add_system,
@@ -20,8 +20,8 @@ from node.records_api.systems import (
     parse_scopes,
     revoke_system,
 )
-from node.settings import load
-from node.storage.database import Database
+from whoelse.node.settings import load
+from whoelse.node.storage.database import Database
 
 OpenDb = Callable[[argparse.Namespace], Database]
 

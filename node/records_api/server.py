@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from whoelse.v1 import records_api_pb2, records_api_pb2_grpc
 
-from federation.malformed_requests import new_server
-from federation.transport import MtlsIdentity, add_secure_port
-from node.records_api.service import RecordsService
-from node.records_api.servicer import RecordsServicer
+from whoelse.federation.malformed_requests import new_server
+from whoelse.federation.transport import MtlsIdentity, add_secure_port
+from whoelse.node.records_api.service import RecordsService
+from whoelse.node.records_api.servicer import RecordsServicer
+from whoelse.v1 import records_api_pb2, records_api_pb2_grpc
 
 MAX_MESSAGE_BYTES = 1024 * 1024  # one child's record; an import file is the way to send many
 SERVICE_NAME = records_api_pb2.DESCRIPTOR.services_by_name["Records"].full_name

@@ -24,20 +24,20 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from federation.errors import AlreadyUsed, InvalidInput, NotFound, StaleVersion
-from federation.identity import normalise_name
-from node.audit import AuditLog
-from node.changes import is_first_load, record_changes
-from node.matching import record_tags
-from node.records import ChildRecord, SensitiveBasis, ServiceType
-from node.records_api.systems import Scope, System
-from node.records_api.tables import RecordsChange
-from node.settings import NodeSettings
-from node.storage.database import Database
-from node.storage.record_store import record_from_row, upsert_records
-from node.storage.tables import Child
-from node.tags import LocalTagger
-from node.validation import FieldError, record_to_row, validate_involvement, validate_record
+from whoelse.federation.errors import AlreadyUsed, InvalidInput, NotFound, StaleVersion
+from whoelse.federation.identity import normalise_name
+from whoelse.node.audit import AuditLog
+from whoelse.node.changes import is_first_load, record_changes
+from whoelse.node.matching import record_tags
+from whoelse.node.records import ChildRecord, SensitiveBasis, ServiceType
+from whoelse.node.records_api.systems import Scope, System
+from whoelse.node.records_api.tables import RecordsChange
+from whoelse.node.settings import NodeSettings
+from whoelse.node.storage.database import Database
+from whoelse.node.storage.record_store import record_from_row, upsert_records
+from whoelse.node.storage.tables import Child
+from whoelse.node.tags import LocalTagger
+from whoelse.node.validation import FieldError, record_to_row, validate_involvement, validate_record
 
 _CHANGE_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
 MAX_VERSION = 2**62

@@ -12,14 +12,14 @@ from typing import Any
 import grpc
 from google.protobuf import json_format
 from google.protobuf.message import Message
+
+from whoelse.federation.ca import fingerprint
+from whoelse.federation.status import grpc_errors
+from whoelse.federation.transport import peer_certificate_pem
+from whoelse.node.records_api.service import Change, ChangeResult, InvolvementRef, RecordsService
+from whoelse.node.records_api.systems import System, system_for
 from whoelse.v1 import records_api_pb2 as ra
 from whoelse.v1 import records_api_pb2_grpc
-
-from federation.ca import fingerprint
-from federation.status import grpc_errors
-from federation.transport import peer_certificate_pem
-from node.records_api.service import Change, ChangeResult, InvolvementRef, RecordsService
-from node.records_api.systems import System, system_for
 
 
 def _fields(message: Message) -> dict[str, Any]:

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from federation.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
-from node.records_api.tables import RecordsSystem
+from whoelse.federation.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
+from whoelse.node.records_api.tables import RecordsSystem
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 COMMON_NAME_PREFIX = "records-system."

@@ -11,7 +11,7 @@ import datetime as dt
 from sqlalchemy import DateTime, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from node.storage.base import Base
+from whoelse.node.storage.base import Base
 
 
 class RecordsSystem(Base):
@@ -20,7 +20,9 @@ class RecordsSystem(Base):
     __tablename__ = "records_systems"
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(64), unique=True)  # SHA-256 of its client certificate
-    scopes: Mapped[str] = mapped_column(String(200))  # ","-joined node.records_api.systems.Scope values
+    scopes: Mapped[str] = mapped_column(
+        String(200)
+    )  # ","-joined whoelse.node.records_api.systems.Scope values
     added_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import DeclarativeBase
 
-from federation.database import metadata
+from whoelse.federation.database import metadata
 
 
 class Base(DeclarativeBase):

@@ -13,9 +13,9 @@ from contextlib import contextmanager
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
-from federation.database import SqlDatabase
-from federation.errors import Unavailable
-from node.keystore import SESSION_KEY_STORE, KeyStore, locate
+from whoelse.federation.database import SqlDatabase
+from whoelse.federation.errors import Unavailable
+from whoelse.node.keystore import SESSION_KEY_STORE, KeyStore, locate
 
 
 class Database(SqlDatabase):
@@ -36,7 +36,7 @@ class Database(SqlDatabase):
         try:
             db.require_tables("node_settings", "whoelse node init")
             db.migrate()
-            from node.settings import load
+            from whoelse.node.settings import load
 
             with db.session() as session:
                 load(session)
@@ -47,7 +47,7 @@ class Database(SqlDatabase):
 
     def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision."""
-        from node.storage.migrate import upgrade
+        from whoelse.node.storage.migrate import upgrade
 
         try:
             upgrade(self)

@@ -9,7 +9,7 @@ from alembic import command
 from alembic.config import Config
 
 if TYPE_CHECKING:
-    from node.storage.database import Database
+    from whoelse.node.storage.database import Database
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 

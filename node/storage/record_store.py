@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, LargeBinary, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
-from node.records import (
+from whoelse.node.records import (
     Address,
     Carer,
     CauseForConcern,
@@ -30,8 +30,8 @@ from node.records import (
     Sex,
     Shielding,
 )
-from node.storage.base import Base
-from node.storage.tables import Child, MatchTag
+from whoelse.node.storage.base import Base
+from whoelse.node.storage.tables import Child, MatchTag
 
 TagFn = Callable[[ChildRecord], Sequence[tuple[bytes, str]]]
 """A record's lookup tags, each with the kind of match key it was made from."""

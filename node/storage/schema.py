@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import node.accounts.tables
-import node.alerts.tables
-import node.audit
-import node.records_api.tables
-import node.storage.tables  # noqa: F401  (importing registers the tables on Base.metadata)
-from node.storage.base import Base
+import whoelse.node.accounts.tables
+import whoelse.node.alerts.tables
+import whoelse.node.audit
+import whoelse.node.records_api.tables
+import whoelse.node.storage.tables  # noqa: F401  (importing registers the tables on Base.metadata)
+from whoelse.node.storage.base import Base
 
 metadata = Base.metadata

@@ -10,7 +10,7 @@ import datetime as dt
 from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from node.storage.base import Base
+from whoelse.node.storage.base import Base
 
 NAME = 100
 CONTACT = 200

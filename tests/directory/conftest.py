@@ -13,19 +13,19 @@ from pathlib import Path
 
 import grpc
 import pytest
-from whoelse.v1 import federation_pb2, federation_pb2_grpc
 
-from directory.keys import KeyDirectory
-from directory.registry import Registry
-from directory.router import NodeChannels
-from directory.server import create_server
-from directory.setup import initialise
-from directory.storage import DirectoryDatabase
-from directory.token_service import TokenLimits
-from federation import ca
-from federation.sealing import SealingKey
-from federation.signing import SigningKey
-from federation.transport import MtlsIdentity, add_secure_port, peer_council, secure_channel
+from whoelse.directory.keys import KeyDirectory
+from whoelse.directory.registry import Registry
+from whoelse.directory.router import NodeChannels
+from whoelse.directory.server import create_server
+from whoelse.directory.setup import initialise
+from whoelse.directory.storage import DirectoryDatabase
+from whoelse.directory.token_service import TokenLimits
+from whoelse.federation import ca
+from whoelse.federation.sealing import SealingKey
+from whoelse.federation.signing import SigningKey
+from whoelse.federation.transport import MtlsIdentity, add_secure_port, peer_council, secure_channel
+from whoelse.v1 import federation_pb2, federation_pb2_grpc
 
 LEEDS, WESTMINSTER, CORNWALL = "E08000035", "E09000033", "E06000052"
 SUSPENDED, REVOKED, PENDING = "E06000001", "E06000002", "E06000003"

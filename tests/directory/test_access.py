@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from whoelse.v1 import federation_pb2, federation_pb2_grpc
 
-from federation import ca
-from federation.errors import PermissionDenied
 from tests.directory.conftest import (
     LEEDS,
     PENDING,
@@ -17,6 +14,9 @@ from tests.directory.conftest import (
     DirectoryFactory,
     expired_credentials,
 )
+from whoelse.federation import ca
+from whoelse.federation.errors import PermissionDenied
+from whoelse.v1 import federation_pb2, federation_pb2_grpc
 
 LIST = federation_pb2.CouncilListRequest()
 

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from directory.router import NodeChannels
-from directory.server import create_server
-from federation import ca
-from federation.council_list import CouncilListCache, CouncilStatus, load_verify_key
-from federation.errors import Refused
-from federation.transport import council_list_fetcher, secure_channel
 from tests.directory.conftest import CORNWALL, LEEDS, REVOKED, Directory
+from whoelse.directory.router import NodeChannels
+from whoelse.directory.server import create_server
+from whoelse.federation import ca
+from whoelse.federation.council_list import CouncilListCache, CouncilStatus, load_verify_key
+from whoelse.federation.errors import Refused
+from whoelse.federation.transport import council_list_fetcher, secure_channel
 
 
 def test_the_cache_follows_the_directory_and_survives_its_outage(

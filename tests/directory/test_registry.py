@@ -9,16 +9,16 @@ from typing import Any
 
 import grpc
 import pytest
-from whoelse.v1 import federation_pb2
 
-from directory.setup import initialise
-from directory.storage import DirectoryDatabase
-from federation import ca
-from federation.cli import main
-from federation.council_list import CouncilList, CouncilStatus, load_verify_key, verify_signed
-from federation.sealing import SealingKey
-from federation.signing import SigningKey
 from tests.directory.conftest import LEEDS, REVOKED, Directory
+from whoelse.directory.setup import initialise
+from whoelse.directory.storage import DirectoryDatabase
+from whoelse.federation import ca
+from whoelse.federation.cli import main
+from whoelse.federation.council_list import CouncilList, CouncilStatus, load_verify_key, verify_signed
+from whoelse.federation.sealing import SealingKey
+from whoelse.federation.signing import SigningKey
+from whoelse.v1 import federation_pb2
 
 NEWCOMER = "E06000047"  # County Durham
 

@@ -8,10 +8,7 @@ from pathlib import Path
 
 import grpc
 import pytest
-from whoelse.v1 import federation_pb2
 
-from directory.routing_log import RoutingLog
-from federation import ca
 from tests.directory.conftest import (
     CORNWALL,
     LEEDS,
@@ -24,6 +21,9 @@ from tests.directory.conftest import (
     refuses,
     sleeps,
 )
+from whoelse.directory.routing_log import RoutingLog
+from whoelse.federation import ca
+from whoelse.v1 import federation_pb2
 
 SECRET = b"SEALED-PAYLOAD-MARKER-7f3a"  # stands for ciphertext the directory must never store
 

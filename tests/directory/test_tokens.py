@@ -8,14 +8,14 @@ import logging
 import grpc
 import pytest
 from sqlalchemy import select
-from whoelse.v1 import federation_pb2
 
-from directory import token_service
-from directory.storage import TokenUsageRow
-from directory.token_service import RateLimited, RateLimiter, TokenBucket, TokenLimits
-from federation import oprf
-from federation.council_list import CouncilList, load_verify_key, verify_signed
 from tests.directory.conftest import LEEDS, WESTMINSTER, Directory, DirectoryFactory
+from whoelse.directory import token_service
+from whoelse.directory.storage import TokenUsageRow
+from whoelse.directory.token_service import RateLimited, RateLimiter, TokenBucket, TokenLimits
+from whoelse.federation import oprf
+from whoelse.federation.council_list import CouncilList, load_verify_key, verify_signed
+from whoelse.v1 import federation_pb2
 
 INPUTS = [b"surname:oneill|dob:2015-03-07", b"nhs:9434765919", b"forename:zoe|postcode:LS62AB"]
 
@@ -86,7 +86,7 @@ def test_every_call_is_counted_and_logged_without_the_blinded_values(
 ) -> None:
     key_id = council_list(directory).oprf_key_id
     _, blinded = oprf.blind_batch(INPUTS)
-    with caplog.at_level(logging.INFO, logger="directory.token_service"):
+    with caplog.at_level(logging.INFO, logger="whoelse.directory.token_service"):
         directory.stub(LEEDS).EvaluateTokens(federation_pb2.TokenRequest(blinded=blinded), timeout=5)
     with directory.db.session() as session:
         rows = [(r.council, r.count, r.key_id) for r in session.scalars(select(TokenUsageRow))]

@@ -9,13 +9,13 @@ from collections.abc import Sequence
 
 import grpc
 import pytest
-from whoelse.v1 import federation_pb2
 
-from federation import merkle
-from federation.council_list import load_verify_key
-from federation.merkle import SignedTreeHead
-from federation.signing import SigningKey
 from tests.directory.conftest import LEEDS, WESTMINSTER, Directory
+from whoelse.federation import merkle
+from whoelse.federation.council_list import load_verify_key
+from whoelse.federation.merkle import SignedTreeHead
+from whoelse.federation.signing import SigningKey
+from whoelse.v1 import federation_pb2
 
 ROOT_A, ROOT_B = bytes([1]) * 32, bytes([2]) * 32
 LEAVES = [merkle.leaf_hash(b"entry %d" % n) for n in range(12)]

@@ -4,9 +4,8 @@ signed by the responder when they carry anything, and an oversized answer is cut
 from __future__ import annotations
 
 import pytest
-from whoelse.v1 import federation_pb2, records_pb2
 
-from federation.answers import (
+from whoelse.federation.answers import (
     ANSWER_SIZE,
     MAX_CANDIDATES,
     SEALED_ANSWER_BYTES,
@@ -16,10 +15,11 @@ from federation.answers import (
     seal_answer,
     sign_answer,
 )
-from federation.errors import InvalidInput, Refused
-from federation.query import OriginKeys
-from federation.sealing import SealingKey, open_forward, pad, seal_forward
-from federation.signing import SigningKey
+from whoelse.federation.errors import InvalidInput, Refused
+from whoelse.federation.query import OriginKeys
+from whoelse.federation.sealing import SealingKey, open_forward, pad, seal_forward
+from whoelse.federation.signing import SigningKey
+from whoelse.v1 import federation_pb2, records_pb2
 
 QUERY_ID = "0123456789abcdef0123456789abcdef"
 ORIGIN = SealingKey.generate()

@@ -15,8 +15,8 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from federation import ca
-from federation.errors import InvalidInput, Refused
+from whoelse.federation import ca
+from whoelse.federation.errors import InvalidInput, Refused
 
 NOW = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.UTC)
 Credentials = tuple[bytes, bytes]

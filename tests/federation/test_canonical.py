@@ -6,8 +6,8 @@ from collections import OrderedDict
 
 import pytest
 
-from federation.canonical import MAX_SAFE_INTEGER, canonical_json
-from federation.errors import InvalidInput
+from whoelse.federation.canonical import MAX_SAFE_INTEGER, canonical_json
+from whoelse.federation.errors import InvalidInput
 
 
 def test_key_order_and_whitespace_do_not_matter() -> None:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from federation.cli import build_parser, main
-from federation.errors import InvalidInput
-from federation.practitioner_client import load_account
+from whoelse.federation.cli import build_parser, main
+from whoelse.federation.errors import InvalidInput
+from whoelse.federation.practitioner_client import load_account
 
 IDENTITY = ["--as", "sam", "--forename", "Zoe", "--surname", "Smith", "--purpose", "safeguarding"]
 
@@ -52,7 +52,7 @@ def test_output_cut_short_by_its_reader_ends_quietly(tmp_path: Path) -> None:
     assert main(["node", "init", "--db", db, "--council", "E08000035", "--name", "Leeds"]) == 0
     # Like `whoelse node audit checkpoint --json | head -0`: the reader is gone before anything is written.
     proc = subprocess.Popen(
-        [sys.executable, "-m", "federation.cli", "node", "audit", "checkpoint", "--json", "--db", db],
+        [sys.executable, "-m", "whoelse.federation.cli", "node", "audit", "checkpoint", "--json", "--db", db],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )

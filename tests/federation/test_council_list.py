@@ -8,9 +8,8 @@ import json
 from pathlib import Path
 
 import pytest
-from whoelse.v1 import federation_pb2
 
-from federation.council_list import (
+from whoelse.federation.council_list import (
     CouncilEntry,
     CouncilList,
     CouncilListCache,
@@ -22,8 +21,9 @@ from federation.council_list import (
     verify_signed,
     write_verify_key,
 )
-from federation.errors import ConfigError, NotFound, Refused, Unavailable
-from federation.signing import SigningKey
+from whoelse.federation.errors import ConfigError, NotFound, Refused, Unavailable
+from whoelse.federation.signing import SigningKey
+from whoelse.v1 import federation_pb2
 
 DIRECTORY_KEY = SigningKey.from_bytes(bytes(range(32)))
 

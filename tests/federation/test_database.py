@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from federation.database import SqlDatabase
-from federation.errors import ConfigError
+from whoelse.federation.database import SqlDatabase
+from whoelse.federation.errors import ConfigError
 
 
 def test_the_password_is_read_from_the_file_the_url_names(tmp_path: Path) -> None:

@@ -8,8 +8,8 @@ from importlib import resources
 
 import pytest
 
-from federation.errors import InvalidInput
-from federation.identity import (
+from whoelse.federation.errors import InvalidInput
+from whoelse.federation.identity import (
     BirthDate,
     Identity,
     canonical_forename,
@@ -137,7 +137,7 @@ def test_canonical_forename_picks_the_first_canonical() -> None:
 
 
 def test_nickname_table_is_one_lookup_deep_and_normalised() -> None:
-    source = resources.files("federation").joinpath("data", "nicknames.csv")
+    source = resources.files("whoelse.federation").joinpath("data", "nicknames.csv")
     with source.open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(line for line in handle if not line.startswith("#")))
     names = {row["name"] for row in rows}

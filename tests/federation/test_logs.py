@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from federation import logs
+from whoelse.federation import logs
 
 
 @pytest.fixture()

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from federation.identity import Identity
-from federation.match_keys import MAX_KEYS, KeyKind, MatchKey, match_keys, opens
-from federation.query import MAX_TAGS
-from node.scoring import score
+from whoelse.federation.identity import Identity
+from whoelse.federation.match_keys import MAX_KEYS, KeyKind, MatchKey, match_keys, opens
+from whoelse.federation.query import MAX_TAGS
+from whoelse.node.scoring import score
 
 
 def _dob(identity: Identity) -> dt.date:

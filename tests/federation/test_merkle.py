@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from federation import merkle
-from federation.errors import InvalidInput, Refused
-from federation.signing import SigningKey
-from federation.transparency_log import CompactRange
+from whoelse.federation import merkle
+from whoelse.federation.errors import InvalidInput, Refused
+from whoelse.federation.signing import SigningKey
+from whoelse.federation.transparency_log import CompactRange
 
 VECTORS: dict[str, Any] = json.loads(
     (Path(__file__).parents[1] / "assets" / "merkle_rfc6962_vectors.json").read_text()

@@ -10,8 +10,8 @@ from typing import Any
 import nacl.bindings as sodium
 import pytest
 
-from federation import oprf
-from federation.errors import InvalidInput, Refused
+from whoelse.federation import oprf
+from whoelse.federation.errors import InvalidInput, Refused
 
 VECTORS: dict[str, Any] = json.loads((Path(__file__).parents[1] / "assets" / "oprf_vectors.json").read_text())
 

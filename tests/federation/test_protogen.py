@@ -6,7 +6,7 @@ import filecmp
 import shutil
 from pathlib import Path
 
-from federation.protogen import PROTO_ROOT, generate, proto_files
+from whoelse.federation.protogen import PROTO_ROOT, generate, proto_files
 
 
 def test_generated_code_is_current(tmp_path: Path) -> None:
@@ -15,11 +15,11 @@ def test_generated_code_is_current(tmp_path: Path) -> None:
     committed = sorted(
         p.name for p in (PROTO_ROOT / "whoelse" / "v1").iterdir() if p.suffix in (".py", ".pyi")
     )
-    assert produced == committed, "run `python -m federation.protogen` and commit the result"
+    assert produced == committed, "run `python -m whoelse.federation.protogen` and commit the result"
     _, mismatch, errors = filecmp.cmpfiles(
         tmp_path / "whoelse" / "v1", PROTO_ROOT / "whoelse" / "v1", produced, shallow=False
     )
-    assert (mismatch, errors) == ([], []), "run `python -m federation.protogen` and commit the result"
+    assert (mismatch, errors) == ([], []), "run `python -m whoelse.federation.protogen` and commit the result"
 
 
 def test_a_stale_file_would_be_caught(tmp_path: Path) -> None:

@@ -8,14 +8,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import pytest
-from whoelse.v1 import federation_pb2, records_pb2
 
-from federation import oprf
-from federation.errors import InvalidInput, NotFound, Refused
-from federation.identity import Identity
-from federation.match_keys import MAX_KEYS, match_keys
-from federation.purposes import Purpose
-from federation.query import (
+from whoelse.federation import oprf
+from whoelse.federation.errors import InvalidInput, NotFound, Refused
+from whoelse.federation.identity import Identity
+from whoelse.federation.match_keys import MAX_KEYS, match_keys
+from whoelse.federation.purposes import Purpose
+from whoelse.federation.query import (
     FRESHNESS_MS,
     MAX_SEALED_QUERY_BYTES,
     MAX_TAGS,
@@ -28,11 +27,12 @@ from federation.query import (
     seal_deliveries,
     sign_query,
 )
-from federation.replay import ReplayCache
-from federation.sealing import OVERHEAD as SEAL_OVERHEAD
-from federation.sealing import SealingKey, pad, seal
-from federation.signing import SigningKey
-from federation.tokens import TokenMaterial, tokenise
+from whoelse.federation.replay import ReplayCache
+from whoelse.federation.sealing import OVERHEAD as SEAL_OVERHEAD
+from whoelse.federation.sealing import SealingKey, pad, seal
+from whoelse.federation.signing import SigningKey
+from whoelse.federation.tokens import TokenMaterial, tokenise
+from whoelse.v1 import federation_pb2, records_pb2
 
 NOW = 1_750_000_000_000
 OPRF_KEY = oprf.OprfServerKey.from_bytes((4242).to_bytes(32, "little"))

@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from federation.errors import Refused, Unavailable
-from federation.replay import DEFAULT_WINDOW_MS, ReplayCache
+from whoelse.federation.errors import Refused, Unavailable
+from whoelse.federation.replay import DEFAULT_WINDOW_MS, ReplayCache
 
 NOW = 1_750_000_000_000
 NONCE = bytes(16)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from federation.errors import InvalidInput, Refused
-from federation.sealing import (
+from whoelse.federation.errors import InvalidInput, Refused
+from whoelse.federation.sealing import (
     FORWARD_OVERHEAD,
     OVERHEAD,
     RESPONDER_KEY_LIFETIME_S,

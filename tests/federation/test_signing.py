@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from federation.errors import InvalidInput, Refused
-from federation.signing import SigningKey, signed_message, verify
+from whoelse.federation.errors import InvalidInput, Refused
+from whoelse.federation.signing import SigningKey, signed_message, verify
 
 VECTOR: dict[str, Any] = json.loads(
     (Path(__file__).parents[1] / "assets" / "signing_vectors.json").read_text()

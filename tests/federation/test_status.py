@@ -12,8 +12,8 @@ from typing import Any
 import grpc
 import pytest
 
-from federation.errors import Refused
-from federation.status import grpc_errors
+from whoelse.federation.errors import Refused
+from whoelse.federation.status import grpc_errors
 
 SECRET = "Zoë O'Neill 9434765919"
 
@@ -59,7 +59,7 @@ def test_an_internal_error_is_logged_by_type_and_place_without_its_message_or_tr
     assert isinstance(error, grpc.Call)
     assert error.code() == grpc.StatusCode.INTERNAL
     assert error.details() == "internal error; the node operator has the details"
-    [record] = [r for r in caplog.records if r.name == "federation.status"]
+    [record] = [r for r in caplog.records if r.name == "whoelse.federation.status"]
     assert record.getMessage().startswith("internal error in Crash: KeyError at test_status.py:")
     assert record.exc_info is None and record.exc_text is None  # no traceback attached
     assert "Zo" not in caplog.text and "9434765919" not in caplog.text and "Traceback" not in caplog.text

@@ -6,11 +6,10 @@ import hashlib
 import hmac
 
 import pytest
-from whoelse.v1 import federation_pb2, records_pb2
 
-from federation.errors import InvalidInput, Refused
-from federation.sealing import pad
-from federation.token_keys import (
+from whoelse.federation.errors import InvalidInput, Refused
+from whoelse.federation.sealing import pad
+from whoelse.federation.token_keys import (
     MAX_PADDED_BYTES,
     MIN_PADDED_BYTES,
     SEAL_OVERHEAD,
@@ -24,6 +23,7 @@ from federation.token_keys import (
     seal_for_token_holder,
     seal_identity,
 )
+from whoelse.v1 import federation_pb2, records_pb2
 
 # Named vector: token = bytes 0..31. Pinned so a change to the labels or lengths (which would silently stop
 # every stored tag from matching) fails here; cross-checked below against a from-scratch RFC 5869 HKDF.

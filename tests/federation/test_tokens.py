@@ -7,12 +7,12 @@ import datetime as dt
 
 import pytest
 
-from federation import oprf
-from federation.errors import InvalidInput, Refused
-from federation.identity import Identity
-from federation.match_keys import MAX_KEYS, MatchKey, match_keys
-from federation.token_keys import demographics_key, lookup_tag
-from federation.tokens import SEARCH_BUCKETS, Evaluator, oprf_key_id, search_padding, tokenise
+from whoelse.federation import oprf
+from whoelse.federation.errors import InvalidInput, Refused
+from whoelse.federation.identity import Identity
+from whoelse.federation.match_keys import MAX_KEYS, MatchKey, match_keys
+from whoelse.federation.token_keys import demographics_key, lookup_tag
+from whoelse.federation.tokens import SEARCH_BUCKETS, Evaluator, oprf_key_id, search_padding, tokenise
 
 KEY = oprf.OprfServerKey.from_bytes((12345).to_bytes(32, "little"))
 CHILD = Identity(

@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import Engine, MetaData, create_engine, text
 from sqlalchemy.orm import sessionmaker
 
-from federation import merkle
-from federation.canonical import canonical_json
-from federation.errors import InvalidInput, Refused
-from federation.signing import SigningKey
-from federation.transparency_log import (
+from whoelse.federation import merkle
+from whoelse.federation.canonical import canonical_json
+from whoelse.federation.errors import InvalidInput, Refused
+from whoelse.federation.signing import SigningKey
+from whoelse.federation.transparency_log import (
     CompactRange,
     LogTables,
     ProblemKind,

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import grpc
 import pytest
-from whoelse.v1 import federation_pb2, federation_pb2_grpc
 
-from federation import ca
-from federation.errors import ConfigError, PermissionDenied, WhoElseError
-from federation.transport import (
+from whoelse.federation import ca
+from whoelse.federation.errors import ConfigError, PermissionDenied, WhoElseError
+from whoelse.federation.transport import (
     SERVER_OPTIONS,
     MtlsIdentity,
     add_secure_port,
@@ -22,6 +21,7 @@ from federation.transport import (
     require_peer,
     secure_channel,
 )
+from whoelse.v1 import federation_pb2, federation_pb2_grpc
 
 LEEDS = "E08000035"
 

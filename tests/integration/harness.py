@@ -14,31 +14,31 @@ from typing import Any
 
 import grpc
 import pyotp
-from whoelse.v1 import federation_pb2_grpc
 
-from directory.metrics import DirectoryMetrics
-from directory.registry import Registry
-from directory.router import NodeChannels
-from directory.server import create_server
-from directory.setup import initialise as initialise_directory
-from directory.setup import key_directory
-from directory.storage import DirectoryDatabase
-from directory.token_service import TokenLimits
-from federation import ca
-from federation.practitioner_client import Account, PractitionerClient
-from federation.transport import MtlsIdentity, secure_channel
-from node.accounts.credentials import Passwords
-from node.accounts.lockout import LockoutPolicy
-from node.accounts.service import AccountService
-from node.changes import import_with_changes
-from node.config import NodeConfig, TlsFiles
-from node.demo_accounts import add_eligible
-from node.importer import import_file
-from node.matching import record_tags
-from node.runtime import NodeRuntime, Servers
-from node.settings import initialise as initialise_node
-from node.storage.database import Database
-from node.tags import LocalTagger
+from whoelse.directory.metrics import DirectoryMetrics
+from whoelse.directory.registry import Registry
+from whoelse.directory.router import NodeChannels
+from whoelse.directory.server import create_server
+from whoelse.directory.setup import initialise as initialise_directory
+from whoelse.directory.setup import key_directory
+from whoelse.directory.storage import DirectoryDatabase
+from whoelse.directory.token_service import TokenLimits
+from whoelse.federation import ca
+from whoelse.federation.practitioner_client import Account, PractitionerClient
+from whoelse.federation.transport import MtlsIdentity, secure_channel
+from whoelse.harness.demo_accounts import add_eligible
+from whoelse.node.accounts.credentials import Passwords
+from whoelse.node.accounts.lockout import LockoutPolicy
+from whoelse.node.accounts.service import AccountService
+from whoelse.node.changes import import_with_changes
+from whoelse.node.config import NodeConfig, TlsFiles
+from whoelse.node.importer import import_file
+from whoelse.node.matching import record_tags
+from whoelse.node.runtime import NodeRuntime, Servers
+from whoelse.node.settings import initialise as initialise_node
+from whoelse.node.storage.database import Database
+from whoelse.node.tags import LocalTagger
+from whoelse.v1 import federation_pb2_grpc
 
 PASSWORD = "correct horse battery staple"
 

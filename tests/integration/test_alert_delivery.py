@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
-from federation.cli import main
-from node.alerts import store as alert_store
-from node.alerts.store import OutboxItem
 from tests.integration.harness import Council, Federation
 from tests.integration.test_federation import BRADFORD, LEEDS, WAKEFIELD, ZOE_LEEDS, involvement
 from tests.integration.test_federation import SHIELDED_WAKEFIELD as MIA_WAKEFIELD
 from tests.integration.test_federation import ZOE_BRADFORD as ZOE_AT_BRADFORD
+from whoelse.federation.cli import main
+from whoelse.node.alerts import store as alert_store
+from whoelse.node.alerts.store import OutboxItem
 
 LATER = dt.timedelta(minutes=1)  # past any backoff of these tests (first retry after 10-20 ms)
 

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from node.subject_access import subject_access_report
 from tests.integration.harness import Federation
 from tests.integration.test_federation import (
     BRADFORD,
@@ -23,6 +22,7 @@ from tests.integration.test_federation import (
     child,
     involvement,
 )
+from whoelse.node.subject_access import subject_access_report
 
 
 @pytest.fixture()

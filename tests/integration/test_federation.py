@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from whoelse.v1 import records_pb2 as pb
 
-from federation.errors import PermissionDenied, Unavailable
-from node.subject_access import subject_access_report
 from tests.integration.harness import Council, Federation
+from whoelse.federation.errors import PermissionDenied, Unavailable
+from whoelse.node.subject_access import subject_access_report
+from whoelse.v1 import records_pb2 as pb
 
 LEEDS, BRADFORD, WAKEFIELD = "E08000035", "E08000032", "E08000036"
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import grpc
 import pytest
 from sqlalchemy import text
-from whoelse.v1 import federation_pb2
 
-from federation.cli import main
-from node.audit import AuditLog
 from tests.integration.harness import Federation
 from tests.integration.test_federation import BRADFORD, LEEDS, ZOE_BRADFORD, ZOE_LEEDS
+from whoelse.federation.cli import main
+from whoelse.node.audit import AuditLog
+from whoelse.v1 import federation_pb2
 
 
 @pytest.fixture()

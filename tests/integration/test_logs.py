@@ -8,9 +8,7 @@ import json
 import logging
 
 import pytest
-from whoelse.v1 import records_pb2 as pb
 
-from federation import logs
 from tests.integration.harness import Federation
 from tests.integration.test_federation import (
     LEEDS,
@@ -20,6 +18,8 @@ from tests.integration.test_federation import (
     involvement,
 )
 from tests.integration.test_federation import ZOE_LEEDS as ZOE
+from whoelse.federation import logs
+from whoelse.v1 import records_pb2 as pb
 
 CHILD_DETAILS = (
     "Zoë",

@@ -8,10 +8,10 @@ import logging
 import grpc
 import pytest
 
-from federation.transport import MtlsIdentity, secure_channel
-from node.server import create_server
 from tests.integration.harness import Federation
 from tests.integration.test_federation import LEEDS
+from whoelse.federation.transport import MtlsIdentity, secure_channel
+from whoelse.node.server import create_server
 
 GARBAGE = b"\x0a\xff\xff\xff\xff\x0f"  # field 1, length-delimited, claiming far more bytes than follow
 

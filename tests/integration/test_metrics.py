@@ -10,13 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from whoelse.v1 import records_pb2 as pb
 
-from federation.errors import Unauthenticated
-from federation.metrics_endpoint import serve_metrics
 from tests.integration.harness import Federation
 from tests.integration.test_federation import BRADFORD, LEEDS, ZOE_LEEDS, ZOE_SEARCHED
 from tests.integration.test_federation import ZOE_BRADFORD as ZOE_AT_BRADFORD
+from whoelse.federation.errors import Unauthenticated
+from whoelse.federation.metrics_endpoint import serve_metrics
+from whoelse.v1 import records_pb2 as pb
 
 
 @pytest.fixture()

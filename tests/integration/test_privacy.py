@@ -17,28 +17,28 @@ from typing import Any
 import grpc
 import pytest
 from sqlalchemy import select
-from whoelse.v1 import federation_pb2, federation_pb2_grpc
-from whoelse.v1 import records_pb2 as pb
 
-from directory.keys import KeyDirectory
-from federation import ca, oprf
-from federation.answers import open_answer
-from federation.errors import Unavailable
-from federation.identity import Identity
-from federation.match_keys import match_keys
-from federation.purposes import Purpose
-from federation.query import MAX_SEALED_QUERY_BYTES, build_query, seal_deliveries, sign_query
-from federation.sealing import SealingKey
-from federation.signing import SigningKey
-from federation.token_keys import lookup_tag
-from federation.tokens import tokenise
-from federation.transport import MtlsIdentity, secure_channel
-from node.audit import AUDIT_LOG
-from node.federation.holder import council_lookup
-from node.federation.searcher import evaluator
-from node.runtime import NodeRuntime
 from tests.integration.harness import Federation
 from tests.integration.test_federation import BRADFORD, LEEDS, WAKEFIELD, ZOE_BRADFORD, ZOE_LEEDS, child
+from whoelse.directory.keys import KeyDirectory
+from whoelse.federation import ca, oprf
+from whoelse.federation.answers import open_answer
+from whoelse.federation.errors import Unavailable
+from whoelse.federation.identity import Identity
+from whoelse.federation.match_keys import match_keys
+from whoelse.federation.purposes import Purpose
+from whoelse.federation.query import MAX_SEALED_QUERY_BYTES, build_query, seal_deliveries, sign_query
+from whoelse.federation.sealing import SealingKey
+from whoelse.federation.signing import SigningKey
+from whoelse.federation.token_keys import lookup_tag
+from whoelse.federation.tokens import tokenise
+from whoelse.federation.transport import MtlsIdentity, secure_channel
+from whoelse.node.audit import AUDIT_LOG
+from whoelse.node.federation.holder import council_lookup
+from whoelse.node.federation.searcher import evaluator
+from whoelse.node.runtime import NodeRuntime
+from whoelse.v1 import federation_pb2, federation_pb2_grpc
+from whoelse.v1 import records_pb2 as pb
 
 KIRKLEES = "E08000034"
 ZOE_SEARCH = pb.SearchIdentity(
@@ -344,7 +344,7 @@ def test_a_council_holding_a_different_child_who_shares_one_detail_cannot_read_t
     def must_not_open(self: Any, index: int, dk: bytes) -> Any:
         raise AssertionError("Kirklees opened the searched identity")
 
-    monkeypatch.setattr("federation.query.VerifiedQuery.demographics_for", must_not_open)
+    monkeypatch.setattr("whoelse.federation.query.VerifiedQuery.demographics_for", must_not_open)
     leeds = federation.councils[LEEDS].runtime
     delivery = make_delivery(leeds, KIRKLEES)
     sealed = kirklees.runtime.holder.answer(delivery)

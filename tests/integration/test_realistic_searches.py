@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from whoelse.v1 import records_pb2 as pb
 
-from federation.errors import InvalidInput
 from tests.integration.harness import Federation
+from whoelse.federation.errors import InvalidInput
+from whoelse.v1 import records_pb2 as pb
 
 LEEDS, BRADFORD = "E08000035", "E08000032"
 

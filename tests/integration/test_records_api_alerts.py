@@ -9,12 +9,12 @@ from typing import Any
 
 import grpc
 from google.protobuf import json_format
-from whoelse.v1 import records_api_pb2 as ra
-from whoelse.v1 import records_api_pb2_grpc
 
-from federation.cli import main
 from tests.integration.harness import Federation
 from tests.integration.test_federation import BRADFORD, LEEDS, ZOE_BRADFORD, ZOE_LEEDS, involvement
+from whoelse.federation.cli import main
+from whoelse.v1 import records_api_pb2 as ra
+from whoelse.v1 import records_api_pb2_grpc
 
 
 def test_a_records_api_change_at_leeds_alerts_the_school_nurse_at_bradford(tmp_path: Path) -> None:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from federation.cli import main
-from node.audit import AuditKind, entries_about
 from tests.integration.harness import Federation
 from tests.integration.test_federation import LEEDS, ZOE_LEEDS, child
+from whoelse.federation.cli import main
+from whoelse.node.audit import AuditKind, entries_about
 
 
 def born_18_years_before(days_ago: int) -> str:

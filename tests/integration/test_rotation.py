@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from whoelse.v1 import records_pb2 as pb
 
-from directory.setup import key_directory
-from directory.token_service import retire, rotate
-from node.storage.tables import MatchTag
 from tests.integration.harness import Federation
 from tests.integration.test_federation import BRADFORD, LEEDS, ZOE_BRADFORD, ZOE_LEEDS
+from whoelse.directory.setup import key_directory
+from whoelse.directory.token_service import retire, rotate
+from whoelse.node.storage.tables import MatchTag
+from whoelse.v1 import records_pb2 as pb
 
 
 @pytest.fixture()

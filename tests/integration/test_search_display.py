@@ -7,13 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from whoelse.v1 import records_pb2 as pb
 
-from federation.client_cli import _print_search
-from federation.practitioner_client import search_to_json
-from node.subject_access import subject_access_report
 from tests.integration.harness import Federation
 from tests.integration.test_federation import BRADFORD, LEEDS, ZOE_LEEDS, ZOE_SEARCHED
+from whoelse.federation.client_cli import _print_search
+from whoelse.federation.practitioner_client import search_to_json
+from whoelse.node.subject_access import subject_access_report
+from whoelse.v1 import records_pb2 as pb
 
 ZOE_IN_FULL = {
     **ZOE_LEEDS,

@@ -6,10 +6,10 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2
 
-from federation.transport import MtlsIdentity, secure_channel
-from node.server import create_server
 from tests.integration.harness import Federation
 from tests.integration.test_federation import LEEDS
+from whoelse.federation.transport import MtlsIdentity, secure_channel
+from whoelse.node.server import create_server
 
 
 def listed_services(channel: grpc.Channel, version: str) -> set[str]:

@@ -10,14 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from whoelse.v1 import federation_pb2
 
-from directory.routing_log import RoutingEntry, RoutingLog
-from directory.setup import key_directory
-from federation.cli import main
-from federation.errors import Refused
-from federation.tree_head_wire import head_from_wire
-from federation.witness import verify_cosignature
 from tests.integration.harness import Federation
 from tests.integration.test_federation import (
     BRADFORD,
@@ -28,6 +21,13 @@ from tests.integration.test_federation import (
     search,
 )
 from tests.integration.test_heads import collect
+from whoelse.directory.routing_log import RoutingEntry, RoutingLog
+from whoelse.directory.setup import key_directory
+from whoelse.federation.cli import main
+from whoelse.federation.errors import Refused
+from whoelse.federation.tree_head_wire import head_from_wire
+from whoelse.federation.witness import verify_cosignature
+from whoelse.v1 import federation_pb2
 
 
 @pytest.fixture()

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import create_engine
 
-from node.keystore import KEYS_ENV
-from node.settings import initialise
-from node.storage.database import Database, scratch_postgres
+from whoelse.node.keystore import KEYS_ENV
+from whoelse.node.settings import initialise
+from whoelse.node.storage.database import Database, scratch_postgres
 
 PG_ADMIN_URL = os.environ.get("WHOELSE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 

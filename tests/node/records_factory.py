@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import replace
 from typing import Any
 
-from node.records import (
+from whoelse.node.records import (
     Address,
     Carer,
     CauseForConcern,

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from federation.cli import main
-from node.audit import AUDIT_LOG
-from node.storage.database import Database
+from whoelse.federation.cli import main
+from whoelse.node.audit import AUDIT_LOG
+from whoelse.node.storage.database import Database
 
 
 def test_account_changes_are_audited_with_who_did_them(

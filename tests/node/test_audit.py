@@ -13,20 +13,20 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
-from federation import audit_cli
-from federation.errors import InvalidInput, NotFound
-from federation.merkle import SignedTreeHead
-from federation.signing import SigningKey
-from federation.transparency_log import ProblemKind
-from node.audit import AUDIT_LOG, AuditLog, DeliveredAlert, DisclosureSummary
-from node.audit_cli import add_audit_commands
-from node.disclosure import HoldingCouncil, disclose
-from node.records import SensitiveBasis, ServiceType
-from node.settings import initialise, load
-from node.storage.database import Database
-from node.storage.record_store import upsert_records
 from tests.node.records_factory import TODAY, camhs, child, shielded_child
 from tests.node.records_factory import born as record_born
+from whoelse.federation import audit_cli
+from whoelse.federation.errors import InvalidInput, NotFound
+from whoelse.federation.merkle import SignedTreeHead
+from whoelse.federation.signing import SigningKey
+from whoelse.federation.transparency_log import ProblemKind
+from whoelse.node.audit import AUDIT_LOG, AuditLog, DeliveredAlert, DisclosureSummary
+from whoelse.node.audit_cli import add_audit_commands
+from whoelse.node.disclosure import HoldingCouncil, disclose
+from whoelse.node.records import SensitiveBasis, ServiceType
+from whoelse.node.settings import initialise, load
+from whoelse.node.storage.database import Database
+from whoelse.node.storage.record_store import upsert_records
 
 LEEDS = HoldingCouncil("E08000035", "Leeds", "Leeds records team, 0113 496 0999")
 AT = dt.datetime(2026, 11, 23, 9, 30, tzinfo=dt.UTC)
@@ -87,7 +87,10 @@ def test_each_entry_records_who_where_why_and_when(leeds: Database) -> None:
         "councils_unanswered": ["E08000032"],
     }  # fmt: skip
     assert (quiet["kind"], quiet["candidates"], quiet["disclosures"], quiet["alerts"]) == (
-        "search_received", 0, [], []
+        "search_received",
+        0,
+        [],
+        [],
     )
     assert (received["origin_council"], received["candidates"]) == ("E08000003", 1)
     [disclosure] = received["disclosures"]

@@ -7,9 +7,9 @@ import json
 
 from sqlalchemy import select
 
-from node.audit import AUDIT_LOG, AuditLog, Received
-from node.settings import load
-from node.storage.database import Database
+from whoelse.node.audit import AUDIT_LOG, AuditLog, Received
+from whoelse.node.settings import load
+from whoelse.node.storage.database import Database
 
 AT = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)
 

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from federation.cli import main
-from federation.errors import InvalidInput, Refused
-from node.audit import AuditLog
-from node.backup import backup, restore
-from node.storage.database import Database, scratch_postgres
 from tests.node.conftest import PG_ADMIN_URL
+from whoelse.federation.cli import main
+from whoelse.federation.errors import InvalidInput, Refused
+from whoelse.node.audit import AuditLog
+from whoelse.node.backup import backup, restore
+from whoelse.node.storage.database import Database, scratch_postgres
 
 ZOE = {
     "record_id": "LDS-0001", "forename": "Zoe", "surname": "Smith", "date_of_birth": "2015-03-07",

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from federation.cli import main
-from node.storage.database import Database
-from node.storage.schema import metadata
 from tests.node.test_importer import good_row, write_jsonl
+from whoelse.federation.cli import main
+from whoelse.node.storage.database import Database
+from whoelse.node.storage.schema import metadata
 
 CORPUS = Path(__file__).resolve().parents[1] / "assets" / "bad_input"
 

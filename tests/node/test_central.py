@@ -12,18 +12,7 @@ from pathlib import Path
 import grpc
 import pyotp
 import pytest
-from whoelse.v1 import practitioner_pb2 as pp
-from whoelse.v1 import practitioner_pb2_grpc
-from whoelse.v1 import records_pb2 as pb
 
-from federation import ca
-from node.accounts.credentials import Passwords
-from node.accounts.service import AccountService
-from node.central import CENTRAL_CODE, import_council, init_central
-from node.central_server import CentralServer, create_central_server
-from node.demo_accounts import add_eligible
-from node.storage.database import Database
-from node.subject_access import subject_access_report
 from tests.integration.harness import PASSWORD
 from tests.integration.test_federation import (
     BRADFORD,
@@ -33,6 +22,17 @@ from tests.integration.test_federation import (
     ZOE_BRADFORD,
     ZOE_LEEDS,
 )
+from whoelse.federation import ca
+from whoelse.harness.demo_accounts import add_eligible
+from whoelse.node.accounts.credentials import Passwords
+from whoelse.node.accounts.service import AccountService
+from whoelse.node.central import CENTRAL_CODE, import_council, init_central
+from whoelse.node.central_server import CentralServer, create_central_server
+from whoelse.node.storage.database import Database
+from whoelse.node.subject_access import subject_access_report
+from whoelse.v1 import practitioner_pb2 as pp
+from whoelse.v1 import practitioner_pb2_grpc
+from whoelse.v1 import records_pb2 as pb
 
 USER = "sw@leeds"
 
@@ -127,7 +127,7 @@ def test_central_index_answers_search_with_every_councils_records_and_the_disclo
 
 def test_central_import_of_a_missing_file_is_a_one_line_error(tmp_path: Path) -> None:
     db = str(tmp_path / "c.sqlite")
-    init = [sys.executable, "-m", "federation.cli", "central"]
+    init = [sys.executable, "-m", "whoelse.federation.cli", "central"]
     assert subprocess.run([*init, "init", "--db", db], capture_output=True, check=False).returncode == 0
     proc = subprocess.run(
         [*init, "import", "--db", db, "--council", LEEDS, "--name", "Leeds", "nope.jsonl"],

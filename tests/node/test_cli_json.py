@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from federation.cli import main
+from whoelse.federation.cli import main
 
 SAM = ["--username", "sam.patel", "--name", "Sam Patel", "--role", "Social worker",
        "--organisation", "Leeds", "--contact", "0113 496 0002"]  # fmt: skip

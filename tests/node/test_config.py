@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from federation.errors import ConfigError
-from node.config import load_config
+from whoelse.federation.errors import ConfigError
+from whoelse.node.config import load_config
 
 
 @pytest.fixture()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from node.disclosure import SPECIALIST_SERVICES_NOTE, HoldingCouncil, disclosable_until, disclose
 from tests.node.records_factory import TODAY, camhs, child, shielded_child, social_worker
+from whoelse.node.disclosure import SPECIALIST_SERVICES_NOTE, HoldingCouncil, disclosable_until, disclose
 
 LEEDS = HoldingCouncil("E08000035", "Leeds", "Leeds records team, 0113 496 0999")
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from node.storage.database import Database
-from node.storage.record_store import held_tags, upsert_records
-from node.storage.tables import Child, MatchTag
 from tests.node.records_factory import child
+from whoelse.node.storage.database import Database
+from whoelse.node.storage.record_store import held_tags, upsert_records
+from whoelse.node.storage.tables import Child, MatchTag
 
 SCHEME, OLD_SCHEME = "a" * 32, "b" * 32
 

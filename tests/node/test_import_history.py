@@ -7,11 +7,11 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
-from federation.cli import main as whoelse
-from node.import_files import ImportProblem
-from node.import_history import KEPT, PROBLEMS_KEPT, import_history, record_import
-from node.importer import ImportReport
-from node.storage.database import Database
+from whoelse.federation.cli import main as whoelse
+from whoelse.node.import_files import ImportProblem
+from whoelse.node.import_history import KEPT, PROBLEMS_KEPT, import_history, record_import
+from whoelse.node.importer import ImportReport
+from whoelse.node.storage.database import Database
 
 GOOD = {"record_id": "L-1", "forename": "Ada", "surname": "Pike", "date_of_birth": "2013-06-06", "sex": "F",
         "address": {"line1": "1 High Street", "postcode": "LS1 1AA"}}  # fmt: skip

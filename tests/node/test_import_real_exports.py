@@ -13,17 +13,17 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from federation.cli import main
-from node.alerts.tables import AlertOutboxRow
-from node.audit import AuditKind, entries_about
-from node.changes import import_with_changes
-from node.disclosure import HoldingCouncil, disclose
-from node.settings import load
-from node.storage.database import Database
-from node.storage.record_store import records_by_record_id
 from tests.node.records_factory import TODAY
 from tests.node.test_bad_input_corpus import dump, url
 from tests.node.test_importer import good_row, write_jsonl
+from whoelse.federation.cli import main
+from whoelse.node.alerts.tables import AlertOutboxRow
+from whoelse.node.audit import AuditKind, entries_about
+from whoelse.node.changes import import_with_changes
+from whoelse.node.disclosure import HoldingCouncil, disclose
+from whoelse.node.settings import load
+from whoelse.node.storage.database import Database
+from whoelse.node.storage.record_store import records_by_record_id
 
 LEEDS = HoldingCouncil("E08000035", "Leeds", "Leeds records team")
 

@@ -9,17 +9,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from node import import_workers
-from node.importer import ImportRejected, import_file, validate_file
-from node.matching import record_tags
-from node.settings import load
-from node.storage.database import Database
-from node.storage.record_store import count_records, load_records
-from node.storage.tables import Child, MatchTag
-from node.tags import LocalTagger
 from tests.node.records_factory import TODAY
 from tests.node.test_bad_input_corpus import dump
 from tests.node.test_importer import good_row, write_jsonl
+from whoelse.node import import_workers
+from whoelse.node.importer import ImportRejected, import_file, validate_file
+from whoelse.node.matching import record_tags
+from whoelse.node.settings import load
+from whoelse.node.storage.database import Database
+from whoelse.node.storage.record_store import count_records, load_records
+from whoelse.node.storage.tables import Child, MatchTag
+from whoelse.node.tags import LocalTagger
 
 NAMES = ["Ann", "Liam", "Zoë", "Omar", "Ewa", "Kai"]
 

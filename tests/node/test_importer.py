@@ -15,14 +15,14 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from federation.cli import main
-from node.importer import ImportRejected, import_file, validate_file
-from node.matching import record_tags
-from node.settings import load
-from node.storage.database import Database
-from node.storage.record_store import count_records, load_records
-from node.tags import LocalTagger
 from tests.node.records_factory import TODAY
+from whoelse.federation.cli import main
+from whoelse.node.importer import ImportRejected, import_file, validate_file
+from whoelse.node.matching import record_tags
+from whoelse.node.settings import load
+from whoelse.node.storage.database import Database
+from whoelse.node.storage.record_store import count_records, load_records
+from whoelse.node.tags import LocalTagger
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -201,7 +201,7 @@ def test_killed_import_keeps_committed_batches_and_rerun_completes(tmp_path: Pat
     cmd = [
         sys.executable,
         "-m",
-        "federation.cli",
+        "whoelse.federation.cli",
         "node",
         "import",
         str(path),

@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from federation.cli import main
-from federation.errors import ConfigError, WhoElseError
-from node.accounts.credentials import totp_code
-from node.accounts.service import AccountService
-from node.keystore import KEYS_ENV, FileKeyStore, beside, locate
-from node.settings import load
-from node.storage.database import Database
 from tests.node.accounts import light_passwords
+from whoelse.federation.cli import main
+from whoelse.federation.errors import ConfigError, WhoElseError
+from whoelse.node.accounts.credentials import totp_code
+from whoelse.node.accounts.service import AccountService
+from whoelse.node.keystore import KEYS_ENV, FileKeyStore, beside, locate
+from whoelse.node.settings import load
+from whoelse.node.storage.database import Database
 
 SAM = [
     "--username", "sam.patel", "--name", "Sam Patel", "--role", "Social worker",

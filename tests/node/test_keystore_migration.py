@@ -9,19 +9,19 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from federation.errors import ConfigError
-from federation.sealing import SealingKey
-from federation.signing import SigningKey
-from node.accounts.credentials import new_totp_secret, totp_code
-from node.accounts.totp_storage import is_sealed
-from node.keystore import FileKeyStore
-from node.keystore_migration import move_keys_out
-from node.settings import load
-from node.storage.database import Database, scratch_postgres
-from node.storage.migrate import upgrade
 from tests.node.accounts import PASSWORD, FakeClock, light_passwords, make_service
 from tests.node.conftest import PG_ADMIN_URL, _postgres_available, _skip_or_fail
 from tests.node.test_keystore import assert_no_secret_in
+from whoelse.federation.errors import ConfigError
+from whoelse.federation.sealing import SealingKey
+from whoelse.federation.signing import SigningKey
+from whoelse.node.accounts.credentials import new_totp_secret, totp_code
+from whoelse.node.accounts.totp_storage import is_sealed
+from whoelse.node.keystore import FileKeyStore
+from whoelse.node.keystore_migration import move_keys_out
+from whoelse.node.settings import load
+from whoelse.node.storage.database import Database, scratch_postgres
+from whoelse.node.storage.migrate import upgrade
 
 OLD_KEYS = {"signing": SigningKey.generate().to_bytes(), "sealing": SealingKey.generate().to_bytes()}
 OLD_KEYS["tag"] = bytes(range(32))

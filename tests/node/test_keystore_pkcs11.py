@@ -14,19 +14,19 @@ from pathlib import Path
 
 import pytest
 
-from federation.cli import main
-from federation.errors import ConfigError
-from federation.signing import verify
-from node.accounts.credentials import new_totp_secret, totp_code
-from node.accounts.service import AccountService
-from node.accounts.totp_storage import TotpSecrets
-from node.keystore import KEYS_ENV, FileKeyStore, beside
-from node.keystore_pkcs11 import Pkcs11KeyStore
-from node.settings import load
-from node.storage.database import Database
 from tests.node.accounts import PASSWORD, FakeClock, light_passwords, make_service
 from tests.node.test_keystore import SAM, forms
 from tests.node.test_keystore_migration import OLD_KEYS, TOTP_SECRET, _old
+from whoelse.federation.cli import main
+from whoelse.federation.errors import ConfigError
+from whoelse.federation.signing import verify
+from whoelse.node.accounts.credentials import new_totp_secret, totp_code
+from whoelse.node.accounts.service import AccountService
+from whoelse.node.accounts.totp_storage import TotpSecrets
+from whoelse.node.keystore import KEYS_ENV, FileKeyStore, beside
+from whoelse.node.keystore_pkcs11 import Pkcs11KeyStore
+from whoelse.node.settings import load
+from whoelse.node.storage.database import Database
 
 SOFTHSM = Path("/usr/lib/softhsm/libsofthsm2.so")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from node.storage.database import Database
-from node.storage.schema import metadata
+from whoelse.node.storage.database import Database
+from whoelse.node.storage.schema import metadata
 
 
 def test_migrations_match_models(db: Database) -> None:

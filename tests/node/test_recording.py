@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from federation.errors import NotFound
-from node.accounts.credentials import Passwords
-from node.accounts.service import AccountService, Practitioner
-from node.alerts import store as alert_store
-from node.audit import AuditLog
-from node.demo_accounts import add_eligible
-from node.matching import record_tags
-from node.recording import Recorder, RecordingRejected
-from node.records import SensitiveBasis, ServiceType
-from node.settings import load
-from node.storage.database import Database
-from node.storage.record_store import records_by_record_id, upsert_records
-from node.tags import LocalTagger
 from tests.node.records_factory import TODAY, child
+from whoelse.federation.errors import NotFound
+from whoelse.harness.demo_accounts import add_eligible
+from whoelse.node.accounts.credentials import Passwords
+from whoelse.node.accounts.service import AccountService, Practitioner
+from whoelse.node.alerts import store as alert_store
+from whoelse.node.audit import AuditLog
+from whoelse.node.matching import record_tags
+from whoelse.node.recording import Recorder, RecordingRejected
+from whoelse.node.records import SensitiveBasis, ServiceType
+from whoelse.node.settings import load
+from whoelse.node.storage.database import Database
+from whoelse.node.storage.record_store import records_by_record_id, upsert_records
+from whoelse.node.tags import LocalTagger
 
 
 def _setup(db: Database) -> tuple[Recorder, Practitioner]:

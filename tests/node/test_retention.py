@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from federation.cli import main
-from node import retention
-from node.audit import AuditKind, AuditLog, entries_about
-from node.settings import load
-from node.storage.database import Database
-from node.storage.record_store import records_by_record_id
 from tests.node.test_bad_input_corpus import url
 from tests.node.test_importer import good_row, run_import, write_jsonl
+from whoelse.federation.cli import main
+from whoelse.node import retention
+from whoelse.node.audit import AuditKind, AuditLog, entries_about
+from whoelse.node.settings import load
+from whoelse.node.storage.database import Database
+from whoelse.node.storage.record_store import records_by_record_id
 
 TODAY = dt.date(2026, 11, 23)
 

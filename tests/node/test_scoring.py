@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from federation.identity import Identity
-from node import scoring
-from node.matching import score_candidates
-from node.scoring import MATCH_THRESHOLD, POSSIBLE_THRESHOLD, MatchScore, score
+from whoelse.federation.identity import Identity
+from whoelse.node import scoring
+from whoelse.node.matching import score_candidates
+from whoelse.node.scoring import MATCH_THRESHOLD, POSSIBLE_THRESHOLD, MatchScore, score
 
 
 def _dob(identity: Identity) -> dt.date:
@@ -89,9 +89,7 @@ SINGLE_ERRORS: dict[str, Callable[[Identity], Identity]] = {
     "birth year one out": lambda child: replace(
         child, date_of_birth=_dob(child).replace(year=_dob(child).year + 1)
     ),
-    "day one digit out": lambda child: replace(
-        child, date_of_birth=_dob(child) + dt.timedelta(days=1)
-    ),
+    "day one digit out": lambda child: replace(child, date_of_birth=_dob(child) + dt.timedelta(days=1)),
     "moved to another town": lambda child: replace(child, postcode="EX1 1AA"),
     "no postcode given": lambda child: replace(child, postcode=""),
     "sex not known": lambda child: replace(child, sex="U"),

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from whoelse.v1 import records_pb2 as pb
 
-from federation.errors import InvalidInput
-from node.wire import identity_from_pb, reading_notes
+from whoelse.federation.errors import InvalidInput
+from whoelse.node.wire import identity_from_pb, reading_notes
+from whoelse.v1 import records_pb2 as pb
 
 TODAY = dt.date(2026, 12, 1)
 

@@ -8,17 +8,17 @@ from pathlib import Path
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from tests.node.records_factory import TODAY
+from whoelse.node.disclosure import SPECIALIST_SERVICES_NOTE
+from whoelse.node.importer import import_file
+from whoelse.node.matching import record_tags
+from whoelse.node.server import create_server
+from whoelse.node.settings import load
+from whoelse.node.storage.database import Database
+from whoelse.node.tags import LocalTagger
 from whoelse.v1 import node_pb2, node_pb2_grpc
 from whoelse.v1 import records_pb2 as pb
-
-from node.disclosure import SPECIALIST_SERVICES_NOTE
-from node.importer import import_file
-from node.matching import record_tags
-from node.server import create_server
-from node.settings import load
-from node.storage.database import Database
-from node.tags import LocalTagger
-from tests.node.records_factory import TODAY
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

@@ -8,9 +8,9 @@ from dataclasses import replace
 
 import pytest
 
-from federation.identity import Identity
-from federation.match_keys import KeyKind, match_keys
-from node.scoring import keep_twins_apart, score
+from whoelse.federation.identity import Identity
+from whoelse.federation.match_keys import KeyKind, match_keys
+from whoelse.node.scoring import keep_twins_apart, score
 
 JACK = Identity("Jack", "Okafor", dt.date(2015, 3, 7), "M", "LS6 2AB")
 TWIN = replace(JACK, forename="Jacob")  # same birthday, address and first two letters

@@ -11,17 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from federation.errors import NotFound
-from node.audit import AuditLog, DisclosureSummary
-from node.audit_cli import add_audit_commands
-from node.disclosure import HoldingCouncil, disclose
-from node.records import SensitiveBasis, ServiceType
-from node.settings import initialise
-from node.storage.database import Database
-from node.storage.record_store import upsert_records
-from node.subject_access import subject_access_report
 from tests.node.records_factory import TODAY, camhs, child, shielded_child
 from tests.node.test_audit import with_audit_tables
+from whoelse.federation.errors import NotFound
+from whoelse.node.audit import AuditLog, DisclosureSummary
+from whoelse.node.audit_cli import add_audit_commands
+from whoelse.node.disclosure import HoldingCouncil, disclose
+from whoelse.node.records import SensitiveBasis, ServiceType
+from whoelse.node.settings import initialise
+from whoelse.node.storage.database import Database
+from whoelse.node.storage.record_store import upsert_records
+from whoelse.node.subject_access import subject_access_report
 
 LEEDS = HoldingCouncil("E08000035", "Leeds", "Leeds records team, 0113 496 0999")
 MONDAY = dt.datetime(2026, 11, 23, 9, 30, tzinfo=dt.UTC)

@@ -9,7 +9,7 @@ Revises: 0005
 from alembic import context, op
 import sqlalchemy as sa
 
-from node.keystore_migration import move_keys_in, move_keys_out
+from whoelse.node.keystore_migration import move_keys_in, move_keys_out
 
 
 revision = '0006'

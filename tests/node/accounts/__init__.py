@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from node.accounts.credentials import Passwords
-from node.accounts.service import AccountService
-from node.storage.base import Base
-from node.storage.database import Database
+from whoelse.node.accounts.credentials import Passwords
+from whoelse.node.accounts.service import AccountService
+from whoelse.node.storage.base import Base
+from whoelse.node.storage.database import Database
 
 START = dt.datetime(2025, 6, 2, 9, 0, tzinfo=dt.UTC)
 TODAY = dt.date(2025, 6, 2)

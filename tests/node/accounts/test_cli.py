@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from federation.errors import InvalidInput, NotFound, WhoElseError
-from node.accounts.cli import add_practitioner_commands
-from node.accounts.credentials import totp_code
-from node.accounts.service import AccountService
-from node.storage.database import Database
 from tests.node.accounts import FakeClock, light_passwords, make_service, open_database
+from whoelse.federation.errors import InvalidInput, NotFound, WhoElseError
+from whoelse.node.accounts.cli import add_practitioner_commands
+from whoelse.node.accounts.credentials import totp_code
+from whoelse.node.accounts.service import AccountService
+from whoelse.node.storage.database import Database
 
 ADD_SAM = [
     "add",

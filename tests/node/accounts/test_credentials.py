@@ -6,8 +6,9 @@ import datetime as dt
 
 import pytest
 
-from federation.errors import InvalidInput
-from node.accounts.credentials import (
+from tests.node.accounts import PASSWORD, START, light_passwords
+from whoelse.federation.errors import InvalidInput
+from whoelse.node.accounts.credentials import (
     check_password_strength,
     generate_password,
     match_totp,
@@ -16,7 +17,6 @@ from node.accounts.credentials import (
     totp_step,
     totp_uri,
 )
-from tests.node.accounts import PASSWORD, START, light_passwords
 
 
 def test_password_hash_is_argon2id_and_verifies_only_the_right_password() -> None:
@@ -30,7 +30,7 @@ def test_password_hash_is_argon2id_and_verifies_only_the_right_password() -> Non
 
 
 def test_production_parameters_ask_for_a_rehash_of_light_hashes() -> None:
-    from node.accounts.credentials import Passwords
+    from whoelse.node.accounts.credentials import Passwords
 
     assert Passwords().needs_rehash(light_passwords().hash(PASSWORD))
 

@@ -7,8 +7,9 @@ import datetime as dt
 
 import pytest
 
-from federation.errors import PermissionDenied
-from node.accounts.eligibility import (
+from tests.node.accounts import START, TODAY
+from whoelse.federation.errors import PermissionDenied
+from whoelse.node.accounts.eligibility import (
     AccountStatus,
     NotEligible,
     Reason,
@@ -16,8 +17,7 @@ from node.accounts.eligibility import (
     check_expires_on,
     require_eligible,
 )
-from node.accounts.service import Practitioner
-from tests.node.accounts import START, TODAY
+from whoelse.node.accounts.service import Practitioner
 
 ELIGIBLE = Practitioner(
     username="sam.patel",

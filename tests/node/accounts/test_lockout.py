@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from node.accounts.lockout import FailureRecord, LockoutPolicy
 from tests.node.accounts import START
+from whoelse.node.accounts.lockout import FailureRecord, LockoutPolicy
 
 POLICY = LockoutPolicy()
 

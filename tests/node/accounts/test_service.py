@@ -10,14 +10,14 @@ from typing import ClassVar
 import argon2
 import pytest
 
-from federation.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
-from node.accounts.credentials import Passwords, totp_code
-from node.accounts.eligibility import AccountStatus, NotEligible, Reason
-from node.accounts.lockout import LoginThrottled
-from node.accounts.service import LOGIN_FAILED, AccountService, SessionLifetime, TotpEnrolment
-from node.accounts.tables import LoginFailureRow, SessionRow
-from node.storage.database import Database
 from tests.node.accounts import PASSWORD, FakeClock, light_passwords, make_service, open_database
+from whoelse.federation.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
+from whoelse.node.accounts.credentials import Passwords, totp_code
+from whoelse.node.accounts.eligibility import AccountStatus, NotEligible, Reason
+from whoelse.node.accounts.lockout import LoginThrottled
+from whoelse.node.accounts.service import LOGIN_FAILED, AccountService, SessionLifetime, TotpEnrolment
+from whoelse.node.accounts.tables import LoginFailureRow, SessionRow
+from whoelse.node.storage.database import Database
 
 
 @pytest.fixture
@@ -287,7 +287,7 @@ def test_council_can_unlock_at_once(accounts: AccountService, clock: FakeClock) 
 
 
 def test_lockout_window_is_configurable(db: Database, clock: FakeClock) -> None:
-    from node.accounts.lockout import LockoutPolicy
+    from whoelse.node.accounts.lockout import LockoutPolicy
 
     accounts = AccountService(
         db,
@@ -419,7 +419,7 @@ def test_light_hashes_are_upgraded_at_log_in(db: Database, clock: FakeClock) -> 
     stronger.login("sam.patel", PASSWORD, code(totp, clock))
     clock.advance(seconds=30)
     stronger.login("sam.patel", PASSWORD, code(totp, clock))  # the upgraded hash still verifies
-    from node.accounts.tables import PractitionerRow
+    from whoelse.node.accounts.tables import PractitionerRow
 
     with db.session() as s:
         encoded = s.query(PractitionerRow).one().password_hash

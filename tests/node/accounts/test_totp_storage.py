@@ -7,10 +7,10 @@ import os
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from federation.errors import ConfigError
-from node.accounts.credentials import new_totp_secret
-from node.accounts.tables import PractitionerRow
-from node.accounts.totp_storage import TotpSecrets, is_sealed
+from whoelse.federation.errors import ConfigError
+from whoelse.node.accounts.credentials import new_totp_secret
+from whoelse.node.accounts.tables import PractitionerRow
+from whoelse.node.accounts.totp_storage import TotpSecrets, is_sealed
 
 
 def test_a_sealed_secret_opens_only_for_its_account_under_its_key() -> None:

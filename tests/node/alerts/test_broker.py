@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from node.alerts.broker import AlertBroker
-from node.alerts.store import StoredAlert
-from node.records import RecordId
+from whoelse.node.alerts.broker import AlertBroker
+from whoelse.node.alerts.store import StoredAlert
+from whoelse.node.records import RecordId
 
 
 def alert(practitioner: str, summary: str = "A school nurse at Bradford became involved") -> StoredAlert:

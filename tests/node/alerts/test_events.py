@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 
-from node.alerts.events import ChangeEvent, EventType, change_events, to_proto
-from node.disclosure import HoldingCouncil
-from node.records import Address, CauseForConcern, ChildRecord, Involvement, ServiceType, Shielding
 from tests.node.records_factory import TODAY, camhs, child, shielded_child, social_worker
+from whoelse.node.alerts.events import ChangeEvent, EventType, change_events, to_proto
+from whoelse.node.disclosure import HoldingCouncil
+from whoelse.node.records import Address, CauseForConcern, ChildRecord, Involvement, ServiceType, Shielding
 
 LEEDS = HoldingCouncil("E08000035", "Leeds", "Leeds records team, 0113 496 0999")
 NEW_HOME = Address(line1="4 Quarry Rise", town="Otley", postcode="LS21 3JP")

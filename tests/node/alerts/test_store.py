@@ -10,18 +10,18 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
-from whoelse.v1 import federation_pb2
 
-import node.storage.schema  # noqa: F401  (registers every node table)
-from federation.errors import InvalidInput, NotFound
-from node.alerts import store
-from node.alerts.events import ChangeEvent, EventType
-from node.alerts.retry import RetryPolicy
-from node.records import ChildRecord, RecordId
-from node.storage.base import Base
-from node.storage.database import Database
-from node.storage.record_store import upsert_records
+import whoelse.node.storage.schema  # noqa: F401  (registers every node table)
 from tests.node.records_factory import TODAY, camhs, child, social_worker
+from whoelse.federation.errors import InvalidInput, NotFound
+from whoelse.node.alerts import store
+from whoelse.node.alerts.events import ChangeEvent, EventType
+from whoelse.node.alerts.retry import RetryPolicy
+from whoelse.node.records import ChildRecord, RecordId
+from whoelse.node.storage.base import Base
+from whoelse.node.storage.database import Database
+from whoelse.node.storage.record_store import upsert_records
+from whoelse.v1 import federation_pb2
 
 NOON = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
 MOVED = ChangeEvent(

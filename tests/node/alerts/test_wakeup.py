@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from node.alerts import store
-from node.alerts.events import ChangeEvent, EventType
-from node.alerts.wakeup import OutboxWaker
-from node.records import RecordId
-from node.storage.database import Database
 from tests.node.records_factory import TODAY
+from whoelse.node.alerts import store
+from whoelse.node.alerts.events import ChangeEvent, EventType
+from whoelse.node.alerts.wakeup import OutboxWaker
+from whoelse.node.records import RecordId
+from whoelse.node.storage.database import Database
 
 MOVED = ChangeEvent(
     EventType.CHANGE_OF_ADDRESS, TODAY, "The child's address changed at Leeds", "Leeds records team"
@@ -65,8 +65,8 @@ def test_an_import_in_another_process_wakes_the_node(db: Database, waker: Outbox
     """`whoelse node import` runs beside the node: a datagram (SQLite) or NOTIFY (PostgreSQL) reaches it."""
     script = (
         "import sys\n"
-        "from node.alerts import store\n"
-        "from node.storage.database import Database\n"
+        "from whoelse.node.alerts import store\n"
+        "from whoelse.node.storage.database import Database\n"
         "from tests.node.alerts.test_wakeup import queue_one\n"
         "db = Database(sys.argv[1])\n"
         "queue_one(db)\n"

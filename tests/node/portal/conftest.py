@@ -21,10 +21,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
-from node.accounts.lockout import LockoutPolicy
-from node.portal.app import PortalConfig
-from node.portal.server import PortalServer, start_portal
-from node.portal.sessions import Lifetime
 from tests.integration.harness import PASSWORD, Council, Federation, totp_now
 from tests.integration.test_federation import (
     BRADFORD,
@@ -36,6 +32,10 @@ from tests.integration.test_federation import (
     ZOE_LEEDS,
     ZOE_SISTER,
 )
+from whoelse.node.accounts.lockout import LockoutPolicy
+from whoelse.node.portal.app import PortalConfig
+from whoelse.node.portal.server import PortalServer, start_portal
+from whoelse.node.portal.sessions import Lifetime
 
 CHROMIUM = os.environ.get("WHOELSE_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "test-output" / "portal"

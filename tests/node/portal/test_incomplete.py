@@ -8,11 +8,11 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from node.portal.server import PortalServer, start_portal
 from tests.integration import test_federation as records
 from tests.integration.harness import Federation
 from tests.integration.test_federation import BRADFORD, LEEDS, WAKEFIELD
 from tests.node.portal.conftest import Portals, new_practitioner, screenshot, search, sign_in
+from whoelse.node.portal.server import PortalServer, start_portal
 
 
 @pytest.fixture()

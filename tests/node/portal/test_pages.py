@@ -6,11 +6,11 @@ import re
 
 from playwright.sync_api import BrowserContext, Page, expect
 
-from node.disclosure import SPECIALIST_SERVICES_NOTE
-from node.portal.results import SHIELDED_WORDING
 from tests.integration.harness import PASSWORD
 from tests.integration.test_federation import BRADFORD, LEEDS, WAKEFIELD
 from tests.node.portal.conftest import Portals, fail_sign_in, new_practitioner, screenshot, search, sign_in
+from whoelse.node.disclosure import SPECIALIST_SERVICES_NOTE
+from whoelse.node.portal.results import SHIELDED_WORDING
 
 
 def test_sign_in_with_totp_then_find_a_child_known_to_two_councils(portals: Portals, page: Page) -> None:

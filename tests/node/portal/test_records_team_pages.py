@@ -12,9 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Browser, BrowserContext, Page, expect
-from whoelse.v1 import records_pb2 as pb
 
-from federation.cli import main as whoelse
 from tests.integration.harness import totp_now
 from tests.integration.test_federation import BRADFORD, WAKEFIELD, child
 from tests.node.portal.conftest import (
@@ -26,6 +24,8 @@ from tests.node.portal.conftest import (
     sign_in,
 )
 from tests.node.portal.test_accessibility import serious_violations
+from whoelse.federation.cli import main as whoelse
+from whoelse.v1 import records_pb2 as pb
 
 
 def _audit(portals: Portals, kind: str) -> list[Mapping[str, Any]]:
@@ -300,7 +300,7 @@ def test_the_records_team_pages_refuse_everyone_else(portals: Portals, page: Pag
     runtime = portals.council(WAKEFIELD).runtime
     assert "mole@wakefield" not in [p.username for p in runtime.accounts.list()]
     with runtime.db.session() as session:
-        from node.storage.record_store import records_by_record_id
+        from whoelse.node.storage.record_store import records_by_record_id
 
         assert records_by_record_id(session, ["W-3"])["W-3"].shielded
 

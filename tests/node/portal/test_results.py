@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from whoelse.node.portal.results import group
 from whoelse.v1 import practitioner_pb2 as pp
 from whoelse.v1 import records_pb2 as pb
-
-from node.portal.results import group
 
 
 def _candidate(

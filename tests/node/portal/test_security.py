@@ -10,9 +10,9 @@ import ssl
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from node.portal.sessions import cookie_name
 from tests.integration.test_federation import WAKEFIELD
 from tests.node.portal.conftest import Portals, new_practitioner, search, sign_in
+from whoelse.node.portal.sessions import cookie_name
 
 
 def test_a_form_sent_without_its_csrf_token_is_refused(portals: Portals, page: Page) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask, session
 
-from node.portal.sessions import Lifetime, PortalSession, SessionStore, cookie_name
+from whoelse.node.portal.sessions import Lifetime, PortalSession, SessionStore, cookie_name
 
 START = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
 

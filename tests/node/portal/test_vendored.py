@@ -29,7 +29,7 @@ def test_no_gds_transport_font_and_no_crown() -> None:
 
 def test_pip_install_ships_every_template_and_static_file() -> None:
     pyproject = tomllib.loads((PORTAL.parents[1] / "pyproject.toml").read_text())
-    patterns = pyproject["tool"]["setuptools"]["package-data"]["node.portal"]
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["whoelse.node.portal"]
     files = [p.relative_to(PORTAL).as_posix() for p in PORTAL.rglob("*") if p.is_file()]
     data = [f for f in files if not f.endswith(".py") and "__pycache__" not in f]
     assert data and [f for f in data if not any(fnmatch.fnmatch(f, pat) for pat in patterns)] == []

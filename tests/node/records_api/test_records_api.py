@@ -17,23 +17,23 @@ import grpc
 import pytest
 from google.protobuf import json_format
 from sqlalchemy import func, select
-from whoelse.v1 import records_api_pb2 as ra
-from whoelse.v1 import records_api_pb2_grpc
 
-from federation import ca
-from federation.cli import main
-from federation.transport import MtlsIdentity
-from node.alerts.tables import AlertOutboxRow
-from node.audit import AuditKind, entries_about
-from node.disclosure import SPECIALIST_SERVICES_NOTE, disclose
-from node.import_files import read_rows
-from node.records_api.server import create_records_server
-from node.records_api.service import RecordsService
-from node.settings import load
-from node.storage.database import Database
-from node.storage.record_store import records_by_record_id
 from tests.node.test_bad_input_corpus import CORPUS, EXPECTED, dump, url
 from tests.node.test_importer import good_row, run_import, write_jsonl
+from whoelse.federation import ca
+from whoelse.federation.cli import main
+from whoelse.federation.transport import MtlsIdentity
+from whoelse.node.alerts.tables import AlertOutboxRow
+from whoelse.node.audit import AuditKind, entries_about
+from whoelse.node.disclosure import SPECIALIST_SERVICES_NOTE, disclose
+from whoelse.node.import_files import read_rows
+from whoelse.node.records_api.server import create_records_server
+from whoelse.node.records_api.service import RecordsService
+from whoelse.node.settings import load
+from whoelse.node.storage.database import Database
+from whoelse.node.storage.record_store import records_by_record_id
+from whoelse.v1 import records_api_pb2 as ra
+from whoelse.v1 import records_api_pb2_grpc
 
 TODAY_ISO = "2026-11-23"
 
