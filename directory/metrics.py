@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter
 
+from whoelse.federation import closed_sets
 from whoelse.federation.metrics_endpoint import latency
 from whoelse.v1 import federation_pb2
 
@@ -40,4 +41,4 @@ class DirectoryMetrics:
         self.routes.labels(purpose).inc()
         self.route_seconds.observe(seconds)
         for missing in answers.unanswered:
-            self.unanswered.labels(missing.council, missing.reason).inc()
+            self.unanswered.labels(missing.council, closed_sets.UNANSWERED_REASON.read(missing)).inc()

@@ -25,6 +25,7 @@ import grpc
 
 from whoelse.directory.registry import Registry, Snapshot, denial, now_ms
 from whoelse.directory.routing_log import RoutingEntry, RoutingLog
+from whoelse.federation import closed_sets
 from whoelse.federation.errors import InvalidInput, PermissionDenied
 from whoelse.federation.purposes import parse_purpose
 from whoelse.federation.status import call_status
@@ -138,7 +139,9 @@ class _Unanswered:
     detail: str
 
     def to_proto(self) -> federation_pb2.Unanswered:
-        return federation_pb2.Unanswered(council=self.council, reason=self.reason, detail=self.detail)
+        return federation_pb2.Unanswered(
+            council=self.council, **closed_sets.UNANSWERED_REASON.fields(self.reason), detail=self.detail
+        )
 
 
 def _validate(query: federation_pb2.RoutedQuery, snapshot: Snapshot) -> None:
@@ -147,7 +150,7 @@ def _validate(query: federation_pb2.RoutedQuery, snapshot: Snapshot) -> None:
     council that failed to answer."""
     if not 1 <= len(query.query_id) <= MAX_QUERY_ID:
         raise InvalidInput(f"query_id must be 1-{MAX_QUERY_ID} characters")
-    parse_purpose(query.purpose, allow_notification=True)
+    parse_purpose(closed_sets.PURPOSE.read(query), allow_notification=True)
     if not query.deliveries:
         raise InvalidInput("a routed query needs at least one delivery")
     if len(query.deliveries) > MAX_DELIVERIES:
@@ -231,7 +234,7 @@ class Router:
             RoutingEntry(
                 query_id=query.query_id,
                 origin=query.origin,
-                purpose=query.purpose,
+                purpose=closed_sets.PURPOSE.read(query),
                 issued_at_ms=query.issued_at_ms,
                 routed_at_ms=self._clock(),
                 recipients=len(query.deliveries),

@@ -26,7 +26,7 @@ from whoelse.directory.router import Router
 from whoelse.directory.routing_log import Cosignatures, RoutingLog
 from whoelse.directory.token_service import RateLimited, TokenService
 from whoelse.directory.tree_heads import TreeHeadStore
-from whoelse.federation import logs
+from whoelse.federation import closed_sets, logs
 from whoelse.federation.council_list import CouncilStatus, sign
 from whoelse.federation.errors import PermissionDenied
 from whoelse.federation.merkle import SignedTreeHead
@@ -87,7 +87,7 @@ class DirectoryServicer(federation_pb2_grpc.DirectoryServicer):
             bytes(request.sealing_key),
             peer_fingerprint(context),
         )
-        return federation_pb2.JoinResponse(status=status.value)
+        return federation_pb2.JoinResponse(**closed_sets.COUNCIL_STATUS.fields(status.value))
 
     @grpc_errors
     def GetCouncilList(
@@ -144,10 +144,11 @@ class DirectoryServicer(federation_pb2_grpc.DirectoryServicer):
         with logs.request(request.query_id[:64]):
             answers = self._router.route(caller, request, context.time_remaining())
             seconds = time.perf_counter() - started
-            self._metrics.routed(request.purpose, answers, seconds)
+            purpose = closed_sets.PURPOSE.read(request)
+            self._metrics.routed(purpose, answers, seconds)
             log.info(
                 "routed a %s query from %s: %d answered, %d did not, in %.0f ms",
-                request.purpose[:40],
+                purpose[:40],
                 caller,
                 len(answers.answers),
                 len(answers.unanswered),

@@ -19,6 +19,7 @@ from pathlib import Path
 import grpc
 from google.protobuf import json_format
 
+from whoelse.v1 import closed_sets_pb2 as cs
 from whoelse.v1 import records_api_pb2 as ra
 from whoelse.v1 import records_api_pb2_grpc
 
@@ -28,13 +29,29 @@ def change_id(line: str) -> str:
     return "example-" + hashlib.sha256(line.encode()).hexdigest()[:32]
 
 
+# The import format writes sex as F, M or U; the records API carries it as an enum.
+SEXES = {"F": cs.SEX_FEMALE, "M": cs.SEX_MALE, "U": cs.SEX_NOT_KNOWN}
+
+
+def child_input(row: dict[str, object]) -> ra.ChildInput:
+    """One import-format record as the API's message (a value the API has no enum for is sent as written,
+    so the node's refusal names it)."""
+    sex = str(row.pop("sex", "") or "")
+    child = json_format.ParseDict(row, ra.ChildInput())
+    if sex in SEXES:
+        child.sex = SEXES[sex]
+    else:
+        child.legacy_sex = sex
+    return child
+
+
 def upsert(stub: records_api_pb2_grpc.RecordsStub, path: Path) -> int:
     refused = 0
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            child = json_format.ParseDict(json.loads(line), ra.ChildInput())
+            child = child_input(json.loads(line))
         except (ValueError, json_format.ParseError) as exc:
             print(f"{path.name} line {number}: cannot send: {exc}")
             refused += 1

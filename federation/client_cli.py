@@ -10,6 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from whoelse.federation import closed_sets
 from whoelse.federation.errors import InvalidInput
 from whoelse.federation.practitioner_client import PractitionerClient, load_account, search_to_json
 from whoelse.federation.purposes import PRACTITIONER_PURPOSES, parse_purpose
@@ -29,7 +30,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             forename=args.forename or "",
             surname=args.surname or "",
             date_of_birth=args.dob or "",
-            sex=args.sex.upper(),
+            **closed_sets.SEX.fields(args.sex.upper()),
             postcode=args.postcode,
             nhs_number=args.nhs_number,
         )

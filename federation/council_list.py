@@ -31,7 +31,8 @@ from typing import Any
 
 from google.protobuf.message import DecodeError
 
-from whoelse.federation.errors import ConfigError, NotFound, Refused, Unavailable
+from whoelse.federation import closed_sets
+from whoelse.federation.errors import ConfigError, InvalidInput, NotFound, Refused, Unavailable
 from whoelse.federation.signing import VERIFY_KEY_BYTES, SigningKey, verify
 from whoelse.v1 import federation_pb2
 
@@ -145,7 +146,7 @@ def to_proto(council_list: CouncilList) -> federation_pb2.CouncilList:
                 signing_key=e.signing_key,
                 sealing_key=e.sealing_key,
                 certificate_fingerprint=e.certificate_fingerprint,
-                status=e.status.value,
+                **closed_sets.COUNCIL_STATUS.fields(e.status.value),
             )
             for e in council_list.councils
         ],
@@ -161,9 +162,10 @@ def from_proto(message: federation_pb2.CouncilList) -> CouncilList:
     entries = []
     for e in message.councils:
         try:
-            status = CouncilStatus(e.status)
-        except ValueError:
-            raise Refused(f"council list entry {e.code} has unknown status {e.status!r}") from None
+            written = closed_sets.COUNCIL_STATUS.read(e)
+            status = CouncilStatus(written)
+        except (ValueError, InvalidInput):
+            raise Refused(f"council list entry {e.code} has an unknown status") from None
         entries.append(
             CouncilEntry(
                 code=e.code,

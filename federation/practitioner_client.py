@@ -17,6 +17,7 @@ from typing import Any
 import grpc
 import pyotp
 
+from whoelse.federation import closed_sets
 from whoelse.federation.errors import InvalidInput, NotFound, Unauthenticated, Unavailable, WhoElseError
 from whoelse.federation.status import STATUS, answered_by_server, call_status
 from whoelse.v1 import practitioner_pb2 as pp
@@ -141,7 +142,9 @@ class PractitionerClient:
     def search(self, identity: pb.SearchIdentity, purpose: str, timeout: float = 30) -> pp.SearchResponse:
         response: pp.SearchResponse = self._with_session(
             self._stub.Search,
-            lambda token: pp.SearchRequest(session_token=token, identity=identity, purpose=purpose),
+            lambda token: pp.SearchRequest(
+                session_token=token, identity=identity, **closed_sets.PURPOSE.fields(purpose)
+            ),
             timeout,
         )
         return response
@@ -188,7 +191,8 @@ def search_to_json(response: pp.SearchResponse) -> dict[str, Any]:
     for council in response.results:
         for c in council.candidates:
             d = c.disclosure
-            if c.band == REFERRAL_BAND:  # one detail in common: no child data, ask the records team
+            band = closed_sets.BAND.read(c)
+            if band == REFERRAL_BAND:  # one detail in common: no child data, ask the records team
                 results.append(
                     {
                         "council": council.council_code,
@@ -204,13 +208,13 @@ def search_to_json(response: pp.SearchResponse) -> dict[str, Any]:
                     "council": council.council_code,
                     "council_name": council.council_name,
                     "score": round(c.score, 2),
-                    "band": c.band,
+                    "band": band,
                     "record_id": d.record_id,
                     "child": {
                         "forename": d.forename,
                         "surname": d.surname,
                         **({"date_of_birth": d.date_of_birth} if d.date_of_birth else {}),
-                        "sex": d.sex,
+                        "sex": closed_sets.SEX.read(d),
                         **({"nhs_number": d.nhs_number} if d.nhs_number else {}),
                         **({"postcode": d.address.postcode} if d.HasField("address") else {}),
                     },
@@ -250,7 +254,7 @@ def search_to_json(response: pp.SearchResponse) -> dict[str, Any]:
             {
                 "council": u.council_code,
                 "council_name": u.council_name,
-                "reason": u.reason,
+                "reason": closed_sets.UNANSWERED_REASON.read(u),
                 "detail": u.detail,
             }
             for u in response.unanswered

@@ -32,7 +32,7 @@ from typing import TypeVar
 
 from google.protobuf.message import DecodeError, Message
 
-from whoelse.federation import signing
+from whoelse.federation import closed_sets, signing
 from whoelse.federation.canonical import canonical_json
 from whoelse.federation.errors import InvalidInput, NotFound, Refused
 from whoelse.federation.purposes import Purpose, parse_purpose
@@ -150,7 +150,7 @@ def build_query(
         practitioner=practitioner,
         practitioner_name=practitioner_name,
         practitioner_role=practitioner_role,
-        purpose=purpose.value,
+        **closed_sets.PURPOSE.fields(purpose.value),
         issued_at_ms=now_ms,
         nonce=secrets.token_bytes(NONCE_BYTES),
         oprf_key_id=key_id,
@@ -242,7 +242,7 @@ class VerifiedQuery:
 
     @property
     def purpose(self) -> Purpose:
-        return parse_purpose(self.query.purpose, allow_notification=True)
+        return parse_purpose(closed_sets.PURPOSE.read(self.query), allow_notification=True)
 
     @property
     def issued_at_ms(self) -> int:
@@ -361,9 +361,10 @@ def _validate(query: federation_pb2.Query) -> None:
     for index, tag in enumerate(tags):
         if len(tag) != TAG_BYTES:
             raise InvalidInput(f"lookup_tags[{index}]: {len(tag)} bytes, not {TAG_BYTES}")
-    purpose = parse_purpose(query.purpose, allow_notification=True)
-    if purpose.value != query.purpose:  # parse_purpose forgives case and spaces; a signed query need not
-        raise InvalidInput(f"purpose: {query.purpose[:40]!r} is not written as a lawful purpose")
+    written = closed_sets.PURPOSE.read(query)
+    purpose = parse_purpose(written, allow_notification=True)
+    if purpose.value != written:  # parse_purpose forgives case and spaces; a signed query need not
+        raise InvalidInput(f"purpose: {written[:40]!r} is not written as a lawful purpose")
     if query.kind not in KINDS:
         raise InvalidInput(f"kind: must be 'search' or 'notification', not {query.kind[:20]!r}")
     if (query.kind == KIND_NOTIFICATION) != (purpose is Purpose.NOTIFICATION):

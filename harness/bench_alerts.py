@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from whoelse.federation import closed_sets
 from whoelse.federation.errors import Unavailable, WhoElseError
 from whoelse.federation.practitioner_client import Account, PractitionerClient
 from whoelse.federation.purposes import Purpose
@@ -137,7 +138,7 @@ def bench_alerts(rounds: int, children: int) -> dict[str, Any]:
                 forename=at_b.get("forename", ""),
                 surname=at_b.get("surname", ""),
                 date_of_birth=at_b.get("date_of_birth") or "",
-                sex=at_b.get("sex", ""),
+                **closed_sets.SEX.fields(at_b.get("sex", "")),
                 postcode=at_b["address"]["postcode"],
             )
             for _ in range(rounds):

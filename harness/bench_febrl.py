@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from whoelse.federation import closed_sets
 from whoelse.federation.errors import InvalidInput
 from whoelse.federation.match_keys import match_keys
 from whoelse.federation.practitioner_client import REFERRAL_BAND, PractitionerClient
@@ -154,7 +155,11 @@ def _real(iso: str) -> bool:
 def product_accepts_swapped_dates() -> bool:
     """Whether today's search parser takes a date valid only with day and month swapped (2011-29-11)."""
     probe = pb.SearchIdentity(
-        forename="Probe", surname="Probe", date_of_birth="2011-29-11", sex=SEX, postcode="LS6 2AB"
+        forename="Probe",
+        surname="Probe",
+        date_of_birth="2011-29-11",
+        **closed_sets.SEX.fields(SEX),
+        postcode="LS6 2AB",
     )
     try:
         identity_from_pb(probe)
@@ -245,7 +250,7 @@ def search_identity(child: ChildCopy) -> pb.SearchIdentity:
         forename=child.forename,
         surname=child.surname,
         date_of_birth=child.date_of_birth,
-        sex=child.sex,
+        **closed_sets.SEX.fields(child.sex),
         postcode=child.postcode,
     )
 
@@ -359,8 +364,8 @@ def _search_all(
                 continue
             elapsed = (time.perf_counter() - t0) * 1000
             candidates = [c for r in response.results if r.council_code == holder for c in r.candidates]
-            matches = [c.disclosure.record_id for c in candidates if c.band == "match"]
-            possibles = [c.disclosure.record_id for c in candidates if c.band == "possible"]
+            matches = [c.disclosure.record_id for c in candidates if closed_sets.BAND.read(c) == "match"]
+            possibles = [c.disclosure.record_id for c in candidates if closed_sets.BAND.read(c) == "possible"]
             with lock:
                 latencies.append(elapsed)
                 tally.searches += 1
@@ -373,7 +378,7 @@ def _search_all(
                 tally.found_match_or_possible += original in matches or original in possibles
                 if not candidates:
                     tally.nothing += 1
-                elif all(c.band == REFERRAL_BAND for c in candidates):
+                elif all(closed_sets.BAND.read(c) == REFERRAL_BAND for c in candidates):
                     tally.referrals += 1
 
     threads = [threading.Thread(target=run, args=(c,)) for c in clients]

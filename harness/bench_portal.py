@@ -28,6 +28,7 @@ from typing import Any
 
 import pyotp
 
+from whoelse.federation import closed_sets
 from whoelse.federation.errors import InvalidInput, Unavailable
 from whoelse.harness.bench import percentile
 from whoelse.harness.bench_search import _client, _sample_identity
@@ -84,7 +85,7 @@ def _search_form(identity: pb.SearchIdentity, token: str) -> dict[str, str]:
         "dob_day": day,
         "dob_month": month,
         "dob_year": year,
-        "sex": identity.sex or "U",
+        "sex": closed_sets.SEX.read(identity) or "U",
         "postcode": identity.postcode,
         "nhs_number": "",
         "purpose": "safeguarding",

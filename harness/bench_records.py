@@ -16,7 +16,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from whoelse.federation import ca
+from whoelse.federation import ca, closed_sets
 from whoelse.federation.transport import MtlsIdentity
 from whoelse.harness.bench import percentile
 from whoelse.node.records_api.server import create_records_server
@@ -34,7 +34,7 @@ def _child(n: int) -> ra.ChildInput:
         forename=("Ann", "Liam", "Zoë", "Omar", "Ewa", "Kai")[n % 6],
         surname=("Smith", "Khan", "O'Neill", "Nowak", "Brooks")[n % 5],
         date_of_birth=f"20{10 + n % 8:02d}-{1 + n % 12:02d}-{1 + n % 28:02d}",
-        sex="FM"[n % 2],
+        **closed_sets.SEX.fields("FM"[n % 2]),
         address=ra.AddressInput(line1=f"{1 + n % 200} Mill Lane", postcode="LS6 2AB"),
         involvements=[
             ra.InvolvementInput(

@@ -28,6 +28,7 @@ from typing import Any
 
 import grpc
 
+from whoelse.federation import closed_sets
 from whoelse.federation.errors import InvalidInput
 from whoelse.federation.practitioner_client import Account, PractitionerClient
 from whoelse.federation.transport import MtlsIdentity, secure_channel
@@ -103,7 +104,7 @@ def _sample_identity(layout: Layout) -> pb.SearchIdentity:
         forename=row["forename"],
         surname=row["surname"],
         date_of_birth=row["date_of_birth"],
-        sex=row["sex"],
+        **closed_sets.SEX.fields(row["sex"]),
         postcode=row["address"]["postcode"],
     )
 

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from whoelse.federation import closed_sets
 from whoelse.federation.errors import InvalidInput
 from whoelse.federation.identity import Identity
 from whoelse.federation.purposes import Purpose
@@ -149,7 +150,9 @@ class CentralSearch:
             disclosed.append((item.record.record_id, disclosure))
             results[code].append(
                 pb.Candidate(
-                    score=item.score.total, band=item.score.band, disclosure=disclosure_to_pb(disclosure)
+                    score=item.score.total,
+                    **closed_sets.BAND.fields(item.score.band),
+                    disclosure=disclosure_to_pb(disclosure),
                 )
             )
         outcome.results = dict(results)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from whoelse.federation import closed_sets
 from whoelse.federation.client_cli import add_identity_args
 from whoelse.federation.errors import InvalidInput
 from whoelse.federation.identity import Identity
@@ -231,7 +232,7 @@ def _search_identity(args: argparse.Namespace) -> Identity:
             forename=args.forename or "",
             surname=args.surname or "",
             date_of_birth=args.dob or "",
-            sex=args.sex.upper(),
+            **closed_sets.SEX.fields(args.sex.upper()),
             postcode=args.postcode or "",
             nhs_number=args.nhs_number or "",
         )

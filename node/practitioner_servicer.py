@@ -11,7 +11,7 @@ from typing import Protocol
 
 import grpc
 
-from whoelse.federation import logs
+from whoelse.federation import closed_sets, logs
 from whoelse.federation.errors import WhoElseError
 from whoelse.federation.identity import Identity
 from whoelse.federation.purposes import Purpose, parse_purpose
@@ -79,7 +79,7 @@ class PractitionerServicer(practitioner_pb2_grpc.PractitionerServicer):
 
     def _search_once(self, request: pp.SearchRequest) -> pp.SearchResponse:
         practitioner = self._accounts.authorise_search(request.session_token)
-        purpose = parse_purpose(request.purpose)
+        purpose = parse_purpose(closed_sets.PURPOSE.read(request))
         identity = identity_from_pb(request.identity)
         who = Searcher(practitioner.username, practitioner.display_name, practitioner.role)
         outcome = self._search.send(who, identity, purpose)
@@ -106,7 +106,10 @@ class PractitionerServicer(practitioner_pb2_grpc.PractitionerServicer):
         for code, reason, detail in outcome.unanswered:
             response.unanswered.append(
                 pp.UnansweredCouncil(
-                    council_code=code, council_name=self._names(code), reason=reason, detail=detail
+                    council_code=code,
+                    council_name=self._names(code),
+                    **closed_sets.UNANSWERED_REASON.fields(reason),
+                    detail=detail,
                 )
             )
         return response

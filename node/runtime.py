@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import grpc
 from grpc_health.v1 import health_pb2
 
+from whoelse.federation import closed_sets
 from whoelse.federation.council_list import CouncilListCache, load_verify_key
 from whoelse.federation.database import private_folder
 from whoelse.federation.errors import ConfigError, Refused, WhoElseError
@@ -300,7 +301,7 @@ class NodeRuntime:
             ),
             timeout=5,
         )
-        return str(reply.status)
+        return closed_sets.COUNCIL_STATUS.read(reply)
 
     def upkeep(self) -> None:
         """One round of background work; safe to call repeatedly (tests call it directly)."""

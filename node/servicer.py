@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grpc
 
+from whoelse.federation import closed_sets
 from whoelse.federation.purposes import parse_purpose
 from whoelse.federation.status import grpc_errors
 from whoelse.node.local_search import local_search
@@ -24,12 +25,16 @@ class CouncilNodeServicer(node_pb2_grpc.CouncilNodeServicer):
     def LocalSearch(
         self, request: node_pb2.LocalSearchRequest, context: grpc.ServicerContext
     ) -> node_pb2.LocalSearchResponse:
-        parse_purpose(request.purpose)
+        parse_purpose(closed_sets.PURPOSE.read(request))
         query = identity_from_pb(request.identity)
         found = local_search(self._db, self._settings, query, limit=request.max_results)
         return node_pb2.LocalSearchResponse(
             candidates=[
-                pb.Candidate(score=c.score, band=c.band, disclosure=disclosure_to_pb(c.disclosure))
+                pb.Candidate(
+                    score=c.score,
+                    **closed_sets.BAND.fields(c.band),
+                    disclosure=disclosure_to_pb(c.disclosure),
+                )
                 for c in found
             ]
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import unicodedata
 
+from whoelse.federation import closed_sets
 from whoelse.federation.errors import InvalidInput
 from whoelse.federation.identity import BirthDate, Identity, is_placeholder_forename
 from whoelse.federation.match_keys import check_searchable
@@ -31,7 +32,7 @@ def disclosure_to_pb(d: Disclosure) -> pb.Disclosure:
         forename=d.forename,
         surname=d.surname,
         date_of_birth=d.date_of_birth.isoformat() if d.date_of_birth else "",
-        sex=d.sex.value,
+        **closed_sets.SEX.fields(d.sex.value),
         nhs_number=d.nhs_number,
         shielded=d.shielded,
         records_team_contact=d.records_team_contact,
@@ -110,12 +111,13 @@ def identity_from_pb(
     Details may be missing (no forename, a year of birth only, sex "U", no postcode); with
     `require_searchable` (at the searcher's own council) the search is refused when what is left could
     never open a record, naming what else would help (whoelse.federation.match_keys.check_searchable)."""
-    for field in ("forename", "surname", "date_of_birth", "sex", "postcode", "nhs_number"):
+    for field in ("forename", "surname", "date_of_birth", "legacy_sex", "postcode", "nhs_number"):
         value = getattr(msg, field)
+        name = field.removeprefix("legacy_")  # sex: the 0.1 string a client may still send
         if len(value) > 100:
-            raise InvalidInput(f"search: {field} too long")
+            raise InvalidInput(f"search: {name} too long")
         if any(unicodedata.category(char) in ("Cc", "Cs") or char in _BIDI_CONTROLS for char in value):
-            raise InvalidInput(f"search: {field} contains a control character")
+            raise InvalidInput(f"search: {name} contains a control character")
     try:
         born = BirthDate.parse(msg.date_of_birth) if msg.date_of_birth.strip() else None
     except InvalidInput as exc:
@@ -126,7 +128,7 @@ def identity_from_pb(
             raise InvalidInput("search: date_of_birth is in the future")
         if born.year < EARLIEST_BIRTH_YEAR:
             raise InvalidInput(f"search: date_of_birth is before {EARLIEST_BIRTH_YEAR}")
-    sex = (msg.sex or "U").strip().upper()
+    sex = (closed_sets.SEX.read(msg) or "U").strip().upper()
     if sex not in ("F", "M", "U"):
         raise InvalidInput("search: sex must be F, M or U")
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from whoelse.federation import closed_sets
 from whoelse.federation.errors import WhoElseError
 from whoelse.federation.practitioner_client import PractitionerClient
 from whoelse.harness.local_federation import stop
@@ -36,7 +37,7 @@ def _round(
             (r.council_code, c.disclosure.record_id) in refs
             for r in response.results
             for c in r.candidates
-            if c.band in FOUND_BANDS
+            if closed_sets.BAND.read(c) in FOUND_BANDS
         )
     return full / len(people), found / len(people)
 

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from whoelse.federation import closed_sets
 from whoelse.federation.practitioner_client import PractitionerClient
 from whoelse.harness.review.environment import Environment
 from whoelse.harness.review.stores import Truth, log_entry
@@ -47,7 +48,7 @@ def identity_of_row(row: dict[str, Any]) -> pb.SearchIdentity:
         forename=row["forename"],
         surname=row["surname"],
         date_of_birth=row["date_of_birth"] or "",
-        sex=row["sex"],
+        **closed_sets.SEX.fields(row["sex"]),
         postcode=row["address"]["postcode"],
     )
 
@@ -77,7 +78,11 @@ def pick_child(truth: Truth, origin: str) -> str:
 
 
 NOBODY = pb.SearchIdentity(
-    forename="Nobody", surname="Heldanywhere", date_of_birth="2014-02-02", sex="F", postcode="LS1 1AA"
+    forename="Nobody",
+    surname="Heldanywhere",
+    date_of_birth="2014-02-02",
+    **closed_sets.SEX.fields("F"),
+    postcode="LS1 1AA",
 )
 """Child Y: a child no council holds, so every party's entry for Y is its entry for a search that found
 nothing there — the baseline the two searches for X are compared with."""

@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from whoelse.federation import closed_sets
 from whoelse.federation.answers import seal_answer
 from whoelse.federation.council_list import CouncilListCache
 from whoelse.federation.errors import NotFound, Refused
@@ -177,7 +178,7 @@ class Holder:
         council = self._settings.council
         return pb.Candidate(
             score=0.0,
-            band=REFERRAL_BAND,
+            **closed_sets.BAND.fields(REFERRAL_BAND),
             disclosure=pb.Disclosure(
                 council_code=council.code,
                 council_name=council.name,
@@ -196,7 +197,11 @@ class Holder:
                 continue
             disclosures.append((m.record, disclosure))
             candidates.append(
-                pb.Candidate(score=m.score.total, band=m.score.band, disclosure=disclosure_to_pb(disclosure))
+                pb.Candidate(
+                    score=m.score.total,
+                    **closed_sets.BAND.fields(m.score.band),
+                    disclosure=disclosure_to_pb(disclosure),
+                )
             )
         return candidates, disclosures
 

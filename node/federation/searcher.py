@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import grpc
 
+from whoelse.federation import closed_sets
 from whoelse.federation.answers import open_answer
 from whoelse.federation.council_list import CouncilList, CouncilListCache
 from whoelse.federation.errors import InvalidInput, Refused, Unavailable, WhoElseError
@@ -150,7 +151,7 @@ class FederatedSearch:
                 forename=identity.forename,
                 surname=identity.surname,
                 date_of_birth=identity.born.isoformat() if identity.born else "",
-                sex=identity.sex,
+                **closed_sets.SEX.fields(identity.sex),
                 postcode=identity.postcode,
                 nhs_number=identity.nhs_number,
             ),
@@ -169,7 +170,7 @@ class FederatedSearch:
         routed = federation_pb2.RoutedQuery(
             query_id=query.query_id,
             origin=query.origin,
-            purpose=query.purpose,
+            **closed_sets.PURPOSE.fields(closed_sets.PURPOSE.read(query)),
             issued_at_ms=query.issued_at_ms,
             deadline_ms=self._deadline_ms,
             deliveries=seal_deliveries(signed, recipients),
@@ -194,7 +195,9 @@ class FederatedSearch:
             if answer.candidates:
                 outcome.results[answer.responder] = list(answer.candidates)
         for missing in reply.unanswered:
-            outcome.unanswered.append((missing.council, missing.reason, missing.detail))
+            outcome.unanswered.append(
+                (missing.council, closed_sets.UNANSWERED_REASON.read(missing), missing.detail)
+            )
         named = answered | {u[0] for u in outcome.unanswered}
         for code, _ in recipients:
             if code not in named:  # never silently incomplete

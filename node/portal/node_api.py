@@ -13,6 +13,7 @@ from typing import Any
 
 import grpc
 
+from whoelse.federation import closed_sets
 from whoelse.federation.practitioner_client import _error as domain_error
 from whoelse.node.accounts.service import AccountService
 from whoelse.node.alerts import store as alert_store
@@ -60,7 +61,9 @@ class NodeApi:
         self._call(self._stub.Logout, pp.LogoutRequest(session_token=token))
 
     def search(self, token: str, identity: pb.SearchIdentity, purpose: str) -> pp.SearchResponse:
-        request = pp.SearchRequest(session_token=token, identity=identity, purpose=purpose)
+        request = pp.SearchRequest(
+            session_token=token, identity=identity, **closed_sets.PURPOSE.fields(purpose)
+        )
         reply: pp.SearchResponse = self._call(self._stub.Search, request)
         return reply
 

@@ -10,6 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+from whoelse.federation import closed_sets
 from whoelse.federation.identity import canonical_forename, phonetic
 from whoelse.federation.merkle import SignedTreeHead
 from whoelse.federation.practitioner_client import REFERRAL_BAND
@@ -36,6 +37,10 @@ UNANSWERED_REASONS = {
     "timeout": "did not answer in time",
     "refused": "its answer could not be accepted",
 }
+
+
+def _unanswered_reason(reason: str) -> str:
+    return UNANSWERED_REASONS.get(reason, reason.replace("_", " "))
 
 
 @dataclass(frozen=True)
@@ -126,7 +131,7 @@ def _holding(council: pp.CouncilResult, candidate: pb.Candidate) -> Holding:
         council_name=council.council_name or council.council_code,
         council_code=council.council_code,
         record_id=d.record_id,
-        possible=candidate.band != "match",
+        possible=closed_sets.BAND.read(candidate) != "match",
         shielded=d.shielded,
         records_team_contact=d.records_team_contact,
         address=_address(d.address) if d.HasField("address") else "",
@@ -162,17 +167,18 @@ def group(response: pp.SearchResponse) -> Results:
     for council in response.results:
         for candidate in council.candidates:
             d = candidate.disclosure
-            if candidate.band == REFERRAL_BAND:
+            if closed_sets.BAND.read(candidate) == REFERRAL_BAND:
                 referrals.append(
                     Referral(council.council_name or council.council_code, d.records_team_contact)
                 )
                 continue
             child = next((c for first, c in children if _same_child(first, d)), None)
             if child is None:
+                sex = closed_sets.SEX.read(d)
                 child = Child(
                     name=" ".join(n for n in (d.forename, d.surname) if n),
                     date_of_birth=display_date(d.date_of_birth) if d.date_of_birth else "Not recorded",
-                    sex=SEX.get(d.sex, d.sex),
+                    sex=SEX.get(sex, sex),
                     nhs_number=d.nhs_number,
                 )
                 children.append((d, child))
@@ -182,7 +188,7 @@ def group(response: pp.SearchResponse) -> Results:
         Unanswered(
             u.council_name or u.council_code,
             u.council_code,
-            UNANSWERED_REASONS.get(u.reason, u.reason.replace("_", " ")),
+            _unanswered_reason(closed_sets.UNANSWERED_REASON.read(u)),
         )
         for u in response.unanswered
     ]

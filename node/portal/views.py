@@ -25,6 +25,7 @@ from flask import (
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
 
+from whoelse.federation import closed_sets
 from whoelse.federation.errors import (
     InvalidInput,
     NotFound,
@@ -245,7 +246,7 @@ def search() -> Any:
             forename=(form.forename.data or "").strip(),
             surname=(form.surname.data or "").strip(),
             date_of_birth=form.date_of_birth(),
-            sex=form.sex.data or "U",
+            **closed_sets.SEX.fields(form.sex.data or "U"),
             postcode=(form.postcode.data or "").strip(),
             nhs_number=(form.nhs_number.data or "").replace(" ", ""),
         )

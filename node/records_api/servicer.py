@@ -13,6 +13,7 @@ import grpc
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
+from whoelse.federation import closed_sets
 from whoelse.federation.ca import fingerprint
 from whoelse.federation.status import grpc_errors
 from whoelse.federation.transport import peer_certificate_pem
@@ -25,6 +26,18 @@ from whoelse.v1 import records_api_pb2_grpc
 def _fields(message: Message) -> dict[str, Any]:
     """A message as an import row: field names as in docs/import-format.md, empty values left out."""
     return json_format.MessageToDict(message, preserving_proto_field_name=True)
+
+
+def _child(message: ra.ChildInput) -> dict[str, Any]:
+    """The child as an import row, its sex written as an import writes it (F, M or U): from the enum, or
+    from the string a 0.1 client sends (checked by the import's rules like any other field)."""
+    row = _fields(message)
+    row.pop("legacy_sex", None)
+    row.pop("sex", None)
+    sex = closed_sets.SEX.read(message)
+    if sex:
+        row["sex"] = sex
+    return row
 
 
 def _change(request: Any) -> Change:
@@ -57,7 +70,7 @@ class RecordsServicer(records_api_pb2_grpc.RecordsServicer):
     @grpc_errors
     def UpsertChild(self, request: ra.UpsertChildRequest, context: grpc.ServicerContext) -> ra.ChangeReply:
         system = self._system(context)
-        return _reply(self._service.upsert_child(system, _change(request), _fields(request.child)))
+        return _reply(self._service.upsert_child(system, _change(request), _child(request.child)))
 
     @grpc_errors
     def AddInvolvement(

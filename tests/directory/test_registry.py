@@ -13,7 +13,7 @@ import pytest
 from tests.directory.conftest import LEEDS, REVOKED, Directory
 from whoelse.directory.setup import initialise
 from whoelse.directory.storage import DirectoryDatabase
-from whoelse.federation import ca
+from whoelse.federation import ca, closed_sets
 from whoelse.federation.cli import main
 from whoelse.federation.council_list import CouncilList, CouncilStatus, load_verify_key, verify_signed
 from whoelse.federation.sealing import SealingKey
@@ -34,7 +34,7 @@ def join(directory: Directory, code: str = NEWCOMER, as_council: str | None = No
     for name, value in changes.items():
         setattr(request, name, value)
     response = directory.stub(as_council or code).Join(request, timeout=5)
-    return str(response.status)
+    return closed_sets.COUNCIL_STATUS.read(response)
 
 
 def listed(directory: Directory, as_council: str = LEEDS) -> CouncilList:

@@ -22,7 +22,7 @@ from tests.directory.conftest import (
     sleeps,
 )
 from whoelse.directory.routing_log import RoutingLog
-from whoelse.federation import ca
+from whoelse.federation import ca, closed_sets
 from whoelse.v1 import federation_pb2
 
 SECRET = b"SEALED-PAYLOAD-MARKER-7f3a"  # stands for ciphertext the directory must never store
@@ -34,7 +34,7 @@ def routed(
     return federation_pb2.RoutedQuery(
         query_id="q-0001",
         origin=LEEDS,
-        purpose="safeguarding",
+        **closed_sets.PURPOSE.fields("safeguarding"),
         issued_at_ms=1_750_000_000_000,
         deadline_ms=deadline_ms,
         deliveries=[
@@ -45,7 +45,7 @@ def routed(
 
 
 def _reasons(result: federation_pb2.RoutedAnswers) -> dict[str, tuple[str, str]]:
-    return {u.council: (u.reason, u.detail) for u in result.unanswered}
+    return {u.council: (closed_sets.UNANSWERED_REASON.read(u), u.detail) for u in result.unanswered}
 
 
 def test_route_returns_every_answer_and_names_every_silent_council_within_the_deadline(
@@ -165,7 +165,8 @@ def test_a_15_mb_query_to_60_unknown_councils_is_refused_before_it_is_logged(dir
 
 def test_an_unlawful_purpose_is_invalid(directory: Directory) -> None:
     query = routed([WESTMINSTER])
-    query.purpose = "curiosity"
+    query.ClearField("purpose")
+    query.legacy_purpose = "curiosity"  # as a council still on 0.1 would write it
     with pytest.raises(grpc.RpcError) as refused:
         directory.stub(LEEDS).Route(query, timeout=5)
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT

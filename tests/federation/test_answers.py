@@ -3,8 +3,11 @@ signed by the responder when they carry anything, and an oversized answer is cut
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from whoelse.federation import closed_sets
 from whoelse.federation.answers import (
     ANSWER_SIZE,
     MAX_CANDIDATES,
@@ -49,7 +52,7 @@ def _disclosure(record_id: str = "C0001", involvements: int = 3, text: str = "")
         forename="Zoë",
         surname="O'Neill",
         date_of_birth="2015-03-07",
-        sex="F",
+        **closed_sets.SEX.fields("F"),
         address=records_pb2.Address(line1="12 Mill Lane" + text, town="London", postcode="W1A 1AA"),
         education=records_pb2.Contactable(name="Hillside Primary", contact="020 7946 0000"),
         gp=records_pb2.Contactable(name="Mill Lane Surgery", contact="020 7946 0001"),
@@ -71,12 +74,16 @@ def _disclosure(record_id: str = "C0001", involvements: int = 3, text: str = "")
     )
 
 
-def _answer(candidates: int = 1, responder: str = WESTMINSTER, **kwargs: object) -> federation_pb2.Answer:
+def _answer(candidates: int = 1, responder: str = WESTMINSTER, **kwargs: Any) -> federation_pb2.Answer:
     return federation_pb2.Answer(
         query_id=QUERY_ID,
         responder=responder,
         candidates=[
-            records_pb2.Candidate(score=20.0 - n, band="match", disclosure=_disclosure(f"C{n:04d}", **kwargs))  # type: ignore[arg-type]
+            records_pb2.Candidate(
+                score=20.0 - n,
+                **closed_sets.BAND.fields("match"),
+                disclosure=_disclosure(f"C{n:04d}", **kwargs),
+            )
             for n in range(candidates)
         ],
     )

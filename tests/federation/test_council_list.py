@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from whoelse.federation import closed_sets
 from whoelse.federation.council_list import (
     CouncilEntry,
     CouncilList,
@@ -59,7 +60,7 @@ def test_a_signed_list_round_trips(cache: CouncilListCache) -> None:
 def test_a_tampered_list_is_refused() -> None:
     signed = sign(council_list(3), DIRECTORY_KEY)
     message = federation_pb2.CouncilList.FromString(signed.council_list)
-    message.councils[1].status = "active"  # un-revoke a council
+    closed_sets.COUNCIL_STATUS.set(message.councils[1], "active")  # un-revoke a council
     signed.council_list = message.SerializeToString()
     with pytest.raises(Refused, match="council list version 3 is not signed by the directory"):
         verify_signed(signed, DIRECTORY_KEY.verify_key_bytes)
@@ -96,7 +97,7 @@ def test_a_tampered_copy_of_the_held_version_is_still_refused(cache: CouncilList
         federation_pb2.SignedCouncilList.FromString(signed.SerializeToString())
     ) == council_list(5)
     message = federation_pb2.CouncilList.FromString(signed.council_list)
-    message.councils[1].status = "active"
+    closed_sets.COUNCIL_STATUS.set(message.councils[1], "active")
     tampered = federation_pb2.SignedCouncilList(
         council_list=message.SerializeToString(), signature=signed.signature
     )

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 
 import pytest
 
-from whoelse.federation import oprf
+from whoelse.federation import closed_sets, oprf
 from whoelse.federation.errors import InvalidInput, NotFound, Refused
 from whoelse.federation.identity import Identity
 from whoelse.federation.match_keys import MAX_KEYS, match_keys
@@ -32,6 +32,7 @@ from whoelse.federation.sealing import OVERHEAD as SEAL_OVERHEAD
 from whoelse.federation.sealing import SealingKey, pad, seal
 from whoelse.federation.signing import SigningKey
 from whoelse.federation.tokens import TokenMaterial, tokenise
+from whoelse.v1 import closed_sets_pb2 as cs
 from whoelse.v1 import federation_pb2, records_pb2
 
 NOW = 1_750_000_000_000
@@ -68,7 +69,7 @@ ZOE_PB = records_pb2.SearchIdentity(
     forename="Zoë",
     surname="O'Neill",
     date_of_birth="2015-03-07",
-    sex="F",
+    **closed_sets.SEX.fields("F"),
     postcode="LS6 2AB",
     nhs_number="9434765919",
 )
@@ -383,7 +384,7 @@ def test_a_query_re_signed_by_another_council_is_refused() -> None:
 def test_an_altered_query_no_longer_verifies() -> None:
     signed = sign_query(_query(), LEEDS.signing)
     query = federation_pb2.Query.FromString(signed.query)
-    query.purpose = Purpose.CHILD_IN_NEED.value
+    closed_sets.PURPOSE.set(query, Purpose.CHILD_IN_NEED.value)
     signed.query = query.SerializeToString()
     (delivery,) = seal_deliveries(signed, [(WESTMINSTER.code, WESTMINSTER.sealing.public_key_bytes)])
     with pytest.raises(Refused, match="bad signature"):
@@ -447,11 +448,20 @@ def _tampered(**fields: object) -> federation_pb2.Delivery:
             r"sealed_demographics\[0\]: 5000 bytes",
         ),
         ({"sealed_event": [b"x"] * N}, "sealed_event: a search carries no event"),
-        ({"purpose": "curiosity"}, "not a lawful purpose"),
-        ({"purpose": " Safeguarding"}, "not written as a lawful purpose"),
-        ({"purpose": "notification"}, "does not fit a query of kind 'search'"),
+        # The purpose as a council still on 0.1 writes it (the string alone), and as the enum.
+        ({"purpose": 0, "legacy_purpose": "curiosity"}, "not a lawful purpose"),
+        ({"purpose": 0, "legacy_purpose": " Safeguarding"}, "not written as a lawful purpose"),
+        ({"purpose": 99, "legacy_purpose": ""}, "purpose: 99 is not a value this release knows"),
+        ({"legacy_purpose": "health"}, "purpose: the enum says 'safeguarding' and the 0.1 string 'health'"),
+        (
+            {"purpose": cs.PURPOSE_NOTIFICATION, "legacy_purpose": "notification"},
+            "does not fit a query of kind 'search'",
+        ),
         ({"kind": "gossip"}, "kind: must be"),
-        ({"kind": "notification", "purpose": "notification"}, "sealed_event: 0 entries"),
+        (
+            {"kind": "notification", "purpose": cs.PURPOSE_NOTIFICATION, "legacy_purpose": ""},
+            "sealed_event: 0 entries",
+        ),
         ({"nonce": bytes(8)}, "nonce: must be 16 bytes"),
         ({"answer_key": b""}, "answer_key: must be a 32-byte X25519 key, got 0"),
         ({"query_id": "not-hex"}, "query_id: must be 32 lowercase hex"),

@@ -7,6 +7,7 @@ import hmac
 
 import pytest
 
+from whoelse.federation import closed_sets
 from whoelse.federation.errors import InvalidInput, Refused
 from whoelse.federation.sealing import pad
 from whoelse.federation.token_keys import (
@@ -33,7 +34,11 @@ VECTOR_DK = "e3cb6b82345c73075082934e6a136e1cd226bf2936e37e964cf15b1f95dc5b47"
 
 QUERY_ID = "0123456789abcdef0123456789abcdef"
 IDENTITY = records_pb2.SearchIdentity(
-    forename="Zoë", surname="O'Neill", date_of_birth="2015-03-07", sex="F", postcode="LS6 2AB"
+    forename="Zoë",
+    surname="O'Neill",
+    date_of_birth="2015-03-07",
+    **closed_sets.SEX.fields("F"),
+    postcode="LS6 2AB",
 )
 
 
@@ -108,7 +113,9 @@ def test_a_tampered_or_truncated_blob_is_refused() -> None:
 
 def test_sealed_identities_of_different_name_lengths_look_the_same_size() -> None:
     dk = demographics_key(VECTOR_TOKEN)
-    short = records_pb2.SearchIdentity(forename="Al", surname="Wu", date_of_birth="2015-03-07", sex="M")
+    short = records_pb2.SearchIdentity(
+        forename="Al", surname="Wu", date_of_birth="2015-03-07", **closed_sets.SEX.fields("M")
+    )
     long = records_pb2.SearchIdentity(
         forename="Maximilian-Alexander", surname="Featherstonehaugh-Cholmondeley", date_of_birth="2015-03-07"
     )

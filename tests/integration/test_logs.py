@@ -18,8 +18,8 @@ from tests.integration.test_federation import (
     involvement,
 )
 from tests.integration.test_federation import ZOE_LEEDS as ZOE
+from tests.wire import search_identity
 from whoelse.federation import logs
-from whoelse.v1 import records_pb2 as pb
 
 CHILD_DETAILS = (
     "Zoë",
@@ -41,9 +41,9 @@ def test_a_search_journeys_logs_name_its_request_and_no_child(
     caplog.set_level(logging.DEBUG)
     caplog.handler.addFilter(logs.RequestIds())
     client = federation.client(federation.councils[LEEDS], "sw@leeds")
-    client.search(pb.SearchIdentity(**ZOE_SEARCHED, postcode="LS6 2AB", nhs_number="9434765919"), "health")
+    client.search(search_identity(**ZOE_SEARCHED, postcode="LS6 2AB", nhs_number="9434765919"), "health")
     federation.stop_council(federation.councils[WAKEFIELD])  # a warning or two: a council not answering
-    client.search(pb.SearchIdentity(**ZOE_SEARCHED), "safeguarding")
+    client.search(search_identity(**ZOE_SEARCHED), "safeguarding")
     changed = copy.deepcopy(ZOE)
     changed["involvements"].append(involvement("Kim Ray", "Health visitor", "health_visiting"))
     federation.record_change(federation.councils[LEEDS], [changed])

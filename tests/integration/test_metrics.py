@@ -14,9 +14,9 @@ import pytest
 from tests.integration.harness import Federation
 from tests.integration.test_federation import BRADFORD, LEEDS, ZOE_LEEDS, ZOE_SEARCHED
 from tests.integration.test_federation import ZOE_BRADFORD as ZOE_AT_BRADFORD
+from tests.wire import search_identity
 from whoelse.federation.errors import Unauthenticated
 from whoelse.federation.metrics_endpoint import serve_metrics
-from whoelse.v1 import records_pb2 as pb
 
 
 @pytest.fixture()
@@ -47,9 +47,9 @@ def value(text: str, sample: str) -> float:
 def test_a_councils_metrics_show_searches_answers_and_lockouts(federation: Federation) -> None:
     leeds = federation.councils[LEEDS]
     client = federation.client(leeds, "sam@leeds")
-    client.search(pb.SearchIdentity(**ZOE_SEARCHED), "safeguarding")
+    client.search(search_identity(**ZOE_SEARCHED), "safeguarding")
     federation.stop_council(federation.councils[BRADFORD])
-    client.search(pb.SearchIdentity(**ZOE_SEARCHED), "child_in_need")
+    client.search(search_identity(**ZOE_SEARCHED), "child_in_need")
     for _ in range(4):  # a stranger's guesses: three free, then a slow-down
         with pytest.raises(Unauthenticated):
             leeds.runtime.accounts.login("sam@leeds", "wrong password!!", "000000", source="ipv4:192.0.2.9")
@@ -77,7 +77,7 @@ def test_the_directorys_metrics_show_routes_unanswered_councils_and_token_evalua
     try:
         federation.stop_council(federation.councils[BRADFORD])
         client = federation.client(federation.councils[LEEDS], "sam@leeds")
-        client.search(pb.SearchIdentity(**ZOE_SEARCHED), "safeguarding")
+        client.search(search_identity(**ZOE_SEARCHED), "safeguarding")
         text = scrape(port)
     finally:
         server.shutdown()

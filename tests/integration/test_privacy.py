@@ -21,7 +21,7 @@ from sqlalchemy import select
 from tests.integration.harness import Federation
 from tests.integration.test_federation import BRADFORD, LEEDS, WAKEFIELD, ZOE_BRADFORD, ZOE_LEEDS, child
 from whoelse.directory.keys import KeyDirectory
-from whoelse.federation import ca, oprf
+from whoelse.federation import ca, closed_sets, oprf
 from whoelse.federation.answers import open_answer
 from whoelse.federation.errors import Unavailable
 from whoelse.federation.identity import Identity
@@ -42,7 +42,11 @@ from whoelse.v1 import records_pb2 as pb
 
 KIRKLEES = "E08000034"
 ZOE_SEARCH = pb.SearchIdentity(
-    forename="Zoë", surname="O'Neill", date_of_birth="2015-03-07", sex="F", postcode="LS6 2AB"
+    forename="Zoë",
+    surname="O'Neill",
+    date_of_birth="2015-03-07",
+    **closed_sets.SEX.fields("F"),
+    postcode="LS6 2AB",
 )
 ZOE_DOB = dt.date(2015, 3, 7)
 ANSWER_KEY = SealingKey.generate()  # the origin's key for the answers to queries these tests build
@@ -110,7 +114,7 @@ def test_directory_and_non_holders_persist_nothing_about_the_child(
             forename="Zoë",
             surname="O'Neill",
             date_of_birth="2015-03-07",
-            sex="F",
+            **closed_sets.SEX.fields("F"),
             postcode="LS6 2AB",
             nhs_number="9434765919",
         ),
@@ -145,7 +149,9 @@ def test_the_directory_never_sees_a_token_it_could_test_guesses_against(
     recorder = RecordingDirectory(wakefield.runtime.directory)
     wakefield.runtime.search._directory = recorder  # type: ignore[assignment]
     federation.client(wakefield, "sw@wakefield").search(
-        pb.SearchIdentity(forename="Zoe", surname="O'Neill", date_of_birth="2015-03-07", sex="F"),
+        pb.SearchIdentity(
+            forename="Zoe", surname="O'Neill", date_of_birth="2015-03-07", **closed_sets.SEX.fields("F")
+        ),
         "safeguarding",
     )
     councils = wakefield.runtime.councils.require()
@@ -226,7 +232,9 @@ def make_delivery(
         practitioner_name="A Worker",
         practitioner_role="Social worker",
         purpose=Purpose.SAFEGUARDING,
-        identity=pb.SearchIdentity(forename="Zoe", surname="ONeil", date_of_birth="2015-03-07", sex="F"),
+        identity=pb.SearchIdentity(
+            forename="Zoe", surname="ONeil", date_of_birth="2015-03-07", **closed_sets.SEX.fields("F")
+        ),
         tokens=tokens,
         key_id=councils.oprf_key_id,
         now_ms=issued_at_ms or int(time.time() * 1000),
@@ -352,7 +360,7 @@ def test_a_council_holding_a_different_child_who_shares_one_detail_cannot_read_t
         sealed, leeds.settings.sealing_key, ANSWER_KEY, delivery.query_id, council_lookup(leeds.councils)
     )
     [referral] = answer.candidates
-    assert referral.band == "referral"
+    assert closed_sets.BAND.read(referral) == "referral"
     assert referral.disclosure.records_team_contact.startswith("Kirklees records team")
     assert (
         referral.disclosure.forename,

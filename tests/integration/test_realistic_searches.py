@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 
 from tests.integration.harness import Federation
+from tests.wire import search_identity
+from whoelse.federation import closed_sets
 from whoelse.federation.errors import InvalidInput
 from whoelse.v1 import records_pb2 as pb
 
@@ -69,11 +71,11 @@ def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]
 def leeds_answer(fed: Federation, **identity: str) -> list[tuple[str, str]]:
     """(record id, band) of every candidate Leeds returned to a Bradford practitioner's search."""
     response = fed.client(fed.councils[BRADFORD], "sw@bradford").search(
-        pb.SearchIdentity(**identity), "safeguarding"
+        search_identity(**identity), "safeguarding"
     )
     assert not response.unanswered
     return [
-        (c.disclosure.record_id, c.band)
+        (c.disclosure.record_id, closed_sets.BAND.read(c))
         for result in response.results
         if result.council_code == LEEDS
         for c in result.candidates
@@ -243,7 +245,11 @@ def test_a_partial_search_with_an_address_is_accepted(federation: Federation) ->
 def test_the_practitioner_is_told_how_a_date_and_a_placeholder_were_read(federation: Federation) -> None:
     response = federation.client(federation.councils[BRADFORD], "sw@bradford").search(
         pb.SearchIdentity(
-            forename="Baby", surname="Woodward", date_of_birth="2016-29-11", sex="F", postcode="LS16 6JW"
+            forename="Baby",
+            surname="Woodward",
+            date_of_birth="2016-29-11",
+            **closed_sets.SEX.fields("F"),
+            postcode="LS16 6JW",
         ),
         "safeguarding",
     )

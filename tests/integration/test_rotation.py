@@ -13,6 +13,7 @@ from tests.integration.harness import Federation
 from tests.integration.test_federation import BRADFORD, LEEDS, ZOE_BRADFORD, ZOE_LEEDS
 from whoelse.directory.setup import key_directory
 from whoelse.directory.token_service import retire, rotate
+from whoelse.federation import closed_sets
 from whoelse.node.storage.tables import MatchTag
 from whoelse.v1 import records_pb2 as pb
 
@@ -38,7 +39,9 @@ def schemes(federation: Federation, code: str) -> dict[str, int]:
 
 def found_at(federation: Federation) -> set[str]:
     response = federation.client(federation.councils[LEEDS], "sw@leeds").search(
-        pb.SearchIdentity(forename="Zoe", surname="O'Neill", date_of_birth="2015-03-07", sex="F"),
+        pb.SearchIdentity(
+            forename="Zoe", surname="O'Neill", date_of_birth="2015-03-07", **closed_sets.SEX.fields("F")
+        ),
         "safeguarding",
     )
     return {r.council_code for r in response.results}

@@ -10,10 +10,10 @@ import pytest
 
 from tests.integration.harness import Federation
 from tests.integration.test_federation import BRADFORD, LEEDS, ZOE_LEEDS, ZOE_SEARCHED
+from tests.wire import search_identity
 from whoelse.federation.client_cli import _print_search
 from whoelse.federation.practitioner_client import search_to_json
 from whoelse.node.subject_access import subject_access_report
-from whoelse.v1 import records_pb2 as pb
 
 ZOE_IN_FULL = {
     **ZOE_LEEDS,
@@ -43,7 +43,7 @@ def test_the_search_shows_all_that_the_subject_access_report_says_was_shown(
     federation: Federation, capsys: pytest.CaptureFixture[str]
 ) -> None:
     response = federation.client(federation.councils[BRADFORD], "jo@bradford").search(
-        pb.SearchIdentity(**ZOE_SEARCHED), "health"
+        search_identity(**ZOE_SEARCHED), "health"
     )
     [shown] = search_to_json(response)["results"]
     [lookup] = subject_access_report(federation.councils[LEEDS].runtime.db, "L-1").lookups

@@ -22,7 +22,7 @@ from tests.integration.test_federation import (
     ZOE_BRADFORD,
     ZOE_LEEDS,
 )
-from whoelse.federation import ca
+from whoelse.federation import ca, closed_sets
 from whoelse.harness.demo_accounts import add_eligible
 from whoelse.node.accounts.credentials import Passwords
 from whoelse.node.accounts.service import AccountService
@@ -83,8 +83,12 @@ def _stub(
 
 
 def _search(token: str, forename: str, surname: str, born: str) -> pp.SearchRequest:
-    identity = pb.SearchIdentity(forename=forename, surname=surname, date_of_birth=born, sex="F")
-    return pp.SearchRequest(session_token=token, purpose="safeguarding", identity=identity)
+    identity = pb.SearchIdentity(
+        forename=forename, surname=surname, date_of_birth=born, **closed_sets.SEX.fields("F")
+    )
+    return pp.SearchRequest(
+        session_token=token, **closed_sets.PURPOSE.fields("safeguarding"), identity=identity
+    )
 
 
 def test_central_index_answers_search_with_every_councils_records_and_the_disclosure_rules(

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from tests.wire import search_identity
 from whoelse.federation.errors import InvalidInput
 from whoelse.node.wire import identity_from_pb, reading_notes
 from whoelse.v1 import records_pb2 as pb
@@ -15,7 +16,7 @@ TODAY = dt.date(2026, 12, 1)
 
 def searched(**fields: str) -> pb.SearchIdentity:
     base = {"forename": "Zoe", "surname": "Okafor", "date_of_birth": "2015-03-07", "sex": "F"}
-    return pb.SearchIdentity(**{**base, "postcode": "LS6 2AB", **fields})
+    return search_identity(**{**base, "postcode": "LS6 2AB", **fields})
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,8 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.node.records_factory import TODAY
+from tests.wire import search_identity
+from whoelse.federation import closed_sets
 from whoelse.node.disclosure import SPECIALIST_SERVICES_NOTE
 from whoelse.node.importer import import_file
 from whoelse.node.matching import record_tags
@@ -45,13 +47,15 @@ def stub(channel: grpc.Channel) -> node_pb2_grpc.CouncilNodeStub:
 
 
 def search(stub: node_pb2_grpc.CouncilNodeStub, **identity: str) -> list[pb.Candidate]:
-    request = node_pb2.LocalSearchRequest(identity=pb.SearchIdentity(**identity), purpose="safeguarding")
+    request = node_pb2.LocalSearchRequest(
+        identity=search_identity(**identity), **closed_sets.PURPOSE.fields("safeguarding")
+    )
     return list(stub.LocalSearch(request, timeout=10).candidates)
 
 
 def test_finds_child_despite_typo_and_missing_accent(stub: node_pb2_grpc.CouncilNodeStub) -> None:
     [found] = search(stub, forename="Zoe", surname="ONeil", date_of_birth="2015-03-07", sex="F")
-    assert found.band == "match"
+    assert closed_sets.BAND.read(found) == "match"
     d = found.disclosure
     assert (d.council_code, d.council_name, d.record_id) == ("E08000035", "Leeds", "EX-0001")
     assert d.address.postcode == "LS6 2AB"
@@ -84,7 +88,7 @@ def test_bad_request_is_invalid_argument_with_message(stub: node_pb2_grpc.Counci
     assert "date_of_birth" in (info.value.details() or "")
     with pytest.raises(grpc.RpcError) as info:
         stub.LocalSearch(node_pb2.LocalSearchRequest(identity=pb.SearchIdentity(forename="A", surname="B",
-                         date_of_birth="2015-01-01"), purpose="curiosity"), timeout=10)  # fmt: skip
+                         date_of_birth="2015-01-01"), legacy_purpose="curiosity"), timeout=10)  # fmt: skip
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "not a lawful purpose" in (info.value.details() or "")
 

@@ -12,6 +12,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from whoelse.v1 import closed_sets_pb2 as _closed_sets_pb2
 from whoelse.v1 import records_pb2 as _records_pb2
 import builtins as _builtins
 import sys
@@ -21,6 +22,11 @@ if sys.version_info >= (3, 11):
     from typing import TypeAlias as _TypeAlias, Never as _Never
 else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
+
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -62,17 +68,28 @@ Global___JoinRequest: _TypeAlias = JoinRequest  # noqa: Y015
 class JoinResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
+    LEGACY_STATUS_FIELD_NUMBER: _builtins.int
     STATUS_FIELD_NUMBER: _builtins.int
-    status: _builtins.str
-    """"pending", "active", "suspended" or "revoked" """
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def legacy_status(self) -> _builtins.str:
+        """0.1: "pending", "active", "suspended" or "revoked" """
+
+    @legacy_status.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def legacy_status(self, value: _builtins.str) -> None:
+        """0.1: "pending", "active", "suspended" or "revoked" """
+
+    status: _closed_sets_pb2.CouncilStatus.ValueType
     def __init__(
         self,
         *,
-        status: _builtins.str = ...,
+        legacy_status: _builtins.str = ...,
+        status: _closed_sets_pb2.CouncilStatus.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["legacy_status", b"legacy_status", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -107,6 +124,7 @@ class CouncilEntry(_message.Message):
     SIGNING_KEY_FIELD_NUMBER: _builtins.int
     SEALING_KEY_FIELD_NUMBER: _builtins.int
     CERTIFICATE_FINGERPRINT_FIELD_NUMBER: _builtins.int
+    LEGACY_STATUS_FIELD_NUMBER: _builtins.int
     STATUS_FIELD_NUMBER: _builtins.int
     code: _builtins.str
     name: _builtins.str
@@ -115,8 +133,17 @@ class CouncilEntry(_message.Message):
     sealing_key: _builtins.bytes
     certificate_fingerprint: _builtins.str
     """SHA-256 of the council's TLS certificate (hex)"""
-    status: _builtins.str
-    """active, suspended or revoked"""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def legacy_status(self) -> _builtins.str:
+        """0.1: "active", "suspended" or "revoked" """
+
+    @legacy_status.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def legacy_status(self, value: _builtins.str) -> None:
+        """0.1: "active", "suspended" or "revoked" """
+
+    status: _closed_sets_pb2.CouncilStatus.ValueType
     def __init__(
         self,
         *,
@@ -126,11 +153,12 @@ class CouncilEntry(_message.Message):
         signing_key: _builtins.bytes = ...,
         sealing_key: _builtins.bytes = ...,
         certificate_fingerprint: _builtins.str = ...,
-        status: _builtins.str = ...,
+        legacy_status: _builtins.str = ...,
+        status: _closed_sets_pb2.CouncilStatus.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["certificate_fingerprint", b"certificate_fingerprint", "code", b"code", "endpoint", b"endpoint", "name", b"name", "sealing_key", b"sealing_key", "signing_key", b"signing_key", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["certificate_fingerprint", b"certificate_fingerprint", "code", b"code", "endpoint", b"endpoint", "legacy_status", b"legacy_status", "name", b"name", "sealing_key", b"sealing_key", "signing_key", b"signing_key", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -260,15 +288,26 @@ class RoutedQuery(_message.Message):
 
     QUERY_ID_FIELD_NUMBER: _builtins.int
     ORIGIN_FIELD_NUMBER: _builtins.int
-    PURPOSE_FIELD_NUMBER: _builtins.int
+    LEGACY_PURPOSE_FIELD_NUMBER: _builtins.int
     ISSUED_AT_MS_FIELD_NUMBER: _builtins.int
     DEADLINE_MS_FIELD_NUMBER: _builtins.int
     DELIVERIES_FIELD_NUMBER: _builtins.int
+    PURPOSE_FIELD_NUMBER: _builtins.int
     query_id: _builtins.str
     origin: _builtins.str
-    purpose: _builtins.str
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def legacy_purpose(self) -> _builtins.str:
+        """0.1: the purpose as text"""
+
+    @legacy_purpose.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def legacy_purpose(self, value: _builtins.str) -> None:
+        """0.1: the purpose as text"""
+
     issued_at_ms: _builtins.int
     deadline_ms: _builtins.int
+    purpose: _closed_sets_pb2.Purpose.ValueType
     @_builtins.property
     def deliveries(self) -> _containers.RepeatedCompositeFieldContainer[Global___Delivery]:
         """one per recipient council"""
@@ -278,14 +317,15 @@ class RoutedQuery(_message.Message):
         *,
         query_id: _builtins.str = ...,
         origin: _builtins.str = ...,
-        purpose: _builtins.str = ...,
+        legacy_purpose: _builtins.str = ...,
         issued_at_ms: _builtins.int = ...,
         deadline_ms: _builtins.int = ...,
         deliveries: _abc.Iterable[Global___Delivery] | None = ...,
+        purpose: _closed_sets_pb2.Purpose.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["deadline_ms", b"deadline_ms", "deliveries", b"deliveries", "issued_at_ms", b"issued_at_ms", "origin", b"origin", "purpose", b"purpose", "query_id", b"query_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deadline_ms", b"deadline_ms", "deliveries", b"deliveries", "issued_at_ms", b"issued_at_ms", "legacy_purpose", b"legacy_purpose", "origin", b"origin", "purpose", b"purpose", "query_id", b"query_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -351,22 +391,33 @@ class Unanswered(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     COUNCIL_FIELD_NUMBER: _builtins.int
-    REASON_FIELD_NUMBER: _builtins.int
+    LEGACY_REASON_FIELD_NUMBER: _builtins.int
     DETAIL_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
     council: _builtins.str
-    reason: _builtins.str
-    """"timeout", "unavailable" or "refused" """
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def legacy_reason(self) -> _builtins.str:
+        """0.1: "timeout", "unavailable" or "refused" """
+
+    @legacy_reason.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def legacy_reason(self, value: _builtins.str) -> None:
+        """0.1: "timeout", "unavailable" or "refused" """
+
     detail: _builtins.str
+    reason: _closed_sets_pb2.UnansweredReason.ValueType
     def __init__(
         self,
         *,
         council: _builtins.str = ...,
-        reason: _builtins.str = ...,
+        legacy_reason: _builtins.str = ...,
         detail: _builtins.str = ...,
+        reason: _closed_sets_pb2.UnansweredReason.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["council", b"council", "detail", b"detail", "reason", b"reason"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["council", b"council", "detail", b"detail", "legacy_reason", b"legacy_reason", "reason", b"reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -445,7 +496,7 @@ class Query(_message.Message):
     PRACTITIONER_FIELD_NUMBER: _builtins.int
     PRACTITIONER_NAME_FIELD_NUMBER: _builtins.int
     PRACTITIONER_ROLE_FIELD_NUMBER: _builtins.int
-    PURPOSE_FIELD_NUMBER: _builtins.int
+    LEGACY_PURPOSE_FIELD_NUMBER: _builtins.int
     ISSUED_AT_MS_FIELD_NUMBER: _builtins.int
     NONCE_FIELD_NUMBER: _builtins.int
     OPRF_KEY_ID_FIELD_NUMBER: _builtins.int
@@ -454,13 +505,23 @@ class Query(_message.Message):
     KIND_FIELD_NUMBER: _builtins.int
     SEALED_EVENT_FIELD_NUMBER: _builtins.int
     ANSWER_KEY_FIELD_NUMBER: _builtins.int
+    PURPOSE_FIELD_NUMBER: _builtins.int
     query_id: _builtins.str
     origin: _builtins.str
     practitioner: _builtins.str
     """the searching practitioner's username at the origin council"""
     practitioner_name: _builtins.str
     practitioner_role: _builtins.str
-    purpose: _builtins.str
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def legacy_purpose(self) -> _builtins.str:
+        """0.1: the purpose as text"""
+
+    @legacy_purpose.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def legacy_purpose(self, value: _builtins.str) -> None:
+        """0.1: the purpose as text"""
+
     issued_at_ms: _builtins.int
     nonce: _builtins.bytes
     oprf_key_id: _builtins.str
@@ -470,6 +531,7 @@ class Query(_message.Message):
     """X25519 public key made by the origin for this query alone: every answer is sealed to it (forward
     secrecy: the private half is dropped once the answers are opened; federation/sealing.py seal_forward).
     """
+    purpose: _closed_sets_pb2.Purpose.ValueType
     @_builtins.property
     def lookup_tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bytes]: ...
     @_builtins.property
@@ -490,7 +552,7 @@ class Query(_message.Message):
         practitioner: _builtins.str = ...,
         practitioner_name: _builtins.str = ...,
         practitioner_role: _builtins.str = ...,
-        purpose: _builtins.str = ...,
+        legacy_purpose: _builtins.str = ...,
         issued_at_ms: _builtins.int = ...,
         nonce: _builtins.bytes = ...,
         oprf_key_id: _builtins.str = ...,
@@ -499,10 +561,11 @@ class Query(_message.Message):
         kind: _builtins.str = ...,
         sealed_event: _abc.Iterable[_builtins.bytes] | None = ...,
         answer_key: _builtins.bytes = ...,
+        purpose: _closed_sets_pb2.Purpose.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["answer_key", b"answer_key", "issued_at_ms", b"issued_at_ms", "kind", b"kind", "lookup_tags", b"lookup_tags", "nonce", b"nonce", "oprf_key_id", b"oprf_key_id", "origin", b"origin", "practitioner", b"practitioner", "practitioner_name", b"practitioner_name", "practitioner_role", b"practitioner_role", "purpose", b"purpose", "query_id", b"query_id", "sealed_demographics", b"sealed_demographics", "sealed_event", b"sealed_event"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answer_key", b"answer_key", "issued_at_ms", b"issued_at_ms", "kind", b"kind", "legacy_purpose", b"legacy_purpose", "lookup_tags", b"lookup_tags", "nonce", b"nonce", "oprf_key_id", b"oprf_key_id", "origin", b"origin", "practitioner", b"practitioner", "practitioner_name", b"practitioner_name", "practitioner_role", b"practitioner_role", "purpose", b"purpose", "query_id", b"query_id", "sealed_demographics", b"sealed_demographics", "sealed_event", b"sealed_event"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -22,24 +22,27 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from whoelse.v1 import closed_sets_pb2 as whoelse_dot_v1_dot_closed__sets__pb2
 from whoelse.v1 import records_pb2 as whoelse_dot_v1_dot_records__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15whoelse/v1/node.proto\x12\nwhoelse.v1\x1a\x18whoelse/v1/records.proto\"h\n\x12LocalSearchRequest\x12,\n\x08identity\x18\x01 \x01(\x0b\x32\x1a.whoelse.v1.SearchIdentity\x12\x0f\n\x07purpose\x18\x02 \x01(\t\x12\x13\n\x0bmax_results\x18\x03 \x01(\r\"@\n\x13LocalSearchResponse\x12)\n\ncandidates\x18\x01 \x03(\x0b\x32\x15.whoelse.v1.Candidate\"\x11\n\x0f\x44\x65scribeRequest\"O\n\x10\x44\x65scribeResponse\x12\x14\n\x0c\x63ouncil_code\x18\x01 \x01(\t\x12\x14\n\x0c\x63ouncil_name\x18\x02 \x01(\t\x12\x0f\n\x07records\x18\x03 \x01(\x04\x32\xa4\x01\n\x0b\x43ouncilNode\x12N\n\x0bLocalSearch\x12\x1e.whoelse.v1.LocalSearchRequest\x1a\x1f.whoelse.v1.LocalSearchResponse\x12\x45\n\x08\x44\x65scribe\x12\x1b.whoelse.v1.DescribeRequest\x1a\x1c.whoelse.v1.DescribeResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15whoelse/v1/node.proto\x12\nwhoelse.v1\x1a\x1cwhoelse/v1/closed_sets.proto\x1a\x18whoelse/v1/records.proto\"\x99\x01\n\x12LocalSearchRequest\x12,\n\x08identity\x18\x01 \x01(\x0b\x32\x1a.whoelse.v1.SearchIdentity\x12\x1a\n\x0elegacy_purpose\x18\x02 \x01(\tB\x02\x18\x01\x12\x13\n\x0bmax_results\x18\x03 \x01(\r\x12$\n\x07purpose\x18\x04 \x01(\x0e\x32\x13.whoelse.v1.Purpose\"@\n\x13LocalSearchResponse\x12)\n\ncandidates\x18\x01 \x03(\x0b\x32\x15.whoelse.v1.Candidate\"\x11\n\x0f\x44\x65scribeRequest\"O\n\x10\x44\x65scribeResponse\x12\x14\n\x0c\x63ouncil_code\x18\x01 \x01(\t\x12\x14\n\x0c\x63ouncil_name\x18\x02 \x01(\t\x12\x0f\n\x07records\x18\x03 \x01(\x04\x32\xa4\x01\n\x0b\x43ouncilNode\x12N\n\x0bLocalSearch\x12\x1e.whoelse.v1.LocalSearchRequest\x1a\x1f.whoelse.v1.LocalSearchResponse\x12\x45\n\x08\x44\x65scribe\x12\x1b.whoelse.v1.DescribeRequest\x1a\x1c.whoelse.v1.DescribeResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'whoelse.v1.node_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LOCALSEARCHREQUEST']._serialized_start=63
-  _globals['_LOCALSEARCHREQUEST']._serialized_end=167
-  _globals['_LOCALSEARCHRESPONSE']._serialized_start=169
-  _globals['_LOCALSEARCHRESPONSE']._serialized_end=233
-  _globals['_DESCRIBEREQUEST']._serialized_start=235
-  _globals['_DESCRIBEREQUEST']._serialized_end=252
-  _globals['_DESCRIBERESPONSE']._serialized_start=254
-  _globals['_DESCRIBERESPONSE']._serialized_end=333
-  _globals['_COUNCILNODE']._serialized_start=336
-  _globals['_COUNCILNODE']._serialized_end=500
+  _globals['_LOCALSEARCHREQUEST'].fields_by_name['legacy_purpose']._loaded_options = None
+  _globals['_LOCALSEARCHREQUEST'].fields_by_name['legacy_purpose']._serialized_options = b'\030\001'
+  _globals['_LOCALSEARCHREQUEST']._serialized_start=94
+  _globals['_LOCALSEARCHREQUEST']._serialized_end=247
+  _globals['_LOCALSEARCHRESPONSE']._serialized_start=249
+  _globals['_LOCALSEARCHRESPONSE']._serialized_end=313
+  _globals['_DESCRIBEREQUEST']._serialized_start=315
+  _globals['_DESCRIBEREQUEST']._serialized_end=332
+  _globals['_DESCRIBERESPONSE']._serialized_start=334
+  _globals['_DESCRIBERESPONSE']._serialized_end=413
+  _globals['_COUNCILNODE']._serialized_start=416
+  _globals['_COUNCILNODE']._serialized_end=580
 # @@protoc_insertion_point(module_scope)

@@ -7,6 +7,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from whoelse.v1 import closed_sets_pb2 as _closed_sets_pb2
 from whoelse.v1 import records_pb2 as _records_pb2
 import builtins as _builtins
 import sys
@@ -17,6 +18,11 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
+
 DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
@@ -24,23 +30,35 @@ class LocalSearchRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     IDENTITY_FIELD_NUMBER: _builtins.int
-    PURPOSE_FIELD_NUMBER: _builtins.int
+    LEGACY_PURPOSE_FIELD_NUMBER: _builtins.int
     MAX_RESULTS_FIELD_NUMBER: _builtins.int
-    purpose: _builtins.str
+    PURPOSE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def legacy_purpose(self) -> _builtins.str:
+        """0.1: the purpose as text"""
+
+    @legacy_purpose.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def legacy_purpose(self, value: _builtins.str) -> None:
+        """0.1: the purpose as text"""
+
     max_results: _builtins.int
     """0 means the default (10)"""
+    purpose: _closed_sets_pb2.Purpose.ValueType
     @_builtins.property
     def identity(self) -> _records_pb2.SearchIdentity: ...
     def __init__(
         self,
         *,
         identity: _records_pb2.SearchIdentity | None = ...,
-        purpose: _builtins.str = ...,
+        legacy_purpose: _builtins.str = ...,
         max_results: _builtins.int = ...,
+        purpose: _closed_sets_pb2.Purpose.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["identity", b"identity"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["identity", b"identity", "max_results", b"max_results", "purpose", b"purpose"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["identity", b"identity", "legacy_purpose", b"legacy_purpose", "max_results", b"max_results", "purpose", b"purpose"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

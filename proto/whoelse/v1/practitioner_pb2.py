@@ -22,40 +22,45 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from whoelse.v1 import closed_sets_pb2 as whoelse_dot_v1_dot_closed__sets__pb2
 from whoelse.v1 import records_pb2 as whoelse_dot_v1_dot_records__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dwhoelse/v1/practitioner.proto\x12\nwhoelse.v1\x1a\x18whoelse/v1/records.proto\"E\n\x0cLoginRequest\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x11\n\ttotp_code\x18\x03 \x01(\t\"=\n\rLoginResponse\x12\x15\n\rsession_token\x18\x01 \x01(\t\x12\x15\n\rexpires_at_ms\x18\x02 \x01(\x03\"&\n\rLogoutRequest\x12\x15\n\rsession_token\x18\x01 \x01(\t\"\x10\n\x0eLogoutResponse\"e\n\rSearchRequest\x12\x15\n\rsession_token\x18\x01 \x01(\t\x12,\n\x08identity\x18\x02 \x01(\x0b\x32\x1a.whoelse.v1.SearchIdentity\x12\x0f\n\x07purpose\x18\x03 \x01(\t\"f\n\rCouncilResult\x12\x14\n\x0c\x63ouncil_code\x18\x01 \x01(\t\x12\x14\n\x0c\x63ouncil_name\x18\x02 \x01(\t\x12)\n\ncandidates\x18\x03 \x03(\x0b\x32\x15.whoelse.v1.Candidate\"_\n\x11UnansweredCouncil\x12\x14\n\x0c\x63ouncil_code\x18\x01 \x01(\t\x12\x14\n\x0c\x63ouncil_name\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\"\xc3\x01\n\x0eSearchResponse\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12*\n\x07results\x18\x02 \x03(\x0b\x32\x19.whoelse.v1.CouncilResult\x12\x31\n\nunanswered\x18\x03 \x03(\x0b\x32\x1d.whoelse.v1.UnansweredCouncil\x12\x16\n\x0e\x63ouncils_asked\x18\x04 \x01(\r\x12\x19\n\x11\x63ouncils_answered\x18\x05 \x01(\r\x12\r\n\x05notes\x18\x06 \x03(\t\"?\n\x11ListAlertsRequest\x12\x15\n\rsession_token\x18\x01 \x01(\t\x12\x13\n\x0bunread_only\x18\x02 \x01(\x08\"\xd9\x01\n\x05\x41lert\x12\x10\n\x08\x61lert_id\x18\x01 \x01(\t\x12\x11\n\trecord_id\x18\x02 \x01(\t\x12\x12\n\nchild_name\x18\x03 \x01(\t\x12\x12\n\nevent_type\x18\x04 \x01(\t\x12\x13\n\x0boccurred_on\x18\x05 \x01(\t\x12\x19\n\x11\x66rom_council_code\x18\x06 \x01(\t\x12\x19\n\x11\x66rom_council_name\x18\x07 \x01(\t\x12\x0f\n\x07summary\x18\x08 \x01(\t\x12\x0f\n\x07\x63ontact\x18\t \x01(\t\x12\x16\n\x0ereceived_at_ms\x18\n \x01(\x03\"7\n\x12ListAlertsResponse\x12!\n\x06\x61lerts\x18\x01 \x03(\x0b\x32\x11.whoelse.v1.Alert\"+\n\x12WatchAlertsRequest\x12\x15\n\rsession_token\x18\x01 \x01(\t2\xdf\x02\n\x0cPractitioner\x12<\n\x05Login\x12\x18.whoelse.v1.LoginRequest\x1a\x19.whoelse.v1.LoginResponse\x12?\n\x06Logout\x12\x19.whoelse.v1.LogoutRequest\x1a\x1a.whoelse.v1.LogoutResponse\x12?\n\x06Search\x12\x19.whoelse.v1.SearchRequest\x1a\x1a.whoelse.v1.SearchResponse\x12K\n\nListAlerts\x12\x1d.whoelse.v1.ListAlertsRequest\x1a\x1e.whoelse.v1.ListAlertsResponse\x12\x42\n\x0bWatchAlerts\x12\x1e.whoelse.v1.WatchAlertsRequest\x1a\x11.whoelse.v1.Alert0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dwhoelse/v1/practitioner.proto\x12\nwhoelse.v1\x1a\x1cwhoelse/v1/closed_sets.proto\x1a\x18whoelse/v1/records.proto\"E\n\x0cLoginRequest\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x11\n\ttotp_code\x18\x03 \x01(\t\"=\n\rLoginResponse\x12\x15\n\rsession_token\x18\x01 \x01(\t\x12\x15\n\rexpires_at_ms\x18\x02 \x01(\x03\"&\n\rLogoutRequest\x12\x15\n\rsession_token\x18\x01 \x01(\t\"\x10\n\x0eLogoutResponse\"\x96\x01\n\rSearchRequest\x12\x15\n\rsession_token\x18\x01 \x01(\t\x12,\n\x08identity\x18\x02 \x01(\x0b\x32\x1a.whoelse.v1.SearchIdentity\x12\x1a\n\x0elegacy_purpose\x18\x03 \x01(\tB\x02\x18\x01\x12$\n\x07purpose\x18\x04 \x01(\x0e\x32\x13.whoelse.v1.Purpose\"f\n\rCouncilResult\x12\x14\n\x0c\x63ouncil_code\x18\x01 \x01(\t\x12\x14\n\x0c\x63ouncil_name\x18\x02 \x01(\t\x12)\n\ncandidates\x18\x03 \x03(\x0b\x32\x15.whoelse.v1.Candidate\"\x98\x01\n\x11UnansweredCouncil\x12\x14\n\x0c\x63ouncil_code\x18\x01 \x01(\t\x12\x14\n\x0c\x63ouncil_name\x18\x02 \x01(\t\x12\x19\n\rlegacy_reason\x18\x03 \x01(\tB\x02\x18\x01\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12,\n\x06reason\x18\x05 \x01(\x0e\x32\x1c.whoelse.v1.UnansweredReason\"\xc3\x01\n\x0eSearchResponse\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12*\n\x07results\x18\x02 \x03(\x0b\x32\x19.whoelse.v1.CouncilResult\x12\x31\n\nunanswered\x18\x03 \x03(\x0b\x32\x1d.whoelse.v1.UnansweredCouncil\x12\x16\n\x0e\x63ouncils_asked\x18\x04 \x01(\r\x12\x19\n\x11\x63ouncils_answered\x18\x05 \x01(\r\x12\r\n\x05notes\x18\x06 \x03(\t\"?\n\x11ListAlertsRequest\x12\x15\n\rsession_token\x18\x01 \x01(\t\x12\x13\n\x0bunread_only\x18\x02 \x01(\x08\"\xd9\x01\n\x05\x41lert\x12\x10\n\x08\x61lert_id\x18\x01 \x01(\t\x12\x11\n\trecord_id\x18\x02 \x01(\t\x12\x12\n\nchild_name\x18\x03 \x01(\t\x12\x12\n\nevent_type\x18\x04 \x01(\t\x12\x13\n\x0boccurred_on\x18\x05 \x01(\t\x12\x19\n\x11\x66rom_council_code\x18\x06 \x01(\t\x12\x19\n\x11\x66rom_council_name\x18\x07 \x01(\t\x12\x0f\n\x07summary\x18\x08 \x01(\t\x12\x0f\n\x07\x63ontact\x18\t \x01(\t\x12\x16\n\x0ereceived_at_ms\x18\n \x01(\x03\"7\n\x12ListAlertsResponse\x12!\n\x06\x61lerts\x18\x01 \x03(\x0b\x32\x11.whoelse.v1.Alert\"+\n\x12WatchAlertsRequest\x12\x15\n\rsession_token\x18\x01 \x01(\t2\xdf\x02\n\x0cPractitioner\x12<\n\x05Login\x12\x18.whoelse.v1.LoginRequest\x1a\x19.whoelse.v1.LoginResponse\x12?\n\x06Logout\x12\x19.whoelse.v1.LogoutRequest\x1a\x1a.whoelse.v1.LogoutResponse\x12?\n\x06Search\x12\x19.whoelse.v1.SearchRequest\x1a\x1a.whoelse.v1.SearchResponse\x12K\n\nListAlerts\x12\x1d.whoelse.v1.ListAlertsRequest\x1a\x1e.whoelse.v1.ListAlertsResponse\x12\x42\n\x0bWatchAlerts\x12\x1e.whoelse.v1.WatchAlertsRequest\x1a\x11.whoelse.v1.Alert0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'whoelse.v1.practitioner_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LOGINREQUEST']._serialized_start=71
-  _globals['_LOGINREQUEST']._serialized_end=140
-  _globals['_LOGINRESPONSE']._serialized_start=142
-  _globals['_LOGINRESPONSE']._serialized_end=203
-  _globals['_LOGOUTREQUEST']._serialized_start=205
-  _globals['_LOGOUTREQUEST']._serialized_end=243
-  _globals['_LOGOUTRESPONSE']._serialized_start=245
-  _globals['_LOGOUTRESPONSE']._serialized_end=261
-  _globals['_SEARCHREQUEST']._serialized_start=263
-  _globals['_SEARCHREQUEST']._serialized_end=364
-  _globals['_COUNCILRESULT']._serialized_start=366
-  _globals['_COUNCILRESULT']._serialized_end=468
-  _globals['_UNANSWEREDCOUNCIL']._serialized_start=470
-  _globals['_UNANSWEREDCOUNCIL']._serialized_end=565
-  _globals['_SEARCHRESPONSE']._serialized_start=568
-  _globals['_SEARCHRESPONSE']._serialized_end=763
-  _globals['_LISTALERTSREQUEST']._serialized_start=765
-  _globals['_LISTALERTSREQUEST']._serialized_end=828
-  _globals['_ALERT']._serialized_start=831
-  _globals['_ALERT']._serialized_end=1048
-  _globals['_LISTALERTSRESPONSE']._serialized_start=1050
-  _globals['_LISTALERTSRESPONSE']._serialized_end=1105
-  _globals['_WATCHALERTSREQUEST']._serialized_start=1107
-  _globals['_WATCHALERTSREQUEST']._serialized_end=1150
-  _globals['_PRACTITIONER']._serialized_start=1153
-  _globals['_PRACTITIONER']._serialized_end=1504
+  _globals['_SEARCHREQUEST'].fields_by_name['legacy_purpose']._loaded_options = None
+  _globals['_SEARCHREQUEST'].fields_by_name['legacy_purpose']._serialized_options = b'\030\001'
+  _globals['_UNANSWEREDCOUNCIL'].fields_by_name['legacy_reason']._loaded_options = None
+  _globals['_UNANSWEREDCOUNCIL'].fields_by_name['legacy_reason']._serialized_options = b'\030\001'
+  _globals['_LOGINREQUEST']._serialized_start=101
+  _globals['_LOGINREQUEST']._serialized_end=170
+  _globals['_LOGINRESPONSE']._serialized_start=172
+  _globals['_LOGINRESPONSE']._serialized_end=233
+  _globals['_LOGOUTREQUEST']._serialized_start=235
+  _globals['_LOGOUTREQUEST']._serialized_end=273
+  _globals['_LOGOUTRESPONSE']._serialized_start=275
+  _globals['_LOGOUTRESPONSE']._serialized_end=291
+  _globals['_SEARCHREQUEST']._serialized_start=294
+  _globals['_SEARCHREQUEST']._serialized_end=444
+  _globals['_COUNCILRESULT']._serialized_start=446
+  _globals['_COUNCILRESULT']._serialized_end=548
+  _globals['_UNANSWEREDCOUNCIL']._serialized_start=551
+  _globals['_UNANSWEREDCOUNCIL']._serialized_end=703
+  _globals['_SEARCHRESPONSE']._serialized_start=706
+  _globals['_SEARCHRESPONSE']._serialized_end=901
+  _globals['_LISTALERTSREQUEST']._serialized_start=903
+  _globals['_LISTALERTSREQUEST']._serialized_end=966
+  _globals['_ALERT']._serialized_start=969
+  _globals['_ALERT']._serialized_end=1186
+  _globals['_LISTALERTSRESPONSE']._serialized_start=1188
+  _globals['_LISTALERTSRESPONSE']._serialized_end=1243
+  _globals['_WATCHALERTSREQUEST']._serialized_start=1245
+  _globals['_WATCHALERTSREQUEST']._serialized_end=1288
+  _globals['_PRACTITIONER']._serialized_start=1291
+  _globals['_PRACTITIONER']._serialized_end=1642
 # @@protoc_insertion_point(module_scope)

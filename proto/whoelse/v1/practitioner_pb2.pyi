@@ -7,6 +7,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from whoelse.v1 import closed_sets_pb2 as _closed_sets_pb2
 from whoelse.v1 import records_pb2 as _records_pb2
 import builtins as _builtins
 import sys
@@ -16,6 +17,11 @@ if sys.version_info >= (3, 11):
     from typing import TypeAlias as _TypeAlias, Never as _Never
 else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
+
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -106,9 +112,20 @@ class SearchRequest(_message.Message):
 
     SESSION_TOKEN_FIELD_NUMBER: _builtins.int
     IDENTITY_FIELD_NUMBER: _builtins.int
+    LEGACY_PURPOSE_FIELD_NUMBER: _builtins.int
     PURPOSE_FIELD_NUMBER: _builtins.int
     session_token: _builtins.str
-    purpose: _builtins.str
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def legacy_purpose(self) -> _builtins.str:
+        """0.1: the purpose as text"""
+
+    @legacy_purpose.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def legacy_purpose(self, value: _builtins.str) -> None:
+        """0.1: the purpose as text"""
+
+    purpose: _closed_sets_pb2.Purpose.ValueType
     @_builtins.property
     def identity(self) -> _records_pb2.SearchIdentity: ...
     def __init__(
@@ -116,11 +133,12 @@ class SearchRequest(_message.Message):
         *,
         session_token: _builtins.str = ...,
         identity: _records_pb2.SearchIdentity | None = ...,
-        purpose: _builtins.str = ...,
+        legacy_purpose: _builtins.str = ...,
+        purpose: _closed_sets_pb2.Purpose.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["identity", b"identity"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["identity", b"identity", "purpose", b"purpose", "session_token", b"session_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["identity", b"identity", "legacy_purpose", b"legacy_purpose", "purpose", b"purpose", "session_token", b"session_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -158,23 +176,35 @@ class UnansweredCouncil(_message.Message):
 
     COUNCIL_CODE_FIELD_NUMBER: _builtins.int
     COUNCIL_NAME_FIELD_NUMBER: _builtins.int
-    REASON_FIELD_NUMBER: _builtins.int
+    LEGACY_REASON_FIELD_NUMBER: _builtins.int
     DETAIL_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
     council_code: _builtins.str
     council_name: _builtins.str
-    reason: _builtins.str
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def legacy_reason(self) -> _builtins.str:
+        """0.1: "timeout", "unavailable" or "refused" """
+
+    @legacy_reason.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def legacy_reason(self, value: _builtins.str) -> None:
+        """0.1: "timeout", "unavailable" or "refused" """
+
     detail: _builtins.str
+    reason: _closed_sets_pb2.UnansweredReason.ValueType
     def __init__(
         self,
         *,
         council_code: _builtins.str = ...,
         council_name: _builtins.str = ...,
-        reason: _builtins.str = ...,
+        legacy_reason: _builtins.str = ...,
         detail: _builtins.str = ...,
+        reason: _closed_sets_pb2.UnansweredReason.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["council_code", b"council_code", "council_name", b"council_name", "detail", b"detail", "reason", b"reason"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["council_code", b"council_code", "council_name", b"council_name", "detail", b"detail", "legacy_reason", b"legacy_reason", "reason", b"reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

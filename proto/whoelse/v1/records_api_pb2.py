@@ -22,55 +22,58 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from whoelse.v1 import closed_sets_pb2 as whoelse_dot_v1_dot_closed__sets__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cwhoelse/v1/records_api.proto\x12\nwhoelse.v1\"5\n\x06\x43hange\x12\x11\n\tchange_id\x18\x01 \x01(\t\x12\x18\n\x10\x65xpected_version\x18\x02 \x01(\x03\"C\n\x0b\x43hangeReply\x12\x11\n\trecord_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\x10\n\x08replayed\x18\x03 \x01(\x08\"&\n\x11GetVersionRequest\x12\x11\n\trecord_id\x18\x01 \x01(\t\"2\n\x0cVersionReply\x12\x11\n\trecord_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\"\x90\x04\n\nChildInput\x12\x11\n\trecord_id\x18\x01 \x01(\t\x12\x10\n\x08\x66orename\x18\x02 \x01(\t\x12\x14\n\x0cmiddle_names\x18\x03 \x01(\t\x12\x0f\n\x07surname\x18\x04 \x01(\t\x12\x10\n\x08known_as\x18\x05 \x01(\t\x12\x19\n\x11previous_surnames\x18\x06 \x03(\t\x12\x15\n\rdate_of_birth\x18\x07 \x01(\t\x12\x0b\n\x03sex\x18\x08 \x01(\t\x12\x12\n\nnhs_number\x18\t \x01(\t\x12)\n\x07\x61\x64\x64ress\x18\n \x01(\x0b\x32\x18.whoelse.v1.AddressInput\x12-\n\teducation\x18\x0b \x01(\x0b\x32\x1a.whoelse.v1.EducationInput\x12\x1f\n\x02gp\x18\x0c \x01(\x0b\x32\x13.whoelse.v1.GpInput\x12&\n\x06\x63\x61rers\x18\r \x03(\x0b\x32\x16.whoelse.v1.CarerInput\x12\x32\n\x0cinvolvements\x18\x0e \x03(\x0b\x32\x1c.whoelse.v1.InvolvementInput\x12*\n\x08\x63oncerns\x18\x0f \x03(\x0b\x32\x18.whoelse.v1.ConcernInput\x12-\n\tshielding\x18\x10 \x01(\x0b\x32\x1a.whoelse.v1.ShieldingInput\x12\x1f\n\x17retention_consent_to_25\x18\x11 \x01(\x08\"L\n\x0c\x41\x64\x64ressInput\x12\r\n\x05line1\x18\x01 \x01(\t\x12\r\n\x05line2\x18\x02 \x01(\t\x12\x0c\n\x04town\x18\x03 \x01(\t\x12\x10\n\x08postcode\x18\x04 \x01(\t\"6\n\x0e\x45\x64ucationInput\x12\x13\n\x0binstitution\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontact\x18\x02 \x01(\t\",\n\x07GpInput\x12\x10\n\x08practice\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontact\x18\x02 \x01(\t\"A\n\nCarerInput\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0crelationship\x18\x02 \x01(\t\x12\x0f\n\x07\x63ontact\x18\x03 \x01(\t\"\xcb\x01\n\x10InvolvementInput\x12\x14\n\x0cpractitioner\x18\x01 \x01(\t\x12\x14\n\x0corganisation\x18\x02 \x01(\t\x12\x0c\n\x04role\x18\x03 \x01(\t\x12\x0f\n\x07\x63ontact\x18\x04 \x01(\t\x12\x14\n\x0cservice_type\x18\x05 \x01(\t\x12\x12\n\nstart_date\x18\x06 \x01(\t\x12\x10\n\x08\x65nd_date\x18\x07 \x01(\t\x12\x17\n\x0fsensitive_basis\x18\x08 \x01(\t\x12\x17\n\x0foverride_reason\x18\t \x01(\t\"E\n\x0c\x43oncernInput\x12\x11\n\traised_by\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontact\x18\x02 \x01(\t\x12\x11\n\traised_on\x18\x03 \x01(\t\"J\n\x0eShieldingInput\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\x13\n\x0bshielded_by\x18\x02 \x01(\t\x12\x13\n\x0bshielded_on\x18\x03 \x01(\t\"_\n\x12UpsertChildRequest\x12\"\n\x06\x63hange\x18\x01 \x01(\x0b\x32\x12.whoelse.v1.Change\x12%\n\x05\x63hild\x18\x02 \x01(\x0b\x32\x16.whoelse.v1.ChildInput\"\x81\x01\n\x15\x41\x64\x64InvolvementRequest\x12\"\n\x06\x63hange\x18\x01 \x01(\x0b\x32\x12.whoelse.v1.Change\x12\x11\n\trecord_id\x18\x02 \x01(\t\x12\x31\n\x0binvolvement\x18\x03 \x01(\x0b\x32\x1c.whoelse.v1.InvolvementInput\"P\n\x0eInvolvementRef\x12\x14\n\x0cpractitioner\x18\x01 \x01(\t\x12\x14\n\x0cservice_type\x18\x02 \x01(\t\x12\x12\n\nstart_date\x18\x03 \x01(\t\"\x91\x01\n\x15\x45ndInvolvementRequest\x12\"\n\x06\x63hange\x18\x01 \x01(\x0b\x32\x12.whoelse.v1.Change\x12\x11\n\trecord_id\x18\x02 \x01(\t\x12/\n\x0binvolvement\x18\x03 \x01(\x0b\x32\x1a.whoelse.v1.InvolvementRef\x12\x10\n\x08\x65nd_date\x18\x04 \x01(\t\"w\n\x13RaiseConcernRequest\x12\"\n\x06\x63hange\x18\x01 \x01(\x0b\x32\x12.whoelse.v1.Change\x12\x11\n\trecord_id\x18\x02 \x01(\t\x12)\n\x07\x63oncern\x18\x03 \x01(\x0b\x32\x18.whoelse.v1.ConcernInput\"u\n\rShieldRequest\x12\"\n\x06\x63hange\x18\x01 \x01(\x0b\x32\x12.whoelse.v1.Change\x12\x11\n\trecord_id\x18\x02 \x01(\t\x12-\n\tshielding\x18\x03 \x01(\x0b\x32\x1a.whoelse.v1.ShieldingInput\"o\n\x0fUnshieldRequest\x12\"\n\x06\x63hange\x18\x01 \x01(\x0b\x32\x12.whoelse.v1.Change\x12\x11\n\trecord_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x15\n\runshielded_by\x18\x04 \x01(\t\"\xb0\x01\n\x14RecordConsentRequest\x12\"\n\x06\x63hange\x18\x01 \x01(\x0b\x32\x12.whoelse.v1.Change\x12\x11\n\trecord_id\x18\x02 \x01(\t\x12/\n\x0binvolvement\x18\x03 \x01(\x0b\x32\x1a.whoelse.v1.InvolvementRef\x12\x17\n\x0fsensitive_basis\x18\x04 \x01(\t\x12\x17\n\x0foverride_reason\x18\x05 \x01(\t2\xca\x04\n\x07Records\x12\x46\n\x0bUpsertChild\x12\x1e.whoelse.v1.UpsertChildRequest\x1a\x17.whoelse.v1.ChangeReply\x12L\n\x0e\x41\x64\x64Involvement\x12!.whoelse.v1.AddInvolvementRequest\x1a\x17.whoelse.v1.ChangeReply\x12L\n\x0e\x45ndInvolvement\x12!.whoelse.v1.EndInvolvementRequest\x1a\x17.whoelse.v1.ChangeReply\x12H\n\x0cRaiseConcern\x12\x1f.whoelse.v1.RaiseConcernRequest\x1a\x17.whoelse.v1.ChangeReply\x12<\n\x06Shield\x12\x19.whoelse.v1.ShieldRequest\x1a\x17.whoelse.v1.ChangeReply\x12@\n\x08Unshield\x12\x1b.whoelse.v1.UnshieldRequest\x1a\x17.whoelse.v1.ChangeReply\x12J\n\rRecordConsent\x12 .whoelse.v1.RecordConsentRequest\x1a\x17.whoelse.v1.ChangeReply\x12\x45\n\nGetVersion\x12\x1d.whoelse.v1.GetVersionRequest\x1a\x18.whoelse.v1.VersionReplyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cwhoelse/v1/records_api.proto\x12\nwhoelse.v1\x1a\x1cwhoelse/v1/closed_sets.proto\"5\n\x06\x43hange\x12\x11\n\tchange_id\x18\x01 \x01(\t\x12\x18\n\x10\x65xpected_version\x18\x02 \x01(\x03\"C\n\x0b\x43hangeReply\x12\x11\n\trecord_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\x10\n\x08replayed\x18\x03 \x01(\x08\"&\n\x11GetVersionRequest\x12\x11\n\trecord_id\x18\x01 \x01(\t\"2\n\x0cVersionReply\x12\x11\n\trecord_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\"\xb9\x04\n\nChildInput\x12\x11\n\trecord_id\x18\x01 \x01(\t\x12\x10\n\x08\x66orename\x18\x02 \x01(\t\x12\x14\n\x0cmiddle_names\x18\x03 \x01(\t\x12\x0f\n\x07surname\x18\x04 \x01(\t\x12\x10\n\x08known_as\x18\x05 \x01(\t\x12\x19\n\x11previous_surnames\x18\x06 \x03(\t\x12\x15\n\rdate_of_birth\x18\x07 \x01(\t\x12\x16\n\nlegacy_sex\x18\x08 \x01(\tB\x02\x18\x01\x12\x12\n\nnhs_number\x18\t \x01(\t\x12)\n\x07\x61\x64\x64ress\x18\n \x01(\x0b\x32\x18.whoelse.v1.AddressInput\x12-\n\teducation\x18\x0b \x01(\x0b\x32\x1a.whoelse.v1.EducationInput\x12\x1f\n\x02gp\x18\x0c \x01(\x0b\x32\x13.whoelse.v1.GpInput\x12&\n\x06\x63\x61rers\x18\r \x03(\x0b\x32\x16.whoelse.v1.CarerInput\x12\x32\n\x0cinvolvements\x18\x0e \x03(\x0b\x32\x1c.whoelse.v1.InvolvementInput\x12*\n\x08\x63oncerns\x18\x0f \x03(\x0b\x32\x18.whoelse.v1.ConcernInput\x12-\n\tshielding\x18\x10 \x01(\x0b\x32\x1a.whoelse.v1.ShieldingInput\x12\x1f\n\x17retention_consent_to_25\x18\x11 \x01(\x08\x12\x1c\n\x03sex\x18\x12 \x01(\x0e\x32\x0f.whoelse.v1.Sex\"L\n\x0c\x41\x64\x64ressInput\x12\r\n\x05line1\x18\x01 \x01(\t\x12\r\n\x05line2\x18\x02 \x01(\t\x12\x0c\n\x04town\x18\x03 \x01(\t\x12\x10\n\x08postcode\x18\x04 \x01(\t\"6\n\x0e\x45\x64ucationInput\x12\x13\n\x0binstitution\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontact\x18\x02 \x01(\t\",\n\x07GpInput\x12\x10\n\x08practice\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontact\x18\x02 \x01(\t\"A\n\nCarerInput\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0crelationship\x18\x02 \x01(\t\x12\x0f\n\x07\x63ontact\x18\x03 \x01(\t\"\xcb\x01\n\x10InvolvementInput\x12\x14\n\x0cpractitioner\x18\x01 \x01(\t\x12\x14\n\x0corganisation\x18\x02 \x01(\t\x12\x0c\n\x04role\x18\x03 \x01(\t\x12\x0f\n\x07\x63ontact\x18\x04 \x01(\t\x12\x14\n\x0cservice_type\x18\x05 \x01(\t\x12\x12\n\nstart_date\x18\x06 \x01(\t\x12\x10\n\x08\x65nd_date\x18\x07 \x01(\t\x12\x17\n\x0fsensitive_basis\x18\x08 \x01(\t\x12\x17\n\x0foverride_reason\x18\t \x01(\t\"E\n\x0c\x43oncernInput\x12\x11\n\traised_by\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontact\x18\x02 \x01(\t\x12\x11\n\traised_on\x18\x03 \x01(\t\"J\n\x0eShieldingInput\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\x13\n\x0bshielded_by\x18\x02 \x01(\t\x12\x13\n\x0bshielded_on\x18\x03 \x01(\t\"_\n\x12UpsertChildRequest\x12\"\n\x06\x63hange\x18\x01 \x01(\x0b\x32\x12.whoelse.v1.Change\x12%\n\x05\x63hild\x18\x02 \x01(\x0b\x32\x16.whoelse.v1.ChildInput\"\x81\x01\n\x15\x41\x64\x64InvolvementRequest\x12\"\n\x06\x63hange\x18\x01 \x01(\x0b\x32\x12.whoelse.v1.Change\x12\x11\n\trecord_id\x18\x02 \x01(\t\x12\x31\n\x0binvolvement\x18\x03 \x01(\x0b\x32\x1c.whoelse.v1.InvolvementInput\"P\n\x0eInvolvementRef\x12\x14\n\x0cpractitioner\x18\x01 \x01(\t\x12\x14\n\x0cservice_type\x18\x02 \x01(\t\x12\x12\n\nstart_date\x18\x03 \x01(\t\"\x91\x01\n\x15\x45ndInvolvementRequest\x12\"\n\x06\x63hange\x18\x01 \x01(\x0b\x32\x12.whoelse.v1.Change\x12\x11\n\trecord_id\x18\x02 \x01(\t\x12/\n\x0binvolvement\x18\x03 \x01(\x0b\x32\x1a.whoelse.v1.InvolvementRef\x12\x10\n\x08\x65nd_date\x18\x04 \x01(\t\"w\n\x13RaiseConcernRequest\x12\"\n\x06\x63hange\x18\x01 \x01(\x0b\x32\x12.whoelse.v1.Change\x12\x11\n\trecord_id\x18\x02 \x01(\t\x12)\n\x07\x63oncern\x18\x03 \x01(\x0b\x32\x18.whoelse.v1.ConcernInput\"u\n\rShieldRequest\x12\"\n\x06\x63hange\x18\x01 \x01(\x0b\x32\x12.whoelse.v1.Change\x12\x11\n\trecord_id\x18\x02 \x01(\t\x12-\n\tshielding\x18\x03 \x01(\x0b\x32\x1a.whoelse.v1.ShieldingInput\"o\n\x0fUnshieldRequest\x12\"\n\x06\x63hange\x18\x01 \x01(\x0b\x32\x12.whoelse.v1.Change\x12\x11\n\trecord_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x15\n\runshielded_by\x18\x04 \x01(\t\"\xb0\x01\n\x14RecordConsentRequest\x12\"\n\x06\x63hange\x18\x01 \x01(\x0b\x32\x12.whoelse.v1.Change\x12\x11\n\trecord_id\x18\x02 \x01(\t\x12/\n\x0binvolvement\x18\x03 \x01(\x0b\x32\x1a.whoelse.v1.InvolvementRef\x12\x17\n\x0fsensitive_basis\x18\x04 \x01(\t\x12\x17\n\x0foverride_reason\x18\x05 \x01(\t2\xca\x04\n\x07Records\x12\x46\n\x0bUpsertChild\x12\x1e.whoelse.v1.UpsertChildRequest\x1a\x17.whoelse.v1.ChangeReply\x12L\n\x0e\x41\x64\x64Involvement\x12!.whoelse.v1.AddInvolvementRequest\x1a\x17.whoelse.v1.ChangeReply\x12L\n\x0e\x45ndInvolvement\x12!.whoelse.v1.EndInvolvementRequest\x1a\x17.whoelse.v1.ChangeReply\x12H\n\x0cRaiseConcern\x12\x1f.whoelse.v1.RaiseConcernRequest\x1a\x17.whoelse.v1.ChangeReply\x12<\n\x06Shield\x12\x19.whoelse.v1.ShieldRequest\x1a\x17.whoelse.v1.ChangeReply\x12@\n\x08Unshield\x12\x1b.whoelse.v1.UnshieldRequest\x1a\x17.whoelse.v1.ChangeReply\x12J\n\rRecordConsent\x12 .whoelse.v1.RecordConsentRequest\x1a\x17.whoelse.v1.ChangeReply\x12\x45\n\nGetVersion\x12\x1d.whoelse.v1.GetVersionRequest\x1a\x18.whoelse.v1.VersionReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'whoelse.v1.records_api_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CHANGE']._serialized_start=44
-  _globals['_CHANGE']._serialized_end=97
-  _globals['_CHANGEREPLY']._serialized_start=99
-  _globals['_CHANGEREPLY']._serialized_end=166
-  _globals['_GETVERSIONREQUEST']._serialized_start=168
-  _globals['_GETVERSIONREQUEST']._serialized_end=206
-  _globals['_VERSIONREPLY']._serialized_start=208
-  _globals['_VERSIONREPLY']._serialized_end=258
-  _globals['_CHILDINPUT']._serialized_start=261
-  _globals['_CHILDINPUT']._serialized_end=789
-  _globals['_ADDRESSINPUT']._serialized_start=791
-  _globals['_ADDRESSINPUT']._serialized_end=867
-  _globals['_EDUCATIONINPUT']._serialized_start=869
-  _globals['_EDUCATIONINPUT']._serialized_end=923
-  _globals['_GPINPUT']._serialized_start=925
-  _globals['_GPINPUT']._serialized_end=969
-  _globals['_CARERINPUT']._serialized_start=971
-  _globals['_CARERINPUT']._serialized_end=1036
-  _globals['_INVOLVEMENTINPUT']._serialized_start=1039
-  _globals['_INVOLVEMENTINPUT']._serialized_end=1242
-  _globals['_CONCERNINPUT']._serialized_start=1244
-  _globals['_CONCERNINPUT']._serialized_end=1313
-  _globals['_SHIELDINGINPUT']._serialized_start=1315
-  _globals['_SHIELDINGINPUT']._serialized_end=1389
-  _globals['_UPSERTCHILDREQUEST']._serialized_start=1391
-  _globals['_UPSERTCHILDREQUEST']._serialized_end=1486
-  _globals['_ADDINVOLVEMENTREQUEST']._serialized_start=1489
-  _globals['_ADDINVOLVEMENTREQUEST']._serialized_end=1618
-  _globals['_INVOLVEMENTREF']._serialized_start=1620
-  _globals['_INVOLVEMENTREF']._serialized_end=1700
-  _globals['_ENDINVOLVEMENTREQUEST']._serialized_start=1703
-  _globals['_ENDINVOLVEMENTREQUEST']._serialized_end=1848
-  _globals['_RAISECONCERNREQUEST']._serialized_start=1850
-  _globals['_RAISECONCERNREQUEST']._serialized_end=1969
-  _globals['_SHIELDREQUEST']._serialized_start=1971
-  _globals['_SHIELDREQUEST']._serialized_end=2088
-  _globals['_UNSHIELDREQUEST']._serialized_start=2090
-  _globals['_UNSHIELDREQUEST']._serialized_end=2201
-  _globals['_RECORDCONSENTREQUEST']._serialized_start=2204
-  _globals['_RECORDCONSENTREQUEST']._serialized_end=2380
-  _globals['_RECORDS']._serialized_start=2383
-  _globals['_RECORDS']._serialized_end=2969
+  _globals['_CHILDINPUT'].fields_by_name['legacy_sex']._loaded_options = None
+  _globals['_CHILDINPUT'].fields_by_name['legacy_sex']._serialized_options = b'\030\001'
+  _globals['_CHANGE']._serialized_start=74
+  _globals['_CHANGE']._serialized_end=127
+  _globals['_CHANGEREPLY']._serialized_start=129
+  _globals['_CHANGEREPLY']._serialized_end=196
+  _globals['_GETVERSIONREQUEST']._serialized_start=198
+  _globals['_GETVERSIONREQUEST']._serialized_end=236
+  _globals['_VERSIONREPLY']._serialized_start=238
+  _globals['_VERSIONREPLY']._serialized_end=288
+  _globals['_CHILDINPUT']._serialized_start=291
+  _globals['_CHILDINPUT']._serialized_end=860
+  _globals['_ADDRESSINPUT']._serialized_start=862
+  _globals['_ADDRESSINPUT']._serialized_end=938
+  _globals['_EDUCATIONINPUT']._serialized_start=940
+  _globals['_EDUCATIONINPUT']._serialized_end=994
+  _globals['_GPINPUT']._serialized_start=996
+  _globals['_GPINPUT']._serialized_end=1040
+  _globals['_CARERINPUT']._serialized_start=1042
+  _globals['_CARERINPUT']._serialized_end=1107
+  _globals['_INVOLVEMENTINPUT']._serialized_start=1110
+  _globals['_INVOLVEMENTINPUT']._serialized_end=1313
+  _globals['_CONCERNINPUT']._serialized_start=1315
+  _globals['_CONCERNINPUT']._serialized_end=1384
+  _globals['_SHIELDINGINPUT']._serialized_start=1386
+  _globals['_SHIELDINGINPUT']._serialized_end=1460
+  _globals['_UPSERTCHILDREQUEST']._serialized_start=1462
+  _globals['_UPSERTCHILDREQUEST']._serialized_end=1557
+  _globals['_ADDINVOLVEMENTREQUEST']._serialized_start=1560
+  _globals['_ADDINVOLVEMENTREQUEST']._serialized_end=1689
+  _globals['_INVOLVEMENTREF']._serialized_start=1691
+  _globals['_INVOLVEMENTREF']._serialized_end=1771
+  _globals['_ENDINVOLVEMENTREQUEST']._serialized_start=1774
+  _globals['_ENDINVOLVEMENTREQUEST']._serialized_end=1919
+  _globals['_RAISECONCERNREQUEST']._serialized_start=1921
+  _globals['_RAISECONCERNREQUEST']._serialized_end=2040
+  _globals['_SHIELDREQUEST']._serialized_start=2042
+  _globals['_SHIELDREQUEST']._serialized_end=2159
+  _globals['_UNSHIELDREQUEST']._serialized_start=2161
+  _globals['_UNSHIELDREQUEST']._serialized_end=2272
+  _globals['_RECORDCONSENTREQUEST']._serialized_start=2275
+  _globals['_RECORDCONSENTREQUEST']._serialized_end=2451
+  _globals['_RECORDS']._serialized_start=2454
+  _globals['_RECORDS']._serialized_end=3040
 # @@protoc_insertion_point(module_scope)

@@ -15,6 +15,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from whoelse.v1 import closed_sets_pb2 as _closed_sets_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -23,6 +24,11 @@ if sys.version_info >= (3, 11):
     from typing import TypeAlias as _TypeAlias, Never as _Never
 else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
+
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -131,7 +137,7 @@ class ChildInput(_message.Message):
     KNOWN_AS_FIELD_NUMBER: _builtins.int
     PREVIOUS_SURNAMES_FIELD_NUMBER: _builtins.int
     DATE_OF_BIRTH_FIELD_NUMBER: _builtins.int
-    SEX_FIELD_NUMBER: _builtins.int
+    LEGACY_SEX_FIELD_NUMBER: _builtins.int
     NHS_NUMBER_FIELD_NUMBER: _builtins.int
     ADDRESS_FIELD_NUMBER: _builtins.int
     EDUCATION_FIELD_NUMBER: _builtins.int
@@ -141,15 +147,26 @@ class ChildInput(_message.Message):
     CONCERNS_FIELD_NUMBER: _builtins.int
     SHIELDING_FIELD_NUMBER: _builtins.int
     RETENTION_CONSENT_TO_25_FIELD_NUMBER: _builtins.int
+    SEX_FIELD_NUMBER: _builtins.int
     record_id: _builtins.str
     forename: _builtins.str
     middle_names: _builtins.str
     surname: _builtins.str
     known_as: _builtins.str
     date_of_birth: _builtins.str
-    sex: _builtins.str
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def legacy_sex(self) -> _builtins.str:
+        """0.1: F, M or U as text"""
+
+    @legacy_sex.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def legacy_sex(self, value: _builtins.str) -> None:
+        """0.1: F, M or U as text"""
+
     nhs_number: _builtins.str
     retention_consent_to_25: _builtins.bool
+    sex: _closed_sets_pb2.Sex.ValueType
     @_builtins.property
     def previous_surnames(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -176,7 +193,7 @@ class ChildInput(_message.Message):
         known_as: _builtins.str = ...,
         previous_surnames: _abc.Iterable[_builtins.str] | None = ...,
         date_of_birth: _builtins.str = ...,
-        sex: _builtins.str = ...,
+        legacy_sex: _builtins.str = ...,
         nhs_number: _builtins.str = ...,
         address: Global___AddressInput | None = ...,
         education: Global___EducationInput | None = ...,
@@ -186,10 +203,11 @@ class ChildInput(_message.Message):
         concerns: _abc.Iterable[Global___ConcernInput] | None = ...,
         shielding: Global___ShieldingInput | None = ...,
         retention_consent_to_25: _builtins.bool = ...,
+        sex: _closed_sets_pb2.Sex.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "education", b"education", "gp", b"gp", "shielding", b"shielding"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "carers", b"carers", "concerns", b"concerns", "date_of_birth", b"date_of_birth", "education", b"education", "forename", b"forename", "gp", b"gp", "involvements", b"involvements", "known_as", b"known_as", "middle_names", b"middle_names", "nhs_number", b"nhs_number", "previous_surnames", b"previous_surnames", "record_id", b"record_id", "retention_consent_to_25", b"retention_consent_to_25", "sex", b"sex", "shielding", b"shielding", "surname", b"surname"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "carers", b"carers", "concerns", b"concerns", "date_of_birth", b"date_of_birth", "education", b"education", "forename", b"forename", "gp", b"gp", "involvements", b"involvements", "known_as", b"known_as", "legacy_sex", b"legacy_sex", "middle_names", b"middle_names", "nhs_number", b"nhs_number", "previous_surnames", b"previous_surnames", "record_id", b"record_id", "retention_consent_to_25", b"retention_consent_to_25", "sex", b"sex", "shielding", b"shielding", "surname", b"surname"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -22,27 +22,34 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from whoelse.v1 import closed_sets_pb2 as whoelse_dot_v1_dot_closed__sets__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18whoelse/v1/records.proto\x12\nwhoelse.v1\"G\n\x07\x41\x64\x64ress\x12\r\n\x05line1\x18\x01 \x01(\t\x12\r\n\x05line2\x18\x02 \x01(\t\x12\x0c\n\x04town\x18\x03 \x01(\t\x12\x10\n\x08postcode\x18\x04 \x01(\t\"`\n\x0b\x43ontactable\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1c\n\x14relationship_or_role\x18\x02 \x01(\t\x12\x14\n\x0corganisation\x18\x03 \x01(\t\x12\x0f\n\x07\x63ontact\x18\x04 \x01(\t\"\x8b\x01\n\x14\x44isclosedInvolvement\x12\x14\n\x0cpractitioner\x18\x01 \x01(\t\x12\x14\n\x0corganisation\x18\x02 \x01(\t\x12\x0c\n\x04role\x18\x03 \x01(\t\x12\x0f\n\x07\x63ontact\x18\x04 \x01(\t\x12\x14\n\x0cservice_type\x18\x05 \x01(\t\x12\x12\n\nstart_date\x18\x06 \x01(\t\"6\n\x10\x44isclosedConcern\x12\x11\n\traised_by\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontact\x18\x02 \x01(\t\"\x80\x04\n\nDisclosure\x12\x14\n\x0c\x63ouncil_code\x18\x01 \x01(\t\x12\x14\n\x0c\x63ouncil_name\x18\x02 \x01(\t\x12\x11\n\trecord_id\x18\x03 \x01(\t\x12\x10\n\x08\x66orename\x18\x04 \x01(\t\x12\x0f\n\x07surname\x18\x05 \x01(\t\x12\x15\n\rdate_of_birth\x18\x06 \x01(\t\x12\x0b\n\x03sex\x18\x07 \x01(\t\x12\x10\n\x08shielded\x18\x08 \x01(\x08\x12\x1c\n\x14records_team_contact\x18\t \x01(\t\x12$\n\x07\x61\x64\x64ress\x18\n \x01(\x0b\x32\x13.whoelse.v1.Address\x12*\n\teducation\x18\x0b \x01(\x0b\x32\x17.whoelse.v1.Contactable\x12#\n\x02gp\x18\x0c \x01(\x0b\x32\x17.whoelse.v1.Contactable\x12\'\n\x06\x63\x61rers\x18\r \x03(\x0b\x32\x17.whoelse.v1.Contactable\x12\x36\n\x0cinvolvements\x18\x0e \x03(\x0b\x32 .whoelse.v1.DisclosedInvolvement\x12 \n\x18specialist_services_note\x18\x0f \x01(\t\x12.\n\x08\x63oncerns\x18\x10 \x03(\x0b\x32\x1c.whoelse.v1.DisclosedConcern\x12\x12\n\nnhs_number\x18\x11 \x01(\t\"}\n\x0eSearchIdentity\x12\x10\n\x08\x66orename\x18\x01 \x01(\t\x12\x0f\n\x07surname\x18\x02 \x01(\t\x12\x15\n\rdate_of_birth\x18\x03 \x01(\t\x12\x0b\n\x03sex\x18\x04 \x01(\t\x12\x10\n\x08postcode\x18\x05 \x01(\t\x12\x12\n\nnhs_number\x18\x06 \x01(\t\"T\n\tCandidate\x12\r\n\x05score\x18\x01 \x01(\x01\x12\x0c\n\x04\x62\x61nd\x18\x02 \x01(\t\x12*\n\ndisclosure\x18\x03 \x01(\x0b\x32\x16.whoelse.v1.Disclosureb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18whoelse/v1/records.proto\x12\nwhoelse.v1\x1a\x1cwhoelse/v1/closed_sets.proto\"G\n\x07\x41\x64\x64ress\x12\r\n\x05line1\x18\x01 \x01(\t\x12\r\n\x05line2\x18\x02 \x01(\t\x12\x0c\n\x04town\x18\x03 \x01(\t\x12\x10\n\x08postcode\x18\x04 \x01(\t\"`\n\x0b\x43ontactable\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1c\n\x14relationship_or_role\x18\x02 \x01(\t\x12\x14\n\x0corganisation\x18\x03 \x01(\t\x12\x0f\n\x07\x63ontact\x18\x04 \x01(\t\"\x8b\x01\n\x14\x44isclosedInvolvement\x12\x14\n\x0cpractitioner\x18\x01 \x01(\t\x12\x14\n\x0corganisation\x18\x02 \x01(\t\x12\x0c\n\x04role\x18\x03 \x01(\t\x12\x0f\n\x07\x63ontact\x18\x04 \x01(\t\x12\x14\n\x0cservice_type\x18\x05 \x01(\t\x12\x12\n\nstart_date\x18\x06 \x01(\t\"6\n\x10\x44isclosedConcern\x12\x11\n\traised_by\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontact\x18\x02 \x01(\t\"\xa9\x04\n\nDisclosure\x12\x14\n\x0c\x63ouncil_code\x18\x01 \x01(\t\x12\x14\n\x0c\x63ouncil_name\x18\x02 \x01(\t\x12\x11\n\trecord_id\x18\x03 \x01(\t\x12\x10\n\x08\x66orename\x18\x04 \x01(\t\x12\x0f\n\x07surname\x18\x05 \x01(\t\x12\x15\n\rdate_of_birth\x18\x06 \x01(\t\x12\x16\n\nlegacy_sex\x18\x07 \x01(\tB\x02\x18\x01\x12\x10\n\x08shielded\x18\x08 \x01(\x08\x12\x1c\n\x14records_team_contact\x18\t \x01(\t\x12$\n\x07\x61\x64\x64ress\x18\n \x01(\x0b\x32\x13.whoelse.v1.Address\x12*\n\teducation\x18\x0b \x01(\x0b\x32\x17.whoelse.v1.Contactable\x12#\n\x02gp\x18\x0c \x01(\x0b\x32\x17.whoelse.v1.Contactable\x12\'\n\x06\x63\x61rers\x18\r \x03(\x0b\x32\x17.whoelse.v1.Contactable\x12\x36\n\x0cinvolvements\x18\x0e \x03(\x0b\x32 .whoelse.v1.DisclosedInvolvement\x12 \n\x18specialist_services_note\x18\x0f \x01(\t\x12.\n\x08\x63oncerns\x18\x10 \x03(\x0b\x32\x1c.whoelse.v1.DisclosedConcern\x12\x12\n\nnhs_number\x18\x11 \x01(\t\x12\x1c\n\x03sex\x18\x12 \x01(\x0e\x32\x0f.whoelse.v1.Sex\"\xa6\x01\n\x0eSearchIdentity\x12\x10\n\x08\x66orename\x18\x01 \x01(\t\x12\x0f\n\x07surname\x18\x02 \x01(\t\x12\x15\n\rdate_of_birth\x18\x03 \x01(\t\x12\x16\n\nlegacy_sex\x18\x04 \x01(\tB\x02\x18\x01\x12\x10\n\x08postcode\x18\x05 \x01(\t\x12\x12\n\nnhs_number\x18\x06 \x01(\t\x12\x1c\n\x03sex\x18\x07 \x01(\x0e\x32\x0f.whoelse.v1.Sex\"\x7f\n\tCandidate\x12\r\n\x05score\x18\x01 \x01(\x01\x12\x17\n\x0blegacy_band\x18\x02 \x01(\tB\x02\x18\x01\x12*\n\ndisclosure\x18\x03 \x01(\x0b\x32\x16.whoelse.v1.Disclosure\x12\x1e\n\x04\x62\x61nd\x18\x04 \x01(\x0e\x32\x10.whoelse.v1.Bandb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'whoelse.v1.records_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ADDRESS']._serialized_start=40
-  _globals['_ADDRESS']._serialized_end=111
-  _globals['_CONTACTABLE']._serialized_start=113
-  _globals['_CONTACTABLE']._serialized_end=209
-  _globals['_DISCLOSEDINVOLVEMENT']._serialized_start=212
-  _globals['_DISCLOSEDINVOLVEMENT']._serialized_end=351
-  _globals['_DISCLOSEDCONCERN']._serialized_start=353
-  _globals['_DISCLOSEDCONCERN']._serialized_end=407
-  _globals['_DISCLOSURE']._serialized_start=410
-  _globals['_DISCLOSURE']._serialized_end=922
-  _globals['_SEARCHIDENTITY']._serialized_start=924
-  _globals['_SEARCHIDENTITY']._serialized_end=1049
-  _globals['_CANDIDATE']._serialized_start=1051
-  _globals['_CANDIDATE']._serialized_end=1135
+  _globals['_DISCLOSURE'].fields_by_name['legacy_sex']._loaded_options = None
+  _globals['_DISCLOSURE'].fields_by_name['legacy_sex']._serialized_options = b'\030\001'
+  _globals['_SEARCHIDENTITY'].fields_by_name['legacy_sex']._loaded_options = None
+  _globals['_SEARCHIDENTITY'].fields_by_name['legacy_sex']._serialized_options = b'\030\001'
+  _globals['_CANDIDATE'].fields_by_name['legacy_band']._loaded_options = None
+  _globals['_CANDIDATE'].fields_by_name['legacy_band']._serialized_options = b'\030\001'
+  _globals['_ADDRESS']._serialized_start=70
+  _globals['_ADDRESS']._serialized_end=141
+  _globals['_CONTACTABLE']._serialized_start=143
+  _globals['_CONTACTABLE']._serialized_end=239
+  _globals['_DISCLOSEDINVOLVEMENT']._serialized_start=242
+  _globals['_DISCLOSEDINVOLVEMENT']._serialized_end=381
+  _globals['_DISCLOSEDCONCERN']._serialized_start=383
+  _globals['_DISCLOSEDCONCERN']._serialized_end=437
+  _globals['_DISCLOSURE']._serialized_start=440
+  _globals['_DISCLOSURE']._serialized_end=993
+  _globals['_SEARCHIDENTITY']._serialized_start=996
+  _globals['_SEARCHIDENTITY']._serialized_end=1162
+  _globals['_CANDIDATE']._serialized_start=1164
+  _globals['_CANDIDATE']._serialized_end=1291
 # @@protoc_insertion_point(module_scope)

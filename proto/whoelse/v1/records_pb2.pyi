@@ -7,6 +7,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from whoelse.v1 import closed_sets_pb2 as _closed_sets_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -15,6 +16,11 @@ if sys.version_info >= (3, 11):
     from typing import TypeAlias as _TypeAlias, Never as _Never
 else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
+
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -143,7 +149,7 @@ class Disclosure(_message.Message):
     FORENAME_FIELD_NUMBER: _builtins.int
     SURNAME_FIELD_NUMBER: _builtins.int
     DATE_OF_BIRTH_FIELD_NUMBER: _builtins.int
-    SEX_FIELD_NUMBER: _builtins.int
+    LEGACY_SEX_FIELD_NUMBER: _builtins.int
     SHIELDED_FIELD_NUMBER: _builtins.int
     RECORDS_TEAM_CONTACT_FIELD_NUMBER: _builtins.int
     ADDRESS_FIELD_NUMBER: _builtins.int
@@ -154,6 +160,7 @@ class Disclosure(_message.Message):
     SPECIALIST_SERVICES_NOTE_FIELD_NUMBER: _builtins.int
     CONCERNS_FIELD_NUMBER: _builtins.int
     NHS_NUMBER_FIELD_NUMBER: _builtins.int
+    SEX_FIELD_NUMBER: _builtins.int
     council_code: _builtins.str
     council_name: _builtins.str
     record_id: _builtins.str
@@ -162,13 +169,23 @@ class Disclosure(_message.Message):
     surname: _builtins.str
     date_of_birth: _builtins.str
     """YYYY-MM-DD"""
-    sex: _builtins.str
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def legacy_sex(self) -> _builtins.str:
+        """0.1: F, M or U"""
+
+    @legacy_sex.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def legacy_sex(self, value: _builtins.str) -> None:
+        """0.1: F, M or U"""
+
     shielded: _builtins.bool
     records_team_contact: _builtins.str
     """For a shielded record: how to contact the holding council's records team. Nothing else follows."""
     specialist_services_note: _builtins.str
     """The fixed phrase when one or more sensitive services are recorded, otherwise empty."""
     nhs_number: _builtins.str
+    sex: _closed_sets_pb2.Sex.ValueType
     @_builtins.property
     def address(self) -> Global___Address: ...
     @_builtins.property
@@ -190,7 +207,7 @@ class Disclosure(_message.Message):
         forename: _builtins.str = ...,
         surname: _builtins.str = ...,
         date_of_birth: _builtins.str = ...,
-        sex: _builtins.str = ...,
+        legacy_sex: _builtins.str = ...,
         shielded: _builtins.bool = ...,
         records_team_contact: _builtins.str = ...,
         address: Global___Address | None = ...,
@@ -201,10 +218,11 @@ class Disclosure(_message.Message):
         specialist_services_note: _builtins.str = ...,
         concerns: _abc.Iterable[Global___DisclosedConcern] | None = ...,
         nhs_number: _builtins.str = ...,
+        sex: _closed_sets_pb2.Sex.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "education", b"education", "gp", b"gp"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "carers", b"carers", "concerns", b"concerns", "council_code", b"council_code", "council_name", b"council_name", "date_of_birth", b"date_of_birth", "education", b"education", "forename", b"forename", "gp", b"gp", "involvements", b"involvements", "nhs_number", b"nhs_number", "record_id", b"record_id", "records_team_contact", b"records_team_contact", "sex", b"sex", "shielded", b"shielded", "specialist_services_note", b"specialist_services_note", "surname", b"surname"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "carers", b"carers", "concerns", b"concerns", "council_code", b"council_code", "council_name", b"council_name", "date_of_birth", b"date_of_birth", "education", b"education", "forename", b"forename", "gp", b"gp", "involvements", b"involvements", "legacy_sex", b"legacy_sex", "nhs_number", b"nhs_number", "record_id", b"record_id", "records_team_contact", b"records_team_contact", "sex", b"sex", "shielded", b"shielded", "specialist_services_note", b"specialist_services_note", "surname", b"surname"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -217,30 +235,41 @@ class SearchIdentity(_message.Message):
     FORENAME_FIELD_NUMBER: _builtins.int
     SURNAME_FIELD_NUMBER: _builtins.int
     DATE_OF_BIRTH_FIELD_NUMBER: _builtins.int
-    SEX_FIELD_NUMBER: _builtins.int
+    LEGACY_SEX_FIELD_NUMBER: _builtins.int
     POSTCODE_FIELD_NUMBER: _builtins.int
     NHS_NUMBER_FIELD_NUMBER: _builtins.int
+    SEX_FIELD_NUMBER: _builtins.int
     forename: _builtins.str
     surname: _builtins.str
     date_of_birth: _builtins.str
     """YYYY-MM-DD"""
-    sex: _builtins.str
-    """F, M or U"""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def legacy_sex(self) -> _builtins.str:
+        """0.1: F, M or U"""
+
+    @legacy_sex.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def legacy_sex(self, value: _builtins.str) -> None:
+        """0.1: F, M or U"""
+
     postcode: _builtins.str
     nhs_number: _builtins.str
+    sex: _closed_sets_pb2.Sex.ValueType
     def __init__(
         self,
         *,
         forename: _builtins.str = ...,
         surname: _builtins.str = ...,
         date_of_birth: _builtins.str = ...,
-        sex: _builtins.str = ...,
+        legacy_sex: _builtins.str = ...,
         postcode: _builtins.str = ...,
         nhs_number: _builtins.str = ...,
+        sex: _closed_sets_pb2.Sex.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["date_of_birth", b"date_of_birth", "forename", b"forename", "nhs_number", b"nhs_number", "postcode", b"postcode", "sex", b"sex", "surname", b"surname"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["date_of_birth", b"date_of_birth", "forename", b"forename", "legacy_sex", b"legacy_sex", "nhs_number", b"nhs_number", "postcode", b"postcode", "sex", b"sex", "surname", b"surname"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -251,23 +280,34 @@ class Candidate(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     SCORE_FIELD_NUMBER: _builtins.int
-    BAND_FIELD_NUMBER: _builtins.int
+    LEGACY_BAND_FIELD_NUMBER: _builtins.int
     DISCLOSURE_FIELD_NUMBER: _builtins.int
+    BAND_FIELD_NUMBER: _builtins.int
     score: _builtins.float
-    band: _builtins.str
-    """"match" or "possible" """
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def legacy_band(self) -> _builtins.str:
+        """0.1: "match" or "possible" """
+
+    @legacy_band.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def legacy_band(self, value: _builtins.str) -> None:
+        """0.1: "match" or "possible" """
+
+    band: _closed_sets_pb2.Band.ValueType
     @_builtins.property
     def disclosure(self) -> Global___Disclosure: ...
     def __init__(
         self,
         *,
         score: _builtins.float = ...,
-        band: _builtins.str = ...,
+        legacy_band: _builtins.str = ...,
         disclosure: Global___Disclosure | None = ...,
+        band: _closed_sets_pb2.Band.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["disclosure", b"disclosure"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["band", b"band", "disclosure", b"disclosure", "score", b"score"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["band", b"band", "disclosure", b"disclosure", "legacy_band", b"legacy_band", "score", b"score"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -19,7 +19,7 @@ const credentials = grpc.credentials.createSsl(
 const client = new whoelse.Records(target, credentials);
 
 const child = {
-  record_id: "NODE-1", forename: "Zoë", surname: "O'Neill", date_of_birth: "2015-03-07", sex: "F",
+  record_id: "NODE-1", forename: "Zoë", surname: "O'Neill", date_of_birth: "2015-03-07", sex: "SEX_FEMALE",
   address: { line1: "12 Mill Lane", postcode: "LS6 2AB" },
 };
 
@@ -36,7 +36,7 @@ function call(method, request) {
   results.push(await call("UpsertChild", { change: { change_id: "node-1", expected_version: 0 }, child }));
   results.push(await call("UpsertChild", { change: { change_id: "node-1", expected_version: 0 }, child }));
   results.push(await call("UpsertChild", {
-    change: { change_id: "node-2", expected_version: 1 }, child: { ...child, sex: "Q" },
+    change: { change_id: "node-2", expected_version: 1 }, child: { ...child, sex: "SEX_UNSPECIFIED", legacy_sex: "Q" },  // as a 0.1 client wrote it
   }));
   results.push(await call("GetVersion", { record_id: "NODE-1" }));
   for (const result of results) console.log(JSON.stringify(result));

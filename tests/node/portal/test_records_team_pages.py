@@ -24,6 +24,7 @@ from tests.node.portal.conftest import (
     sign_in,
 )
 from tests.node.portal.test_accessibility import serious_violations
+from whoelse.federation import closed_sets
 from whoelse.federation.cli import main as whoelse
 from whoelse.v1 import records_pb2 as pb
 
@@ -146,7 +147,9 @@ def test_shield_and_unshield_a_record(portals: Portals, page: Page) -> None:
     fed, wakefield = portals.federation, portals.council(WAKEFIELD)
     _hold(portals, child("W-50", "Ivy", "Marsh", "2016-02-02", "WF2 2BB"))
     searcher = new_practitioner(portals, BRADFORD)
-    ivy = pb.SearchIdentity(forename="Ivy", surname="Marsh", date_of_birth="2016-02-02", sex="F")
+    ivy = pb.SearchIdentity(
+        forename="Ivy", surname="Marsh", date_of_birth="2016-02-02", **closed_sets.SEX.fields("F")
+    )
 
     def wakefield_shows_address() -> bool:
         wakefield.runtime.upkeep()  # the node tokenises a changed record for searches in its upkeep
@@ -204,7 +207,9 @@ def test_subject_access_report_printable_and_as_json(portals: Portals, page: Pag
     fed = portals.federation
     _hold(portals, child("W-51", "Rosa", "Quill", "2014-04-04", "WF3 3DD"))
     searcher = new_practitioner(portals, BRADFORD, name="Dev Sharma")
-    rosa = pb.SearchIdentity(forename="Rosa", surname="Quill", date_of_birth="2014-04-04", sex="F")
+    rosa = pb.SearchIdentity(
+        forename="Rosa", surname="Quill", date_of_birth="2014-04-04", **closed_sets.SEX.fields("F")
+    )
     fed.client(portals.council(BRADFORD), searcher).search(rosa, "child_in_need")
 
     sign_in(page, portals.wakefield, portals, WAKEFIELD, records_officer())

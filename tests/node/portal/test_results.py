@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from whoelse.federation import closed_sets
 from whoelse.node.portal.results import group
 from whoelse.v1 import practitioner_pb2 as pp
 from whoelse.v1 import records_pb2 as pb
@@ -12,13 +13,13 @@ def _candidate(
 ) -> pb.Candidate:
     return pb.Candidate(
         score=20.0,
-        band=band,
+        **closed_sets.BAND.fields(band),
         disclosure=pb.Disclosure(
             record_id=record_id,
             forename=forename,
             surname=surname,
             date_of_birth=dob,
-            sex="F",
+            **closed_sets.SEX.fields("F"),
             nhs_number=nhs_number,
         ),
     )
@@ -34,7 +35,11 @@ def _answer(
         )
     if unanswered:
         response.unanswered.append(
-            pp.UnansweredCouncil(council_code="WKF", council_name=unanswered[0], reason=unanswered[1])
+            pp.UnansweredCouncil(
+                council_code="WKF",
+                council_name=unanswered[0],
+                **closed_sets.UNANSWERED_REASON.fields(unanswered[1]),
+            )
         )
     return response
 
@@ -82,7 +87,8 @@ def test_an_nhs_number_decides_and_possible_matches_come_last() -> None:
 
 def test_referrals_and_unanswered_councils_are_listed_apart() -> None:
     referral = pb.Candidate(
-        band="referral", disclosure=pb.Disclosure(records_team_contact="Leeds records, 0113")
+        **closed_sets.BAND.fields("referral"),
+        disclosure=pb.Disclosure(records_team_contact="Leeds records, 0113"),
     )
     found = group(_answer(("Leeds", [referral]), unanswered=("Wakefield", "unavailable")))
     assert found.children == []

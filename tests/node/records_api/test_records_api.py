@@ -18,6 +18,7 @@ import pytest
 from google.protobuf import json_format
 from sqlalchemy import func, select
 
+from tests import wire
 from tests.node.test_bad_input_corpus import CORPUS, EXPECTED, dump, url
 from tests.node.test_importer import good_row, run_import, write_jsonl
 from whoelse.federation import ca
@@ -87,7 +88,7 @@ def api(db: Database, tmp_path: Path) -> Iterator[Api]:
 
 
 def child_input(**changes: Any) -> ra.ChildInput:
-    return json_format.ParseDict(good_row(**changes), ra.ChildInput())
+    return wire.child_input(good_row(**changes))
 
 
 def change(change_id: str, version: int) -> ra.Change:
@@ -288,7 +289,7 @@ def _as_child_input(name: str) -> ra.ChildInput | None:
     if len(bad) != 1:
         return None
     try:
-        return json_format.ParseDict(bad[0], ra.ChildInput())
+        return wire.child_input(bad[0])
     except json_format.ParseError:
         return None
 
