@@ -23,6 +23,7 @@ import enum
 import json
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -37,8 +38,11 @@ from whoelse.node.storage.database import Database
 from whoelse.node.storage.record_store import (
     BULK_WRITE_ROWS,
     end_absent_records,
+    ensure_tag_indexes,
+    holds_no_records,
     records_by_record_id,
     refresh_statistics,
+    tag_indexes_built_after,
     write_prepared,
 )
 from whoelse.node.tags import Tagger
@@ -308,19 +312,22 @@ def import_file(
                 raise InvalidInput(f"{path.name}: a full refresh of an empty file would end every record")
         if before_write is not None:
             before_write()
+        ensure_tag_indexes(db.engine)  # an earlier first load may have been killed before it rebuilt them
         written = 0
         valid = (p for p in spill.prepared() if p.line not in scan.bad_lines)
-        for chunk in chunks(valid, batch):
-            with db.session() as session:
-                if on_changes is not None:
-                    new = [p.record for p in chunk if p.record is not None]
-                    previous = records_by_record_id(session, [r.record_id for r in new])
-                    on_changes(session, [(previous.get(r.record_id), r) for r in new])
-                write_prepared(session, [(p.values, p.tags) for p in chunk], tagger.scheme)
-            report.batches += 1
-            written += len(chunk)
-            if progress:
-                progress(written, scan.valid)
+        first_load = scan.valid >= BULK_WRITE_ROWS and holds_no_records(db.engine)
+        with tag_indexes_built_after(db.engine) if first_load else nullcontext():
+            for chunk in chunks(valid, batch):
+                with db.session() as session:
+                    if on_changes is not None:
+                        new = [p.record for p in chunk if p.record is not None]
+                        previous = records_by_record_id(session, [r.record_id for r in new])
+                        on_changes(session, [(previous.get(r.record_id), r) for r in new])
+                    write_prepared(session, [(p.values, p.tags) for p in chunk], tagger.scheme)
+                report.batches += 1
+                written += len(chunk)
+                if progress:
+                    progress(written, scan.valid)
         if written >= BULK_WRITE_ROWS:
             refresh_statistics(db.engine)  # searches are planned on the tables as they now are
     finally:

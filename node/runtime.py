@@ -59,7 +59,7 @@ from whoelse.node.metrics import NodeMetrics
 from whoelse.node.practitioner_servicer import PractitionerServicer
 from whoelse.node.settings import NodeSettings, load
 from whoelse.node.storage.database import Database
-from whoelse.node.storage.record_store import records_by_record_id
+from whoelse.node.storage.record_store import ensure_tag_indexes, records_by_record_id
 from whoelse.v1 import (
     federation_pb2,
     federation_pb2_grpc,
@@ -172,6 +172,7 @@ class NodeRuntime:
 
     def start(self, *, background: bool = True) -> Servers:
         """Bind and start both servers; `background=False` leaves upkeep to the caller (tests)."""
+        ensure_tag_indexes(self.db.engine)  # a first load killed mid-way leaves them to be built
         fed = new_server(self._workers, SERVER_OPTIONS)
         servicer = FederationNodeServicer(
             self.holder,

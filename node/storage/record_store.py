@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, LargeBinary, delete, func, select, text, update
@@ -108,6 +109,41 @@ def child_values(r: ChildRecord) -> ChildValues:
 BULK_WRITE_ROWS = 1000
 """A write of at least this many records (an import, a first tokenisation) ends by refreshing the planner's
 statistics (`refresh_statistics`)."""
+
+
+TAG_TABLE = Base.metadata.tables[MatchTag.__tablename__]
+
+
+def holds_no_records(engine: Engine) -> bool:
+    """Whether the council holds no record yet (its first load is still to come)."""
+    with engine.connect() as conn:
+        return conn.execute(select(Child.id).limit(1)).first() is None
+
+
+@contextmanager
+def tag_indexes_built_after(engine: Engine) -> Iterator[None]:
+    """Write a first load's lookup tags with the tag table's indexes dropped, and build them once at the end.
+
+    A first load writes about 16 tags per child, each a random 16-byte value: kept in an index as they arrive,
+    every insert lands on a random page, and at 100,000 children that is two thirds of the import's database
+    time (docs/benchmarks.md, "bench node"); building the index from the finished table is a sort. The
+    indexes are rebuilt whatever happens in the block. A process killed inside it leaves them missing, so
+    searches still answer correctly but slowly, until `ensure_tag_indexes` runs: at the next import and
+    when the node starts."""
+    with engine.begin() as conn:
+        for index in TAG_TABLE.indexes:
+            index.drop(conn, checkfirst=True)
+    try:
+        yield
+    finally:
+        ensure_tag_indexes(engine)
+
+
+def ensure_tag_indexes(engine: Engine) -> None:
+    """Create whichever of the tag table's indexes is missing (a first load cut short); cheap otherwise."""
+    with engine.begin() as conn:
+        for index in TAG_TABLE.indexes:
+            index.create(conn, checkfirst=True)
 
 
 def refresh_statistics(engine: Engine) -> None:

@@ -13,15 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from tests.node.records_factory import TODAY
 from whoelse.federation.cli import main
 from whoelse.node.importer import ImportRejected, import_file, validate_file
-from whoelse.node.matching import record_tags
+from whoelse.node.matching import find, identity_of, record_tags
 from whoelse.node.settings import load
 from whoelse.node.storage.database import Database
-from whoelse.node.storage.record_store import count_records, load_records
+from whoelse.node.storage.record_store import count_records, load_records, records_by_record_id
 from whoelse.node.tags import LocalTagger
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -230,9 +230,80 @@ def test_killed_import_keeps_committed_batches_and_rerun_completes(tmp_path: Pat
     assert children < 12000, "the import finished before it could be killed"
     assert children % 2000 == 0  # whole batches only
     assert untagged == 0  # no half-written record
+    assert tag_indexes(Database(str(dbfile))) == set()  # killed inside a first load, before the rebuild
     assert main(["node", "import", str(path), "--db", str(dbfile), "--quiet"]) == 0
     with sqlite3.connect(dbfile) as conn:
         assert conn.execute("select count(*) from children").fetchone()[0] == 12000
+    assert tag_indexes(Database(str(dbfile))) == TAG_INDEXES  # the next import built them again
+
+
+TAG_INDEXES = {"ix_match_tags_tag", "ix_match_tags_child_id"}
+
+
+def tag_indexes(db: Database) -> set[str]:
+    return {str(index["name"]) for index in inspect(db.engine).get_indexes("match_tags")}
+
+
+def _rows(count: int, prefix: str) -> list[dict[str, Any]]:
+    names = ["Ann", "Liam", "Zoë", "Omar", "Ewa", "Kai", "Maya"]
+    return [
+        good_row(
+            record_id=f"{prefix}-{n}",
+            forename=names[n % 7],
+            date_of_birth=f"20{10 + n % 8:02d}-{1 + n % 12:02d}-{1 + n % 28:02d}",
+        )
+        for n in range(count)
+    ]
+
+
+def test_a_first_load_builds_the_tag_indexes_at_the_end_and_finds_its_children(
+    db: Database, tmp_path: Path
+) -> None:
+    with db.session() as session:
+        tagger = LocalTagger(load(session).tag_key)
+    during: list[set[str]] = []
+
+    def watch(seen: list[set[str]]) -> None:
+        seen.append(tag_indexes(db))
+
+    path = write_jsonl(tmp_path / "first-load.jsonl", _rows(2500, "F"))
+    import_file(
+        db, path, tagger, record_tags, today=TODAY, progress=lambda *_: during.append(tag_indexes(db))
+    )
+    assert during and all(seen == set() for seen in during)  # written without them
+    assert tag_indexes(db) == TAG_INDEXES
+    with db.session() as session:
+        found = find(session, tagger, identity_of(_record(db, "F-3")), limit=50)
+        assert "F-3" in {r.record.record_id for r in found}
+    # Later imports add to what the council holds: the indexes stay, for the searches running beside them.
+    during.clear()
+    path = write_jsonl(tmp_path / "second.jsonl", _rows(1500, "S"))
+    import_file(
+        db, path, tagger, record_tags, today=TODAY, progress=lambda *_: during.append(tag_indexes(db))
+    )
+    assert during and all(seen == TAG_INDEXES for seen in during)
+
+
+def test_a_first_load_that_fails_while_writing_still_rebuilds_the_tag_indexes(
+    db: Database, tmp_path: Path
+) -> None:
+    with db.session() as session:
+        tagger = LocalTagger(load(session).tag_key)
+
+    def fail(written: int, _total: int) -> None:
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        import_file(
+            db, write_jsonl(tmp_path / "f.jsonl", _rows(2500, "F")), tagger, record_tags, progress=fail
+        )
+    assert tag_indexes(db) == TAG_INDEXES
+
+
+def _record(db: Database, record_id: str) -> Any:
+    with db.session() as session:
+        (record,) = records_by_record_id(session, [record_id]).values()
+    return record
 
 
 def _planner_rows(db: Database) -> dict[str, float]:
