@@ -42,9 +42,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from whoelse.directory.setup import key_directory
     from whoelse.directory.token_service import TokenLimits
     from whoelse.federation import logs
+    from whoelse.federation.serving import keep_large_buffers
     from whoelse.federation.transport import MtlsIdentity
 
     logs.configure()
+    keep_large_buffers()
     db = _db(args)
     identity = MtlsIdentity.from_files(args.ca, args.cert, args.key)
     limits = TokenLimits(max_batch=args.max_batch, per_minute=args.rate_per_minute)

@@ -38,11 +38,13 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from whoelse.federation import logs
+    from whoelse.federation.serving import keep_large_buffers
     from whoelse.node.central_server import serve_central
 
     if args.password_cost not in ("standard", "light"):
         raise InvalidInput("--password-cost must be standard or light")
     logs.configure()
+    keep_large_buffers()
     serve_central(
         args.db,
         args.listen,

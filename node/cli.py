@@ -156,8 +156,10 @@ def _import(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import os
 
+    from whoelse.federation.serving import keep_large_buffers
     from whoelse.node.config import ENV_PREFIX
 
+    keep_large_buffers()
     if not args.config and any(k.startswith(ENV_PREFIX) for k in os.environ):
         args.config = [None]  # configured entirely by WHOELSE_NODE_* variables (containers)
     if args.config:
