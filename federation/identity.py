@@ -64,6 +64,7 @@ _APOSTROPHES_AND_STOPS = frozenset("'’‘ʼ`´.")
 _HYPHENS = frozenset("-‐‑‒–—")
 _SPACES_AROUND_HYPHEN = re.compile(r"\s*-+\s*")
 _WHITESPACE = re.compile(r"\s+")
+_WORD_BREAK = re.compile(r"[ -]")  # between the words of a normalised name
 
 # Surname particles: kept in the joined form (de la Cruz → delacruz) but not a part on their own, so that
 # "de la Cruz" shares a part with "Cruz" and the joined form with "Delacruz".
@@ -158,7 +159,7 @@ def name_parts(surname: str) -> tuple[str, ...]:
     "Smith-Jones" → ("smithjones", "smith", "jones"); "de la Cruz" → ("delacruz", "cruz");
     "O'Neill" → ("oneill",). Particles (de, la, van, al, ...) are kept in the joined form only.
     """
-    words = [word for word in re.split(r"[ -]", normalise_name(surname)) if word]
+    words = [word for word in _WORD_BREAK.split(normalise_name(surname)) if word]
     if not words:
         return ()
     parts = [word for word in words if word not in PARTICLES] if len(words) > 1 else []
@@ -238,6 +239,7 @@ def canonical_forename(forename: str) -> str:
     return canonicals[0] if canonicals else ""
 
 
+@functools.lru_cache(maxsize=65536)  # postcodes recur across a council's records; InvalidInput is not cached
 def normalise_postcode(postcode: str) -> str:
     """Upper-case a UK postcode with one space before the inward code ("ls62ab" → "LS6 2AB"); "" stays "".
 
@@ -264,6 +266,7 @@ def outward_code(postcode: str) -> str:
     return normalise_postcode(postcode).partition(" ")[0]
 
 
+@functools.lru_cache(maxsize=1024)  # each number is checked several times on its way from import to tags
 def valid_nhs_number(nhs_number: str) -> bool:
     """True for ten digits (spaces or hyphens allowed) whose last is the modulus-11 check digit.
 
@@ -280,6 +283,7 @@ def valid_nhs_number(nhs_number: str) -> bool:
     return check != 10 and check == int(digits[9])
 
 
+@functools.lru_cache(maxsize=1024)  # as valid_nhs_number (InvalidInput is not cached)
 def normalise_nhs_number(nhs_number: str) -> str:
     """The ten digits of a valid NHS number ("943 476 5919" → "9434765919"); "" stays "".
 
@@ -389,25 +393,29 @@ PLACEHOLDER_SURNAME_WORDS = _FILLER_WORDS | {"lastname", "nolastname", "surname"
 
 
 def _only_words(name: str, words: frozenset[str]) -> bool:
-    parts = [w for w in re.split(r"[ -]", normalise_name(name)) if w]
+    parts = [w for w in _WORD_BREAK.split(normalise_name(name)) if w]
     return not parts or all(part in words for part in parts)
 
 
+@functools.lru_cache(maxsize=65536)
 def is_placeholder_forename(name: str) -> bool:
     """True for a missing forename or one made only of placeholder words ("Baby", "Not Known", "Twin 2")."""
     return _only_words(name, PLACEHOLDER_FORENAME_WORDS)
 
 
+@functools.lru_cache(maxsize=65536)
 def is_placeholder_surname(name: str) -> bool:
     """True for a missing surname or one made only of filler ("Unknown", "NK", "Not Given")."""
     return _only_words(name, PLACEHOLDER_SURNAME_WORDS)
 
 
+@functools.lru_cache(maxsize=65536)
 def given_forename(name: str) -> str:
     """The forename for matching: "" when it is missing, a placeholder or only an initial ("J", "J.")."""
     return "" if is_placeholder_forename(name) or len(compact(name)) < 2 else name
 
 
+@functools.lru_cache(maxsize=65536)
 def given_surname(name: str) -> str:
     """The surname for matching: "" when it is missing, filler or only an initial."""
     return "" if is_placeholder_surname(name) or len(compact(name)) < 2 else name

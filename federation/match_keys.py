@@ -58,8 +58,9 @@ every council at once, so it MUST come with a new `MATCH_KEY_VERSION` and a re-d
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from whoelse.federation.errors import InvalidInput
 from whoelse.federation.identity import (
@@ -212,37 +213,91 @@ def opens(kinds: Iterable[KeyKind | str]) -> bool:
     return kinds_evidence(kinds) >= OPENING_BITS
 
 
-@dataclass(frozen=True, slots=True)
-class MatchKey:
-    """One match key: its kind and its value, fields joined by "|" (no normalised field contains "|")."""
+class MatchKey(NamedTuple):
+    """One match key: its kind and its value, fields joined by "|" (no normalised field contains "|").
+
+    A named tuple rather than a frozen dataclass: an import makes about 16 for every child and puts them
+    in a set, and a tuple is several times cheaper to make and to hash."""
 
     kind: KeyKind
     value: str
 
     def encode(self) -> bytes:
         """Canonical bytes for the OPRF: b"whoelse/v2/mk/<kind>\\x00<value as UTF-8>"."""
-        return DOMAIN + self.kind.value.encode("ascii") + b"\x00" + self.value.encode("utf-8")
+        return _ENCODED_KIND[self.kind] + self.value.encode("utf-8")
+
+
+_ENCODED_KIND = {kind: DOMAIN + kind.value.encode("ascii") + b"\x00" for kind in KeyKind}
+"""The start of each kind's encoded keys, made once: a council's import encodes millions of keys."""
 
 
 def surname_codes(identity: Identity) -> tuple[str, ...]:
     """Phonetic codes of the joined surname, its parts and each previous surname, most specific first."""
-    names = [*name_parts(given_surname(identity.surname))]
-    for previous in identity.previous_surnames:
-        names.extend(name_parts(given_surname(previous)))
-    return _first_unique([phonetic(name) for name in names], MAX_SURNAME_CODES)
+    return _surname_codes(identity.surname, identity.previous_surnames)
 
 
 def forename_codes(identity: Identity) -> tuple[str, ...]:
     """Phonetic codes of every name the child may be searched by, most likely first."""
+    return _forename_codes(identity.forename, identity.known_as)
+
+
+# The name details of the keys are pure functions of the names alone, cached because names recur across a
+# council's records (an import makes keys for every child; a search for one).
+@functools.lru_cache(maxsize=65536)
+def _surname_codes(surname: str, previous_surnames: tuple[str, ...]) -> tuple[str, ...]:
+    names = [*name_parts(given_surname(surname))]
+    for previous in previous_surnames:
+        names.extend(name_parts(given_surname(previous)))
+    return _first_unique([phonetic(name) for name in names], MAX_SURNAME_CODES)
+
+
+@functools.lru_cache(maxsize=65536)
+def _forename_codes(forename: str, known_as: str) -> tuple[str, ...]:
     names: list[str] = []
-    for given in (given_forename(identity.forename), given_forename(identity.known_as)):
+    for given in (given_forename(forename), given_forename(known_as)):
         if compact(given):
             names.append(given)
             names.extend(canonical_forenames(given))
-    parts = name_parts(given_forename(identity.forename))
+    parts = name_parts(given_forename(forename))
     if len(parts) > 1:  # Mary-Jane may be searched as Mary
         names.append(parts[1])
     return _first_unique([phonetic(name) for name in names], MAX_FORENAME_CODES)
+
+
+class _Forename(NamedTuple):
+    code: str  # the phonetic code of its canonical form ("Katie" → catherine's), "" for no usable forename
+    own_code: str  # the phonetic code of the name as given
+    initial: str  # "" for a placeholder ("Baby")
+    prefix: str  # its first two letters, folded
+
+
+@functools.lru_cache(maxsize=65536)
+def _forename(name: str) -> _Forename:
+    """What a record's or a search's forename brings to its keys."""
+    forename = given_forename(name)
+    return _Forename(
+        code=phonetic(canonical_forename(forename)) if forename else "",
+        own_code=phonetic(forename) if forename else "",
+        initial=initial_of(name, is_placeholder_forename(name)),
+        prefix=compact(forename)[:2],
+    )
+
+
+class _Surname(NamedTuple):
+    code: str  # "" for no usable surname
+    initial: str  # "" for filler ("Unknown")
+    prefix: str  # its first two letters, folded
+
+
+@functools.lru_cache(maxsize=65536)
+def _surname(name: str) -> _Surname:
+    """What a record's or a search's surname brings to its keys."""
+    surname = given_surname(name)
+    return _Surname(
+        code=phonetic(surname),
+        initial=initial_of(name, is_placeholder_surname(name)),
+        prefix=compact(surname)[:2],
+    )
 
 
 def match_keys(identity: Identity) -> frozenset[MatchKey]:
@@ -258,12 +313,8 @@ def match_keys(identity: Identity) -> frozenset[MatchKey]:
     nhs_number = normalise_nhs_number(identity.nhs_number)
     if nhs_number:
         add(KeyKind.NHS_NUMBER, nhs_number)
-    forename = given_forename(identity.forename)
-    fn = phonetic(canonical_forename(forename)) if forename else ""
-    own_fn = phonetic(forename) if forename else ""
-    sn = phonetic(given_surname(identity.surname))
-    fi = initial_of(identity.forename, is_placeholder_forename(identity.forename))
-    si = initial_of(identity.surname, is_placeholder_surname(identity.surname))
+    fn, own_fn, fi, fp = _forename(identity.forename)
+    sn, si, sp = _surname(identity.surname)
     postcode = postcode_for_matching(identity.postcode)
     # The canonical code links nicknames; the forename's own code tolerates typos in names that are nicknames.
     pairs = [_pair(code, sn) for code in _first_unique([fn, own_fn], 2)] if sn else []
@@ -301,7 +352,6 @@ def match_keys(identity: Identity) -> frozenset[MatchKey]:
             add(KeyKind.DOB_FORENAME_SURNAME_INITIAL, iso, fn, si)
         if fi and si:
             add(KeyKind.DOB_INITIALS, iso, fi + si)  # in order: sorted, its space would halve (P4)
-        fp, sp = compact(forename)[:2], compact(given_surname(identity.surname))[:2]
         if len(fp) == 2 and len(sp) == 2:
             for sex in ("F", "M") if identity.sex == "U" else (identity.sex,):
                 add(KeyKind.DOB_SEX_PREFIXES, iso, sex, _pair(fp, sp))

@@ -34,8 +34,9 @@ TagFn = Callable[[Tagger, ChildRecord], list[KindedTag]]
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
-class Checked:
+class Checked(NamedTuple):
+    """One row's outcome (a named tuple: every row of the file makes one, in a worker and again here)."""
+
     line: int
     record_id: str | None
     problems: tuple[ImportProblem, ...]

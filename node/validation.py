@@ -7,6 +7,7 @@ adds the file and line.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -118,29 +119,47 @@ def _text(value: Any, field: str, errors: _Errors, *, required: bool, limit: int
     if not isinstance(value, str):
         errors.add(field, f"must be text, not {type(value).__name__}")
         return ""
-    text: str = value.strip()
-    if not text:
-        if required:
-            errors.add(field, "required (only spaces were given)")
+    text, problem = _checked_text(value, limit)
+    if problem is not None:
+        errors.add(field, problem)
         return ""
-    if len(text) > limit:
-        errors.add(field, f"too long ({len(text)} characters; at most {limit})")
-        return ""
-    if _SURROGATE.search(text):
-        errors.add(field, "not valid Unicode text (a lone surrogate)")
-        return ""
-    if _CONTROL.search(text):
-        errors.add(field, "contains control or invisible formatting characters")
-        return ""
+    if not text and required:
+        errors.add(field, "required (only spaces were given)")
     return text
+
+
+# The checks of one text value and of one name are pure functions of the value, cached because the same
+# values (towns, services, roles, given names) recur throughout a council's export.
+@functools.lru_cache(maxsize=16384)
+def _checked_text(value: str, limit: int) -> tuple[str, str | None]:
+    """`value` stripped, and why it cannot be a text field of at most `limit` characters (None: it can)."""
+    text = value.strip()
+    if len(text) > limit:
+        return "", f"too long ({len(text)} characters; at most {limit})"
+    if _SURROGATE.search(text):
+        return "", "not valid Unicode text (a lone surrogate)"
+    if _CONTROL.search(text):
+        return "", "contains control or invisible formatting characters"
+    return text, None
 
 
 def _name(value: Any, field: str, errors: _Errors, *, required: bool) -> str:
     text = _text(value, field, errors, required=required, limit=MAX_NAME)
-    # A name must keep a letter once folded for matching (U+02BC alone is a "letter" that folds away).
-    if text and (not _NAME.match(text) or not normalise_name(text)):
+    if not text:
+        return ""
+    name = _spaced_name(text)
+    if name is None:
         errors.add(field, "not a name: use letters, spaces, apostrophes, hyphens and full stops")
         return ""
+    return name
+
+
+@functools.lru_cache(maxsize=16384)
+def _spaced_name(text: str) -> str | None:
+    """The name with its spaces collapsed, or None when `text` is not a name."""
+    # A name must keep a letter once folded for matching (U+02BC alone is a "letter" that folds away).
+    if not _NAME.match(text) or not normalise_name(text):
+        return None
     return " ".join(text.split())
 
 
