@@ -107,14 +107,15 @@ def values_digest(values: Any) -> str:
     return hashlib.sha256(repr(values).encode()).hexdigest()
 
 
-def expected(lines: list[str]) -> list[dict[str, Any]]:
-    """What check_chunk makes of the lines, one object per line."""
+def outcomes(lines: list[str], tagger: Any = None) -> list[dict[str, Any]]:
+    """What check_chunk makes of the lines, one object per line (`tagger`: a LocalTagger, by default one
+    under KEY)."""
     from whoelse.node.import_files import RawLine
     from whoelse.node.import_workers import _Job, check_chunk, load_prepared
     from whoelse.node.matching import record_tags
     from whoelse.node.tags import LocalTagger
 
-    job = _Job("golden.jsonl", TODAY, LocalTagger(KEY), record_tags, False)
+    job = _Job("golden.jsonl", TODAY, tagger or LocalTagger(KEY), record_tags, False)
     checked, blob = check_chunk(job, [RawLine(n, text) for n, text in enumerate(lines, start=1)])
     prepared = {p.line: p for p in load_prepared(blob)}
     out: list[dict[str, Any]] = []
@@ -139,7 +140,7 @@ def main() -> None:
         for n, r in enumerate(records)
     ]
     (HERE / "rows.jsonl").write_text("".join(text + "\n" for text in lines), encoding="utf-8")
-    results = expected(lines)
+    results = outcomes(lines)
     text = "".join(json.dumps(result, ensure_ascii=False) + "\n" for result in results)
     (HERE / "expected.jsonl").write_text(text, encoding="utf-8")
 
