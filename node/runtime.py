@@ -49,6 +49,7 @@ from whoelse.node.alerts.wakeup import OutboxWaker
 from whoelse.node.audit import AuditLog
 from whoelse.node.config import NodeConfig
 from whoelse.node.federation.accountability import Alerts, FederationAudit
+from whoelse.node.federation.held_filter import HeldTagFilter
 from whoelse.node.federation.holder import Answered, Holder
 from whoelse.node.federation.searcher import FederatedSearch, Outcome, Searcher, evaluator
 from whoelse.node.federation.servicer import FederationNodeServicer
@@ -115,12 +116,14 @@ class NodeRuntime:
         self.audit = AuditLog(self.db, self.settings.council.code, self.settings.signing_key)
         self.federation_audit = FederationAudit(self.audit, self.council_name, batched=True)
         self.alerts = Alerts(self.db)
+        self.held_tags = HeldTagFilter(self.db)
         self.holder = Holder(
             self.db,
             self.settings,
             self.councils,
             on_received=self._received,
             on_notification=self.alerts.deliver,
+            held=self.held_tags,
         )
         self.search = FederatedSearch(
             self.settings,
@@ -317,13 +320,16 @@ class NodeRuntime:
             councils = self.councils.require()
         if not councils.oprf_key_id:
             return
+        self.held_tags.ensure(councils.oprf_key_id)
         tokenise_pending(
             self.db,
             evaluator(self.directory, councils.oprf_key_id),
             councils.oprf_public_key,
             councils.oprf_key_id,
+            held=self.held_tags,
         )
         drop_schemes_except(self.db, {councils.oprf_key_id, *councils.previous_oprf_key_ids})
+        self.held_tags.retain({councils.oprf_key_id})
         self.publish_tree_head()
         if time.monotonic() - self._witnessed_at >= WITNESS_INTERVAL_S:
             self.witness_routing_log()

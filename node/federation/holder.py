@@ -23,6 +23,7 @@ from whoelse.federation.query import KIND_NOTIFICATION, OriginKeys, VerifiedQuer
 from whoelse.federation.replay import ReplayCache
 from whoelse.node.audit import DeliveredAlert
 from whoelse.node.disclosure import Disclosure, disclose
+from whoelse.node.federation.held_filter import HeldTagFilter
 from whoelse.node.matching import identity_of_row, rank_candidates, score_candidates
 from whoelse.node.records import ChildRecord
 from whoelse.node.scoring import MatchScore
@@ -91,6 +92,7 @@ class Holder:
         on_received: ReceivedHook | None = None,
         on_notification: NotificationHook | None = None,
         today: Callable[[], dt.date] = dt.date.today,
+        held: HeldTagFilter | None = None,
     ) -> None:
         self._db = db
         self._settings = settings
@@ -100,6 +102,7 @@ class Holder:
         self._on_received = on_received
         self._on_notification = on_notification
         self._today = today
+        self._held = held
 
     def answer(
         self, delivery: federation_pb2.Delivery, now_ms: int | None = None
@@ -143,7 +146,10 @@ class Holder:
         when the opening rule allows (node/matching.rank_candidates); and whether records share tags but
         too little to open (a referral, nothing opened)."""
         tags = list(query.lookup_tags)
-        rows = held_tags(self._db.engine, tags, query.oprf_key_id)  # most councils hold nothing: stop here
+        # Most councils hold nothing: the filter says so from memory, or the database does.
+        if self._held is not None and not self._held.may_hold(query.oprf_key_id, tags):
+            return [], False
+        rows = held_tags(self._db.engine, tags, query.oprf_key_id)
         if not rows:
             return [], False
         held: dict[int, list[tuple[bytes, bytes]]] = defaultdict(list)

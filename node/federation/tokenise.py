@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from whoelse.federation.match_keys import MatchKey, match_keys
 from whoelse.federation.tokens import Evaluator, TokenMaterial, tokenise
+from whoelse.node.federation.held_filter import HeldTagFilter
 from whoelse.node.matching import identity_of
 from whoelse.node.storage.database import Database
 from whoelse.node.storage.record_store import BULK_WRITE_ROWS, load_records, refresh_statistics
@@ -38,8 +39,10 @@ def tokenise_pending(
     key_id: str,
     *,
     progress: Callable[[int], None] | None = None,
+    held: HeldTagFilter | None = None,
 ) -> int:
-    """Tokenise every record lacking tags under `key_id`; returns how many records were tokenised.
+    """Tokenise every record lacking tags under `key_id`; returns how many records were tokenised. Each
+    batch's tags go into `held` (the holder's filter) before they are written.
 
     One pass in id order: a record too sparse to have any match key (a forename alone, say) gets no tags and
     is passed over, not fetched again and again."""
@@ -78,6 +81,8 @@ def tokenise_pending(
             alive = set(session.scalars(select(Child.id).where(Child.id.in_(list(keys_of)))))
             rows = [r for r in rows if r["child_id"] in alive]
             if rows:
+                if held is not None:
+                    held.add(key_id, (m.tag for m in material.values()))
                 session.connection().execute(insert(MatchTag), rows)
         done += len(keys_of)
         if progress:

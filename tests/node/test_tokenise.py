@@ -46,17 +46,21 @@ def _searched_tags(record: ChildRecord) -> list[bytes]:
     return [m.tag for m in tokenise(keys, Directory(), KEY.public_key, KEY.key_id)]
 
 
+# A second child sharing no detail with the factory's default child.
+SAMIR = child(
+    record_id="LDS-2",
+    forename="Samir",
+    surname="Khan",
+    date_of_birth=dt.date(2012, 9, 1),
+    sex=Sex.MALE,
+    nhs_number="4010232137",
+    address=Address(line1="3 Park Row", town="Leeds", postcode="LS1 5AB"),
+)
+
+
 def test_after_tokenising_a_search_for_each_child_meets_its_record_and_only_its_record(db: Database) -> None:
     zoe = child(record_id="LDS-1")
-    sam = child(
-        record_id="LDS-2",
-        forename="Samir",
-        surname="Khan",
-        date_of_birth=dt.date(2012, 9, 1),
-        sex=Sex.MALE,
-        nhs_number="4010232137",
-        address=Address(line1="3 Park Row", town="Leeds", postcode="LS1 5AB"),
-    )
+    sam = SAMIR
     sparse = child(
         record_id="LDS-3",
         surname="",
