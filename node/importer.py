@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from whoelse.federation.errors import InvalidInput
 from whoelse.node.import_files import ImportProblem, file_kind, printable, read_units
+from whoelse.node.import_ids import RecordIds
 from whoelse.node.import_workers import Prepared, TagFn, check_all, chunks, load_prepared, workers_for
 from whoelse.node.records import ChildRecord
 from whoelse.node.storage.database import Database
@@ -138,7 +139,7 @@ class _Scan:
     problems: list[ImportProblem] = field(default_factory=list)
     bad_lines: set[int] = field(default_factory=set)
     # record id (as written) → the line it is first on; negative when that row is invalid
-    first_line: dict[str, int] = field(default_factory=dict)
+    first_line: RecordIds = field(default_factory=RecordIds)
     unidentified: list[int] = field(default_factory=list)  # lines with no readable record id
 
     def add(self, problem: ImportProblem, sink: _ProblemsFile | None) -> None:
@@ -195,23 +196,23 @@ def _scan(
         for row in checked:
             rid = row.record_id
             problems = row.problems
+            repeated = False
             if rid is None:
                 scan.unidentified.append(row.line)
-            elif rid in scan.first_line:
-                first = abs(scan.first_line[rid])
+            elif (seen := scan.first_line.remember(rid, -row.line if problems else row.line)) is not None:
+                repeated = True
+                first = abs(seen)
                 if first not in counted:
                     counted.add(first)
                     scan.add(ImportProblem(name, first, "record_id", reason.format(row.line), rid), sink)
-                    if scan.first_line[rid] > 0:  # counted valid when it was read
+                    if seen > 0:  # counted valid when it was read
                         scan.valid -= 1
                 scan.add(ImportProblem(name, row.line, "record_id", reason.format(first), rid), sink)
                 scan.bad_lines.add(row.line)
-            else:
-                scan.first_line[rid] = -row.line if problems else row.line
             if problems:
                 for problem in problems:
                     scan.add(problem, sink)
-            elif rid is None or scan.first_line.get(rid) == row.line:
+            elif not repeated:
                 scan.valid += 1
     return scan
 
@@ -334,7 +335,7 @@ def import_file(
         spill.close()
     if mode is Mode.FULL:
         with db.session() as session:
-            ended = end_absent_records(session, set(scan.first_line), day)
+            ended = end_absent_records(session, scan.first_line, day)
             if on_ended is not None and ended:
                 on_ended(session, ended)
         report.ended = len(ended)

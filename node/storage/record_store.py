@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -362,7 +362,7 @@ def records_by_record_id(session: Session, record_ids: Sequence[str]) -> dict[st
     return {row.record_id: record_from_row(row) for row in rows}
 
 
-def end_absent_records(session: Session, present: set[str], today: dt.date) -> list[str]:
+def end_absent_records(session: Session, present: Container[str], today: dt.date) -> list[str]:
     """End (never delete) every current record whose record id is not in `present`; their record ids.
 
     An ended record keeps its row, tags and audit trail but is no longer disclosed (node/disclosure.py);
