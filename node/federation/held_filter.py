@@ -19,9 +19,11 @@ The rules that keep it exact where it matters:
   a filter grown to twice the tags it was sized for is rebuilt at the next upkeep, which also clears
   them.
 
-What it holds: bits derived from tags, never tags, children's details or keys; about 2 bytes per tag
-(11 MB for 350,000 children of 16 tags each). Timing: a council that holds nothing now answers in less
-work than one that does, which the answer floor hides (node/federation/servicer.py).
+What it holds: bits derived from tags, never tags, children's details or keys; 2 to 4 bytes per tag
+(16 bits a tag rounded up to a power of two: 16 MiB for 350,000 children of 16 tags each).
+
+Timing: a council that holds nothing now does less work than one that holds the child; the answer floor
+hides the difference (node/federation/servicer.py; docs/benchmarks.md, "Answer timing").
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from sqlalchemy import func, select
 from whoelse.node.storage.database import Database
 from whoelse.node.storage.tables import MatchTag
 
-BITS_PER_TAG = 16  # with 4 probes: about 0.24% false "perhaps" at the size it was built for
+BITS_PER_TAG = 16  # with 4 probes: 0.24% of absent tags get "perhaps" (a 16-tag query up to 4%)
 PROBES = 4
 MIN_BITS = 1 << 16
 READ_BATCH = 10_000
