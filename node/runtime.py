@@ -265,6 +265,7 @@ class NodeRuntime:
                 self.upkeep()
                 self._health.set(self._practitioner_service, health_pb2.HealthCheckResponse.SERVING)
                 self._ready.set()
+                self.keep_held_filter()  # after readiness: a large council's first build takes seconds
                 failures = 0
             except Exception as exc:
                 if isinstance(exc, WhoElseError):
@@ -307,6 +308,16 @@ class NodeRuntime:
         )
         return closed_sets.COUNCIL_STATUS.read(reply)
 
+    def keep_held_filter(self) -> None:
+        """Build (or rebuild) the in-memory filter of held tags for the current OPRF key id and drop those
+        of retired ones (node/federation/held_filter.py). Runs in the upkeep thread, as tokenisation does,
+        so that no tag is written while the filter reads them."""
+        current = self.councils.current
+        if current is None or not current.oprf_key_id:
+            return
+        self.held_tags.retain({current.oprf_key_id})
+        self.held_tags.ensure(current.oprf_key_id)
+
     def upkeep(self) -> None:
         """One round of background work; safe to call repeatedly (tests call it directly)."""
         self.federation_audit.flush()
@@ -320,7 +331,6 @@ class NodeRuntime:
             councils = self.councils.require()
         if not councils.oprf_key_id:
             return
-        self.held_tags.ensure(councils.oprf_key_id)
         tokenise_pending(
             self.db,
             evaluator(self.directory, councils.oprf_key_id),
@@ -329,7 +339,6 @@ class NodeRuntime:
             held=self.held_tags,
         )
         drop_schemes_except(self.db, {councils.oprf_key_id, *councils.previous_oprf_key_ids})
-        self.held_tags.retain({councils.oprf_key_id})
         self.publish_tree_head()
         if time.monotonic() - self._witnessed_at >= WITNESS_INTERVAL_S:
             self.witness_routing_log()

@@ -190,6 +190,7 @@ class Federation:
         council.runtime, council.servers = self._start_node(config)
         council.running = True
         council.runtime.upkeep()
+        council.runtime.keep_held_filter()
 
     def add_practitioner(
         self,
@@ -222,8 +223,11 @@ class Federation:
         import_with_changes(runtime.db, data, runtime.settings, alerts=True, by="test import")
 
     def run_upkeep(self) -> None:
+        """One round of each node's background work, as its upkeep thread runs it: upkeep, then the
+        in-memory filter of held tags (so every search here also checks the filter never hides a child)."""
         for council in self.councils.values():
             council.runtime.upkeep()
+            council.runtime.keep_held_filter()
 
     def client(self, council: Council, username: str) -> PractitionerClient:
         """One client (one session) per practitioner: a second log-in would reuse the TOTP code, refused."""

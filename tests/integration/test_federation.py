@@ -121,6 +121,20 @@ def test_search_finds_child_at_every_council_that_holds_her(federation: Federati
     assert bradford.specialist_services_note.startswith("One or more specialist")
 
 
+def test_councils_rule_out_a_child_from_memory_and_still_find_the_ones_they_hold(
+    federation: Federation,
+) -> None:
+    """Each node's held-tag filter is built by its upkeep (node/federation/held_filter.py). A council
+    holding nothing about the child is turned away from memory; one holding her is not."""
+    wakefield = federation.councils[WAKEFIELD]
+    key_id = wakefield.runtime.councils.require().oprf_key_id
+    nobody = [bytes([n]) * 16 for n in range(16)]
+    for council in federation.councils.values():
+        assert not council.runtime.held_tags.may_hold(key_id, nobody), council.code
+    response = search(federation, wakefield, "sw@wakefield", **ZOE_SEARCHED)
+    assert set(by_council(response)) == {LEEDS, BRADFORD}
+
+
 def test_shielded_record_reveals_no_whereabouts_across_the_federation(federation: Federation) -> None:
     leeds = federation.councils[LEEDS]
     response = search(
