@@ -1,18 +1,20 @@
 """Which lookup tags this council might hold, answered from memory: the first step of every received query.
 
 Every council gets every federated query and nearly all of them hold nothing. Asking the database costs far
-more inside a busy server than the look-up itself (a pooled connection and about a dozen hand-overs of
-Python's interpreter lock between threads; docs/benchmarks.md, "A held-tag filter"), so the holder first
+more inside a busy server than the look-up itself (a pooled connection, and several hand-overs of
+Python's interpreter lock to other threads; docs/benchmarks.md, "A held-tag filter"), so the holder first
 asks a Bloom filter over this council's federated tags: "certainly not held" ends the look-up there;
 "perhaps held" goes to the database as before.
 
 The rules that keep it exact where it matters:
 - A filter MUST never say "not held" for a tag the database holds under its scheme. Federated tags are
-  written in one place, `tokenise_pending` in this process's upkeep, which adds them here before it
-  writes them, so a query can never see a committed tag the filter lacks. A tag added here whose write
-  then rolls back is only a false "perhaps".
-- A scheme's filter is built by reading every tag of that scheme; until the build has finished it answers
-  "perhaps" for everything. Tags added during the build go into the same filter, so none is lost.
+  written in one place, `tokenise_pending` in this process's upkeep thread, which adds them here before
+  it writes them, so a query can never see a committed tag the filter lacks. The filter is built in that
+  same thread (`NodeRuntime.keep_held_filter`), so no tag is written while a build reads them. A tag
+  added here whose write then rolls back is only a false "perhaps".
+- A scheme's filter is built by reading every tag of that scheme; until the first build has finished
+  every query goes to the database, and during a rebuild the previous filter answers. Tags added during
+  a build go into both, so none is lost.
 - A scheme with no filter (a query under an OPRF key id this node has not built one for) answers
   "perhaps": the database decides.
 - Deleted tags (retention, re-import, a retired key id) stay in the filter as false "perhaps" answers;
