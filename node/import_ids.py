@@ -26,12 +26,9 @@ def _digest(record_id: str) -> bytes:
 class RecordIds:
     """record id → the line it was first on (negative: that row was invalid). Grows as needed."""
 
-    def __init__(self, expected: int = 0) -> None:
-        slots = _MIN_SLOTS
-        while slots < 2 * expected:
-            slots *= 2
-        self._table = bytearray(slots * _SLOT)
-        self._mask = slots - 1
+    def __init__(self) -> None:
+        self._table = bytearray(_MIN_SLOTS * _SLOT)
+        self._mask = _MIN_SLOTS - 1
         self._count = 0
 
     def __len__(self) -> int:

@@ -13,8 +13,7 @@ The rules that keep it exact where it matters:
   same thread (`NodeRuntime.keep_held_filter`), so no tag is written while a build reads them. A tag
   added here whose write then rolls back is only a false "perhaps".
 - A scheme's filter is built by reading every tag of that scheme; until the first build has finished
-  every query goes to the database, and during a rebuild the previous filter answers. Tags added during
-  a build go into both, so none is lost.
+  every query goes to the database, and during a rebuild the previous filter answers.
 - A scheme with no filter (a query under an OPRF key id this node has not built one for) answers
   "perhaps": the database decides.
 - Deleted tags (retention, re-import, a retired key id) stay in the filter as false "perhaps" answers;
@@ -76,13 +75,12 @@ class HeldTagFilter:
     """Per OPRF key id ("scheme"), a Bloom filter over the federated tags this council holds.
 
     `ensure` and `tokenise_pending` run in the same thread (the node's upkeep), so a build never reads
-    the database while tags are being written; `add` still feeds a filter under construction."""
+    the database while tags are being written, and no tag is added while a filter is being built."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
         self._lock = threading.Lock()
         self._ready: dict[str, _Bloom] = {}  # replaced whole, so may_hold reads it without the lock
-        self._building: dict[str, _Bloom] = {}
 
     def may_hold(self, scheme: str, tags: Sequence[bytes]) -> bool:
         """False only when no tag of `tags` is held under `scheme`; True when one might be."""
@@ -93,12 +91,11 @@ class HeldTagFilter:
 
     def add(self, scheme: str, tags: Iterable[bytes]) -> None:
         """Call before writing federated tags under `scheme` (tokenise_pending does)."""
-        tags = list(tags)
         with self._lock:
-            for bloom in (self._ready.get(scheme), self._building.get(scheme)):
-                if bloom is not None:
-                    for tag in tags:
-                        bloom.add(tag)
+            bloom = self._ready.get(scheme)
+            if bloom is not None:
+                for tag in tags:
+                    bloom.add(tag)
 
     def ensure(self, scheme: str) -> bool:
         """Build the filter for `scheme` if there is none, or rebuild one that has grown past twice the
@@ -112,23 +109,14 @@ class HeldTagFilter:
                 select(func.count()).select_from(MatchTag).where(MatchTag.scheme == scheme)
             )
         bloom = _Bloom(int(expected or 0))
+        stream = select(MatchTag.tag).where(MatchTag.scheme == scheme)
+        with self._db.engine.connect() as conn:
+            result = conn.execution_options(yield_per=READ_BATCH).execute(stream)
+            for batch in result.partitions():
+                for (tag,) in batch:
+                    bloom.add(bytes(tag))
         with self._lock:
-            self._building[scheme] = bloom
-        built = False
-        try:
-            stream = select(MatchTag.tag).where(MatchTag.scheme == scheme)
-            with self._db.engine.connect() as conn:
-                result = conn.execution_options(yield_per=READ_BATCH).execute(stream)
-                for batch in result.partitions():
-                    with self._lock:
-                        for (tag,) in batch:
-                            bloom.add(bytes(tag))
-            built = True
-        finally:
-            with self._lock:  # one step, so no add falls between the two filters
-                del self._building[scheme]
-                if built:
-                    self._ready = {**self._ready, scheme: bloom}
+            self._ready = {**self._ready, scheme: bloom}
         return True
 
     def retain(self, schemes: Iterable[str]) -> None:

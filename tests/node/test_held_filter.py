@@ -57,8 +57,7 @@ def test_every_tag_the_database_holds_is_reported_as_perhaps_held(db: Database) 
 
 
 def test_a_child_tokenised_after_the_filter_was_built_is_met_at_once(db: Database) -> None:
-    zoe = child(record_id="LDS-1")
-    sam = SAMIR
+    zoe, sam = child(record_id="LDS-1"), SAMIR
     _store(db, [zoe])
     held = HeldTagFilter(db)
     tokenise_pending(db, Directory(), KEY.public_key, KEY.key_id, held=held)
